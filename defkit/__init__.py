@@ -1,0 +1,5 @@
+"""defkit: build system, linter and converter for Apptainer definition files."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

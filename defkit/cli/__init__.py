@@ -1,0 +1,65 @@
+"""The `defkit` command. Subcommands live in their own modules and are imported only when used,
+so `defkit parse` does not pay for the build engine's imports."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Optional
+
+import click
+
+from defkit import __version__
+
+# command name -> "module:attribute"; the modules import nothing heavy at top level.
+COMMANDS: dict[str, str] = {
+    "parse": "defkit.cli.parse:parse",
+    "fmt": "defkit.cli.fmt:fmt",
+    "lint": "defkit.cli.lint:lint",
+    "rules": "defkit.cli.lint:rules",
+    "rule": "defkit.cli.lint:rule",
+    "convert": "defkit.cli.convert:convert",
+    "build": "defkit.cli.build:build",
+    "inspect": "defkit.cli.image:inspect",
+    "verify": "defkit.cli.image:verify",
+    "run": "defkit.cli.image:run",
+    "exec": "defkit.cli.image:exec_",
+    "test": "defkit.cli.image:test",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            return None  # the command is not part of this build yet
+        command: click.Command = getattr(module, attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="defkit")
+def cli() -> None:
+    """Lint, convert and build Apptainer (Singularity) definition files."""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the CLI and map every outcome to an exit code; never show a traceback for user errors."""
+    from defkit.cli.errors import run_cli
+
+    return run_cli(cli, list(argv) if argv is not None else sys.argv[1:])
+
+
+def echo_error(message: str) -> None:
+    click.echo(message, err=True)
