@@ -26,7 +26,24 @@ class DefkitError(Exception):
 
 
 class DefParseError(DefkitError):
-    """The definition file is rejected (where Apptainer rejects it, or would crash)."""
+    """The definition file is rejected (where Apptainer rejects it, or would crash).
+
+    `kind` says which check failed, so the linter can report it under the matching rule:
+    "invalid-section", "invalid-header-key", "header-no-value", "header-continuation",
+    "section-split", "app-section-split", "files-quote", "token-too-long", "empty",
+    "no-stages", "encoding", "undefined-build-arg", "unused-build-arg", "build-arg".
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Optional[str] = None,
+        span: Optional[Span] = None,
+        kind: str = "syntax",
+    ):
+        super().__init__(message, path=path, span=span)
+        self.kind = kind
 
 
 class ConfigError(DefkitError):

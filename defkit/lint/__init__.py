@@ -1,0 +1,1 @@
+"""defkit lint: rules over the parsed model, ShellCheck inside script sections, reports."""

@@ -1,0 +1,48 @@
+"""What a rule sees: the parsed file, the settings that apply to it, and its own options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol
+
+from defkit.errors import DefParseError
+from defkit.lint.problem import Problem, Severity
+from defkit.model import DefFile
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Project-wide settings from configuration and the command line."""
+
+    arch: str = "amd64"  # Apptainer's name for the target architecture
+    build_mode: str = "fakeroot"  # fakeroot | root | remote
+    flavour: str = "apptainer"  # apptainer | singularityce
+    trusted_registries: tuple[str, ...] = ()
+    required_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LintContext:
+    path: str
+    text: str
+    deffile: Optional[DefFile]  # None when even the lenient parse produced nothing
+    parse_errors: tuple[DefParseError, ...]
+    settings: Settings
+    options: Mapping[str, Any] = field(default_factory=dict)  # this rule's options, defaults filled
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+
+class Rule(Protocol):
+    """A rule is a module with these names; its docstring is the user documentation."""
+
+    CODE: str  # "DK" + three digits
+    NAME: str  # kebab-case
+    SEVERITY: Severity
+    OPTIONS: Mapping[str, Any]  # option name -> default value
+    FIXABLE: bool
+
+    def check(self, ctx: LintContext) -> Iterator[Problem]: ...
