@@ -21,11 +21,11 @@ COMMANDS: dict[str, str] = {
     "rule": "defkit.cli.lint:rule",
     "convert": "defkit.cli.convert:convert",
     "build": "defkit.cli.build:build",
-    "inspect": "defkit.cli.image:inspect",
-    "verify": "defkit.cli.image:verify",
-    "run": "defkit.cli.image:run",
-    "exec": "defkit.cli.image:exec_",
-    "test": "defkit.cli.image:test",
+    "inspect": "defkit.cli.inspect:inspect",
+    "verify": "defkit.cli.inspect:verify",
+    "run": "defkit.cli.run:run",
+    "exec": "defkit.cli.run:exec_",
+    "test": "defkit.cli.run:test",
 }
 
 
