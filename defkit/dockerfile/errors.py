@@ -1,0 +1,9 @@
+"""The one exception the Dockerfile parser raises."""
+
+from __future__ import annotations
+
+from defkit.errors import DefkitError
+
+
+class DockerfileParseError(DefkitError):
+    """The Dockerfile is rejected where BuildKit rejects it; `format()` gives path:line:col."""
