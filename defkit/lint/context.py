@@ -37,12 +37,26 @@ class LintContext:
 
 
 class Rule(Protocol):
-    """A rule is a module with these names; its docstring is the user documentation."""
+    """A rule is a module with these names; its docstring is the user documentation.
 
-    CODE: str  # "DK" + three digits
-    NAME: str  # kebab-case
-    SEVERITY: Severity
-    OPTIONS: Mapping[str, Any]  # option name -> default value
-    FIXABLE: bool
+    A module may also set `ENABLED_BY_DEFAULT = False` to make the rule opt-in (selected only by
+    `select`); see `defkit.lint.rules.enabled_by_default`.
+    """
+
+    # Read-only properties so that a module's plain constants satisfy the protocol for mypy.
+    @property
+    def CODE(self) -> str: ...  # "DK" + three digits
+
+    @property
+    def NAME(self) -> str: ...  # kebab-case
+
+    @property
+    def SEVERITY(self) -> Severity: ...  # annotate it in the module: `SEVERITY: Severity = "info"`
+
+    @property
+    def OPTIONS(self) -> Mapping[str, Any]: ...  # option name -> default value
+
+    @property
+    def FIXABLE(self) -> bool: ...
 
     def check(self, ctx: LintContext) -> Iterator[Problem]: ...

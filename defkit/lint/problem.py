@@ -37,3 +37,7 @@ class Problem:
     name: str = ""
     severity: Severity = "warning"
     path: str = ""
+
+    @property
+    def fixable(self) -> bool:
+        return self.fix is not None
