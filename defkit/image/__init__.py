@@ -1,0 +1,1 @@
+"""Looking inside built images without Apptainer: inspect, verify, and inspect-metadata.json."""
