@@ -94,7 +94,12 @@ class Section:
     span: Span  # the section line through the last body line
     header_span: Span  # the `%name ...` line
     body_line: int  # line of the body's first line in the file
-    body_column_offset: int = 0  # columns removed from the body's first line (first-section trim)
+    # Columns removed from the body's first line before Apptainer sees it. Always 0 today (the
+    # first-section trim only removes the section line's indentation); kept so tools that map
+    # body positions back to the file have one place to ask.
+    body_column_offset: int = 0
+    written_name: str = ""  # the name as written, `%` removed, case kept ("AppInstall")
+    args_present: bool = False  # the section line had a space, so its args replace earlier ones
     files: tuple[FileEntry, ...] = ()
     labels: tuple[Label, ...] = ()
     arguments: tuple[Argument, ...] = ()
@@ -105,7 +110,10 @@ class Section:
 
     @property
     def is_known(self) -> bool:
-        return self.name in STANDARD_SECTIONS or self.name in APP_SECTIONS
+        """Whether Apptainer accepts the section (app sections must be written in lower case)."""
+        if self.app is not None:
+            return self.written_name in APP_SECTIONS
+        return self.name in STANDARD_SECTIONS
 
     @property
     def is_script(self) -> bool:
