@@ -222,3 +222,10 @@ def run_in_namespace(
         command, mode=mode, env=env, binds=binds, cwd=cwd, fakeroot_state=fakeroot_state,
         capture=capture, on_line=on_line, runner=runner,
     )
+
+
+def fakeroot_state_path(rootfs: str) -> str:
+    """Where a stage's fakeroot state lives (next to its rootfs, never inside it). An agent that
+    runs under fakeroot (debootstrap) saves its state here; %post loads and extends it; mksquashfs
+    reads it (`wrapper=["unshare", "-r", "fakeroot", "-i", STATE, "--"]`, without -all-root)."""
+    return rootfs.rstrip("/") + ".fakeroot-state"

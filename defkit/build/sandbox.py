@@ -1,0 +1,306 @@
+"""Run commands inside a rootfs (or host commands) in fresh namespaces, with `unshare` and `chroot`.
+
+Every run gets private mount and PID namespaces (`unshare -m -p -f --kill-child`), plus a
+root-mapped user namespace (`-r`) unless the build runs as real root. The mounts therefore exist
+only in the namespace: when the command ends, is killed or the build is interrupted, they vanish
+and nothing stays mounted on the host. `--kill-child` takes the whole PID namespace down with
+`unshare`, so killing the one process we started stops everything the section started.
+
+Mount points that we must create inside the rootfs (an empty /etc/hosts, the fakeroot directory)
+are removed afterwards, so the image holds only what the recipe put there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Callable, Optional
+
+from defkit.build.context import Bind, Command, Mode
+from defkit.errors import BuildError
+from defkit.runner import Runner, run, run_streaming
+
+#: Host device nodes bound into the rootfs's (tmpfs) /dev, as Apptainer and spec §7.2 do.
+DEV_NODES = ("null", "zero", "random", "urandom", "tty", "full")
+#: Where host fakeroot's files appear inside the rootfs during %post (removed afterwards).
+FAKEROOT_DIR = ".defkit-fakeroot"
+FAKEROOT_FILES = {  # name inside FAKEROOT_DIR -> candidates on the host
+    "fakeroot": ("/usr/bin/fakeroot-sysv", "/usr/bin/fakeroot"),
+    "faked": ("/usr/bin/faked-sysv", "/usr/bin/faked"),
+    "libfakeroot.so": (
+        "/usr/lib/*/libfakeroot/libfakeroot-sysv.so",
+        "/usr/lib/libfakeroot/libfakeroot-sysv.so",
+        "/usr/lib*/libfakeroot/libfakeroot-0.so",
+    ),
+    "getopt": ("/usr/bin/getopt",),
+}
+CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def unshare_argv(mode: Mode) -> list[str]:
+    """The `unshare` prefix for `mode`: a root-mapped user namespace unless real root."""
+    argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private"]
+    if mode != "root":
+        argv.insert(1, "--map-root-user")
+    return argv
+
+
+def has_glibc(rootfs: str) -> bool:
+    """Whether the rootfs has a glibc dynamic loader: host fakeroot (LD_PRELOAD + a glibc faked)
+    only works there; a static busybox rootfs ignores it (spec §7.2)."""
+    patterns = ("lib*/ld-linux*.so*", "usr/lib*/ld-linux*.so*", "lib/*/ld-linux*.so*",
+                "usr/lib/*/ld-linux*.so*")
+    return any(glob.glob(os.path.join(rootfs, pattern)) for pattern in patterns)
+
+
+def fakeroot_available() -> bool:
+    return all(_host_file(candidates) is not None for candidates in FAKEROOT_FILES.values())
+
+
+def current_user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def _host_file(candidates: Sequence[str]) -> Optional[str]:
+    for pattern in candidates:
+        for path in sorted(glob.glob(pattern)):
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def _inside(rootfs: str, path: str) -> Optional[str]:
+    """`path` (container-absolute) under `rootfs`, or None when it, or a parent, is a symlink or
+    would resolve outside the rootfs: a mount there could land on a host path."""
+    root = os.path.realpath(rootfs)
+    target = os.path.join(root, path.lstrip("/"))
+    probe = root
+    for part in path.strip("/").split("/"):
+        probe = os.path.join(probe, part)
+        if os.path.islink(probe):
+            return None
+    if os.path.commonpath([root, os.path.realpath(target)]) != root:
+        return None
+    return target
+
+
+class _MountPoints:
+    """Creates missing mount points and removes the ones it created (if still empty)."""
+
+    def __init__(self) -> None:
+        self.created: list[tuple[str, bool]] = []  # (path, is_dir), creation order
+
+    def ensure(self, path: str, is_dir: bool) -> bool:
+        if os.path.lexists(path):
+            return os.path.isdir(path) == is_dir
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            if not self.ensure(parent, True):
+                return False
+        if is_dir:
+            os.mkdir(path, 0o755)
+        else:
+            with open(path, "wb"):
+                pass
+        self.created.append((path, is_dir))
+        return True
+
+    def cleanup(self) -> None:
+        for path, is_dir in reversed(self.created):
+            with contextlib.suppress(OSError):
+                if is_dir:
+                    os.rmdir(path)
+                elif os.path.getsize(path) == 0:
+                    os.unlink(path)
+        self.created.clear()
+
+
+@contextlib.contextmanager
+def _scratch_dir() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="defkit-ns-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _stage_host_file(src: str, scratch: str, name: str) -> str:
+    """A private copy of a host file (with Apptainer's extra newline), so a %post writing to
+    /etc/resolv.conf can never change the host's."""
+    dst = os.path.join(scratch, name)
+    data = b""
+    with contextlib.suppress(OSError), open(src, "rb") as f:
+        data = f.read()
+    with open(dst, "wb") as f:
+        f.write(data + b"\n")
+    return dst
+
+
+def _execute(
+    argv: list[str],
+    *,
+    env: Optional[Mapping[str, str]],
+    cwd: Optional[str],
+    capture: bool,
+    on_line: Optional[Callable[[str], None]],
+    runner: Runner,
+) -> subprocess.CompletedProcess[bytes]:
+    if on_line is not None:
+        return run_streaming(argv, on_line, cwd=cwd, env=env, stderr_to_stdout=True)
+    return runner(argv, cwd=cwd, env=env, capture=capture)
+
+
+def run_in_rootfs(
+    rootfs: str,
+    command: Command,
+    *,
+    mode: Mode,
+    env: Optional[Mapping[str, str]] = None,
+    binds: Sequence[Bind] = (),
+    cwd: str = "/",
+    fakeroot_state: Optional[str] = None,
+    capture: bool = True,
+    on_line: Optional[Callable[[str], None]] = None,
+    runner: Runner = run,
+) -> subprocess.CompletedProcess[bytes]:
+    """See `defkit.build.context.run_in_rootfs`."""
+    rootfs = os.path.realpath(rootfs)
+    if not os.path.isdir(rootfs):
+        raise BuildError(f"rootfs {rootfs} does not exist")
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    if cwd not in ("", "/"):
+        argv = ["/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", cwd, *argv]
+    clean_env = {"PATH": CONTAINER_PATH, "HOME": "/root", "TERM": "dumb"}
+    clean_env.update(env or {})
+    points = _MountPoints()
+    with _scratch_dir() as scratch:
+        try:
+            lines = ["set -e", "R=" + shlex.quote(rootfs)]
+            if points.ensure(os.path.join(rootfs, "proc"), True):
+                lines.append('mount -t proc proc "$R/proc"')
+            if points.ensure(os.path.join(rootfs, "dev"), True) and not os.path.islink(
+                os.path.join(rootfs, "dev")
+            ):
+                # A tmpfs /dev: the device nodes need mount points, and they must not end up in
+                # the image as empty files.
+                lines.append('mount -t tmpfs -o mode=755 tmpfs "$R/dev"')
+                for node in DEV_NODES:
+                    if os.path.exists(f"/dev/{node}"):
+                        lines.append(f'touch "$R/dev/{node}" && mount --bind /dev/{node} '
+                                     f'"$R/dev/{node}" || rm -f "$R/dev/{node}"')
+                lines += ['mkdir "$R/dev/shm" "$R/dev/pts"',
+                          'ln -s /proc/self/fd "$R/dev/fd"',
+                          'ln -s /proc/self/fd/0 "$R/dev/stdin"',
+                          'ln -s /proc/self/fd/1 "$R/dev/stdout"',
+                          'ln -s /proc/self/fd/2 "$R/dev/stderr"']
+            for name in ("resolv.conf", "hosts"):
+                target = _inside(rootfs, f"/etc/{name}")
+                if target is not None and points.ensure(target, False):
+                    staged = _stage_host_file(f"/etc/{name}", scratch, name)
+                    lines.append(f"mount --bind {shlex.quote(staged)} {shlex.quote(target)}")
+            for bind in binds:
+                target = _inside(rootfs, bind.target)
+                if target is None or not points.ensure(target, os.path.isdir(bind.source)):
+                    raise BuildError(f"cannot bind {bind.source} on {bind.target} in the rootfs")
+                lines.append(_bind_line(bind.source, target, bind.readonly))
+            inner = argv
+            if mode == "fakeroot" and has_glibc(rootfs):
+                inner, fr_lines = _fakeroot_setup(rootfs, scratch, fakeroot_state, argv, points)
+                lines += fr_lines
+                clean_env["FAKEROOTDONTTRYCHOWN"] = "1"
+                clean_env["PATH"] = clean_env["PATH"] + ":/" + FAKEROOT_DIR
+            env_args = [f"{key}={value}" for key, value in clean_env.items()]
+            lines.append('exec env -i "$@"')
+            script = "\n".join(lines)
+            full = [*unshare_argv(mode), "/bin/sh", "-c", script, "sh", *env_args,
+                    "chroot", rootfs, *inner]
+            host_env = {"PATH": os.environ.get("PATH", CONTAINER_PATH), "LC_ALL": "C"}
+            result = _execute(full, env=host_env, cwd="/", capture=capture, on_line=on_line,
+                              runner=runner)
+            if mode == "fakeroot" and fakeroot_state is not None:
+                state = os.path.join(scratch, "fakeroot", "state")
+                if os.path.exists(state):
+                    shutil.copyfile(state, fakeroot_state + ".tmp")
+                    os.replace(fakeroot_state + ".tmp", fakeroot_state)
+            return result
+        finally:
+            points.cleanup()
+
+
+def _bind_line(source: str, target: str, readonly: bool) -> str:
+    line = f"mount --rbind {shlex.quote(source)} {shlex.quote(target)}"
+    if readonly:
+        line += f" && mount -o remount,bind,ro {shlex.quote(target)}"
+    return line
+
+
+def _fakeroot_setup(
+    rootfs: str, scratch: str, state: Optional[str], argv: list[str], points: _MountPoints
+) -> tuple[list[str], list[str]]:
+    """Copy host fakeroot into a scratch dir bound at /FAKEROOT_DIR; the state file is copied
+    in and out (faked keys it by device and inode, not by path, so a copy is as good)."""
+    frdir = os.path.join(scratch, "fakeroot")
+    os.mkdir(frdir)
+    for name, candidates in FAKEROOT_FILES.items():
+        src = _host_file(candidates)
+        if src is None:
+            raise BuildError("fakeroot is not installed (needed for a rootless %post); "
+                             "install the Debian package fakeroot")
+        shutil.copy2(src, os.path.join(frdir, name))
+    inner_state = f"/{FAKEROOT_DIR}/state"
+    fr = [f"/{FAKEROOT_DIR}/fakeroot", "-f", f"/{FAKEROOT_DIR}/faked",
+          "-l", f"/{FAKEROOT_DIR}/libfakeroot.so"]
+    if state is not None:
+        if os.path.exists(state):
+            shutil.copyfile(state, os.path.join(frdir, "state"))
+            fr += ["-i", inner_state]
+        fr += ["-s", inner_state]
+    target = os.path.join(rootfs, FAKEROOT_DIR)
+    points.ensure(target, True)
+    return [*fr, "--", *argv], [_bind_line(frdir, target, False)]
+
+
+def run_in_namespace(
+    command: Sequence[str],
+    *,
+    mode: Mode,
+    env: Optional[Mapping[str, str]] = None,
+    binds: Sequence[Bind] = (),
+    cwd: Optional[str] = None,
+    fakeroot_state: Optional[str] = None,
+    capture: bool = True,
+    on_line: Optional[Callable[[str], None]] = None,
+    runner: Runner = run,
+) -> subprocess.CompletedProcess[bytes]:
+    """See `defkit.build.context.run_in_namespace`."""
+    points = _MountPoints()
+    try:
+        lines = ["set -e"]
+        for bind in binds:
+            if not points.ensure(bind.target, os.path.isdir(bind.source)):
+                raise BuildError(f"cannot bind {bind.source} on {bind.target}")
+            lines.append(_bind_line(bind.source, bind.target, bind.readonly))
+        lines.append('exec "$@"')
+        inner = list(command)
+        run_env = dict(os.environ if env is None else env)
+        if fakeroot_state is not None:
+            fr = ["fakeroot"]
+            if os.path.exists(fakeroot_state):
+                fr += ["-i", fakeroot_state]
+            inner = [*fr, "-s", fakeroot_state, "--", *inner]
+            run_env["FAKEROOTDONTTRYCHOWN"] = "1"
+        full = [*unshare_argv(mode), "/bin/sh", "-c", "\n".join(lines), "sh", *inner]
+        return _execute(full, env=run_env, cwd=cwd, capture=capture, on_line=on_line,
+                        runner=runner)
+    finally:
+        points.cleanup()
