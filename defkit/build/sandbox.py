@@ -104,9 +104,8 @@ class _MountPoints:
         if os.path.lexists(path):
             return os.path.isdir(path) == is_dir
         parent = os.path.dirname(path)
-        if not os.path.isdir(parent):
-            if not self.ensure(parent, True):
-                return False
+        if not os.path.isdir(parent) and not self.ensure(parent, True):
+            return False
         if is_dir:
             os.mkdir(path, 0o755)
         else:
