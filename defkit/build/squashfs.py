@@ -9,12 +9,29 @@ time flags ("can't be used at the same time").
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Union
 
+from defkit.errors import BuildError, DefkitError
+from defkit.runner import run, run_streaming
+
 PathLike = Union[str, "os.PathLike[str]"]
+
+_PROGRESS = re.compile(r"\]\s+(\d+)/(\d+)\s+\d+%")
+_LS_LINE = re.compile(
+    r"^(?P<mode>[-a-zA-Z]{10})\s+(?P<uid>\d+)/(?P<gid>\d+)\s+(?P<size>\d+|\d+,\s*\d+)\s+"
+    r"\d{4}-\d\d-\d\d \d\d:\d\d\s(?P<path>.*)$"
+)
+_LS_ROOT = "squashfs-root"  # unsquashfs prefixes every listed path with its (unused) dest dir
+
+
+class SquashfsError(DefkitError):
+    """A squashfs image (or the squashfs partition of a SIF) cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +58,33 @@ def mksquashfs_argv(
     progress: bool = False,
 ) -> list[str]:
     """The mksquashfs command line (without any wrapper); exposed for logs and tests."""
-    raise NotImplementedError
+    when = str(int(source_date_epoch))
+    argv = [
+        "mksquashfs",
+        os.fspath(rootfs),
+        os.fspath(out_path),
+        "-noappend",
+        "-comp",
+        "gzip",
+        "-no-xattrs",
+        "-mkfs-time",
+        when,
+        "-all-time",
+        when,
+        "-quiet",
+        "-processors",
+        str(processors if processors is not None else _cpu_count()),
+    ]
+    if not progress:
+        argv.append("-no-progress")
+    if all_root:
+        argv.append("-all-root")
+    if pseudo_file is not None:
+        argv += ["-pf", pseudo_file]
+    if excludes:
+        # -e takes every remaining argument, so it must come last.
+        argv += ["-e", *(e.lstrip("/") for e in excludes)]
+    return argv
 
 
 def make_squashfs(
@@ -65,20 +108,110 @@ def make_squashfs(
     `progress` receives 0.0-100.0 as mksquashfs reports it. Raises BuildError with mksquashfs's
     message on failure, ToolMissingError when mksquashfs is absent.
     """
-    raise NotImplementedError
+    root = os.fspath(rootfs)
+    out = os.fspath(out_path)
+    if not os.path.isdir(root):
+        raise BuildError(f"cannot squash {root}: not a directory", path=root)
+    out_dir = os.path.dirname(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=out_dir)
+    os.close(fd)
+    argv = [*wrapper] + mksquashfs_argv(
+        root,
+        tmp,
+        source_date_epoch=source_date_epoch,
+        processors=processors,
+        all_root=all_root,
+        pseudo_file=pseudo_file,
+        excludes=excludes,
+        progress=progress is not None,
+    )
+    # mksquashfs 4.5.1 refuses SOURCE_DATE_EPOCH together with -mkfs-time/-all-time.
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    try:
+        if progress is None:
+            result = run(argv, env=env)
+            output = result.stderr + result.stdout
+        else:
+            callback = progress
+            lines: list[str] = []
+
+            def on_line(line: str) -> None:
+                match = _PROGRESS.search(line)
+                if match is None:
+                    lines.append(line)
+                    return
+                done, total = int(match.group(1)), int(match.group(2))
+                callback(100.0 * done / total if total else 100.0)
+
+            result = run_streaming(argv, on_line, env=env)
+            output = result.stderr + "\n".join(lines).encode()
+        if result.returncode != 0:
+            raise BuildError(f"mksquashfs failed (exit {result.returncode}): {_last_line(output)}")
+        os.replace(tmp, out)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
-def unsquash_list(path: PathLike, offset: int = 0) -> list[SquashEntry]:
-    """Every entry of the squashfs at `offset` in `path` (`unsquashfs -o OFFSET -lln`)."""
-    raise NotImplementedError
+def unsquash_list(
+    path: PathLike, offset: int = 0, *, members: Sequence[str] = ()
+) -> list[SquashEntry]:
+    """Every entry of the squashfs at `offset` in `path` (`unsquashfs -o OFFSET -lln`), or only
+    `members` and what lies below them (their parent directories are listed too)."""
+    argv = ["unsquashfs", "-o", str(offset), "-lln", "-no-wildcards", os.fspath(path)]
+    result = run([*argv, *(m.lstrip("/") for m in members)])
+    if result.returncode != 0:
+        raise SquashfsError(f"cannot list squashfs: {_last_line(result.stderr + result.stdout)}",
+                            path=os.fspath(path))  # fmt: skip
+    entries = []
+    for line in result.stdout.decode("utf-8", "surrogateescape").splitlines():
+        match = _LS_LINE.match(line)
+        if match is None or not match.group("path").startswith(_LS_ROOT):
+            continue
+        name, target = match.group("path")[len(_LS_ROOT) :], None
+        if match.group("mode").startswith("l") and " -> " in name:
+            name, target = name.split(" -> ", 1)
+        size = re.sub(r"\s+", "", match.group("size"))
+        entries.append(
+            SquashEntry(
+                match.group("mode"), int(match.group("uid")), int(match.group("gid")),
+                size, name.lstrip("/"), target,
+            )  # fmt: skip
+        )
+    return entries
 
 
 def unsquash_cat(path: PathLike, member: str, offset: int = 0) -> bytes | None:
     """Contents of the regular file `member` (absolute or relative to the image root), or None
     when it does not exist. Nothing is written to disk (`unsquashfs -cat`)."""
-    raise NotImplementedError
+    argv = ["unsquashfs", "-o", str(offset), "-no-wildcards", "-cat", os.fspath(path)]
+    result = run([*argv, member.lstrip("/")])
+    if result.returncode == 0:
+        return result.stdout
+    message = result.stderr.decode("utf-8", "replace")
+    if "no matches for" in message or "is a directory" in message or "not a " in message:
+        return None
+    raise SquashfsError(f"cannot read {member} from squashfs: {_last_line(result.stderr)}",
+                        path=os.fspath(path))  # fmt: skip
 
 
 def unsquash_stat(path: PathLike, offset: int = 0) -> str:
-    """The superblock report of `unsquashfs -s`; BuildError when the squashfs is unreadable."""
-    raise NotImplementedError
+    """The superblock report of `unsquashfs -s`; SquashfsError when the squashfs is unreadable."""
+    result = run(["unsquashfs", "-s", "-o", str(offset), os.fspath(path)])
+    text = result.stdout.decode("utf-8", "replace")
+    if result.returncode != 0 or "Found a valid SQUASHFS" not in text:
+        raise SquashfsError(f"squashfs unreadable: {_last_line(result.stderr + result.stdout)}",
+                            path=os.fspath(path))  # fmt: skip
+    return text
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _last_line(output: bytes) -> str:
+    lines = [ln.strip() for ln in output.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else "no output"

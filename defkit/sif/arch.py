@@ -8,9 +8,44 @@ climbs above it), so a hostile rootfs cannot make us read host files.
 from __future__ import annotations
 
 import os
+import platform
+import stat
+import struct
 from typing import Union
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+_MAX_SYMLINKS = 40  # as Linux's MAXSYMLINKS
+_SEARCH_DIRS = ("bin", "sbin", "usr/bin", "usr/sbin")
+
+# ELF e_machine -> Go arch; entries that depend on word size / byte order are resolved below.
+_MACHINES: dict[int, str] = {
+    3: "386",
+    40: "arm",
+    62: "amd64",
+    183: "arm64",
+    22: "s390x",
+    243: "riscv64",
+    258: "loong64",
+}
+_EM_MIPS = 8
+_EM_PPC64 = 21
+
+_HOST: dict[str, str] = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "i386": "386",
+    "i686": "386",
+    "ppc64le": "ppc64le",
+    "ppc64": "ppc64",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+    "loongarch64": "loong64",
+    "mips": "mips",
+    "mips64": "mips64",
+}
 
 
 def elf_arch(rootfs: PathLike) -> str:
@@ -19,19 +54,95 @@ def elf_arch(rootfs: PathLike) -> str:
     Looks at `/bin/sh`, then the first ELF executable in bin, sbin, usr/bin, usr/sbin (sorted);
     falls back to the host's arch, as Apptainer does, when no ELF file is found.
     """
-    raise NotImplementedError
+    root = os.fspath(rootfs)
+    sh = resolve_in_root(root, "/bin/sh")
+    if sh is not None:
+        arch = _file_arch(sh, follow=False)
+        if arch is not None:
+            return arch
+    for directory in _SEARCH_DIRS:
+        host_dir = resolve_in_root(root, directory)
+        if host_dir is None or not os.path.isdir(host_dir):
+            continue
+        try:
+            names = sorted(os.listdir(host_dir))
+        except OSError:
+            continue
+        for name in names:
+            # Only regular files, never symlinks: this scan must not leave the rootfs.
+            arch = _file_arch(os.path.join(host_dir, name), follow=False)
+            if arch is not None:
+                return arch
+    return host_arch()
 
 
 def elf_file_arch(data: bytes) -> str | None:
     """Go arch name from the first 20+ bytes of an ELF file; None if not ELF/unknown machine."""
-    raise NotImplementedError
+    if len(data) < 20 or data[:4] != b"\x7fELF":
+        return None
+    is64 = data[4] == 2
+    little = data[5] == 1
+    (machine,) = struct.unpack("<H" if little else ">H", data[18:20])
+    if machine == _EM_MIPS:
+        return ("mips64" if is64 else "mips") + ("le" if little else "")
+    if machine == _EM_PPC64:
+        return "ppc64le" if little else "ppc64"
+    return _MACHINES.get(machine)
 
 
 def host_arch() -> str:
     """Go arch name of the machine we run on."""
-    raise NotImplementedError
+    machine = platform.machine().lower()
+    return _HOST.get(machine, machine or "unknown")
 
 
 def resolve_in_root(rootfs: PathLike, path: str) -> str | None:
-    """Host path of `path` inside `rootfs`, following symlinks within it; None if missing/loop."""
-    raise NotImplementedError
+    """Host path of `path` inside `rootfs`, following symlinks within it; None if missing/loop.
+
+    Each component is looked at with lstat; a symlink's target is re-rooted at `rootfs` (absolute)
+    or resolved against the current directory, and `..` stops at the rootfs root, exactly as a
+    chroot would see it. The result is always `rootfs` or below it.
+    """
+    root = os.path.abspath(os.fspath(rootfs))
+    todo = [c for c in path.split("/") if c not in ("", ".")]
+    todo.reverse()
+    current: list[str] = []  # resolved components below root, none of them a symlink
+    links = 0
+    while todo:
+        part = todo.pop()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if current:
+                current.pop()
+            continue
+        candidate = os.path.join(root, *current, part)
+        try:
+            st = os.lstat(candidate)
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > _MAX_SYMLINKS:
+                return None
+            try:
+                target = os.readlink(candidate)
+            except OSError:
+                return None
+            if target.startswith("/"):
+                current = []
+            todo.extend(reversed([c for c in target.split("/") if c not in ("", ".")]))
+            continue
+        current.append(part)
+    return os.path.join(root, *current)
+
+
+def _file_arch(path: str, *, follow: bool = True) -> str | None:
+    try:
+        st = os.stat(path) if follow else os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        with open(path, "rb") as f:
+            return elf_file_arch(f.read(20))
+    except OSError:
+        return None

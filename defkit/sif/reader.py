@@ -11,9 +11,21 @@ from dataclasses import dataclass
 from typing import Union
 
 from defkit.errors import DefkitError
-from defkit.sif.format import Descriptor, Header
+from defkit.sif.format import (
+    ARCH_NAMES,
+    DESCRIPTOR_SIZE,
+    HEADER_SIZE,
+    MAGIC,
+    DataType,
+    Descriptor,
+    Header,
+    PartType,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+#: A table larger than this is damage, not an image (48 slots are the default; 1024 is generous).
+MAX_DESCRIPTORS = 4096
 
 
 class SifFormatError(DefkitError):
@@ -32,31 +44,96 @@ class SifImage:
     @property
     def arch(self) -> str:
         """The header's Go arch name ("unknown" for 00)."""
-        raise NotImplementedError
+        return ARCH_NAMES.get(self.header.arch.decode("ascii", "replace"), "unknown")
 
     def primary_partition(self) -> Descriptor | None:
         """The primary system partition descriptor (fs/type/arch via `Descriptor.partition`)."""
-        raise NotImplementedError
+        for desc in self.descriptors:
+            part = desc.partition
+            if part is not None and part[1] == PartType.PRIMARY_SYSTEM:
+                return desc
+        return None
 
     @property
     def partition_offset(self) -> int:
         """Offset of the primary partition's data (`unsquashfs -o`); SifFormatError if none."""
-        raise NotImplementedError
+        desc = self.primary_partition()
+        if desc is None:
+            raise SifFormatError("the image has no primary system partition", path=self.path)
+        return desc.offset
 
     def find(self, datatype: int, name: str | None = None) -> Descriptor | None:
         """The first used descriptor of `datatype` (and `name`, when given)."""
-        raise NotImplementedError
+        for desc in self.descriptors:
+            if desc.datatype == datatype and (name is None or desc.name_str == name):
+                return desc
+        return None
 
     def read_object(self, desc: Descriptor, *, limit: int | None = None) -> bytes:
         """The data of `desc` (at most `limit` bytes). SifFormatError if it lies past the end."""
-        raise NotImplementedError
+        if desc.offset < 0 or desc.size < 0 or desc.offset + desc.size > self.file_size:
+            raise SifFormatError(
+                f"object {desc.id} ({desc.offset}+{desc.size}) lies outside the file "
+                f"({self.file_size} bytes); the image is truncated",
+                path=self.path,
+            )
+        size = desc.size if limit is None else min(limit, desc.size)
+        with open(self.path, "rb") as f:
+            f.seek(desc.offset)
+            data = f.read(size)
+        if len(data) != size:
+            raise SifFormatError(f"object {desc.id} is truncated", path=self.path)
+        return data
 
 
 def is_sif(path: PathLike) -> bool:
     """True when the file starts with a SIF header (magic at offset 32)."""
-    raise NotImplementedError
+    try:
+        with open(path, "rb") as f:
+            head = f.read(42)
+    except OSError:
+        return False
+    return head[32:42] == MAGIC + b"\0"
 
 
 def read_sif(path: PathLike) -> SifImage:
     """Open `path`; SifFormatError for a missing, non-SIF or truncated file."""
-    raise NotImplementedError
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            raw = f.read(HEADER_SIZE)
+            if raw[32:42] != MAGIC + b"\0":
+                raise SifFormatError("not a SIF image (no SIF_MAGIC at offset 32)", path=name)
+            if len(raw) < HEADER_SIZE:
+                raise SifFormatError("truncated SIF image (header cut short)", path=name)
+            header = Header.unpack(raw)
+            total, offset = header.descriptors_total, header.descriptors_offset
+            if not 0 <= total <= MAX_DESCRIPTORS or offset < HEADER_SIZE:
+                raise SifFormatError(
+                    f"damaged SIF header (descriptor table: {total} slots at {offset})", path=name
+                )
+            table_end = offset + total * DESCRIPTOR_SIZE
+            if table_end > size:
+                raise SifFormatError(
+                    f"truncated SIF image: descriptor table ends at {table_end}, "
+                    f"file has {size} bytes",
+                    path=name,
+                )
+            f.seek(offset)
+            table = f.read(total * DESCRIPTOR_SIZE)
+    except IsADirectoryError:
+        raise SifFormatError("is a directory, not a SIF image", path=name) from None
+    except FileNotFoundError:
+        raise SifFormatError("no such file", path=name) from None
+    except OSError as exc:
+        raise SifFormatError(f"cannot read: {exc.strerror or exc}", path=name) from None
+    descriptors = []
+    for i in range(total):
+        desc = Descriptor.unpack(table[i * DESCRIPTOR_SIZE : (i + 1) * DESCRIPTOR_SIZE])
+        if desc.used:
+            descriptors.append(desc)
+    return SifImage(name, header, tuple(descriptors), size)
+
+
+__all__ = ["DataType", "SifFormatError", "SifImage", "is_sif", "read_sif"]

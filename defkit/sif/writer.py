@@ -16,10 +16,48 @@ from a sha256 of the inputs (RFC 9562 version 8, "custom"), so distinct images k
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
-from typing import Union
+import struct
+import tempfile
+from dataclasses import dataclass
+from typing import BinaryIO, Union
+
+from defkit.errors import BuildError
+from defkit.sif.format import (
+    DEFAULT_CAPACITY,
+    DESCRIPTOR_SIZE,
+    DESCRIPTORS_OFFSET,
+    GO_ZERO_TIME,
+    GROUP_MASK,
+    LAUNCH_SCRIPT,
+    MAGIC,
+    PARTITION_ALIGN,
+    SPEC_VERSION,
+    DataType,
+    Descriptor,
+    FsType,
+    Header,
+    PartType,
+    arch_code,
+    partition_extra,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+CHUNK = 4 * 1024 * 1024
+_NO_EXTRA = bytes(384)
+_UUID_DOMAIN = b"defkit SIF image UUID v1\0"
+
+
+@dataclass(frozen=True)
+class _Object:
+    datatype: DataType
+    name: str
+    extra: bytes
+    align: int
+    size: int
 
 
 def write_sif(
@@ -41,12 +79,159 @@ def write_sif(
     `deterministic_from` alone when given (e.g. a hash the caller already has).
     Raises `defkit.errors.BuildError` when the squashfs cannot be read or the output written.
     """
-    raise NotImplementedError
+    out = os.fspath(out_path)
+    sqfs = os.fspath(squashfs_path)
+    try:
+        sqfs_size = os.stat(sqfs).st_size
+    except OSError as exc:
+        raise BuildError(f"cannot read squashfs {sqfs}: {exc.strerror}", path=sqfs) from None
+    small = [(_Object(DataType.DEFFILE, "", _NO_EXTRA, 1, len(definition)), definition)]
+    generic = {"inspect-metadata.json": inspect_metadata, "oci-config.json": oci_config}
+    for name in sorted(generic):  # Apptainer adds the generic JSON objects sorted by name
+        data = generic[name]
+        if data is not None:
+            small.append((_Object(DataType.GENERIC_JSON, name, _NO_EXTRA, 1, len(data)), data))
+    part = _Object(
+        DataType.PARTITION,
+        "",
+        partition_extra(FsType.SQUASHFS, PartType.PRIMARY_SYSTEM, arch),
+        PARTITION_ALIGN,
+        sqfs_size,
+    )
+    objects = [obj for obj, _ in small] + [part]
+    if len(objects) > DEFAULT_CAPACITY:  # pragma: no cover - fixed set of objects
+        raise BuildError("too many SIF objects")
+
+    hasher = hashlib.sha256(_UUID_DOMAIN)
+    for obj, data in small:
+        hasher.update(_frame(obj.datatype, obj.name, data))
+    hasher.update(_frame(DataType.PARTITION, arch, b""))
+
+    directory = os.path.dirname(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            descriptors, data_end = _write_data(f, small, part, sqfs, hasher)
+            digest = (
+                hashlib.sha256(_UUID_DOMAIN + deterministic_from).digest()
+                if deterministic_from is not None
+                else hasher.digest()
+            )
+            header = _header(descriptors, data_end, arch, content_uuid(digest))
+            f.seek(0)
+            f.write(header.pack())
+            f.seek(DESCRIPTORS_OFFSET)
+            for desc in descriptors:
+                f.write(desc.pack())
+        os.chmod(tmp, 0o755 & ~_umask())
+        os.replace(tmp, out)
+    except OSError as exc:
+        _unlink(tmp)
+        raise BuildError(f"cannot write {out}: {exc.strerror or exc}", path=out) from None
+    except BaseException:
+        _unlink(tmp)
+        raise
 
 
 def content_uuid(digest: bytes) -> bytes:
     """16 UUID bytes from a sha256 digest, with RFC 4122 variant and version 8 bits set."""
-    raise NotImplementedError
+    raw = bytearray(digest[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80  # version 8: application-defined ("custom") contents
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return bytes(raw)
 
 
+def _write_data(
+    f: BinaryIO,
+    small: list[tuple[_Object, bytes]],
+    part: _Object,
+    sqfs: str,
+    hasher: hashlib._Hash,  # noqa: SLF001 - the stdlib's own hash type
+) -> tuple[list[Descriptor], int]:
+    """Write every object from the data offset on; return the descriptors and the end offset."""
+    data_offset = DESCRIPTORS_OFFSET + DEFAULT_CAPACITY * DESCRIPTOR_SIZE
+    descriptors: list[Descriptor] = []
+    end = data_offset
+    for obj, data in small:
+        f.seek(end)
+        f.write(data)
+        descriptors.append(_descriptor(len(descriptors) + 1, obj, end, end))
+        end += obj.size
+    start = -(-end // part.align) * part.align
+    # Padding is written as zeros rather than left as a hole, so the bytes are the same on every
+    # file system and through every copy tool.
+    f.seek(end)
+    f.write(bytes(start - end))
+    copied = 0
+    try:
+        with open(sqfs, "rb") as src:
+            while True:
+                chunk = src.read(CHUNK)
+                if not chunk:
+                    break
+                hasher.update(chunk)
+                f.write(chunk)
+                copied += len(chunk)
+    except OSError as exc:
+        raise BuildError(f"cannot read squashfs {sqfs}: {exc.strerror}", path=sqfs) from None
+    if copied != part.size:
+        raise BuildError(f"squashfs {sqfs} changed size while being copied", path=sqfs)
+    descriptors.append(_descriptor(len(descriptors) + 1, part, start, end))
+    return descriptors, start + part.size
 
+
+def _descriptor(obj_id: int, obj: _Object, offset: int, previous_end: int) -> Descriptor:
+    return Descriptor(
+        datatype=int(obj.datatype),
+        used=True,
+        id=obj_id,
+        group=1 | GROUP_MASK,
+        link=0,
+        offset=offset,
+        size=obj.size,
+        size_with_padding=offset - previous_end + obj.size,
+        created=GO_ZERO_TIME,
+        modified=GO_ZERO_TIME,
+        uid=0,
+        gid=0,
+        name=obj.name.encode("utf-8"),
+        extra=obj.extra,
+    )
+
+
+def _header(descriptors: list[Descriptor], data_end: int, arch: str, uuid: bytes) -> Header:
+    data_offset = DESCRIPTORS_OFFSET + DEFAULT_CAPACITY * DESCRIPTOR_SIZE
+    return Header(
+        launch=LAUNCH_SCRIPT,
+        magic=MAGIC,
+        version=SPEC_VERSION,
+        arch=arch_code(arch),
+        uuid=uuid,
+        created=GO_ZERO_TIME,
+        modified=GO_ZERO_TIME,
+        descriptors_free=DEFAULT_CAPACITY - len(descriptors),
+        descriptors_total=DEFAULT_CAPACITY,
+        descriptors_offset=DESCRIPTORS_OFFSET,
+        descriptors_size=DEFAULT_CAPACITY * DESCRIPTOR_SIZE,
+        data_offset=data_offset,
+        data_size=data_end - data_offset,
+    )
+
+
+def _frame(datatype: int, name: str, data: bytes) -> bytes:
+    """Length-prefixed record for the UUID hash, so field boundaries cannot be shifted."""
+    encoded = name.encode("utf-8")
+    head = struct.pack("<iQ", datatype, len(encoded))
+    return head + encoded + struct.pack("<Q", len(data)) + data
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; restore at once (callers are single-threaded).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
