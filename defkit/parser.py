@@ -1,0 +1,174 @@
+"""Parse definition files exactly as Apptainer does.
+
+`parse_text` is Apptainer's `parser.All` (what `apptainer build` starts from): the file is split
+into stages before every `Bootstrap:` line and each stage is parsed on its own. `parse_single` is
+`parser.ParseDefinitionFile` on the whole text. `parse_lenient` returns a model even for a file
+Apptainer rejects, with every error found, for the linter.
+
+Lines are cut by `defkit.scanner` (Apptainer's byte rules); the Lark grammar in
+`grammar/deffile.lark` turns those lines into header and section nodes; `_StageBuilder` applies
+Apptainer's semantics and positions.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from defkit.errors import DefParseError
+from defkit.model import DefFile, Span, Stage
+
+# `(?mi)^bootstrap:` in Go: at column 0 of any line, any case, colon right after the word.
+_STAGE_START = re.compile(r"^bootstrap:", re.MULTILINE | re.IGNORECASE)
+
+Source = Union[str, bytes]
+
+
+def decode(data: Source, path: str) -> str:
+    """Text from bytes, refusing what Apptainer would misread without saying so."""
+    if isinstance(data, str):
+        text = data
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise DefParseError(
+                f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+                path=path,
+                span=Span(line, column, line, column + 1),
+                kind="encoding",
+            ) from None
+    if text.startswith("\ufeff"):
+        raise DefParseError(
+            "the file starts with a UTF-8 byte order mark, which Apptainer reads as part of the "
+            "first line (invalid header keyword found: \\ufeffbootstrap); remove it",
+            path=path,
+            span=Span(1, 1, 1, 2),
+            kind="encoding",
+        )
+    return text
+
+
+def split_stages(text: str) -> list[tuple[int, str]]:
+    """(first line number, text) of each chunk `parser.All` parses; empty chunks dropped."""
+    starts = [match.start() for match in _STAGE_START.finditer(text)]
+    bounds = [0, *starts, len(text)]
+    chunks = []
+    for begin, end in zip(bounds, bounds[1:]):
+        if end > begin:
+            chunks.append((text.count("\n", 0, begin) + 1, text[begin:end]))
+    return chunks
+
+
+def _parse_all(text: str, path: str, flavour: str, *, strict: bool) -> tuple[DefFile, list[DefParseError]]:
+    from defkit.stage import parse_stage
+
+    stages: list[Stage] = []
+    errors: list[DefParseError] = []
+    for first_line, chunk in split_stages(text):
+        stage, stage_errors, empty = parse_stage(chunk, first_line, path=path, flavour=flavour)
+        if empty:
+            continue  # parser.All skips chunks that hold nothing (leading comments)
+        if strict and stage_errors:
+            raise stage_errors[0]
+        errors.extend(stage_errors)
+        stages.append(stage)
+    if not stages:
+        error = DefParseError(
+            "no stages found in definition file", path=path, span=Span(1, 1, 1, 1), kind="no-stages"
+        )
+        if strict:
+            raise error
+        errors.append(error)
+    return DefFile(path=path, text=text, stages=tuple(stages)), errors
+
+
+def parse_text(data: Source, path: str = "<string>", *, flavour: str = "apptainer") -> DefFile:
+    """Apptainer's `parser.All`; raises DefParseError where Apptainer rejects the file."""
+    deffile, _ = _parse_all(decode(data, path), path, flavour, strict=True)
+    return deffile
+
+
+def parse_file(path: Union[str, os.PathLike[str]], *, flavour: str = "apptainer") -> DefFile:
+    return parse_text(read_source(path), str(path), flavour=flavour)
+
+
+def read_source(path: Union[str, os.PathLike[str]]) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise DefParseError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
+
+
+def parse_single(data: Source, path: str = "<string>", *, flavour: str = "apptainer") -> Stage:
+    """Apptainer's `parser.ParseDefinitionFile` on the whole text, as one stage."""
+    from defkit.stage import parse_stage
+
+    text = decode(data, path)
+    stage, errors, _ = parse_stage(text, 1, path=path, flavour=flavour)
+    if errors:
+        raise errors[0]
+    return stage
+
+
+def parse_lenient(
+    data: Source, path: str = "<string>", *, flavour: str = "apptainer"
+) -> tuple[Optional[DefFile], list[DefParseError]]:
+    """A model even where Apptainer rejects the file, and every error found (file order)."""
+    try:
+        text = decode(data, path)
+    except DefParseError as exc:
+        return None, [exc]
+    deffile, errors = _parse_all(text, path, flavour, strict=False)
+    return deffile, errors
+
+
+def stage_lines(deffile: DefFile, stage: Stage) -> Iterator[str]:
+    """The stage's lines as in the file (CR dropped), for tools that show source."""
+    lines = deffile.text.split("\n")
+    yield from lines[stage.span.line - 1 : stage.span.end_line]
+
+
+@functools.lru_cache(maxsize=1)
+def lark_parser() -> Any:
+    """The LALR parser for `grammar/deffile.lark`, built once per process and cached on disk."""
+    from lark import Lark
+
+    from defkit.line_lexer import LineLexer
+
+    grammar = grammar_path("deffile.lark")
+    return Lark(
+        grammar.read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer=LineLexer,
+        cache=cache_file("deffile"),
+        maybe_placeholders=False,
+    )
+
+
+def grammar_path(name: str) -> Path:
+    """Installed wheels carry the grammar inside the package; a source checkout has it at the top."""
+    packaged = Path(__file__).parent / "grammar" / name
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "grammar" / name
+
+
+def cache_file(name: str) -> Union[str, bool]:
+    """Lark's table cache in the user's cache directory (never inside the installed package,
+    which may be read-only); Lark keys it by grammar, options and versions."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "defkit")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(directory, os.W_OK):
+        return False
+    return os.path.join(directory, f"{name}.lark-cache")
