@@ -1,24 +1,114 @@
 """Apptainer's `inspect-metadata.json` (the SIF generic-JSON object `apptainer inspect` prefers).
 
-Shape, as Apptainer's `inspect --all --json` prints it:
-`{"data":{"attributes":{"labels":{...},"deffile":"...","runscript":"...","environment":
-{"/.singularity.d/env/90-environment.sh":"...",...},"test":...,"helpfile":...,"startscript":...,
-"apps":{...}}},"type":"container"}`.
+Apptainer builds it by running `apptainer inspect --all` on the finished rootfs and storing
+`json.Marshal` of `pkg/inspect.Metadata`. We collect the same files and encode the same way:
+
+    {"data":{"attributes":{"apps":{...},"environment":{"/.singularity.d/env/90-environment.sh":
+    "..."},"labels":{...},"runscript":"...","test":"...","helpfile":"...","deffile":"...",
+    "startscript":"..."}},"type":"container"}
+
+Struct fields in Go's declaration order, map keys sorted, empty values omitted (`omitempty`), file
+contents with trailing newlines removed (inspect's `strings.TrimRight(value, "\n")`), and Go's
+HTML-safe escaping of `<`, `>`, `&`, U+2028 and U+2029.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Union
 
+from defkit.image.tree import DirTree, ImageTree
+
 PathLike = Union[str, "os.PathLike[str]"]
+
+SINGULARITY_D = "/.singularity.d"
+SCIF_APPS = "/scif/apps"
+_SCRIPTS = (
+    ("runscript", "runscript"),
+    ("test", "test"),
+    ("helpfile", "runscript.help"),
+    ("startscript", "startscript"),
+)
+
+
+def collect_metadata(tree: ImageTree, definition_text: str | None) -> dict[str, Any]:
+    """The Metadata dict from an image's files; `definition_text` wins over the stored def."""
+    attributes = _attributes(tree, SINGULARITY_D, docker_env=True)
+    deffile = definition_text
+    if deffile is None:
+        raw = tree.read(f"{SINGULARITY_D}/Singularity")
+        deffile = raw.decode("utf-8", "replace") if raw is not None else None
+    apps: dict[str, Any] = {}
+    for name in tree.listdir(SCIF_APPS):
+        scif = f"{SCIF_APPS}/{name}/scif"
+        if tree.listdir(scif):  # Apptainer: `[ -d "$app/scif" ]`
+            apps[name] = _attributes(tree, scif, docker_env=False)
+    ordered: dict[str, Any] = {}
+    if apps:
+        ordered["apps"] = apps
+    for key in ("environment", "labels", "runscript", "test", "helpfile"):
+        if attributes.get(key):
+            ordered[key] = attributes[key]
+    if deffile:
+        ordered["deffile"] = _trim(deffile)
+    if attributes.get("startscript"):
+        ordered["startscript"] = attributes["startscript"]
+    return {"data": {"attributes": ordered}, "type": "container"}
 
 
 def inspect_metadata(rootfs: PathLike, definition_text: str) -> dict[str, Any]:
     """The metadata dict read from a finished rootfs's `/.singularity.d` (and `/scif/apps`)."""
-    raise NotImplementedError
+    return collect_metadata(DirTree(rootfs), definition_text)
 
 
 def inspect_metadata_json(rootfs: PathLike, definition_text: str) -> bytes:
-    """`inspect_metadata` serialised deterministically (sorted keys), as stored in the SIF."""
-    raise NotImplementedError
+    """`inspect_metadata` serialised as Go's `json.Marshal` would, as stored in the SIF."""
+    return go_json(inspect_metadata(rootfs, definition_text))
+
+
+def go_json(value: Any) -> bytes:
+    """Compact JSON with Go's escaping; dict order is kept (callers order struct fields)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
+        text = text.replace(char, escape)
+    return text.encode("utf-8")
+
+
+def _attributes(tree: ImageTree, base: str, *, docker_env: bool) -> dict[str, Any]:
+    """labels, environment, runscript, test, helpfile, startscript found under `base`."""
+    out: dict[str, Any] = {}
+    labels_raw = tree.read(f"{base}/labels.json")
+    if labels_raw is not None:
+        out["labels"] = _labels(labels_raw)
+    env: dict[str, str] = {}
+    names = tree.listdir(f"{base}/env")
+    # Apptainer's globs: env/10-docker*.sh (container level only), then env/9*-environment.sh.
+    wanted = [n for n in names if docker_env and n.startswith("10-docker") and n.endswith(".sh")]
+    wanted += [n for n in names if n.startswith("9") and n.endswith("-environment.sh")]
+    for name in wanted:
+        raw = tree.read(f"{base}/env/{name}")
+        if raw is not None:
+            env[f"{base}/env/{name}"] = _trim(raw.decode("utf-8", "replace"))
+    if env:
+        out["environment"] = dict(sorted(env.items()))
+    for key, filename in _SCRIPTS:
+        raw = tree.read(f"{base}/{filename}")
+        if raw is not None:
+            out[key] = _trim(raw.decode("utf-8", "replace"))
+    return out
+
+
+def _labels(raw: bytes) -> dict[str, str]:
+    try:
+        parsed = json.loads(raw.decode("utf-8", "replace"))
+    except ValueError:
+        return {}  # Apptainer warns and carries on with no labels
+    if not isinstance(parsed, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in sorted(parsed.items())}
+
+
+def _trim(text: str) -> str:
+    return text.rstrip("\n")
