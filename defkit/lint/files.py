@@ -1,0 +1,60 @@
+"""Reading sources, finding definition files under directories, and writing files atomically."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+
+from defkit.errors import UsageError
+
+#: The names the pre-commit hook matches: *.def, Singularity, Singularity.*, Apptainer, Apptainer.*
+DEF_NAME = re.compile(r"(^|/)(Singularity|Apptainer)(\.[^/]+)?$|\.def$")
+_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox"}
+
+
+def is_def_name(path: str) -> bool:
+    return DEF_NAME.search(path.replace(os.sep, "/")) is not None
+
+
+def expand_paths(paths: Iterable[str]) -> Iterator[str]:
+    """Files as given; directories searched for definition files (sorted, VCS dirs skipped)."""
+    for path in paths:
+        if path == "-" or os.path.isfile(path):
+            yield path
+        elif os.path.isdir(path):
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+                for name in sorted(names):
+                    if is_def_name(name):
+                        yield os.path.join(root, name)
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+
+
+def read_source(path: str) -> str:
+    """The file's text; bytes that are not UTF-8 become U+FFFD (the parser reports them)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from exc
+    return data.decode("utf-8", errors="replace")
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else None
+    handle, temporary = tempfile.mkstemp(prefix=".defkit-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

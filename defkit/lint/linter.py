@@ -1,0 +1,196 @@
+"""Run the rules over files: parse leniently, check, ShellCheck in one batch, suppress, sort."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from defkit.errors import DefParseError
+from defkit.lint import rules as registry
+from defkit.lint import selection, suppress
+from defkit.lint.config import LintConfig
+from defkit.lint.context import LintContext, Rule
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules import dk004_unused_ignore
+from defkit.model import DefFile
+from defkit.runner import Runner, run
+
+#: Codes whose findings are places where Apptainer rejects the file: they always fail the run.
+PARSE_ERROR_CODES = frozenset({"DK001", "DK002", "DK003"})
+_LOOKS_LIKE_DEF = re.compile(r"^\s*(bootstrap\s*:|%)", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str
+    text: str
+    config: LintConfig
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    text: str
+    problems: tuple[Problem, ...]
+    deffile: Optional[DefFile] = None
+    parse_errors: tuple[DefParseError, ...] = ()
+    skipped: bool = False  # not an Apptainer definition file (e.g. a Windows module .def)
+
+
+def looks_like_deffile(text: str) -> bool:
+    """False for files with neither a `Bootstrap:` line nor a `%section` (skipped quietly)."""
+    return _LOOKS_LIKE_DEF.search(text) is not None
+
+
+def lint_sources(
+    sources: Sequence[Source], *, shellcheck: bool = True, runner: Runner = run
+) -> list[FileResult]:
+    """Lint every source; ShellCheck runs once per dialect for all of them together."""
+    from defkit.lint import shellcheck as sc
+    from defkit.parser import parse_lenient
+
+    staged: list[tuple[Source, Optional[DefFile], tuple[DefParseError, ...], list[Problem]]] = []
+    snippets: list[sc.Snippet] = []
+    owners: list[int] = []
+    for index, source in enumerate(sources):
+        if not looks_like_deffile(source.text):
+            staged.append((source, None, (), []))
+            continue
+        deffile, found_errors = parse_lenient(
+            source.text, source.path, flavour=source.config.settings.flavour
+        )
+        errors = tuple(found_errors)
+        problems = list(_run_rules(source, deffile, errors))
+        staged.append((source, deffile, errors, problems))
+        if shellcheck and source.config.shellcheck.enabled and deffile is not None:
+            found = sc.snippets_for(deffile, source.config.shellcheck.exclude)
+            snippets.extend(found)
+            owners.extend([index] * len(found))
+    if snippets:
+        options = sources[owners[0]].config.shellcheck
+        for owner, findings in zip(owners, sc.check_snippets(snippets, options, runner=runner)):
+            source = sources[owner]
+            ignore = source.config.ignores_for(source.path)
+            staged[owner][3].extend(
+                p for p in findings if _enabled(p.code, p.name, source.config, ignore, True)
+            )
+    results = []
+    for source, deffile, errors, problems in staged:
+        skipped = deffile is None and not errors and not looks_like_deffile(source.text)
+        finished = () if skipped else _finish(source, deffile, problems)
+        results.append(FileResult(source.path, source.text, finished, deffile, errors, skipped))
+    return results
+
+
+def lint_text(text: str, path: str, config: LintConfig, *, shellcheck: bool = True) -> FileResult:
+    return lint_sources([Source(path, text, config)], shellcheck=shellcheck)[0]
+
+
+def rule_options(rule: Rule, config: LintConfig) -> dict[str, object]:
+    return {**rule.OPTIONS, **config.options.get(rule.NAME, {})}
+
+
+def enabled_rules(config: LintConfig, path: str) -> list[Rule]:
+    ignore = config.ignores_for(path)
+    return [
+        rule
+        for rule in registry.RULES
+        if _enabled(rule.CODE, rule.NAME, config, ignore, registry.enabled_by_default(rule))
+    ]
+
+
+def _enabled(
+    code: str, name: str, config: LintConfig, ignore: Iterable[str], default_on: bool
+) -> bool:
+    """Selected (by `select`, or by default + `extend-select`), not ignored, not levelled off."""
+    if any(selection.matches(word, code, name) for word in ignore):
+        return False
+    if config.select:
+        selectors = config.select + config.extend_select
+        on = selection.is_enabled(code, name, default_on=default_on, select=selectors, ignore=())
+    else:
+        on = default_on or (
+            bool(config.extend_select)
+            and selection.is_enabled(
+                code, name, default_on=False, select=config.extend_select, ignore=()
+            )
+        )
+    return on and selection.severity_override(code, name, config.severity) != "ignore"
+
+
+def _run_rules(
+    source: Source, deffile: Optional[DefFile], errors: tuple[DefParseError, ...]
+) -> Iterable[Problem]:
+    for rule in enabled_rules(source.config, source.path):
+        if rule is dk004_unused_ignore:
+            continue
+        ctx = LintContext(
+            path=source.path,
+            text=source.text,
+            deffile=deffile,
+            parse_errors=errors,
+            settings=source.config.settings,
+            options=rule_options(rule, source.config),
+        )
+        try:
+            found = list(rule.check(ctx))
+        except Exception as exc:  # a rule bug: say which rule and file, then let the CLI report it
+            raise RuntimeError(f"rule {rule.CODE} ({rule.NAME}) crashed on {source.path}") from exc
+        for problem in found:
+            yield dataclasses.replace(
+                problem, code=rule.CODE, name=rule.NAME, severity=rule.SEVERITY
+            )
+
+
+def _header_end(deffile: Optional[DefFile], text: str) -> int:
+    if deffile is not None:
+        starts = [s.header_span.line for stage in deffile.stages for s in stage.sections]
+        if starts:
+            return min(starts)
+    return text.count("\n") + 2
+
+
+def _finish(
+    source: Source, deffile: Optional[DefFile], problems: list[Problem]
+) -> tuple[Problem, ...]:
+    config = source.config
+    ignore = config.ignores_for(source.path)
+    kept = problems
+    if config.inline_ignores:
+        directives = suppress.parse_directives(source.text, _header_end(deffile, source.text))
+        if directives:
+            kept, unused = suppress.apply(
+                problems,
+                directives,
+                is_enabled=lambda word: _token_enabled(word, config, ignore),
+                is_known=_token_known,
+            )
+            rule = dk004_unused_ignore
+            if _enabled(rule.CODE, rule.NAME, config, ignore, True):
+                kept += [
+                    dataclasses.replace(p, code=rule.CODE, name=rule.NAME, severity=rule.SEVERITY)
+                    for p in unused
+                ]
+    final = []
+    for problem in kept:
+        level = selection.severity_override(problem.code, problem.name, config.severity)
+        if level == "ignore":
+            continue
+        severity: Severity = level if level is not None else problem.severity  # type: ignore[assignment]
+        final.append(dataclasses.replace(problem, severity=severity, path=source.path))
+    final.sort(key=lambda p: (p.span.line, p.span.column, p.code, p.message))
+    return tuple(final)
+
+
+def _token_known(word: str) -> bool:
+    return registry.lookup(word) is not None or re.match(r"^SC[0-9]{4}$", word, re.I) is not None
+
+
+def _token_enabled(word: str, config: LintConfig, ignore: Iterable[str]) -> bool:
+    rule = registry.lookup(word)
+    if rule is not None:
+        return _enabled(rule.CODE, rule.NAME, config, ignore, registry.enabled_by_default(rule))
+    return config.shellcheck.enabled and _enabled(word.upper(), "shellcheck", config, ignore, True)

