@@ -1,0 +1,133 @@
+"""`Bootstrap: localimage`: start from a SIF image, a bare squashfs, or a sandbox directory.
+
+A SIF's primary squashfs partition is extracted in place with `unsquashfs -o OFFSET`; without
+root, unsquashfs runs in a root-mapped user namespace so files owned by root in the image come
+out owned by "root" (the builder) instead of failing. A sandbox directory is copied with modes,
+times, symlinks (and, as root, ownership) kept. The base `/.singularity.d` is then added without
+overwriting what the image already has, as Apptainer does.
+"""
+
+from __future__ import annotations
+
+import os
+
+from defkit.build import layout
+from defkit.build.agents.base import BootstrapResult, DeviceNode, require_keys, resolve_from
+from defkit.build.context import BuildContext, run_in_namespace
+from defkit.build.squashfs import unsquash_list
+from defkit.errors import BuildError
+from defkit.model import Stage
+from defkit.sif.format import DataType, FsType
+from defkit.sif.reader import is_sif, read_sif
+
+REQUIRED_KEYS: tuple[str, ...] = ("from",)
+SQUASHFS_MAGIC = b"hsqs"
+
+
+def check(stage: Stage, ctx: BuildContext) -> None:
+    require_keys(stage, "localimage", REQUIRED_KEYS)
+    source = resolve_from(stage, ctx)
+    if not os.path.exists(source):
+        raise BuildError(f"Bootstrap: localimage: {source} does not exist")
+    if not os.path.isdir(source) and not is_sif(source) and not _is_squashfs(source):
+        raise BuildError(
+            f"Bootstrap: localimage: {source} is neither a SIF image, a squashfs image nor a "
+            "sandbox directory"
+        )
+
+
+def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
+    check(stage, ctx)
+    source = resolve_from(stage, ctx)
+    os.makedirs(rootfs, exist_ok=True)
+    warnings: list[str] = []
+    if (stage.header_value("fingerprints") or "").strip():
+        warnings.append("Fingerprints: signatures are not verified by defkit's native engine")
+    oci_config = None
+    devices: tuple[DeviceNode, ...] = ()
+    if os.path.isdir(source):
+        _copy_sandbox(source, rootfs, ctx)
+    else:
+        offset = 0
+        if is_sif(source):
+            image = read_sif(source)
+            desc = image.primary_partition()
+            if desc is None or desc.partition is None:
+                raise BuildError(f"{source}: the SIF image has no primary system partition")
+            if desc.partition[0] != FsType.SQUASHFS:
+                raise BuildError(f"{source}: only squashfs SIF partitions can be extracted")
+            offset = desc.offset
+            found = image.find(DataType.GENERIC_JSON, "oci-config.json")
+            if found is not None:
+                oci_config = image.read_object(found)
+        devices = _unsquash(source, offset, rootfs, ctx)
+    layout.make_base_env(rootfs, overwrite=False)
+    return BootstrapResult(oci_config_json=oci_config, devices=devices, warnings=tuple(warnings))
+
+
+def _is_squashfs(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == SQUASHFS_MAGIC
+    except OSError:
+        return False
+
+
+def _unsquash(image: str, offset: int, rootfs: str, ctx: BuildContext) -> tuple[DeviceNode, ...]:
+    argv = ["unsquashfs", "-f", "-n", "-o", str(offset), "-d", rootfs, image]
+    if ctx.mode == "root":
+        result = ctx.runner(argv)
+        devices: tuple[DeviceNode, ...] = ()
+    else:
+        # Only user xattrs can be set without privileges; device nodes cannot be created at all,
+        # so unsquashfs reports them and we keep them for the image writer instead.
+        argv.insert(1, "-user-xattrs")
+        result = run_in_namespace(argv, mode=ctx.mode, runner=ctx.runner)
+        devices = _device_nodes(image, offset)
+    if result.returncode != 0 and not (devices and _only_device_errors(result.stderr)):
+        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BuildError(
+            f"unsquashfs could not extract {image}: {detail[-1] if detail else 'failed'}"
+        )
+    return devices
+
+
+def _only_device_errors(stderr: bytes) -> bool:
+    lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return all("device" in line or "mknod" in line or "failed" in line.lower() for line in lines)
+
+
+def _device_nodes(image: str, offset: int) -> tuple[DeviceNode, ...]:
+    nodes = []
+    for entry in unsquash_list(image, offset):
+        kind = entry.mode[:1]
+        if kind in ("c", "b") and "," in entry.size:
+            major, minor = entry.size.split(",", 1)
+            mode = _mode_bits(entry.mode)
+            nodes.append(DeviceNode("/" + entry.path, kind, mode, entry.uid, entry.gid,
+                                    int(major), int(minor)))
+    return tuple(nodes)
+
+
+def _mode_bits(text: str) -> int:
+    """Permission bits of an `ls -l` mode string such as `crw-rw-rw-`."""
+    bits = 0
+    for char in text[1:10]:
+        bits = (bits << 1) | (char not in "-ST")
+    if text[3] in "sS":
+        bits |= 0o4000
+    if text[6] in "sS":
+        bits |= 0o2000
+    if text[9] in "tT":
+        bits |= 0o1000
+    return bits
+
+
+def _copy_sandbox(source: str, rootfs: str, ctx: BuildContext) -> None:
+    # The rootfs is empty, so nothing in it can redirect cp; `-a` keeps symlinks, modes, times,
+    # hard links and (as root) ownership.
+    argv = ["cp", "-a", "--", os.path.join(source, "."), rootfs]
+    result = ctx.runner(argv)
+    if result.returncode != 0:
+        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BuildError(f"cannot copy sandbox {source}: {detail[-1] if detail else 'cp failed'}")

@@ -1,0 +1,91 @@
+"""The base `/.singularity.d` layout every image gets after its bootstrap (Apptainer's runtime
+contract: the action scripts the runtime executes and the env scripts they source).
+
+The scripts live in `defkit/build/templates/`; `make_base_env` writes them with Apptainer's modes.
+Metadata written after %post (labels, runscript, environment, the def file) is in
+`defkit.build.layout_meta`; SCIF apps in `defkit.build.layout_apps`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from defkit.build.safepath import safe_join
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+SD = ".singularity.d"
+BASE_DIRS = (f"{SD}/libs", f"{SD}/actions", f"{SD}/env", "dev", "proc", "root", "var/tmp", "tmp",
+             "etc", "sys", "home")
+#: Symlinks in `/` -> their targets (relative, so they work in any mount place).
+ROOT_SYMLINKS = {
+    "singularity": f"{SD}/runscript",
+    ".run": f"{SD}/actions/run",
+    ".exec": f"{SD}/actions/exec",
+    ".test": f"{SD}/actions/test",
+    ".shell": f"{SD}/actions/shell",
+    "environment": f"{SD}/env/90-environment.sh",
+}
+#: Container path -> (template file, mode).
+BASE_FILES = {
+    "/etc/hosts": ("", 0o644),
+    "/etc/resolv.conf": ("", 0o644),
+    f"/{SD}/actions/exec": ("actions/exec", 0o755),
+    f"/{SD}/actions/run": ("actions/run", 0o755),
+    f"/{SD}/actions/shell": ("actions/shell", 0o755),
+    f"/{SD}/actions/start": ("actions/start", 0o755),
+    f"/{SD}/actions/test": ("actions/test", 0o755),
+    f"/{SD}/env/01-base.sh": ("env/01-base.sh", 0o755),
+    f"/{SD}/env/90-environment.sh": ("env/90-environment.sh", 0o755),
+    f"/{SD}/env/95-apps.sh": ("env/95-apps.sh", 0o755),
+    f"/{SD}/env/99-base.sh": ("env/99-base.sh", 0o755),
+    f"/{SD}/env/99-runtimevars.sh": ("env/99-runtimevars.sh", 0o755),
+    f"/{SD}/runscript": ("runscript", 0o755),
+    f"/{SD}/startscript": ("startscript", 0o755),
+}
+
+
+def template(name: str) -> str:
+    """The text of a template file ("" names an empty file)."""
+    return (TEMPLATES / name).read_text(encoding="utf-8") if name else ""
+
+
+def write_file(rootfs: str, path: str, content: str | bytes, mode: int) -> Path:
+    """Create or truncate container file `path` with `content`, then force `mode` (an existing
+    file may lack write permission: base images ship read-only /etc/hosts)."""
+    target = safe_join(rootfs, path, follow_final=False)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if target.is_symlink():
+        # Never write through a link (Debian's resolv.conf points into /run, which is empty).
+        target.unlink()
+    elif target.is_file():
+        os.chmod(target, mode | 0o200)
+    with open(target, "wb") as out:
+        out.write(data)
+    os.chmod(target, mode)
+    return target
+
+
+def make_base_env(rootfs: str, *, overwrite: bool) -> None:
+    """Write the base layout. `overwrite=False` (images that already have one, e.g. a localimage
+    SIF) only adds what is missing; `True` rewrites every base file."""
+    root = Path(rootfs)
+    info = root.stat()
+    if not info.st_mode & 0o200:
+        os.chmod(root, info.st_mode | 0o200)
+    for directory in BASE_DIRS:
+        safe_join(rootfs, directory).mkdir(mode=0o755, parents=True, exist_ok=True)
+    for name, target in ROOT_SYMLINKS.items():
+        link = root / name
+        if os.path.islink(link):
+            if os.readlink(link) == target:
+                continue
+            link.unlink()
+        elif os.path.lexists(link):
+            continue  # a real file or directory of that name belongs to the image
+        os.symlink(target, link)
+    for path, (name, mode) in BASE_FILES.items():
+        if not overwrite and os.path.lexists(safe_join(rootfs, path, follow_final=False)):
+            continue
+        write_file(rootfs, path, template(name), mode)
