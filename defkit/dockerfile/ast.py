@@ -128,6 +128,7 @@ class CopyCommand:
     keep_git_dir: Optional[bool]
     heredocs: tuple[Heredoc, ...]
     json_form: bool
+    unpack: Optional[bool] = None  # ADD --unpack[=bool]; None when not given
 
 
 @dataclass(frozen=True)

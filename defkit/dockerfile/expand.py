@@ -1,0 +1,395 @@
+"""BuildKit's shell-word rules: quote removal, escapes and `$VAR` substitution in one pass.
+
+Docker does not run a shell for ENV, ARG, LABEL, COPY/ADD, WORKDIR, FROM, USER, EXPOSE, VOLUME or
+STOPSIGNAL words; BuildKit's own lexer (frontend/dockerfile/shell/lex.go) processes them. This
+module follows that lexer's behaviour:
+
+* `'single'` quotes keep everything literally; `"double"` quotes allow `$` substitution and
+  escaping of `"`, `$` and the escape character only; the escape character (backslash, or the
+  backtick chosen with `# escape=`) outside quotes makes the next character literal.
+* `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}`, `${NAME+word}`,
+  `${NAME:?msg}`, `${NAME?msg}`, `${NAME#pat}`, `${NAME##pat}`, `${NAME%pat}`, `${NAME%%pat}`,
+  `${NAME/pat/repl}`, `${NAME//pat/repl}` (patterns: `*` and `?`, no brackets). An unset variable
+  expands to "" (or is kept as written with `skip_unset=True`). `$` before anything that is not a
+  name stays a literal `$`. There is no command substitution, arithmetic or globbing.
+
+API:
+    expand(word, env, *, escape) -> str           # one word, inner spaces kept (ENV, WORKDIR..)
+    expand_words(text, env, *, escape) -> list    # words after substitution (COPY, EXPOSE..)
+    expand_detailed(word, env, *, escape) -> Expansion  # also which names were used / unset
+Errors raise `ExpansionError` (a DockerfileParseError without a position; callers add one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Optional
+
+from defkit.dockerfile.errors import DockerfileParseError
+
+_EOF = ""
+_SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
+# Go's unicode.IsSpace for Latin-1; beyond it Python's notion agrees with Go's White_Space.
+_LATIN1_SPACE = frozenset("\t\n\v\f\r \x85\xa0")
+
+
+class ExpansionError(DockerfileParseError):
+    """A word could not be processed (unterminated quote, bad `${...}`, `${VAR:?msg}`)."""
+
+
+def is_go_space(char: str) -> bool:
+    """Go's unicode.IsSpace, which BuildKit uses everywhere it splits on whitespace."""
+    if char < "\u0100":
+        return char in _LATIN1_SPACE
+    return char.isspace()
+
+
+@dataclass(frozen=True)
+class LexOptions:
+    """Switches of BuildKit's Lex; the defaults are the ones instruction expansion uses."""
+
+    escape: str = "\\"
+    raw_quotes: bool = False  # keep quote characters in the output
+    raw_escapes: bool = False  # keep escape characters in the output
+    skip_unset: bool = False  # leave references to unset variables as written
+    skip_quotes: bool = False  # do not treat quotes specially at all
+
+
+@dataclass(frozen=True)
+class Expansion:
+    result: str  # the processed word, inner spaces kept
+    words: tuple[str, ...]  # the same text split into words after substitution
+    used: frozenset[str]  # variable names found in env
+    unset: frozenset[str]  # variable names referenced but not set
+
+
+def expand(word: str, env: Mapping[str, str], *, escape: str = "\\") -> str:
+    """The value BuildKit gives `word` in the environment `env` (ProcessWord)."""
+    return process(word, env, LexOptions(escape=escape)).result
+
+
+def expand_words(text: str, env: Mapping[str, str], *, escape: str = "\\") -> list[str]:
+    """`text` split into words after substitution and quote removal (ProcessWords)."""
+    return list(process(text, env, LexOptions(escape=escape)).words)
+
+
+def expand_detailed(word: str, env: Mapping[str, str], *, escape: str = "\\") -> Expansion:
+    return process(word, env, LexOptions(escape=escape))
+
+
+def process(text: str, env: Mapping[str, str], options: LexOptions) -> Expansion:
+    lexer = _Lexer(text, env, options)
+    result, words = lexer.process_until(_EOF, options.raw_escapes)
+    return Expansion(result, tuple(words), frozenset(lexer.used), frozenset(lexer.unset))
+
+
+@dataclass
+class _Words:
+    """Word splitting as the lexer goes: substituted text splits, quoted text does not."""
+
+    buffer: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    in_word: bool = False
+
+    def add_char(self, char: str) -> None:
+        if is_go_space(char):
+            if self.in_word and self.buffer:
+                self.words.append("".join(self.buffer))
+                self.buffer = []
+                self.in_word = False
+        else:
+            self.add_raw(char)
+
+    def add_raw(self, text: str) -> None:
+        self.buffer.append(text)
+        self.in_word = True
+
+    def add_text(self, text: str) -> None:
+        for char in text:
+            self.add_char(char)
+
+    def finish(self) -> list[str]:
+        word = "".join(self.buffer)
+        if word:
+            self.words.append(word)
+        self.buffer = []
+        self.in_word = False
+        return self.words
+
+
+class _Lexer:
+    def __init__(self, text: str, env: Mapping[str, str], options: LexOptions) -> None:
+        self.text = text
+        self.pos = 0
+        self.env = env
+        self.options = options
+        self.escape = options.escape
+        self.used: set[str] = set()
+        self.unset: set[str] = set()
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else _EOF
+
+    def next(self) -> str:
+        char = self.peek()
+        if char:
+            self.pos += 1
+        return char
+
+    def lookup(self, name: str) -> Optional[str]:
+        value = self.env.get(name)
+        if value is None:
+            self.unset.add(name)
+        else:
+            self.used.add(name)
+        return value
+
+    def process_until(self, stop: str, raw_escapes: bool) -> tuple[str, list[str]]:
+        """Read up to `stop` (consumed) or the end of the text when `stop` is _EOF."""
+        result: list[str] = []
+        words = _Words()
+        while self.peek() != _EOF:
+            char = self.peek()
+            if stop and char == stop:
+                self.next()
+                return "".join(result), words.finish()
+            if char == "$":
+                text = self.dollar()
+                result.append(text)
+                words.add_text(text)
+            elif char == "<":
+                text = self.possible_heredoc()
+                result.append(text)
+                words.add_raw(text)
+            elif char in "'\"" and not self.options.skip_quotes:
+                text = self.single_quoted() if char == "'" else self.double_quoted(raw_escapes)
+                result.append(text)
+                words.add_raw(text)
+            else:
+                char = self.next()
+                if char == self.escape:
+                    if raw_escapes:
+                        words.add_raw(char)
+                        result.append(char)
+                    char = self.next()
+                    if char == _EOF:
+                        break
+                    words.add_raw(char)
+                else:
+                    words.add_char(char)
+                result.append(char)
+        if stop:
+            raise ExpansionError(f"unexpected end of statement while looking for matching {stop}")
+        return "".join(result), words.finish()
+
+    def single_quoted(self) -> str:
+        # Nothing is special between single quotes, and a single quote cannot be escaped.
+        opening = self.next()
+        out = [opening] if self.options.raw_quotes else []
+        while True:
+            char = self.next()
+            if char == _EOF:
+                raise ExpansionError(
+                    "unexpected end of statement while looking for matching single-quote"
+                )
+            if char == "'":
+                if self.options.raw_quotes:
+                    out.append(char)
+                return "".join(out)
+            out.append(char)
+
+    def double_quoted(self, raw_escapes: bool) -> str:
+        opening = self.next()
+        out = [opening] if self.options.raw_quotes else []
+        while True:
+            char = self.peek()
+            if char == _EOF:
+                raise ExpansionError(
+                    "unexpected end of statement while looking for matching double-quote"
+                )
+            if char == '"':
+                self.next()
+                if self.options.raw_quotes:
+                    out.append(char)
+                return "".join(out)
+            if char == "$":
+                out.append(self.dollar())
+                continue
+            char = self.next()
+            if char == self.escape:
+                if raw_escapes:
+                    out.append(char)
+                following = self.peek()
+                if following == _EOF:
+                    continue
+                # Only ", $ and the escape character itself can be escaped inside "...".
+                if following in ('"', "$", self.escape):
+                    char = self.next()
+            out.append(char)
+
+    def possible_heredoc(self) -> str:
+        """`<<` and the blanks after it stay glued to the following word (`<< EOF` is one word)."""
+        self.next()
+        if self.peek() != "<":
+            return "<"
+        self.next()
+        blanks = []
+        while self.peek() in ("\t", "\r", " ") and self.peek() != _EOF:
+            blanks.append(self.next())
+        return "<<" + "".join(blanks)
+
+    def name(self) -> str:
+        """A variable name: letters, digits, `_`; or all digits; or one special parameter."""
+        chars: list[str] = []
+        while self.peek() != _EOF:
+            char = self.peek()
+            if not chars and char.isdecimal():
+                while self.peek() != _EOF and self.peek().isdecimal():
+                    chars.append(self.next())
+                return "".join(chars)
+            if not chars and char in _SPECIAL_PARAMETERS:
+                return self.next()
+            if not (char.isalpha() or char.isdecimal() or char == "_"):
+                break
+            chars.append(self.next())
+        return "".join(chars)
+
+    def dollar(self) -> str:
+        self.next()
+        if self.peek() != "{":
+            name = self.name()
+            if not name:
+                return "$"
+            value = self.lookup(name)
+            if value is None:
+                return "$" + name if self.options.skip_unset else ""
+            return value
+        self.next()
+        following = self.peek()
+        if following == _EOF:
+            raise ExpansionError("syntax error: missing '}'")
+        if following in "{}:":
+            raise ExpansionError("syntax error: bad substitution")
+        name = self.name()
+        modifier = self.next()
+        if modifier == "}":
+            value = self.lookup(name)
+            if value is None:
+                return "${" + name + "}" if self.options.skip_unset else ""
+            return value
+        if modifier == "/":
+            return self.substitute(name)
+        if modifier == _EOF:
+            raise ExpansionError("syntax error: missing '}'")
+        return self.modified(name, modifier)
+
+    def modified(self, name: str, modifier: str) -> str:
+        spelled = modifier
+        null_is_unset = modifier == ":"
+        if null_is_unset:
+            modifier = self.next()
+            spelled += modifier
+        if modifier not in ("+", "-", "?", "#", "%"):
+            raise ExpansionError(f"unsupported modifier ({spelled}) in substitution")
+        pattern_like = modifier in "#%"
+        if null_is_unset and pattern_like:
+            raise ExpansionError(f"unsupported modifier ({spelled}) in substitution")
+        word = self.argument("}", pattern_like)
+        value = self.lookup(name)
+        if value is None and self.options.skip_unset:
+            return "${" + name + spelled + word + "}"
+        empty = value is None or (null_is_unset and value == "")
+        if modifier == "-":
+            return word if empty else (value or "")
+        if modifier == "+":
+            return "" if empty else word
+        if modifier == "?":
+            if value is None:
+                raise ExpansionError(f"{name}: {word or 'is not allowed to be unset'}")
+            if null_is_unset and value == "":
+                raise ExpansionError(f"{name}: {word or 'is not allowed to be empty'}")
+            return value
+        greedy = word.startswith(modifier)
+        if greedy:
+            word = word[1:]
+        if modifier == "%":
+            return _trim_suffix(word, value or "", greedy)
+        return _trim_prefix(word, value or "", greedy)
+
+    def substitute(self, name: str) -> str:
+        replace_all = self.peek() == "/"
+        if replace_all:
+            self.next()
+        pattern = self.argument("/", True, missing="syntax error: missing '/' in ${}")
+        replacement = self.argument("}", True)
+        value = self.lookup(name)
+        if value is None and self.options.skip_unset:
+            return "${" + name + "/" + pattern + "/" + replacement + "}"
+        regex = _pattern_regex(pattern, greedy=True, anchored=False)
+        text = value or ""
+        if replace_all:
+            return regex.sub(lambda _match: replacement, text)
+        return regex.sub(lambda _match: replacement, text, count=1)
+
+    def argument(
+        self, stop: str, raw_escapes: bool, missing: str = "syntax error: missing '}'"
+    ) -> str:
+        try:
+            word, _words = self.process_until(stop, raw_escapes)
+        except ExpansionError:
+            if self.peek() == _EOF:
+                raise ExpansionError(missing) from None
+            raise
+        return word
+
+
+def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
+    """A shell pattern (`*`, `?`, backslash escapes; no brackets) as a regular expression."""
+    out = ["^"] if anchored else []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        index += 1
+        if char == "*":
+            out.append(".*" if greedy else ".*?")
+        elif char == "?":
+            out.append(".")
+        elif char == "\\":
+            following = pattern[index] if index < len(pattern) else _EOF
+            if following in ("}", "/"):
+                continue  # the escape only protected `}` or `/` from ending ${...}
+            index += 1
+            if following not in ("*", "?", "\\"):
+                raise ExpansionError(
+                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{following}'"
+                )
+            out.append(re.escape(following))
+        else:
+            out.append(re.escape(char))
+    return re.compile("".join(out))
+
+
+def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
+    match = _pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
+    return value[match.end() :] if match else value
+
+
+def _reverse_pattern(pattern: str) -> str:
+    """Reverse a pattern but keep each `\\x` escape pair in order."""
+    tokens: list[str] = []
+    index = 0
+    while index < len(pattern):
+        if pattern[index] == "\\" and index + 1 < len(pattern):
+            tokens.append(pattern[index : index + 2])
+            index += 2
+        else:
+            tokens.append(pattern[index])
+            index += 1
+    return "".join(reversed(tokens))
+
+
+def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
+    # A regex finds the leftmost match only, so search the reversed value with the reversed pattern.
+    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]

@@ -1,0 +1,348 @@
+"""One logical line -> BuildKit parser node: keyword, flags and the per-instruction argument split.
+
+This is the layer BuildKit's parser tests (`result` dumps) describe: words keep their quotes and
+escapes, ENV/LABEL become key, value, separator triples, exec-form (JSON) arguments are decoded,
+invalid JSON falls back to the shell form. The typed meaning of the arguments is in `commands.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
+
+from defkit.dockerfile.expand import is_go_space
+
+# BuildKit's reWhitespace: note that it does not include newlines or Unicode spaces.
+_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
+
+
+class NodeError(ValueError):
+    """An argument error at parser level (BuildKit's parser, not its instruction parser)."""
+
+
+@dataclass(frozen=True)
+class Node:
+    keyword: str  # as written
+    original: str  # the logical line
+    flags: tuple[str, ...]  # "--name=value" as extracted (quotes removed)
+    args: tuple[str, ...]  # node values after the keyword
+    json_form: bool
+    child: Optional[Node]  # ONBUILD's nested instruction
+
+
+def go_trim_space(text: str) -> str:
+    start, end = 0, len(text)
+    while start < end and is_go_space(text[start]):
+        start += 1
+    while end > start and is_go_space(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def go_trim_left_space(text: str) -> str:
+    start = 0
+    while start < len(text) and is_go_space(text[start]):
+        start += 1
+    return text[start:]
+
+
+def parse_node(line: str, escape: str) -> Node:
+    """BuildKit's newNodeFromLine: split off the keyword and flags, then dispatch on the keyword."""
+    parts = _WHITESPACE.split(go_trim_space(line), maxsplit=1)
+    keyword = parts[0]
+    flags: list[str] = []
+    rest = ""
+    if len(parts) == 2:
+        rest, flags = extract_flags(parts[1], escape)
+        rest = go_trim_space(rest)
+    line_parser = _LINE_PARSERS.get(keyword.lower())
+    child: Optional[Node] = None
+    json_form = False
+    if line_parser is None:
+        args: list[str] = [""]  # BuildKit keeps an empty node for an unknown instruction
+    elif keyword.lower() == "onbuild":
+        args = []
+        if rest:
+            child = parse_node(rest, escape)
+    else:
+        args, json_form = line_parser(rest, escape)
+    return Node(keyword, line, tuple(flags), tuple(args), json_form, child)
+
+
+def extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
+    """Leading `--name[=value]` words (quotes removed) and the rest of the line; `--` ends them."""
+    words: list[str] = []
+    in_spaces, in_word, in_quote = 0, 1, 2
+    phase = in_spaces
+    word: list[str] = []
+    quote = ""
+    blank_ok = False
+    pos = 0
+    length = len(line)
+    while pos <= length:
+        char = line[pos] if pos < length else ""
+        if phase == in_spaces:
+            if pos == length:
+                break
+            if is_go_space(char):
+                pos += 1
+                continue
+            if char != "-" or pos + 1 == length or line[pos + 1] != "-":
+                return line[pos:], words
+            phase = in_word
+        if pos == length:
+            text = "".join(word)
+            if text != "--" and (blank_ok or text):
+                words.append(text)
+            break
+        if phase == in_word:
+            if is_go_space(char):
+                text = "".join(word)
+                phase = in_spaces
+                if text == "--":
+                    return line[pos:], words
+                if blank_ok or text:
+                    words.append(text)
+                word = []
+                blank_ok = False
+            elif char in ("'", '"'):
+                quote = char
+                blank_ok = True
+                phase = in_quote
+            elif char == escape:
+                if pos + 1 < length:
+                    pos += 1
+                    word.append(line[pos])
+            else:
+                word.append(char)
+        elif char == quote:
+            phase = in_word
+        elif char == escape:
+            if pos + 1 == length:
+                phase = in_word
+            else:
+                pos += 1
+                word.append(line[pos])
+        else:
+            word.append(char)
+        pos += 1
+    return "", words
+
+
+def parse_words(rest: str, escape: str) -> list[str]:
+    """Whitespace-separated words; quotes and escapes are kept (removed later, when expanded)."""
+    words: list[str] = []
+    in_spaces, in_word, in_quote = 0, 1, 2
+    phase = in_spaces
+    word: list[str] = []
+    quote = ""
+    blank_ok = False
+    pos = 0
+    length = len(rest)
+    while pos <= length:
+        char = rest[pos] if pos < length else ""
+        if phase == in_spaces:
+            if pos == length:
+                break
+            if is_go_space(char):
+                pos += 1
+                continue
+            phase = in_word
+        if pos == length:
+            if blank_ok or word:
+                words.append("".join(word))
+            break
+        if phase == in_word:
+            if is_go_space(char):
+                phase = in_spaces
+                if blank_ok or word:
+                    words.append("".join(word))
+                word = []
+                blank_ok = False
+                pos += 1
+                continue
+            if char in ("'", '"'):
+                quote = char
+                blank_ok = True
+                phase = in_quote
+            if char == escape:
+                if pos + 1 == length:
+                    pos += 1
+                    continue  # an escape character at the very end is dropped
+                word.append(char)
+                pos += 1
+                char = rest[pos]
+            word.append(char)
+        else:
+            if char == quote:
+                phase = in_word
+            # The escape character is special inside double quotes only.
+            if char == escape and quote != "'":
+                if pos + 1 == length:
+                    phase = in_word
+                    pos += 1
+                    continue
+                pos += 1
+                word.append(char)
+                char = rest[pos]
+            word.append(char)
+        pos += 1
+    return words
+
+
+def _parse_name_value(rest: str, escape: str, keyword: str) -> list[str]:
+    """ENV and LABEL: `key value...` (legacy, one pair) or `k=v k2=v2`, as key/value/sep triples."""
+    words = parse_words(rest, escape)
+    if not words:
+        return []
+    if "=" not in words[0]:
+        parts = _WHITESPACE.split(rest, maxsplit=1)
+        if len(parts) < 2:
+            raise NodeError(f"{keyword} must have two arguments")
+        return [parts[0], parts[1], ""]
+    args: list[str] = []
+    for word in words:
+        if "=" not in word:
+            raise NodeError(
+                f"Syntax error - can't find = in {go_quote(word)}. Must be of the form: name=value"
+            )
+        key, value = word.split("=", 1)
+        args += [key, value, "="]
+    return args
+
+
+def _parse_env(rest: str, escape: str) -> tuple[list[str], bool]:
+    return _parse_name_value(rest, escape, "ENV"), False
+
+
+def _parse_label(rest: str, escape: str) -> tuple[list[str], bool]:
+    return _parse_name_value(rest, escape, "LABEL"), False
+
+
+def _parse_name_or_name_value(rest: str, escape: str) -> tuple[list[str], bool]:
+    return parse_words(rest, escape), False
+
+
+def _parse_whitespace_delimited(rest: str, escape: str) -> tuple[list[str], bool]:
+    return (_WHITESPACE.split(rest) if rest else []), False
+
+
+def _parse_string(rest: str, escape: str) -> tuple[list[str], bool]:
+    return ([rest] if rest else []), False
+
+
+class _NotJSON(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> object:
+    raise _NotJSON(name)  # NaN/Infinity are not JSON; Go's decoder rejects them
+
+
+def _parse_json(rest: str) -> list[str]:
+    """A JSON array of strings; raises _NotJSON to fall back to the shell form."""
+    rest = go_trim_left_space(rest)
+    if not rest.startswith("["):
+        raise _NotJSON(rest)
+    try:
+        value = json.loads(rest, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise _NotJSON(rest) from exc
+    if not isinstance(value, list):
+        raise _NotJSON(rest)
+    if not all(isinstance(item, str) for item in value):
+        raise NodeError("when using JSON array syntax, arrays must be comprised of strings only")
+    return value
+
+
+def _parse_maybe_json(rest: str, escape: str) -> tuple[list[str], bool]:
+    if not rest:
+        return [], False
+    try:
+        return _parse_json(rest), True
+    except _NotJSON:
+        return [rest], False
+
+
+def _parse_maybe_json_to_list(rest: str, escape: str) -> tuple[list[str], bool]:
+    try:
+        return _parse_json(rest), True
+    except _NotJSON:
+        return _parse_whitespace_delimited(rest, escape)
+
+
+def _parse_health_config(rest: str, escape: str) -> tuple[list[str], bool]:
+    """`HEALTHCHECK TYPE rest`: the type word, then the rest like CMD."""
+    separator = 0
+    while separator < len(rest) and not is_go_space(rest[separator]):
+        separator += 1
+    if separator == 0:
+        return [], False
+    following = separator
+    while following < len(rest) and is_go_space(rest[following]):
+        following += 1
+    command, json_form = _parse_maybe_json(rest[following:], escape)
+    return [rest[:separator], *command], json_form
+
+
+_LineParser = Callable[[str, str], "tuple[list[str], bool]"]
+
+_LINE_PARSERS: dict[str, _LineParser] = {
+    "add": _parse_maybe_json_to_list,
+    "arg": _parse_name_or_name_value,
+    "cmd": _parse_maybe_json,
+    "copy": _parse_maybe_json_to_list,
+    "entrypoint": _parse_maybe_json,
+    "env": _parse_env,
+    "expose": _parse_whitespace_delimited,
+    "from": _parse_whitespace_delimited,
+    "healthcheck": _parse_health_config,
+    "label": _parse_label,
+    "maintainer": _parse_string,
+    "onbuild": _parse_string,  # handled in parse_node: the rest is a nested instruction
+    "run": _parse_maybe_json,
+    "shell": _parse_maybe_json,
+    "stopsignal": _parse_string,
+    "user": _parse_string,
+    "volume": _parse_maybe_json_to_list,
+    "workdir": _parse_string,
+}
+
+KNOWN_KEYWORDS = frozenset(_LINE_PARSERS)
+
+
+def go_quote(text: str) -> str:
+    """Go's strconv.Quote (the `%q` of BuildKit's messages and dumps)."""
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte kept by surrogateescape
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char == " " or char.isprintable():
+            out.append(char)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}

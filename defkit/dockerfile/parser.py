@@ -1,0 +1,293 @@
+"""Dockerfile text -> `Dockerfile` record, following BuildKit's parser line by line.
+
+The scanner reads physical lines the way BuildKit's does:
+
+* parser directives (`# syntax=`, `# escape=`, `# check=`) count only before anything else; the
+  first line that is not one (blank line, other comment, instruction) ends them;
+* a line ending in the escape character (then optional blanks) continues on the next line; comment
+  lines and blank lines inside a continuation are dropped;
+* a RUN/COPY/ADD (also under ONBUILD) whose line holds `<<WORD` markers takes the following lines
+  as here-document bodies, up to each terminator line in turn.
+
+Each logical line then goes through `nodes.parse_node` (BuildKit's parser) and, unless
+`strict=False`, `commands.build_command` (BuildKit's instruction parser). `strict=False` accepts
+what only the parser accepts (unknown instructions or flags: `command` is None), which is what
+BuildKit's parser tests expect.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+from defkit.dockerfile.ast import (
+    ArgCommand,
+    Command,
+    Dockerfile,
+    FromCommand,
+    Heredoc,
+    Instruction,
+    OnbuildCommand,
+    Stage,
+)
+from defkit.dockerfile.commands import CommandError, build_command, split_flag
+from defkit.dockerfile.errors import DockerfileParseError
+from defkit.dockerfile.expand import ExpansionError
+from defkit.dockerfile.heredoc import chomp, markers_in_line
+from defkit.dockerfile.nodes import KNOWN_KEYWORDS, Node, NodeError, go_trim_left_space, parse_node
+from defkit.model import Span
+
+# bufio.Scanner's limit in BuildKit: a longer line is an error, not a silent split.
+MAX_LINE_BYTES = 65535
+_DIRECTIVE = re.compile(r"^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$")
+_KNOWN_DIRECTIVES = ("syntax", "escape", "check")
+_HEREDOC_KEYWORDS = ("add", "copy", "run")
+
+
+def parse_file(path: Union[str, Path], *, strict: bool = True) -> Dockerfile:
+    data = Path(path).read_bytes()
+    return parse(data.decode("utf-8", errors="surrogateescape"), str(path), strict=strict)
+
+
+def parse(text: str, path: str = "<string>", *, strict: bool = True) -> Dockerfile:
+    """Parse Dockerfile source. Raises DockerfileParseError (path:line:col) where BuildKit fails."""
+    return _Parser(text, path, strict).run()
+
+
+@dataclass
+class _Directives:
+    """BuildKit's DirectiveParser: directives only until the first line that is not one."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    done: bool = False
+
+    def feed(self, line: str) -> Optional[tuple[str, str]]:
+        if self.done:
+            return None
+        if not line.startswith("#"):
+            self.done = True
+            return None
+        match = _DIRECTIVE.match(go_trim_left_space(line[1:]))
+        if match is None or match.group(1).lower() not in _KNOWN_DIRECTIVES:
+            self.done = True
+            return None
+        name = match.group(1).lower()
+        if name in self.values:
+            raise ValueError(f"only one {name} parser directive can be used")
+        self.values[name] = match.group(2)
+        return name, match.group(2)
+
+
+def _continuation_regex(escape: str) -> re.Pattern[str]:
+    # Escape character last on the line (blanks after it allowed), unless it is itself escaped;
+    # or alone on its line. Same shape as BuildKit's lineContinuationRegex.
+    quoted = re.escape(escape)
+    return re.compile(rf"([^{quoted}]){quoted}[ \t]*\Z|^{quoted}[ \t]*\Z")
+
+
+def _trim_newline(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+def _is_comment(line: str) -> bool:
+    return go_trim_left_space(line).startswith("#")
+
+
+class _Parser:
+    def __init__(self, text: str, path: str, strict: bool) -> None:
+        self.path = path
+        self.strict = strict
+        lines = text.split("\n")
+        self.lines = [line + "\n" for line in lines[:-1]]
+        if lines[-1]:
+            self.lines.append(lines[-1])
+        if self.lines and self.lines[0].startswith("\ufeff"):
+            self.lines[0] = self.lines[0][1:]
+        self.index = 0  # next physical line (0-based)
+        self.directives = _Directives()
+        self.escape = "\\"
+        self.continuation = _continuation_regex(self.escape)
+
+    def error(self, message: str, line: int, column: int = 1) -> DockerfileParseError:
+        return DockerfileParseError(
+            message, path=self.path, span=Span(line, column, line, column + 1)
+        )
+
+    def next_line(self) -> str:
+        raw = self.lines[self.index]
+        self.index += 1
+        if len(_trim_newline(raw).encode("utf-8", errors="surrogateescape")) > MAX_LINE_BYTES:
+            raise self.error(
+                f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES}", self.index
+            )
+        return raw
+
+    def trim_continuation(self, line: str) -> tuple[str, bool]:
+        """The line without its continuation character, and whether the logical line ends."""
+        trimmed, count = self.continuation.subn(r"\1", line)
+        return trimmed, count == 0
+
+    def run(self) -> Dockerfile:
+        instructions: list[Instruction] = []
+        while self.index < len(self.lines):
+            instruction = self.read_instruction()
+            if instruction is not None:
+                instructions.append(instruction)
+        if not instructions:
+            raise self.error("file with no instructions", max(1, len(self.lines)))
+        return self.assemble(tuple(instructions))
+
+    def read_instruction(self) -> Optional[Instruction]:
+        first = self.next_line()
+        token = go_trim_left_space(_trim_newline(first))
+        try:
+            directive = self.directives.feed(token)
+        except ValueError as exc:
+            raise self.error(str(exc), self.index) from None
+        if directive is not None and directive[0] == "escape":
+            if directive[1] not in ("\\", "`"):
+                raise self.error(
+                    f"invalid escape token '{directive[1]}' does not match ` or \\", self.index
+                )
+            self.escape = directive[1]
+            self.continuation = _continuation_regex(self.escape)
+        start_line = self.index
+        start_column = len(_trim_newline(first)) - len(token) + 1
+        content, ended = self.trim_continuation("" if _is_comment(token) else token)
+        if ended and not content:
+            return None
+        parts = [content]
+        while not ended and self.index < len(self.lines):
+            raw = self.next_line()
+            line = _trim_newline(raw)
+            if _is_comment(raw) or not go_trim_left_space(line):
+                continue  # comments and blank lines inside a continuation are dropped
+            content, ended = self.trim_continuation(line)
+            parts.append(content)
+        logical = "".join(parts)
+        try:
+            node = parse_node(logical, self.escape)
+        except NodeError as exc:
+            raise self.error(str(exc), start_line, start_column) from None
+        heredocs = self.read_heredocs(node, logical, start_line, start_column)
+        last = _trim_newline(self.lines[self.index - 1])
+        span = Span(start_line, start_column, self.index, len(last) + 1)
+        return self.instruction(node, heredocs, span)
+
+    def read_heredocs(
+        self, node: Node, logical: str, start_line: int, start_column: int
+    ) -> tuple[Heredoc, ...]:
+        target = node.child if node.keyword.lower() == "onbuild" and node.child else node
+        if target.keyword.lower() not in _HEREDOC_KEYWORDS or target.json_form:
+            return ()
+        if "<<" not in logical:
+            return ()
+        try:
+            markers = markers_in_line(logical)
+        except ExpansionError as exc:
+            raise self.error(exc.message, start_line, start_column) from None
+        heredocs = []
+        for marker in markers:
+            body: list[str] = []
+            while True:
+                if self.index >= len(self.lines):
+                    raise self.error("unterminated heredoc", start_line, start_column)
+                raw = self.next_line()
+                candidate = _trim_newline(raw)
+                if marker.chomp:
+                    candidate = candidate.lstrip("\t")
+                if candidate == marker.name:
+                    break
+                body.append(raw)
+            content = "".join(body)
+            heredocs.append(
+                Heredoc(
+                    name=marker.name,
+                    content=chomp(content) if marker.chomp else content,
+                    expand=marker.expand,
+                    chomp=marker.chomp,
+                    file_descriptor=marker.file_descriptor,
+                )
+            )
+        return tuple(heredocs)
+
+    def instruction(self, node: Node, heredocs: tuple[Heredoc, ...], span: Span) -> Instruction:
+        command: Optional[Command] = None
+        if node.keyword.lower() == "onbuild":
+            command = self.onbuild(node, heredocs, span)
+        elif self.strict and node.keyword.lower() not in KNOWN_KEYWORDS:
+            raise self.error(f"unknown instruction: {node.keyword}", span.line, span.column)
+        else:
+            try:
+                command = build_command(node, heredocs)
+            except CommandError as exc:
+                if self.strict:
+                    raise self.error(str(exc), span.line, span.column) from None
+        return Instruction(
+            keyword=node.keyword.upper(),
+            original=node.original,
+            args=node.args,
+            flags=tuple(split_flag(flag) for flag in node.flags),
+            json_form=node.json_form,
+            heredocs=heredocs,
+            span=span,
+            command=command,
+        )
+
+    def onbuild(
+        self, node: Node, heredocs: tuple[Heredoc, ...], span: Span
+    ) -> Optional[OnbuildCommand]:
+        child = node.child
+        problem: Optional[str] = None
+        if child is None:
+            problem = "ONBUILD requires at least one argument"
+        elif node.flags:
+            problem = f"unknown flag: --{split_flag(node.flags[0]).name}"
+        else:
+            trigger = child.keyword.upper()
+            if trigger == "ONBUILD":
+                problem = "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"
+            elif trigger in ("MAINTAINER", "FROM"):
+                problem = f"{trigger} isn't allowed as an ONBUILD trigger"
+        if problem is not None:
+            if self.strict:
+                raise self.error(problem, span.line, span.column)
+            if child is None:
+                return None
+        assert child is not None
+        return OnbuildCommand(self.instruction(child, heredocs, span))
+
+    def assemble(self, instructions: tuple[Instruction, ...]) -> Dockerfile:
+        global_args: list[Instruction] = []
+        stages: list[Stage] = []
+        current: Optional[Instruction] = None
+        body: list[Instruction] = []
+        for instruction in instructions:
+            if instruction.keyword == "FROM":
+                if current is not None:
+                    stages.append(self.stage(len(stages), current, body))
+                current, body = instruction, []
+            elif current is not None:
+                body.append(instruction)
+            elif isinstance(instruction.command, ArgCommand):
+                global_args.append(instruction)
+            elif self.strict:
+                span = instruction.span
+                raise self.error("no build stage in current context", span.line, span.column)
+        if current is not None:
+            stages.append(self.stage(len(stages), current, body))
+        return Dockerfile(
+            path=self.path,
+            directives=dict(self.directives.values),
+            escape=self.escape,
+            instructions=instructions,
+            stages=tuple(stages),
+            global_args=tuple(global_args),
+        )
+
+    def stage(self, index: int, from_: Instruction, body: list[Instruction]) -> Stage:
+        command = from_.command
+        name = command.stage_name if isinstance(command, FromCommand) else None
+        return Stage(index, name, from_, tuple(body))
