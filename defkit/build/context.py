@@ -183,6 +183,7 @@ def run_in_rootfs(
     fakeroot_state: Optional[str] = None,
     capture: bool = True,
     on_line: Optional[Callable[[str], None]] = None,
+    read_only: bool = False,
     runner: Runner = run,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `command` chrooted into `rootfs` in private mount and PID namespaces (plus a root-mapped
@@ -190,12 +191,13 @@ def run_in_rootfs(
     /etc/hosts bound. `env` is the whole environment (clean otherwise). With `mode == "fakeroot"`
     the command runs under host fakeroot (FAKEROOTDONTTRYCHOWN=1) with `fakeroot_state` loaded if it
     exists and saved on exit. `on_line` streams merged stdout/stderr lines (then nothing is
-    captured). Never raises for a non-zero exit: callers look at `returncode`."""
+    captured). `read_only` mounts the rootfs read-only (%test). Never raises for a non-zero exit:
+    callers look at `returncode`."""
     from defkit.build import sandbox
 
     return sandbox.run_in_rootfs(
         rootfs, command, mode=mode, env=env, binds=binds, cwd=cwd, fakeroot_state=fakeroot_state,
-        capture=capture, on_line=on_line, runner=runner,
+        capture=capture, on_line=on_line, read_only=read_only, runner=runner,
     )
 
 

@@ -170,6 +170,7 @@ def run_in_rootfs(
     fakeroot_state: Optional[str] = None,
     capture: bool = True,
     on_line: Optional[Callable[[str], None]] = None,
+    read_only: bool = False,
     runner: Runner = run,
 ) -> subprocess.CompletedProcess[bytes]:
     """See `defkit.build.context.run_in_rootfs`."""
@@ -185,6 +186,9 @@ def run_in_rootfs(
     with _scratch_dir() as scratch:
         try:
             lines = ["set -e", "R=" + shlex.quote(rootfs)]
+            if read_only:
+                # A mount of its own, made read-only once the other mounts are in place.
+                lines.append('mount --bind "$R" "$R"')
             if points.ensure(os.path.join(rootfs, "proc"), True):
                 lines.append('mount -t proc proc "$R/proc"')
             if points.ensure(os.path.join(rootfs, "dev"), True) and not os.path.islink(
@@ -218,6 +222,8 @@ def run_in_rootfs(
                 lines += fr_lines
                 clean_env["FAKEROOTDONTTRYCHOWN"] = "1"
                 clean_env["PATH"] = clean_env["PATH"] + ":/" + FAKEROOT_DIR
+            if read_only:
+                lines.append('mount -o remount,bind,ro "$R"')
             env_args = [f"{key}={value}" for key, value in clean_env.items()]
             lines.append('exec env -i "$@"')
             script = "\n".join(lines)

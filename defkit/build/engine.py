@@ -1,0 +1,243 @@
+"""The native build engine: a definition file in, a SIF image (or a sandbox directory) out.
+
+Stages run one after another in Apptainer's order (deffile spec §9): bootstrap agent (fills the
+rootfs and the base /.singularity.d) -> SCIF app directories, %appinstall appended to %post ->
+`%files from STAGE` -> %setup on the host -> %files from the host -> %post inside the rootfs ->
+metadata (/.singularity.d files, labels) -> volatile files normalised. After the last stage:
+%test (unless notest), then squashfs + SIF, or the sandbox directory.
+
+Every stage's rootfs lives in a private work directory, removed when the build ends however it
+ends (success, error, Ctrl-C). The output appears only at the very end, by rename.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from defkit.build import reproducible, steps
+from defkit.build.context import (
+    BuildContext,
+    BuildFinished,
+    BuildStarted,
+    Mode,
+    Notice,
+    ProgressCallback,
+    StageStarted,
+    StepFinished,
+    StepStarted,
+    Warning,
+    ignore_event,
+)
+from defkit.build.redact import Redactor
+from defkit.errors import BuildError, DefkitError, UsageError
+from defkit.model import DefFile, Stage
+from defkit.runner import Runner, run
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    output: str
+    size: int  # bytes; 0 for a sandbox directory
+    seconds: float
+    source_date_epoch: int
+    mode: str
+
+
+def default_mode(fakeroot: bool) -> tuple[Mode, Optional[str]]:
+    """The mode of a build and, when it was chosen for the user, a notice saying so."""
+    from defkit.build.sandbox import fakeroot_available
+
+    if os.geteuid() == 0 and not fakeroot:
+        return "root", None
+    if not fakeroot_available():
+        return "userns", ("fakeroot is not installed: building in a root-mapped user namespace "
+                          "only (packages that chown to other users will fail)")
+    if not fakeroot:
+        return "fakeroot", ("not running as root: building rootless with --fakeroot "
+                            "(user namespace + fakeroot)")
+    return "fakeroot", None
+
+
+def load_definition(
+    def_path: str, build_args: Mapping[str, str], *, warn_unused: bool
+) -> tuple[DefFile, str, list[str]]:
+    """The templated definition, the text the image embeds (every templated stage, concatenated;
+    text before the first `Bootstrap:` is not kept, as in Apptainer), and the unused build args."""
+    from defkit.parser import parse_file
+    from defkit.templating import template
+
+    templated = template(parse_file(def_path), dict(build_args), warn_unused=warn_unused)
+    unused = sorted(set(build_args) - templated.used)
+    return templated.deffile, templated.text, unused
+
+
+def check_stages(deffile: DefFile, ctx: BuildContext) -> None:
+    """Apptainer's up-front checks, and each agent's own, before anything runs."""
+    from defkit.build import agents
+
+    for stage in deffile.stages:
+        if not stage.header:
+            raise BuildError("multiple stages detected, all must have headers",
+                             path=ctx.def_path, span=stage.span)
+        bootstrap = (stage.bootstrap or "").strip()
+        if not bootstrap:
+            raise BuildError("no bootstrap specification found", path=ctx.def_path,
+                             span=stage.span)
+        entry = stage.header_entry("bootstrap")
+        span = entry.span if entry is not None else stage.span
+        try:
+            agents.get(bootstrap).check(stage, ctx)
+        except DefkitError as exc:
+            if exc.path is None:
+                exc.path, exc.span = ctx.def_path, span
+            raise
+
+
+def build(
+    def_path: str,
+    *,
+    output: Optional[str] = None,
+    sandbox: Optional[str] = None,
+    fakeroot: bool = False,
+    mode: Optional[Mode] = None,
+    arch: Optional[str] = None,
+    build_args: Optional[Mapping[str, str]] = None,
+    warn_unused_build_args: bool = False,
+    sections: Sequence[str] = ("all",),
+    notest: bool = False,
+    force: bool = False,
+    workdir: Optional[str] = None,
+    source_date_epoch: Optional[int] = None,
+    progress: ProgressCallback = ignore_event,
+    runner: Runner = run,
+) -> BuildResult:
+    """Build `def_path` into `output` (a SIF; default `NAME.sif` next to the def file) or into the
+    directory `sandbox`. Raises DefkitError subclasses for everything the user can act on."""
+    started = time.monotonic()
+    def_path = os.path.abspath(def_path)
+    if not os.path.isfile(def_path):
+        raise UsageError(f"{def_path}: no such definition file")
+    target = _target(def_path, output, sandbox)
+    if os.path.lexists(target) and not force:
+        raise UsageError(f"{target} already exists: use --force to overwrite it")
+    if not os.access(os.path.dirname(target), os.W_OK):
+        raise UsageError(f"cannot write {target}: its directory is not writable")
+    args = dict(build_args or {})
+    redactor = Redactor(args.values())
+    deffile, definition, unused = load_definition(def_path, args,
+                                                  warn_unused=warn_unused_build_args)
+    if mode is None:
+        mode, notice = default_mode(fakeroot)
+    else:
+        notice = None
+    if source_date_epoch is None:
+        source_date_epoch = reproducible.source_date_epoch(def_path, runner=runner)
+    from defkit.sif.arch import host_arch
+
+    base = tempfile.mkdtemp(prefix="defkit-build-", dir=workdir)
+    try:
+        ctx = BuildContext(
+            def_path=def_path,
+            def_dir=os.path.dirname(def_path),
+            build_dir=base,
+            mode=mode,
+            arch=arch or host_arch(),
+            source_date_epoch=source_date_epoch,
+            build_args=args,
+            sections=tuple(sections) or ("all",),
+            notest=notest,
+            force=force,
+            progress=redactor.wrap(progress),
+            runner=runner,
+        )
+        ctx.emit(BuildStarted(def_path, target, mode, "native", len(deffile.stages),
+                              source_date_epoch))
+        if notice:
+            ctx.emit(Notice(notice))
+        if unused:
+            ctx.emit(Warning("unused build args: " + ", ".join(unused)))
+        check_stages(deffile, ctx)
+        result = _run_stages(deffile, definition, ctx, target, sandbox is not None)
+        seconds = time.monotonic() - started
+        ctx.emit(BuildFinished(target, result, seconds))
+        return BuildResult(target, result, seconds, source_date_epoch, mode)
+    except DefkitError as exc:
+        exc.message = redactor(exc.message)
+        raise
+    finally:
+        steps.remove_tree(base)
+
+
+def _target(def_path: str, output: Optional[str], sandbox: Optional[str]) -> str:
+    if output and sandbox:
+        raise UsageError("-o/--output and --sandbox cannot be used together")
+    if sandbox:
+        return os.path.abspath(sandbox.rstrip("/") or sandbox)
+    if output:
+        return os.path.abspath(output)
+    stem = os.path.splitext(os.path.basename(def_path))[0]
+    return os.path.join(os.path.dirname(def_path), stem + ".sif")
+
+
+def _run_stages(deffile: DefFile, definition: str, ctx: BuildContext, target: str,
+                to_sandbox: bool) -> int:
+    rootfses: dict[int, str] = {}
+    total = len(deffile.stages)
+    last_result = None
+    for index, stage in enumerate(deffile.stages):
+        label = stage.name or f"stage {index + 1}"
+        ctx.emit(StageStarted(index + 1, total, stage.name, stage.bootstrap or ""))
+        rootfs = os.path.join(ctx.build_dir, f"stage-{index + 1}", "rootfs")
+        os.makedirs(rootfs, mode=0o755)
+        final = index == total - 1
+        earlier = {deffile.stages[i].name: path for i, path in rootfses.items()
+                   if deffile.stages[i].name}
+        last_result = steps.run_stage(stage, rootfs, ctx, label=label, definition=definition,
+                                      earlier=earlier, final=final)
+        rootfses[index] = rootfs
+    final_stage: Stage = deffile.stages[-1]
+    rootfs = rootfses[total - 1]
+    assert last_result is not None
+    if final_stage is not None and not ctx.notest and ctx.section_enabled("test"):
+        steps.run_test(final_stage, rootfs, ctx, label=final_stage.name or f"stage {total}",
+                       state=last_result)
+    if to_sandbox:
+        return _finish_sandbox(rootfs, target, ctx)
+    return _finish_sif(rootfs, target, ctx, definition, last_result)
+
+
+def _finish_sandbox(rootfs: str, target: str, ctx: BuildContext) -> int:
+    started = time.monotonic()
+    ctx.emit(StepStarted("", "sandbox"))
+    reproducible.clamp_mtimes(rootfs, ctx.source_date_epoch)
+    parent = os.path.dirname(target)
+    staging = tempfile.mkdtemp(prefix="." + os.path.basename(target) + ".", dir=parent)
+    try:
+        moved = os.path.join(staging, "rootfs")
+        shutil.move(rootfs, moved)
+        if os.path.lexists(target):
+            steps.remove_tree(target)
+        os.replace(moved, target)
+    finally:
+        steps.remove_tree(staging)
+    ctx.emit(StepFinished("", "sandbox", time.monotonic() - started))
+    return 0
+
+
+def _finish_sif(
+    rootfs: str, target: str, ctx: BuildContext, definition: str, state: steps.StageState
+) -> int:
+    from defkit.build.pack import pack_sif
+
+    pack_sif(rootfs, target, ctx, definition=definition, fakeroot_state=state.fakeroot_state,
+             bootstrap=state.bootstrap, work=os.path.dirname(rootfs))
+    return os.path.getsize(target)
+
+
+__all__ = ["BuildResult", "build", "default_mode", "load_definition"]
