@@ -18,7 +18,7 @@ import shutil
 
 from defkit.build import layout
 from defkit.build.agents.base import BootstrapResult, require_keys
-from defkit.build.context import Bind, BuildContext, run_in_namespace
+from defkit.build.context import Bind, BuildContext, fakeroot_state_path, run_in_namespace
 from defkit.build.sandbox import fakeroot_available
 from defkit.errors import BuildError, ToolMissingError
 from defkit.model import Stage
@@ -70,11 +70,6 @@ def debootstrap_argv(stage: Stage, rootfs: str, arch: str) -> list[str]:
     ]
 
 
-def fakeroot_state_path(rootfs: str, ctx: BuildContext) -> str:
-    """Where the state of a rootless debootstrap is kept: next to the rootfs, never inside it."""
-    return os.path.join(ctx.build_dir, os.path.basename(os.path.normpath(rootfs)) + ".fakeroot")
-
-
 def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
     check(stage, ctx)
     os.makedirs(rootfs, exist_ok=True)
@@ -83,7 +78,7 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
     if ctx.mode == "root":
         result = ctx.runner(argv)
     else:
-        state = fakeroot_state_path(rootfs, ctx)
+        state = fakeroot_state_path(rootfs)
         libdir = libfakeroot_dir()
         assert libdir is not None  # check() made sure
         target = os.path.join(rootfs, libdir.lstrip("/"))
