@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 from defkit.build.safepath import safe_join
+from defkit.model import Stage
+
+if TYPE_CHECKING:
+    from defkit.build.agents.base import ImageConfig
+    from defkit.build.context import BuildContext
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -89,3 +95,36 @@ def make_base_env(rootfs: str, *, overwrite: bool) -> None:
         if not overwrite and os.path.lexists(safe_join(rootfs, path, follow_final=False)):
             continue
         write_file(rootfs, path, template(name), mode)
+
+
+# --- the engine's entry points (implemented in layout_meta / layout_apps) ----------------------
+
+
+def make_apps(rootfs: str, stage: Stage, *, src_dir: Optional[str] = None) -> None:
+    """Create the stage's SCIF apps before %post. Relative `%appfiles` sources are taken from
+    `src_dir`, by default the current directory (where Apptainer takes them from)."""
+    from defkit.build.layout_apps import create_apps
+
+    create_apps(rootfs, stage, src_dir=src_dir if src_dir is not None else os.getcwd())
+
+
+def write_metadata(
+    rootfs: str,
+    stage: Stage,
+    *,
+    definition: str,
+    ctx: BuildContext,
+    image_config: Optional[ImageConfig] = None,
+) -> None:
+    """The metadata after %post (see `layout_meta.write_metadata`), warnings sent as events.
+
+    `image_config` is accepted for symmetry: an OCI source's runscript, environment and labels
+    were written by its agent at bootstrap, and %runscript/%environment/%labels apply on top."""
+    from defkit.build.context import Warning as WarningEvent
+    from defkit.build.layout_meta import write_metadata as write
+
+    warnings = write(rootfs, stage, definition_text=definition,
+                     source_date_epoch=ctx.source_date_epoch, arch=ctx.arch, force=ctx.force,
+                     section_enabled=ctx.section_enabled)
+    for message in warnings:
+        ctx.emit(WarningEvent(message))
