@@ -20,7 +20,8 @@ from defkit.runner import Runner, run
 
 #: Codes whose findings are places where Apptainer rejects the file: they always fail the run.
 PARSE_ERROR_CODES = frozenset({"DK001", "DK002", "DK003"})
-_LOOKS_LIKE_DEF = re.compile(r"^\s*(bootstrap\s*:|%)", re.IGNORECASE | re.MULTILINE)
+# A `%section` line or a `Key:` header line; Windows module-definition files have neither.
+_LOOKS_LIKE_DEF = re.compile(r"^\s*(%|[A-Za-z][A-Za-z0-9_-]*\s*:)", re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,10 @@ def _problem(entry: HeaderEntry, flavour: str) -> Problem:
     if flavour == "singularityce" and entry.key in APPTAINER_KEYS:
         message = f"header key {written!r} is Apptainer-only; SingularityCE rejects it"
         return Problem(span=key_span, message=message)
+    if len(written.split()) > 1:
+        shown = written if len(written) <= 40 else written[:39] + "…"
+        message = f"not a `Key: value` header line (Apptainer reads the key as {shown!r})"
+        return Problem(span=key_span, message=message)
     guess = suggestion(entry.key, flavour)
     if guess is None:
         return Problem(span=key_span, message=f"unknown header key {written!r}")

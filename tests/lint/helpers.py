@@ -1,0 +1,24 @@
+"""Shared helpers for the lint framework tests."""
+
+from __future__ import annotations
+
+import textwrap
+
+from defkit.lint.config import LintConfig
+from defkit.lint.linter import FileResult, lint_text
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def lint(text: str, config: LintConfig | None = None, *, shellcheck: bool = False) -> FileResult:
+    return lint_text(dedent(text), "test.def", config or LintConfig(), shellcheck=shellcheck)
+
+
+def positions(result: FileResult, code: str | None = None) -> list[tuple[str, int, int]]:
+    return [
+        (p.code, p.span.line, p.span.column)
+        for p in result.problems
+        if code is None or p.code == code
+    ]
