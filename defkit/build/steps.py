@@ -154,7 +154,7 @@ def run_stage(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str, defin
         ctx.emit(Warning(message))
     post, post_section = section_script(stage, "post")
     if stage.app_order:
-        layout.make_apps(rootfs, stage)
+        layout.make_apps(rootfs, stage, src_dir=ctx.def_dir)
         post = post + appinstall_script(stage)
     sources = [origin for _, origin in _files_sections(stage)]
     if ctx.section_enabled("files") and any(origin is not None for origin in sources):

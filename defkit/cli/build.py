@@ -1,0 +1,271 @@
+"""`defkit build`: options, the choice of engine, and the rendering of build events.
+
+The engine reports progress as events; here they become a rich live display (stderr is a TTY),
+plain lines (stderr is not a TTY), JSON lines on stdout (`--json`), or nothing (`--quiet`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import IO, Any, Optional
+
+import click
+
+from defkit.build.context import (
+    BuildFinished,
+    BuildStarted,
+    Event,
+    Notice,
+    OutputLine,
+    ProgressCallback,
+    StageStarted,
+    StepFinished,
+    StepProgress,
+    StepStarted,
+    Warning,
+)
+from defkit.errors import DefkitError, UsageError
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def describe(event: Event) -> Optional[str]:
+    """The plain-text line for an event (None: not worth a line of its own)."""
+    if isinstance(event, BuildStarted):
+        return (f"defkit: building {event.def_path} -> {event.output} ({event.engine} engine, "
+                f"{event.mode}, SOURCE_DATE_EPOCH={event.source_date_epoch})")
+    if isinstance(event, StageStarted):
+        name = f" {event.name}" if event.name else ""
+        return f"==> stage {event.index}/{event.total}{name} (Bootstrap: {event.bootstrap})"
+    if isinstance(event, StepStarted):
+        return f"--> {event.step}"
+    if isinstance(event, OutputLine):
+        return event.text
+    if isinstance(event, Warning):
+        return f"warning: {event.message}"
+    if isinstance(event, Notice):
+        return f"notice: {event.message}"
+    if isinstance(event, BuildFinished):
+        size = f" ({_size(event.size)})" if event.size else ""
+        return f"defkit: built {event.output}{size} in {event.seconds:.1f}s"
+    return None
+
+
+def plain_renderer(stream: IO[str]) -> ProgressCallback:
+    last_percent = [-1]
+
+    def render(event: Event) -> None:
+        if isinstance(event, StepProgress):
+            # One line per 25% is enough in a log.
+            changed = event.percent // 25 != last_percent[0] // 25 or event.percent == 100
+            if changed and event.percent != last_percent[0]:
+                stream.write(f"    {event.step} {event.percent}%\n")
+            last_percent[0] = event.percent
+            return
+        line = describe(event)
+        if line is not None:
+            stream.write(line + "\n")
+            stream.flush()
+
+    return render
+
+
+def json_renderer(stream: IO[str]) -> ProgressCallback:
+    def render(event: Event) -> None:
+        record: dict[str, Any] = {"event": event.kind, "time": round(time.time(), 3)}
+        record.update(dataclasses.asdict(event))
+        stream.write(json.dumps(record, sort_keys=False) + "\n")
+        stream.flush()
+
+    return render
+
+
+@contextlib.contextmanager
+def rich_renderer() -> Iterator[ProgressCallback]:
+    """A live status line (stage, step, elapsed time, squashfs %) under the scrolling output."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.markup import escape
+    from rich.text import Text
+
+    console = Console(stderr=True)
+    started = time.monotonic()
+    state = {"stage": "", "step": "starting", "percent": "", "since": started}
+
+    def status() -> Text:
+        elapsed = time.monotonic() - started
+        step_time = time.monotonic() - state["since"]  # type: ignore[operator]
+        text = Text()
+        text.append(f" {state['stage']} ", style="bold cyan")
+        text.append(f"{state['step']} ", style="bold")
+        text.append(f"{step_time:5.1f}s", style="dim")
+        if state["percent"]:
+            text.append(f"  {state['percent']}", style="green")
+        text.append(f"   total {elapsed:.1f}s", style="dim")
+        return text
+
+    class _Status:
+        def __rich__(self) -> Text:
+            return status()
+
+    with Live(_Status(), console=console, refresh_per_second=8, transient=True) as live:
+
+        def render(event: Event) -> None:
+            if isinstance(event, StageStarted):
+                name = f" {event.name}" if event.name else ""
+                state["stage"] = f"[{event.index}/{event.total}{name}]"
+            elif isinstance(event, StepStarted):
+                state.update(step=event.step, percent="", since=time.monotonic())
+            elif isinstance(event, StepProgress):
+                state["percent"] = f"{event.percent}%"
+            elif isinstance(event, StepFinished):
+                live.console.print(f"[green]✓[/] {escape(event.step)} "
+                                   f"[dim]{event.seconds:.1f}s[/]")
+            elif isinstance(event, OutputLine):
+                live.console.print(Text(event.text, style="dim"))
+            elif isinstance(event, Warning):
+                live.console.print(f"[yellow]warning:[/] {escape(event.message)}")
+            elif isinstance(event, Notice):
+                live.console.print(f"[blue]notice:[/] {escape(event.message)}")
+            elif isinstance(event, (BuildStarted, StageStarted, BuildFinished)):
+                line = describe(event)
+                if line:
+                    live.console.print(escape(line), style="bold")
+            live.refresh()
+
+        yield render
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancelling a job) cleans up like Ctrl-C: the engine's finally blocks run."""
+
+    def handler(signum: int, frame: Optional[FrameType]) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _sections(values: tuple[str, ...]) -> tuple[str, ...]:
+    from defkit.build.context import SECTION_GATES
+
+    names = tuple(n.strip() for value in values for n in value.split(",") if n.strip())
+    for name in names:
+        if name not in SECTION_GATES:
+            known = ", ".join(SECTION_GATES)
+            raise UsageError(f"--section {name}: unknown section (one of {known})")
+    return names or ("all",)
+
+
+def _build_args(pairs: tuple[str, ...], files: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    from defkit.templating import parse_build_arg, read_build_arg_file
+
+    args: dict[str, str] = {}
+    warnings: list[str] = []
+    for path in files:  # command-line values win over the file's, as in Apptainer
+        found, skipped = read_build_arg_file(path)
+        args.update(found)
+        warnings += skipped
+    for pair in pairs:
+        key, value = parse_build_arg(pair)
+        args[key] = value
+    return args, warnings
+
+
+def choose_engine(engine: str) -> str:
+    if engine == "auto":
+        from defkit.build.apptainer_engine import find_apptainer
+
+        return "apptainer" if find_apptainer() is not None else "native"
+    return engine
+
+
+@click.command()
+@click.argument("def_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="SIF to write (default: NAME.sif next to the def file).")
+@click.option("--sandbox", type=click.Path(file_okay=False),
+              help="Write a directory (sandbox) instead of a SIF.")
+@click.option("--fakeroot", is_flag=True, help="Build rootless (user namespace + fakeroot).")
+@click.option("--engine", type=click.Choice(["native", "apptainer", "auto"]), default="auto",
+              show_default=True, help="auto: Apptainer when installed, else defkit's own.")
+@click.option("--build-arg", "build_arg", multiple=True, metavar="KEY=VALUE",
+              help="Value for a {{ KEY }} placeholder (repeatable).")
+@click.option("--build-arg-file", multiple=True, type=click.Path(dir_okay=False),
+              help="File of KEY=VALUE lines.")
+@click.option("--warn-unused-build-args", is_flag=True,
+              help="Warn instead of failing when a build arg is not used.")
+@click.option("--arch", help="Target architecture (Go name: amd64, arm64...).")
+@click.option("--section", "section", multiple=True, metavar="NAME",
+              help="Run only these sections (repeatable or comma list; default all).")
+@click.option("--notest", is_flag=True, help="Skip %test.")
+@click.option("--force", "-F", is_flag=True, help="Overwrite an existing output.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="JSON-lines event log on stdout.")
+@click.option("--workdir", type=click.Path(file_okay=False),
+              help="Where to keep the build's temporary files (default: $TMPDIR).")
+def build(def_file: str, output: Optional[str], sandbox: Optional[str], fakeroot: bool,
+          engine: str, build_arg: tuple[str, ...], build_arg_file: tuple[str, ...],
+          warn_unused_build_args: bool, arch: Optional[str], section: tuple[str, ...],
+          notest: bool, force: bool, quiet: bool, as_json: bool, workdir: Optional[str]) -> int:
+    """Build a SIF image (or a sandbox directory) from a definition file."""
+    sections = _sections(section)
+    args, arg_warnings = _build_args(build_arg, build_arg_file)
+    chosen = choose_engine(engine)
+    if workdir is not None and not os.path.isdir(workdir):
+        raise UsageError(f"--workdir {workdir}: no such directory")
+    renderer: contextlib.AbstractContextManager[ProgressCallback]
+    if as_json:
+        renderer = contextlib.nullcontext(json_renderer(sys.stdout))
+    elif quiet:
+        renderer = contextlib.nullcontext(lambda event: None)
+    elif sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+        renderer = rich_renderer()
+    else:
+        renderer = contextlib.nullcontext(plain_renderer(sys.stderr))
+    with renderer as progress, _sigterm_as_interrupt():
+        for message in arg_warnings:
+            progress(Warning(message))
+        options: dict[str, Any] = dict(
+            output=output, sandbox=sandbox, fakeroot=fakeroot, arch=arch, build_args=args,
+            warn_unused_build_args=warn_unused_build_args, sections=sections, notest=notest,
+            force=force, workdir=workdir, progress=progress,
+        )
+        try:
+            if chosen == "apptainer":
+                from defkit.build.apptainer_engine import build_with_apptainer
+
+                build_with_apptainer(def_file, **options)
+            else:
+                from defkit.build import build as native_build
+
+                native_build(def_file, **options)
+        except DefkitError as exc:
+            if as_json:
+                print(json.dumps({"event": "error", "message": exc.format(),
+                                  "exit_code": exc.exit_code}), flush=True)
+            raise
+    return 0
