@@ -89,21 +89,21 @@ def process(text: str, env: Mapping[str, str], options: LexOptions) -> Expansion
 class _Words:
     """Word splitting as the lexer goes: substituted text splits, quoted text does not."""
 
-    buffer: list[str] = field(default_factory=list)
+    buffer: str = ""
     words: list[str] = field(default_factory=list)
     in_word: bool = False
 
     def add_char(self, char: str) -> None:
         if is_go_space(char):
             if self.in_word and self.buffer:
-                self.words.append("".join(self.buffer))
-                self.buffer = []
+                self.words.append(self.buffer)
+                self.buffer = ""
                 self.in_word = False
         else:
             self.add_raw(char)
 
     def add_raw(self, text: str) -> None:
-        self.buffer.append(text)
+        self.buffer += text
         self.in_word = True
 
     def add_text(self, text: str) -> None:
@@ -111,10 +111,9 @@ class _Words:
             self.add_char(char)
 
     def finish(self) -> list[str]:
-        word = "".join(self.buffer)
-        if word:
-            self.words.append(word)
-        self.buffer = []
+        if self.buffer:
+            self.words.append(self.buffer)
+        self.buffer = ""
         self.in_word = False
         return self.words
 
