@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Union
+from typing import IO, Any, Union
 
 from defkit.errors import BuildError
 from defkit.runner import Runner, run
@@ -212,7 +212,7 @@ class ExtractReport:
 
 
 def extract_tar(
-    tar: Union[StrPath, BinaryIO],
+    tar: Union[StrPath, IO[bytes]],
     root: StrPath,
     *,
     whiteouts: bool = False,
@@ -237,10 +237,10 @@ def extract_tar(
 
 
 def _open_stream(
-    tar: Union[StrPath, BinaryIO], stack: contextlib.ExitStack, runner: Runner
-) -> BinaryIO:
+    tar: Union[StrPath, IO[bytes]], stack: contextlib.ExitStack, runner: Runner
+) -> IO[bytes]:
     if isinstance(tar, (str, os.PathLike)):
-        fileobj: BinaryIO = stack.enter_context(open(tar, "rb"))  # noqa: SIM115
+        fileobj: IO[bytes] = stack.enter_context(open(tar, "rb"))  # noqa: SIM115
     else:
         fileobj = tar
     head = fileobj.read(4)
@@ -264,7 +264,7 @@ def _open_stream(
 class _Prefixed(io.RawIOBase):
     """A stream that first returns bytes already read (the magic sniffed above)."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         self._head = head
         self._rest = rest
 
@@ -378,7 +378,7 @@ class _Extractor:
     def _owner(self, target: Path, cpath: str, member: tarfile.TarInfo) -> None:
         if self.is_root:
             os.lchown(target, member.uid, member.gid)
-        elif member.uid != 0 or member.gid != 0:
+        elif (member.uid != 0 or member.gid != 0) and not member.issym():
             self.special.append(SpecialEntry(cpath, "m", stat.S_IMODE(member.mode),
                                              member.uid, member.gid))
 
