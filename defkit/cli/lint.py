@@ -185,7 +185,7 @@ def lint(
     if output:
         write_atomic(output, rendered)
     else:
-        click.echo(rendered, nl=False)
+        click.echo(rendered, nl=False, color=report.color)
     failed = False
     for source, result in zip(sources, results):
         for problem in result.problems:

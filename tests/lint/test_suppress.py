@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from defkit.lint.config import LintConfig
-from tests.lint.helpers import lint, positions
+from tests.lint.helpers import lint, own, positions
 
 TYPO = """\
     Bootstrap: docker
@@ -88,13 +87,13 @@ def test_partially_used_directive_reports_only_the_stale_code() -> None:
 
 def test_suppressions_for_disabled_rules_are_not_judged() -> None:
     text = TYPO.format(header="", same_line="  # defkit: ignore=DK002,DK003")
-    result = lint(text, LintConfig(ignore=("DK003",)))
+    result = lint(text, own(ignore=("DK003",)))
     assert positions(result) == []
 
 
 def test_no_inline_ignores_applies_nothing_and_reports_nothing() -> None:
     text = TYPO.format(header="# defkit: ignore=DK002,DK999", same_line="")
-    result = lint(text, LintConfig(inline_ignores=False))
+    result = lint(text, own(inline_ignores=False))
     assert positions(result) == [("DK002", 4, 2)]
 
 

