@@ -17,7 +17,15 @@ API:
     expand(word, env, *, escape) -> str           # one word, inner spaces kept (ENV, WORKDIR..)
     expand_words(text, env, *, escape) -> list    # words after substitution (COPY, EXPOSE..)
     expand_detailed(word, env, *, escape) -> Expansion  # also which names were used / unset
+    expand_heredoc(content, env) -> str           # COPY/ADD heredoc body whose marker is unquoted
 Errors raise `ExpansionError` (a DockerfileParseError without a position; callers add one).
+
+What BuildKit expands (with the ARG/ENV values in effect, see `scope.py`): ENV, LABEL and ARG keys
+and values; COPY/ADD sources, destination, --chown, --chmod, ADD --checksum; WORKDIR; USER;
+VOLUME; STOPSIGNAL; EXPOSE (split into words); RUN --mount values; FROM image and --platform (global
+ARGs only). Not expanded: RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK command text (the shell does that),
+MAINTAINER, ONBUILD triggers (expanded when they fire). A COPY/ADD heredoc body is expanded with
+quotes left alone (`expand_heredoc`) unless its marker was quoted; a RUN heredoc goes to the shell.
 """
 
 from __future__ import annotations
@@ -28,11 +36,10 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from defkit.dockerfile.errors import DockerfileParseError
+from defkit.gotext import GO_SPACE
 
 _EOF = ""
 _SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
-# Go's unicode.IsSpace for Latin-1; beyond it Python's notion agrees with Go's White_Space.
-_LATIN1_SPACE = frozenset("\t\n\v\f\r \x85\xa0")
 
 
 class ExpansionError(DockerfileParseError):
@@ -41,9 +48,7 @@ class ExpansionError(DockerfileParseError):
 
 def is_go_space(char: str) -> bool:
     """Go's unicode.IsSpace, which BuildKit uses everywhere it splits on whitespace."""
-    if char < "\u0100":
-        return char in _LATIN1_SPACE
-    return char.isspace()
+    return char in GO_SPACE
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,11 @@ def expand_words(text: str, env: Mapping[str, str], *, escape: str = "\\") -> li
 
 def expand_detailed(word: str, env: Mapping[str, str], *, escape: str = "\\") -> Expansion:
     return process(word, env, LexOptions(escape=escape))
+
+
+def expand_heredoc(content: str, env: Mapping[str, str]) -> str:
+    """A COPY/ADD heredoc body as BuildKit writes it: `$VAR` substituted, quotes kept."""
+    return process(content, env, LexOptions(skip_quotes=True)).result
 
 
 def process(text: str, env: Mapping[str, str], options: LexOptions) -> Expansion:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from defkit.dockerfile.expand import is_go_space
+from defkit.gotext import leading_space, trim_space
 
 # BuildKit's reWhitespace: note that it does not include newlines or Unicode spaces.
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
@@ -34,19 +35,13 @@ class Node:
 
 
 def go_trim_space(text: str) -> str:
-    start, end = 0, len(text)
-    while start < end and is_go_space(text[start]):
-        start += 1
-    while end > start and is_go_space(text[end - 1]):
-        end -= 1
-    return text[start:end]
+    """strings.TrimSpace."""
+    return trim_space(text)
 
 
 def go_trim_left_space(text: str) -> str:
-    start = 0
-    while start < len(text) and is_go_space(text[start]):
-        start += 1
-    return text[start:]
+    """strings.TrimLeftFunc(text, unicode.IsSpace)."""
+    return text[leading_space(text) :]
 
 
 def parse_node(line: str, escape: str) -> Node:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from defkit.dockerfile.expand import ExpansionError, expand, expand_detailed, expand_words
+from defkit.dockerfile.expand import (
+    ExpansionError,
+    expand,
+    expand_detailed,
+    expand_heredoc,
+    expand_words,
+)
 
 ENV = {"A": "hello world", "EMPTY": "", "P": "/usr/local/bin:/usr/bin", "KOREAN": "한국어"}
 
@@ -109,3 +115,7 @@ def test_errors(word: str, message: str) -> None:
 
 def test_set_but_empty_passes_question_mark_without_colon() -> None:
     assert expand("${EMPTY?}", ENV) == ""
+
+
+def test_heredoc_body_keeps_quotes_and_substitutes() -> None:
+    assert expand_heredoc("say '$A' \"$A\" \\$A\n", ENV) == "say 'hello world' \"hello world\" $A\n"
