@@ -43,10 +43,10 @@ from defkit.sif.format import (
     arch_code,
     partition_extra,
 )
+from defkit.sif.stream import copy_and_hash
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-CHUNK = 4 * 1024 * 1024
 _NO_EXTRA = bytes(384)
 _UUID_DOMAIN = b"defkit SIF image UUID v1\0"
 
@@ -102,10 +102,12 @@ def write_sif(
     if len(objects) > DEFAULT_CAPACITY:  # pragma: no cover - fixed set of objects
         raise BuildError("too many SIF objects")
 
-    hasher = hashlib.sha256(_UUID_DOMAIN)
-    for obj, data in small:
-        hasher.update(_frame(obj.datatype, obj.name, data))
-    hasher.update(_frame(DataType.PARTITION, arch, b""))
+    # With `deterministic_from` the caller vouches for the inputs: skip hashing the squashfs.
+    hasher = hashlib.sha256(_UUID_DOMAIN) if deterministic_from is None else None
+    if hasher is not None:
+        for obj, data in small:
+            hasher.update(_frame(obj.datatype, obj.name, data))
+        hasher.update(_frame(DataType.PARTITION, arch, b""))
 
     directory = os.path.dirname(os.path.abspath(out))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=directory)
@@ -113,9 +115,9 @@ def write_sif(
         with os.fdopen(fd, "wb") as f:
             descriptors, data_end = _write_data(f, small, part, sqfs, hasher)
             digest = (
-                hashlib.sha256(_UUID_DOMAIN + deterministic_from).digest()
-                if deterministic_from is not None
-                else hasher.digest()
+                hasher.digest()
+                if hasher is not None
+                else hashlib.sha256(_UUID_DOMAIN + (deterministic_from or b"")).digest()
             )
             header = _header(descriptors, data_end, arch, content_uuid(digest))
             f.seek(0)
@@ -146,7 +148,7 @@ def _write_data(
     small: list[tuple[_Object, bytes]],
     part: _Object,
     sqfs: str,
-    hasher: hashlib._Hash,  # noqa: SLF001 - the stdlib's own hash type
+    hasher: hashlib._Hash | None,
 ) -> tuple[list[Descriptor], int]:
     """Write every object from the data offset on; return the descriptors and the end offset."""
     data_offset = DESCRIPTORS_OFFSET + DEFAULT_CAPACITY * DESCRIPTOR_SIZE
@@ -162,18 +164,11 @@ def _write_data(
     # file system and through every copy tool.
     f.seek(end)
     f.write(bytes(start - end))
-    copied = 0
+    f.flush()  # the partition is written through the raw descriptor below
     try:
-        with open(sqfs, "rb") as src:
-            while True:
-                chunk = src.read(CHUNK)
-                if not chunk:
-                    break
-                hasher.update(chunk)
-                f.write(chunk)
-                copied += len(chunk)
+        copied = copy_and_hash(sqfs, f.fileno(), start, hasher)
     except OSError as exc:
-        raise BuildError(f"cannot read squashfs {sqfs}: {exc.strerror}", path=sqfs) from None
+        raise BuildError(f"cannot copy squashfs {sqfs}: {exc.strerror or exc}", path=sqfs) from None
     if copied != part.size:
         raise BuildError(f"squashfs {sqfs} changed size while being copied", path=sqfs)
     descriptors.append(_descriptor(len(descriptors) + 1, part, start, end))

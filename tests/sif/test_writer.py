@@ -126,3 +126,15 @@ def test_large_squashfs_is_streamed(tmp_path: pathlib.Path) -> None:
     sif = _write(tmp_path / "big.sif", blob)
     dumped = siftool("dump", "3", str(sif)).stdout
     assert hashlib.sha256(dumped).digest() == hashlib.sha256(blob.read_bytes()).digest()
+
+
+def test_copy_fallback_gives_the_same_bytes(
+    tmp_path: pathlib.Path, squashfs: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = _write(tmp_path / "fast.sif", squashfs).read_bytes()
+
+    def no_copy_file_range(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")  # EXDEV, as across file systems
+
+    monkeypatch.setattr("defkit.sif.stream.os.copy_file_range", no_copy_file_range)
+    assert _write(tmp_path / "slow.sif", squashfs).read_bytes() == fast
