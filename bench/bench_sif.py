@@ -48,8 +48,10 @@ def main() -> None:
                       squashfs_path=blob, arch="amd64", deterministic_from=b"x")  # fmt: skip
 
         def hash_only() -> None:
+            digest = hashlib.sha256()
             with open(blob, "rb") as f:
-                hashlib.file_digest(f, "sha256") if hasattr(hashlib, "file_digest") else None
+                for chunk in iter(lambda: f.read(8 * MIB), b""):
+                    digest.update(chunk)
 
         figures = [
             ("plain copy", _best(copy)),

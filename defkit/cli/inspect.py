@@ -17,6 +17,7 @@ _SECTIONS = ("labels", "deffile", "runscript", "test", "startscript", "environme
 @click.command()
 @click.argument("image", type=click.Path())
 @click.option("--json", "-j", "as_json", is_flag=True, help="Print JSON (Apptainer's shape).")
+@click.option("--all", "as_json", is_flag=True, hidden=True, help="Same as --json (Apptainer).")
 @click.option("--labels", "-l", "only", flag_value="labels", help="Only the labels.")
 @click.option("--deffile", "-d", "only", flag_value="deffile", help="Only the def file.")
 @click.option("--runscript", "-r", "only", flag_value="runscript", help="Only the runscript.")

@@ -1,13 +1,15 @@
 """Check a SIF's structure and that its squashfs partition is readable.
 
 Checks: magic and version, launch script, descriptor table inside the file and not overlapping
-the data, every used object inside the file and past the table, no overlaps, exactly one primary
-system partition, partitions 4096-aligned, header arch matching the partition, data size, and
-`unsquashfs -s -o OFFSET` succeeding on the partition.
+the data, every used object inside the file and past the table, no overlaps, generic JSON objects
+parse, exactly one primary system partition, partitions 4096-aligned, header arch matching the
+partition, data size, and unsquashfs reading the partition's superblock (`-s -o OFFSET`) and its
+inode and directory tables (`-lln`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Union
@@ -20,6 +22,7 @@ from defkit.sif.format import (
     HEADER_SIZE,
     PARTITION_ALIGN,
     SPEC_VERSION,
+    DataType,
     FsType,
     PartType,
 )
@@ -41,7 +44,23 @@ def verify_image(path: PathLike) -> list[str]:
         return [exc.message]
     problems = _header_problems(image)
     problems += _object_problems(image)
+    problems += _json_problems(image)
     problems += _partition_problems(image)
+    return problems
+
+
+def _json_problems(image: SifImage) -> list[str]:
+    """Generic JSON objects (inspect-metadata.json, oci-config.json) must parse."""
+    problems = []
+    for d in image.descriptors:
+        if d.datatype != DataType.GENERIC_JSON or d.offset + d.size > image.file_size:
+            continue
+        if d.offset < image.header.data_offset or d.size < 0:
+            continue  # already reported as out of place
+        try:
+            json.loads(image.read_object(d).decode("utf-8"))
+        except (ValueError, DefkitError):
+            problems.append(f"object {d.id} ({d.name_str or 'unnamed'}) is not valid JSON")
     return problems
 
 

@@ -56,6 +56,10 @@ def smash_tables(raw: bytearray) -> None:
     raw[start + inodes : start + dirs + 64] = b"\xff" * (dirs + 64 - inodes)
 
 
+def break_json(raw: bytearray) -> None:
+    raw[32176 + len(DEFINITION)] = ord("x")  # first byte of inspect-metadata.json
+
+
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
@@ -71,6 +75,7 @@ def smash_tables(raw: bytearray) -> None:
         (patch(120, "<q", 1), "unaccounted bytes"),
         (smash_superblock, "squashfs partition unreadable"),
         (smash_tables, "directory tables unreadable"),
+        (break_json, "object 2 (inspect-metadata.json) is not valid JSON"),
     ],
 )
 def test_damage_is_reported(

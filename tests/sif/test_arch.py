@@ -75,3 +75,13 @@ def test_symlink_loop_and_fallback(tmp_path: pathlib.Path) -> None:
     (tmp_path / "bin" / "sh").unlink()
     (tmp_path / "bin" / "sh").write_bytes(elf(22, little=False))
     assert elf_arch(tmp_path) == "s390x"
+
+
+def test_merged_usr_layout(tmp_path: pathlib.Path) -> None:
+    # Debian: /bin -> usr/bin, /usr/bin/sh -> dash
+    (tmp_path / "usr" / "bin").mkdir(parents=True)
+    (tmp_path / "bin").symlink_to("usr/bin")
+    (tmp_path / "usr" / "bin" / "dash").write_bytes(elf(183))
+    (tmp_path / "usr" / "bin" / "sh").symlink_to("dash")
+    assert resolve_in_root(tmp_path, "/bin/sh") == str(tmp_path / "usr" / "bin" / "dash")
+    assert elf_arch(tmp_path) == "arm64"
