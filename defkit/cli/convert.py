@@ -1,0 +1,134 @@
+"""`defkit convert`: Dockerfile -> .def (default for Dockerfiles) and .def -> Dockerfile."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+from typing import Optional
+
+import click
+
+from defkit.errors import DefkitError, UsageError
+
+_DEF_NAME = re.compile(r"(\.def$|^(singularity|apptainer)(\.|$))", re.IGNORECASE)
+_DOCKER_NAME = re.compile(r"(dockerfile|containerfile)", re.IGNORECASE)
+_BOOTSTRAP = re.compile(r"^bootstrap:", re.IGNORECASE | re.MULTILINE)
+
+
+def guess_source_format(path: str, text: str) -> str:
+    """"def" or "dockerfile": by the file name, else by the content."""
+    name = os.path.basename(path)
+    if path != "-":
+        if _DEF_NAME.search(name):
+            return "def"
+        if _DOCKER_NAME.search(name):
+            return "dockerfile"
+    return "def" if _BOOTSTRAP.search(text) else "dockerfile"
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write to a temporary file next to `path`, then rename it into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".defkit-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        if os.path.exists(path):
+            os.chmod(temporary, os.stat(path).st_mode & 0o7777)
+        else:
+            os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--to", "to", type=click.Choice(["def", "dockerfile"]), default=None,
+              help="Output format (default: the other one; a Dockerfile becomes a .def).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write here (default: standard output).")
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
+              help="Value for a Dockerfile ARG (used at conversion time, and as the default).")
+@click.option("--target", default=None, metavar="STAGE", help="Convert up to this stage.")
+@click.option("--arch", default=None, metavar="ARCH",
+              help="Target architecture for TARGETARCH & co (default: this machine).")
+@click.option("--json-report", is_flag=True,
+              help="Report notes as one JSON object on standard error.")
+def convert(
+    file: str,
+    to: Optional[str],
+    output: Optional[str],
+    build_args: tuple[str, ...],
+    target: Optional[str],
+    arch: Optional[str],
+    json_report: bool,
+) -> int:
+    """Convert a Dockerfile to an Apptainer definition file (or a .def to a Dockerfile).
+
+    FILE may be `-` for standard input. Exit 0 on success (notes on standard error), 1 when the
+    input cannot be parsed or converted, 2 for usage errors."""
+    from defkit.convert import convert_deffile, convert_dockerfile
+
+    path = "<stdin>" if file == "-" else file
+    text = _read(file)
+    source = guess_source_format(file, text)
+    if to is not None:
+        source = "def" if to == "dockerfile" else "dockerfile"
+    args: dict[str, str] = {}
+    for item in build_args:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
+        args[key] = value
+    try:
+        if source == "dockerfile":
+            result = convert_dockerfile(text, path, build_args=args, target=target, arch=arch)
+        else:
+            if args or target or arch:
+                raise UsageError("--build-arg, --target and --arch apply to Dockerfiles only")
+            result = convert_deffile(text, path)
+    except DefkitError as exc:
+        if exc.path is None:
+            exc.path = path
+        raise
+    if json_report:
+        report = {
+            "input": path,
+            "output": output or "-",
+            "from": result.source_format,
+            "to": result.target_format,
+            "stages": list(result.stages),
+            "notes": [note.as_dict() for note in result.notes],
+        }
+        click.echo(json.dumps(report, indent=2), err=True)
+    else:
+        for note in result.notes:
+            click.echo(note.format(path), err=True)
+    if output is None or output == "-":
+        click.echo(result.text, nl=False)
+    else:
+        write_atomic(output, result.text)
+    return 0
+
+
+def _read(file: str) -> str:
+    try:
+        if file == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(file, "rb") as stream:
+                data = stream.read()
+    except FileNotFoundError:
+        raise UsageError(f"{file}: no such file") from None
+    except OSError as exc:
+        raise DefkitError(f"cannot read: {exc.strerror}", path=file) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DefkitError(f"not UTF-8 text (byte {exc.start})", path=file) from None

@@ -1,0 +1,206 @@
+"""COPY and ADD: staged by %files (or downloaded in %setup), moved into place in %post in order.
+
+Apptainer copies every `%files` entry before `%post` runs, so a COPY after a RUN cannot be a
+plain `%files` line. Each source is staged under /.defkit/<id>/<n>/ (a fresh path, so `cp -r`
+never nests a directory), and `defkit_copy` moves it at the point where Docker would copy it,
+applying Docker's rules: destination relative to WORKDIR, directory contents, --chown/--chmod.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Optional
+
+from defkit.convert import helpers
+from defkit.convert.shell import heredoc_marker, printf_lines, quote, text_is_unsafe
+from defkit.convert.state import STAGING, Context, StageState
+from defkit.convert.words import expand_word, has_markers, marked_names, plain_value, shell_value
+from defkit.dockerfile.ast import CopyCommand, Heredoc, Instruction
+
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_GIT = re.compile(r"^(git@|git://)|\.git(#.*)?$|^https?://[^#]*\.git(#|$)")
+_WILDCARD = re.compile(r"[*?\[]")
+
+
+def convert_copy(
+    state: StageState, instruction: Instruction, command: CopyCommand, ctx: Context
+) -> None:
+    span = instruction.span
+    keyword = command.keyword
+    notes = ctx.notes
+    if command.link:
+        notes.info(span, f"{keyword} --link has no effect here (Apptainer has no layers)")
+    if command.exclude:
+        notes.warn(span, f"{keyword} --exclude is not supported; excluded files are copied too")
+    if command.parents:
+        notes.warn(span, f"{keyword} --parents is not supported; parent directories are dropped")
+    source_stage = None
+    if command.from_ is not None:
+        name = expand_word(command.from_, state.scope, ctx.escape)
+        source_stage = ctx.resolve_stage(plain_value(name, state.scope, literal=True), span.line)
+
+    dest_shell = expand_word(command.dest, state.scope, ctx.escape, shell=True)
+    dest_value = expand_word(command.dest, state.scope, ctx.escape)
+    sources = [s for s in command.sources if not s.startswith("<<")]
+    several = len(command.sources) > 1 or any(_WILDCARD.search(s) for s in sources)
+    dest_shell = _resolve_dest(dest_shell, state.workdir, several)
+    dest_value = _resolve_dest(dest_value, state.workdir_value, several)
+    if not command.dest.startswith("/") and state.workdir is None and state.external_base:
+        notes.info(
+            span,
+            f"relative {keyword} destination resolved against /; the base image's WORKDIR "
+            "(if it sets one) is not known at conversion time",
+        )
+    chown = expand_word(command.chown, state.scope, ctx.escape) if command.chown else ""
+    chmod = expand_word(command.chmod, state.scope, ctx.escape) if command.chmod else ""
+    chown = plain_value(chown, state.scope, literal=True)
+    chmod = plain_value(chmod, state.scope, literal=True)
+    owner_args = _owner_args(chown, chmod)
+
+    if state.direct_files:
+        _direct(state, instruction, command, ctx, sources, source_stage, dest_value)
+        return
+
+    post = state.plan.post
+    post.add(f"# {keyword} (Dockerfile line {span.line})")
+    dest_word = shell_value(dest_shell, "post", state.scope)
+    for heredoc in command.heredocs:
+        _copy_heredoc(state, heredoc, dest_shell, owner_args)
+    for raw in sources:
+        source = expand_word(raw, state.scope, ctx.escape)
+        if has_markers(source) and any(kind == "v" for kind, _ in marked_names(source)):
+            notes.warn(span, f"{keyword} source {raw!r} uses a variable of the base image; it is "
+                       "taken as empty")
+        source = plain_value(source, state.scope)
+        stage_dir = f"{STAGING}/{state.next_id(span.line)}"
+        state.staged = True
+        if keyword == "ADD" and source_stage is None and _URL.match(source):
+            _add_url(state, instruction, command, ctx, source, stage_dir, dest_word, chown, chmod)
+            continue
+        if source_stage is None and source in (".", "./"):
+            notes.info(span, ".dockerignore is not applied: the whole build directory is copied")
+        helper = "defkit_add" if keyword == "ADD" and source_stage is None else "defkit_copy"
+        if command.unpack is False:
+            helper = "defkit_copy"
+        if source_stage is not None and not source.startswith("/"):
+            source = "/" + source
+        if _WILDCARD.search(source):
+            staged = stage_dir + "/"
+            _stage(state, source_stage, source, staged)
+            state.need_helper("copy", helpers.COPY)
+            post.add(f"defkit_copy_all {quote(stage_dir)} {dest_word}{owner_args}")
+            continue
+        base = posixpath.basename(source.rstrip("/")) or "context"
+        if base in (".", ".."):
+            base = "context"
+        staged = f"{stage_dir}/{base}"
+        _stage(state, source_stage, source, staged)
+        state.need_helper("copy", helpers.COPY)
+        if helper == "defkit_add":
+            state.need_helper("add", helpers.ADD)
+        post.add(f"{helper} {quote(staged)} {dest_word}{owner_args}")
+
+
+def _resolve_dest(dest: str, workdir: Optional[str], directory: bool) -> str:
+    trailing = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
+    path = dest if dest.startswith("/") else posixpath.join(workdir or "/", dest)
+    path = posixpath.normpath(path)
+    if path.startswith("//"):
+        path = path[1:]
+    if (trailing or directory) and not path.endswith("/"):
+        path += "/"
+    return path
+
+
+def _owner_args(chown: str, chmod: str) -> str:
+    if not chown and not chmod:
+        return ""
+    return f" {quote(chown)} {quote(chmod)}"
+
+
+def _stage(state: StageState, source_stage: Optional[str], source: str, staged: str) -> None:
+    if source_stage is None:
+        state.plan.files.append((source, staged))
+    else:
+        state.plan.files_from.setdefault(source_stage, []).append((source, staged))
+
+
+def _copy_heredoc(state: StageState, heredoc: Heredoc, dest: str, owner_args: str) -> None:
+    """`COPY <<EOF /path`: the body becomes the file (`dest/EOF` when dest is a directory)."""
+    target = dest + heredoc.name if dest.endswith("/") else dest
+    word = shell_value(target, "post", state.scope)
+    post = state.plan.post
+    post.add(f'mkdir -p "$(dirname {word})"')
+    content = heredoc.content
+    if heredoc.expand and "$" in content:
+        # BuildKit substitutes ARG/ENV in an unquoted heredoc; the shell does the same with the
+        # exported values, once command substitution and backquotes are made literal.
+        content = content.replace("\\", "\\\\").replace("`", "\\`").replace("$(", "\\$(")
+        quoted = False
+    else:
+        quoted = True
+    if text_is_unsafe(content):
+        lines = printf_lines(heredoc.content)
+        post.add(*lines[:-1], lines[-1] + f" > {word}")
+    else:
+        marker = heredoc_marker(content)
+        post.add(f"cat > {word} <<" + (f"'{marker}'" if quoted else marker))
+        post.add_raw(*content.rstrip("\n").split("\n"), marker)
+    if owner_args:
+        state.need_helper("copy", helpers.COPY)
+        post.add(f"defkit_own {word}{owner_args}")
+
+
+def _add_url(state: StageState, instruction: Instruction, command: CopyCommand, ctx: Context,
+             url: str, stage_dir: str, dest_word: str, chown: str, chmod: str) -> None:
+    span = instruction.span
+    if _GIT.search(url):
+        repo, _, ref = url.partition("#")
+        staged = f"{stage_dir}/repo"
+        state.need_helper("git", helpers.GIT, setup=True)
+        keep = "1" if command.keep_git_dir else ""
+        state.plan.setup.add(
+            f"# ADD {url} (Dockerfile line {span.line})",
+            f'defkit_git {quote(repo)} {quote(ref)} "$APPTAINER_ROOTFS"{quote(staged)}'
+            + (f" {keep}" if keep else ""),
+        )
+        ctx.notes.info(span, "ADD of a Git repository: cloned with git on the build host (%setup)")
+    else:
+        name = posixpath.basename(url.split("?", 1)[0].split("#", 1)[0].rstrip("/")) or "index.html"
+        staged = f"{stage_dir}/{name}"
+        checksum = ""
+        if command.checksum:
+            algorithm, _, digest = command.checksum.partition(":")
+            if algorithm == "sha256" and digest:
+                checksum = f" {quote(digest)}"
+            else:
+                ctx.notes.warn(span, f"ADD --checksum={command.checksum}: only sha256 is checked")
+        state.need_helper("fetch", helpers.FETCH, setup=True)
+        state.plan.setup.add(
+            f"# ADD {url} (Dockerfile line {span.line}): downloaded on the build host",
+            f'defkit_fetch {quote(url)} "$APPTAINER_ROOTFS"{quote(staged)}{checksum}',
+        )
+        # Docker gives downloaded files mode 600 unless --chmod says otherwise.
+        chmod = chmod or "600"
+    state.need_helper("copy", helpers.COPY)
+    state.plan.post.add(f"defkit_copy {quote(staged)} {dest_word}{_owner_args(chown, chmod)}")
+
+
+def _direct(state: StageState, instruction: Instruction, command: CopyCommand, ctx: Context,
+            sources: list[str], source_stage: Optional[str], dest: str) -> None:
+    """A scratch stage with no shell: %files puts the files in place (Apptainer's cp -r rules)."""
+    span = instruction.span
+    if command.chown or command.chmod:
+        ctx.notes.warn(span, f"{command.keyword} --chown/--chmod cannot be applied in a stage "
+                       "without a shell (scratch)")
+    if command.heredocs:
+        ctx.notes.warn(span, f"{command.keyword} of a here-document needs a shell; skipped")
+    for raw in sources:
+        source = plain_value(expand_word(raw, state.scope, ctx.escape), state.scope)
+        if _URL.match(source):
+            ctx.notes.warn(span, f"ADD {source} needs a shell to download; skipped (scratch)")
+            continue
+        if source_stage is not None and not source.startswith("/"):
+            source = "/" + source
+        _stage(state, source_stage, source, plain_value(dest, state.scope))

@@ -1,0 +1,292 @@
+"""Dockerfile -> .def: the stage graph, one Apptainer stage per needed Docker stage.
+
+Only the stages the target needs are written, as BuildKit builds only those. A stage used only
+as the base of another (`FROM build AS final`) is replayed into its child, which is exact, since
+Apptainer cannot bootstrap from a sibling stage; a stage that files are copied from
+(`COPY --from`, `RUN --mount=from=`) becomes its own Apptainer stage. `COPY --from=<image>` adds
+a stage for that image.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Optional
+
+from defkit.convert.emit import Script, StagePlan, render_def
+from defkit.convert.notes import Conversion, ConvertError, NoteSink
+from defkit.convert.runscript import build_runscript
+from defkit.convert.state import Context, StageState
+from defkit.convert.steps import convert_instruction
+from defkit.convert.words import (
+    Scope,
+    expand_word,
+    is_templatable,
+    marked_names,
+    plain_value,
+    shell_value,
+)
+from defkit.dockerfile.ast import CopyCommand, Dockerfile, RunCommand, Stage
+from defkit.dockerfile.expand import ExpansionError
+from defkit.dockerfile.scope import predefined_args
+
+_WINDOWS = re.compile(
+    r"(^|/)(windows|nanoserver|servercore|windowsservercore)([:/@-]|$)|mcr\.microsoft\.com/windows"
+    r"|(^|[:/-])(nanoserver|windowsservercore|ltsc20\d\d)",
+    re.IGNORECASE,
+)
+
+
+def host_arch() -> str:
+    return platform.machine() or "amd64"
+
+
+@dataclass
+class _Graph:
+    dockerfile: Dockerfile
+    ctx_values: dict[str, str]
+    bases: dict[int, str] = field(default_factory=dict)  # stage index -> base image (resolved)
+    parents: dict[int, Optional[int]] = field(default_factory=dict)
+
+
+def convert_dockerfile(
+    text: str,
+    path: str = "<string>",
+    *,
+    build_args: Optional[Mapping[str, str]] = None,
+    target: Optional[str] = None,
+    arch: Optional[str] = None,
+) -> Conversion:
+    """Convert Dockerfile `text` to .def text; raises DockerfileParseError/ConvertError."""
+    from defkit.dockerfile.parser import parse
+
+    dockerfile = parse(text, path)
+    return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch)
+
+
+def convert_parsed(
+    dockerfile: Dockerfile,
+    *,
+    build_args: Optional[Mapping[str, str]] = None,
+    target: Optional[str] = None,
+    arch: Optional[str] = None,
+) -> Conversion:
+    notes = NoteSink()
+    path = dockerfile.path
+    if not dockerfile.stages:
+        raise ConvertError("the Dockerfile has no FROM instruction", path=path)
+    args = dict(build_args or {})
+    predefined = predefined_args(arch or host_arch())
+    global_values = dict(predefined)
+    global_scope = Scope(args=dict(predefined), base_vars=False)
+    used: set[str] = set()
+    for instruction in dockerfile.global_args:
+        command = instruction.command
+        for pair in getattr(command, "pairs", ()):
+            if pair.key in args:
+                value: Optional[str] = args[pair.key]
+                used.add(pair.key)
+            elif pair.value is not None:
+                value = _literal(pair.value, global_scope, dockerfile.escape, instruction, notes)
+            else:
+                value = global_values.get(pair.key)
+            global_scope.args[pair.key] = value
+            if value is not None:
+                global_values[pair.key] = value
+                if _simple(value):
+                    global_scope.templated.add(pair.key)
+            else:
+                global_values.pop(pair.key, None)
+
+    stages = dockerfile.stages
+    names = {stage.name: stage.index for stage in stages if stage.name}
+    bases: dict[int, str] = {}
+    parents: dict[int, Optional[int]] = {}
+    for stage in stages:
+        base = _expand_from(stage, global_scope, dockerfile.escape, notes)
+        bases[stage.index] = base
+        resolved = plain_value(base, global_scope, literal=True)
+        parent = names.get(resolved.lower())
+        parents[stage.index] = parent if parent is not None and parent < stage.index else None
+
+    target_index = _target_index(stages, names, target, path)
+    apptainer_names = {s.index: s.name or f"stage-{s.index}" for s in stages}
+    external: dict[str, str] = {}  # external image -> extra stage name
+    copy_sources: dict[int, set[int]] = {}
+
+    def resolve_stage(reference: str, line: int) -> str:
+        lowered = reference.lower()
+        if lowered in names:
+            index = names[lowered]
+        elif reference.isdigit() and int(reference) < len(stages):
+            index = int(reference)
+        else:
+            if reference not in external:
+                external[reference] = f"image-{len(external) + 1}"
+            return external[reference]
+        copy_sources.setdefault(current[0], set()).add(index)
+        return apptainer_names[index]
+
+    current = [target_index]
+    ctx = Context(dockerfile.escape, notes, args, global_values, predefined, resolve_stage, used)
+    states: dict[int, StageState] = {}
+
+    def convert_stage(index: int) -> StageState:
+        if index in states:
+            return states[index]
+        stage = stages[index]
+        parent = parents[index]
+        if parent is not None:
+            line = stage.from_instruction.span.line
+            state = convert_stage(parent).fork(
+                apptainer_names[index],
+                f"Dockerfile line {line}: {stage.from_instruction.original} "
+                f"(the steps of stage {apptainer_names[parent]} are replayed here)",
+            )
+            copy_sources.setdefault(index, set()).update(copy_sources.get(parent, set()))
+        else:
+            state = _root_state(dockerfile, stage, bases[index], global_scope,
+                                apptainer_names[index], notes)
+            state.direct_files = state.plan.header[0][1] == "scratch" and not _has_run(
+                stage, stages, parents)
+        previous = current[0]
+        current[0] = index
+        for instruction in stage.instructions:
+            convert_instruction(state, instruction, ctx)
+        current[0] = previous
+        states[index] = state
+        return state
+
+    # Walk from the target: every stage it copies from is needed (and what those copy from).
+    needed: list[int] = []
+    pending = [target_index]
+    while pending:
+        index = pending.pop()
+        if index in needed:
+            continue
+        convert_stage(index)
+        needed.append(index)
+        pending.extend(sorted(copy_sources.get(index, set())))
+    ordered = sorted(needed)
+
+    plans: list[StagePlan] = []
+    for image, name in external.items():
+        plan = StagePlan(name=name, header=[("Bootstrap", "docker"), ("From", image),
+                                            ("Stage", name)])
+        plan.header_comments.append("image that COPY --from copies from")
+        plans.append(plan)
+    for index in ordered:
+        state = states[index]
+        final = index == target_index
+        _finish(state, final, notes, stages[index])
+        plans.append(state.plan)
+    for name in args:
+        if name not in used:
+            notes.warn(None, f"--build-arg {name} is not used by any ARG of the stages converted")
+    replayed = set()
+    for index in needed:
+        parent = parents[index]
+        while parent is not None:
+            replayed.add(parent)
+            parent = parents[parent]
+    inlined = [apptainer_names[i] for i in sorted(replayed) if i not in needed]
+    dropped = [apptainer_names[s.index] for s in stages
+               if s.index not in needed and s.index not in replayed]
+    preamble = [f"Converted from {path} by defkit convert."]
+    if inlined:
+        preamble.append("Replayed inside the stages built on them: " + ", ".join(inlined))
+    if dropped:
+        preamble.append("Not needed for the target, not converted: " + ", ".join(dropped))
+    text = render_def(plans, preamble)
+    return Conversion(text, notes.sorted(), "dockerfile", "def", tuple(p.name for p in plans))
+
+
+def _literal(word: str, scope: Scope, escape: str, instruction: object, notes: NoteSink) -> str:
+    try:
+        return plain_value(expand_word(word, scope, escape), scope, literal=True)
+    except ExpansionError as exc:
+        span = getattr(instruction, "span", None)
+        raise ConvertError(exc.message, span=span) from None
+
+
+def _simple(value: str) -> bool:
+    return is_templatable(value) and bool(value)
+
+
+def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> str:
+    span = stage.from_instruction.span
+    try:
+        base = expand_word(stage.base.image, scope, escape)
+    except ExpansionError as exc:
+        raise ConvertError(f"FROM: {exc.message}", span=span) from None
+    if stage.base.platform:
+        notes.info(span, f"FROM --platform={stage.base.platform} dropped: Apptainer pulls for the "
+                   "build host's architecture (see `apptainer build --arch`)")
+    if not plain_value(base, scope, literal=True):
+        raise ConvertError("FROM names no image (an ARG expands to nothing)", span=span)
+    return base
+
+
+def _target_index(stages: tuple[Stage, ...], names: dict[str, int], target: Optional[str],
+                  path: str) -> int:
+    if target is None:
+        return len(stages) - 1
+    if target.lower() in names:
+        return names[target.lower()]
+    if target.isdigit() and int(target) < len(stages):
+        return int(target)
+    known = ", ".join(sorted(names)) or "none"
+    raise ConvertError(f"--target {target}: no such stage (named stages: {known})", path=path)
+
+
+def _has_run(stage: Stage, stages: tuple[Stage, ...], parents: dict[int, Optional[int]]) -> bool:
+    return any(isinstance(i.command, RunCommand) for i in stage.instructions) or any(
+        isinstance(i.command, CopyCommand) and (i.command.chown or i.command.chmod
+                                                or i.command.heredocs)
+        for i in stage.instructions
+    )
+
+
+def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, name: str,
+                notes: NoteSink) -> StageState:
+    span = stage.from_instruction.span
+    image = plain_value(base, scope, literal=True)
+    plan = StagePlan(name=name)
+    if image.lower() == "scratch":
+        plan.header = [("Bootstrap", "scratch"), ("Stage", name)]
+    else:
+        if _WINDOWS.search(image):
+            raise ConvertError(
+                f"FROM {image}: a Windows image; Apptainer runs Linux containers only",
+                path=dockerfile.path, span=span)
+        from_value = plain_value(base, scope)
+        plan.header = [("Bootstrap", "docker"), ("From", from_value), ("Stage", name)]
+        for kind, arg in marked_names(base):
+            if kind == "a" and arg in scope.templated and scope.args.get(arg) is not None:
+                plan.arguments[arg] = scope.args[arg] or ""
+    plan.header_comments.append(f"Dockerfile line {span.line}: {stage.from_instruction.original}")
+    state = StageState(plan=plan, scope=Scope(base_vars=image.lower() != "scratch"))
+    state.external_base = image.lower() != "scratch"
+    return state
+
+
+def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> None:
+    plan = state.plan
+    if state.direct_files:
+        plan.post = Script()
+        plan.post_prologue = Script()
+    elif state.staged:
+        plan.post_epilogue.add("rm -rf /.defkit")
+    if not final:
+        return
+    workdir = None
+    if state.workdir is not None:
+        workdir = shell_value(state.workdir, "env", state.scope)
+    plan.runscript = build_runscript(state.process, workdir)
+    if state.process.entrypoint is None and state.process.cmd is not None and state.external_base:
+        notes.info(stage.from_instruction.span, "CMD without ENTRYPOINT: the runscript runs CMD "
+                   "directly; an ENTRYPOINT of the base image (if any) is not applied")
+    if state.help_lines:
+        plan.help = ["Docker settings with no Apptainer equivalent:", *state.help_lines]

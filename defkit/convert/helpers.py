@@ -1,0 +1,107 @@
+"""Shell functions the generated %post and %setup call (written once per stage, when needed).
+
+They are plain POSIX sh (dash, busybox ash) and use only cp, mkdir, chown, chmod, dirname, id
+and tar, which every base image with a shell has."""
+
+from __future__ import annotations
+
+# Docker's COPY of one staged source into DST. A directory copies its *contents*; DST ending in
+# "/" (or an existing directory) receives a file under its own name. OWNER and MODE (optional)
+# apply to what was copied, as --chown/--chmod do.
+COPY = r"""# defkit_copy SRC DST [OWNER] [MODE]: Docker's COPY of one staged source.
+defkit_copy() {
+    if [ -d "$1" ] && [ ! -L "$1" ]; then
+        mkdir -p "$2"
+        cp -a "$1/." "$2/"
+        for defkit_e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+            if [ -e "$defkit_e" ] || [ -L "$defkit_e" ]; then
+                defkit_own "$2/${defkit_e##*/}" "${3:-}" "${4:-}"
+            fi
+        done
+        return 0
+    fi
+    case $2 in
+        */) mkdir -p "$2"; defkit_t="$2${1##*/}" ;;
+        *) if [ -d "$2" ]; then defkit_t="$2/${1##*/}"; else
+               mkdir -p "$(dirname "$2")"; defkit_t=$2; fi ;;
+    esac
+    rm -rf "$defkit_t" 2>/dev/null || true
+    cp -a "$1" "$defkit_t"
+    defkit_own "$defkit_t" "${3:-}" "${4:-}"
+}
+# defkit_copy_all DIR DST [OWNER] [MODE]: every entry of a staged wildcard match.
+defkit_copy_all() {
+    for defkit_m in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+        if [ -e "$defkit_m" ] || [ -L "$defkit_m" ]; then
+            defkit_copy "$defkit_m" "$2" "${3:-}" "${4:-}"
+        fi
+    done
+}
+# defkit_own PATH OWNER MODE: --chown (a user alone means uid:uid, as Docker does) and --chmod.
+defkit_own() {
+    if [ -n "$2" ]; then
+        case $2 in
+            *:*) defkit_o=$2 ;;
+            *[!0-9]*) defkit_o="$2:$(id -u "$2")" ;;
+            *) defkit_o="$2:$2" ;;
+        esac
+        chown -hR "$defkit_o" "$1"
+    fi
+    if [ -n "$3" ]; then chmod -R "$3" "$1"; fi
+}
+"""
+
+# ADD of a local file: a tar archive (plain, gzip, bzip2, xz; tar detects which) is extracted
+# into DST; anything else is copied like COPY.
+ADD = r"""# defkit_add SRC DST [OWNER] [MODE]: Docker's ADD of a local source (extracts archives).
+defkit_add() {
+    if [ -f "$1" ] && tar -tf "$1" >/dev/null 2>&1; then
+        mkdir -p "$2"
+        tar -xf "$1" -C "$2"
+        if [ -n "${3:-}${4:-}" ]; then
+            tar -tf "$1" | sed -e 's|^\./||' -e 's|/.*||' | sort -u | while read -r defkit_e; do
+                [ -n "$defkit_e" ] && defkit_own "$2/$defkit_e" "${3:-}" "${4:-}"
+            done
+        fi
+    else
+        defkit_copy "$1" "$2" "${3:-}" "${4:-}"
+    fi
+}
+"""
+
+# Runs on the build host (%setup): the first download tool found wins.
+FETCH = r"""# defkit_fetch URL FILE [SHA256]: download on the build host, check the digest if given.
+defkit_fetch() {
+    mkdir -p "$(dirname "$2")"
+    if command -v curl >/dev/null 2>&1; then
+        curl -fsSL --retry 3 -o "$2" "$1"
+    elif command -v wget >/dev/null 2>&1; then
+        wget -q -O "$2" "$1"
+    elif command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import sys, urllib.request as u; u.urlretrieve(sys.argv[1], sys.argv[2])' \
+            "$1" "$2"
+    else
+        echo "defkit: no curl, wget or python3 on the build host to download $1" >&2
+        return 1
+    fi
+    if [ -n "${3:-}" ]; then
+        if ! echo "$3  $2" | sha256sum -c - >/dev/null; then
+            echo "defkit: checksum mismatch for $1" >&2
+            return 1
+        fi
+    fi
+}
+"""
+
+GIT = r"""# defkit_git URL REF DIR [KEEP_GIT]: ADD of a Git repository, cloned on the build host.
+defkit_git() {
+    rm -rf "$3"
+    if [ -n "$2" ]; then
+        git clone --quiet --recurse-submodules "$1" "$3"
+        git -C "$3" checkout --quiet "$2"
+    else
+        git clone --quiet --depth 1 --recurse-submodules "$1" "$3"
+    fi
+    if [ -z "${4:-}" ]; then rm -rf "$3/.git"; fi
+}
+"""

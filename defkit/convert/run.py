@@ -1,0 +1,160 @@
+"""RUN: each one in its own subshell of %post, starting in the WORKDIR, with Docker's semantics.
+
+Docker runs a shell-form RUN as `/bin/sh -c "<text>"` (or the SHELL in effect) in a fresh process:
+no `-e`, and `cd`, `set`, variables and `exit` end with it. %post runs as `sh -ex`, so the default
+shell gets a subshell with `set +e` (its status is the last command's, as with `sh -c`, and %post
+stops when it fails). Another SHELL gets the text through a quoted here-document, byte for byte.
+"""
+
+from __future__ import annotations
+
+from defkit.convert.emit import Script
+from defkit.convert.shell import heredoc_marker, printf_lines, quote, quote_argv, text_is_unsafe
+from defkit.convert.state import DEFAULT_SHELL, STAGING, Context, StageState
+from defkit.convert.words import expand_word, plain_value, shell_value
+from defkit.dockerfile.ast import Instruction, RunCommand
+
+
+def convert_run(state: StageState, instruction: Instruction, command: RunCommand,
+                ctx: Context) -> None:
+    span = instruction.span
+    post = state.plan.post
+    if state.direct_files:
+        return  # (never happens: a RUN makes the stage use %post)
+    post.add(f"# RUN (Dockerfile line {span.line})")
+    body = Script()
+    if state.workdir is not None and state.workdir != "/":
+        body.add(f"cd {shell_value(state.workdir, 'post', state.scope)} || exit 1")
+    _mounts(state, instruction, command, ctx, body)
+    if command.network:
+        ctx.notes.info(span, f"RUN --network={command.network} dropped (Apptainer builds use "
+                       "the host network)")
+    if command.security:
+        ctx.notes.warn(span, f"RUN --security={command.security} has no Apptainer equivalent")
+
+    if command.argv is not None:
+        # Exec form: no shell, no variable expansion; the argv runs as is.
+        body.add(f"exec {quote_argv(command.argv)}")
+    else:
+        text = command.shell or ""
+        heredocs = command.heredocs
+        only_heredoc = len(heredocs) == 1 and text.strip().lstrip("0123456789").startswith("<<") \
+            and len(text.split()) == 1
+        if only_heredoc and heredocs[0].content.startswith("#!"):
+            # BuildKit writes a script with a shebang to a file and executes it.
+            script_path = f"{STAGING}/run-{span.line}"
+            state.staged = True
+            _write_file(body, heredocs[0].content, script_path)
+            body.add(f"chmod +x {quote(script_path)}", f"exec {quote(script_path)}")
+        else:
+            if only_heredoc:
+                script = heredocs[0].content
+            else:
+                script = text + "\n" + "".join(h.content + h.name + "\n" for h in heredocs)
+            _run_text(state, body, script, span.line)
+    post.add("(")
+    post.extend(_indented(body))
+    post.add(")")
+
+
+def _indented(body: Script) -> Script:
+    out = Script()
+    for text, raw in body.lines:
+        out.lines.append((text if raw else "    " + text, raw))
+    return out
+
+
+def _run_text(state: StageState, body: Script, script: str, line: int) -> None:
+    script = script if script.endswith("\n") else script + "\n"
+    if text_is_unsafe(script):
+        # A line would start a %section or a new stage, or `{{ X }}` would be templated:
+        # write the text to a file with printf and run it with the shell.
+        path = f"{STAGING}/run-{line}.sh"
+        state.staged = True
+        _write_file(body, script, path)
+        body.add(f'exec {quote_argv(state.shell)} "$(cat {quote(path)})"')
+        return
+    if state.shell == DEFAULT_SHELL:
+        body.add("set +e")
+        lines = script.rstrip("\n").split("\n")
+        if len(lines) == 1:
+            body.add(lines[0])
+        else:
+            body.add_raw(*lines)  # several lines: keep them byte for byte
+        return
+    marker = heredoc_marker(script, "DEFKIT_RUN")
+    body.add(f"exec {quote_argv(state.shell)} \"$(cat <<'{marker}'")
+    body.add_raw(*script.rstrip("\n").split("\n"), marker)
+    body.add(')"')
+
+
+def _write_file(body: Script, content: str, path: str) -> None:
+    if text_is_unsafe(content):
+        lines = printf_lines(content)
+        body.add(*lines[:-1], lines[-1] + f" > {quote(path)}")
+        return
+    marker = heredoc_marker(content)
+    body.add(f"cat > {quote(path)} <<'{marker}'")
+    body.add_raw(*content.rstrip("\n").split("\n"), marker)
+
+
+def _mounts(state: StageState, instruction: Instruction, command: RunCommand, ctx: Context,
+            body: Script) -> None:
+    span = instruction.span
+    for mount in command.mounts:
+        kind = mount.type
+        target = mount.get("target") or mount.get("dst") or mount.get("destination") or ""
+        if kind == "cache":
+            ctx.notes.info(span, f"RUN --mount=type=cache,target={target} dropped: the step runs "
+                           "without a cache")
+        elif kind == "secret":
+            ident = mount.get("id") or target
+            ctx.notes.warn(span, f"RUN --mount=type=secret (id {ident}) is not carried over and "
+                           "never written into the .def; provide the secret another way")
+        elif kind == "ssh":
+            ctx.notes.warn(span, "RUN --mount=type=ssh is not carried over: the step has no SSH "
+                           "agent")
+        elif kind == "tmpfs":
+            if target:
+                body.add(f"mkdir -p {quote(_abs(state, target))}")
+            ctx.notes.info(span, f"RUN --mount=type=tmpfs,target={target}: a plain directory")
+        elif kind == "bind":
+            _bind(state, instruction, mount.get("from"), mount.get("source") or
+                  mount.get("src") or "", target, ctx, body)
+        else:
+            ctx.notes.warn(span, f"RUN --mount=type={kind} is not supported; dropped")
+
+
+def _abs(state: StageState, target: str) -> str:
+    if target.startswith("/"):
+        return target
+    import posixpath
+
+    base = plain_value(state.workdir_value or "/", state.scope)
+    return posixpath.normpath(posixpath.join(base, target))
+
+
+def _bind(state: StageState, instruction: Instruction, source_stage: str | None, source: str,
+          target: str, ctx: Context, body: Script) -> None:
+    """A bind mount is emulated by copying its source to the target before the step."""
+    span = instruction.span
+    stage = None
+    if source_stage:
+        name = plain_value(expand_word(source_stage, state.scope, ctx.escape), state.scope,
+                           literal=True)
+        stage = ctx.resolve_stage(name, span.line)
+    source = source or "."
+    if stage is not None and not source.startswith("/"):
+        source = "/" + source
+    staged = f"{STAGING}/{state.next_id(span.line)}/mount"
+    state.staged = True
+    if stage is None:
+        state.plan.files.append((source, staged))
+    else:
+        state.plan.files_from.setdefault(stage, []).append((source, staged))
+    from defkit.convert import helpers
+
+    state.need_helper("copy", helpers.COPY)
+    body.add(f"defkit_copy {quote(staged)} {quote(_abs(state, target or '/'))}")
+    ctx.notes.info(span, f"RUN --mount=type=bind,target={target}: the source is copied there "
+                   "before the step and stays in the image")

@@ -1,0 +1,77 @@
+"""The converter's state while it walks one Docker stage (copied when a child stage replays it)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Optional
+
+from defkit.convert.emit import Script, StagePlan
+from defkit.convert.notes import NoteSink
+from defkit.convert.runscript import Process
+from defkit.convert.words import Scope
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+STAGING = "/.defkit"
+
+
+@dataclass
+class Context:
+    """What every stage shares: options, notes, and how to name other stages."""
+
+    escape: str
+    notes: NoteSink
+    build_args: dict[str, str]
+    global_values: dict[str, str]  # global ARGs (and predefined ones) with their values
+    predefined: dict[str, str]
+    # Given a COPY --from / --mount from= value, the Apptainer stage name to copy from.
+    resolve_stage: Callable[[str, int], str]
+    used_build_args: set[str] = field(default_factory=set)
+
+
+@dataclass
+class StageState:
+    plan: StagePlan
+    scope: Scope
+    workdir: Optional[str] = None  # shell view (markers), None: not set by the Dockerfile
+    workdir_value: Optional[str] = None  # value view
+    shell: tuple[str, ...] = DEFAULT_SHELL
+    process: Process = field(default_factory=Process)
+    user: Optional[str] = None
+    external_base: bool = True  # the chain starts from an image (not scratch)
+    direct_files: bool = False  # scratch chain without RUN: %files go straight to their place
+    helpers: set[str] = field(default_factory=set)
+    staged: bool = False  # something was staged under /.defkit
+    counter: int = 0
+    help_lines: list[str] = field(default_factory=list)
+
+    def next_id(self, line: int) -> str:
+        """A staging directory name for one instruction, unique within the stage."""
+        self.counter += 1
+        return f"{line}.{self.counter}"
+
+    def need_helper(self, name: str, text: str, setup: bool = False) -> None:
+        key = ("setup:" if setup else "post:") + name
+        if key in self.helpers:
+            return
+        self.helpers.add(key)
+        target: Script = self.plan.setup if setup else self.plan.post_prologue
+        if setup:
+            # %setup helpers go first in %setup, before any use.
+            target.lines[0:0] = [(line, False) for line in text.rstrip("\n").split("\n")]
+        else:
+            target.add(*text.rstrip("\n").split("\n"))
+
+    def fork(self, name: str, comment: str) -> StageState:
+        """A copy for a child stage (`FROM <this stage>`) named `name`."""
+        parent = self.plan.name
+        child = copy.deepcopy(self)
+        child.plan.name = name
+        child.plan.header_comments.append(comment)
+        child.plan.post.add(f"# --- stage {name} continues stage {parent} here ---")
+        child.plan.header = [(k, name if k == "Stage" else v) for k, v in child.plan.header]
+        child.process = child.process.new_stage()
+        child.scope.args = {}  # ARGs do not cross stages; ENV does
+        child.scope.templated = set()
+        return child

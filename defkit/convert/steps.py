@@ -1,0 +1,231 @@
+"""One handler per Dockerfile instruction (except FROM and COPY/ADD), writing into a StageState."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Optional
+
+from defkit.convert.copying import convert_copy
+from defkit.convert.run import convert_run
+from defkit.convert.runscript import shell_form
+from defkit.convert.shell import double_quote, quote
+from defkit.convert.state import Context, StageState
+from defkit.convert.words import (
+    expand_word,
+    is_templatable,
+    marked_names,
+    plain_value,
+    shell_value,
+)
+from defkit.dockerfile.ast import (
+    ArgCommand,
+    CommandLine,
+    CopyCommand,
+    EnvCommand,
+    ExposeCommand,
+    HealthcheckCommand,
+    Instruction,
+    LabelCommand,
+    MaintainerCommand,
+    OnbuildCommand,
+    RunCommand,
+    StopsignalCommand,
+    UserCommand,
+    VolumeCommand,
+    WorkdirCommand,
+)
+from defkit.dockerfile.expand import ExpansionError
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def convert_instruction(state: StageState, instruction: Instruction, ctx: Context) -> None:
+    command = instruction.command
+    span = instruction.span
+    try:
+        if isinstance(command, RunCommand):
+            convert_run(state, instruction, command, ctx)
+        elif isinstance(command, CopyCommand):
+            convert_copy(state, instruction, command, ctx)
+        elif isinstance(command, EnvCommand):
+            _env(state, instruction, command, ctx)
+        elif isinstance(command, ArgCommand):
+            _arg(state, instruction, command, ctx)
+        elif isinstance(command, WorkdirCommand):
+            _workdir(state, instruction, command, ctx)
+        elif isinstance(command, CommandLine):
+            _command_line(state, instruction, command, ctx)
+        elif isinstance(command, LabelCommand):
+            for pair in command.pairs:
+                _label(state, instruction, pair.key, pair.value or "", ctx)
+        elif isinstance(command, MaintainerCommand):
+            state.plan.labels["maintainer"] = _one_line(command.name)
+        else:
+            _metadata(state, instruction, ctx)
+    except ExpansionError as exc:
+        ctx.notes.warn(span, f"{instruction.keyword} skipped: {exc.message}")
+
+
+def _env(state: StageState, instruction: Instruction, command: EnvCommand, ctx: Context) -> None:
+    before = state.scope.copy()
+    assigned: set[str] = set()
+    updates: list[tuple[str, str, str]] = []
+    for pair in command.pairs:
+        key = plain_value(expand_word(pair.key, before, ctx.escape), before, literal=True)
+        raw = pair.value or ""
+        value = expand_word(raw, before, ctx.escape)
+        shell_text = expand_word(raw, before, ctx.escape, shell=True)
+        if any(name in assigned for _kind, name in marked_names(shell_text)):
+            # All pairs of one ENV see the values from before it; a later pair of the same
+            # instruction must not see an earlier one through the shell.
+            shell_text = value
+        assigned.add(key)
+        updates.append((key, value, shell_text))
+    for key, value, shell_text in updates:
+        if not _IDENTIFIER.match(key) or "\n" in value:
+            ctx.notes.warn(instruction.span, f"ENV {key!r} is not a shell variable name; "
+                           "it cannot be set in %post or %environment")
+            continue
+        state.scope.env[key] = value
+        state.plan.post.add(f"export {key}={shell_value(shell_text, 'post', state.scope)}")
+        state.plan.environment.add(f"export {key}={shell_value(shell_text, 'env', state.scope)}")
+
+
+def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: Context) -> None:
+    before = state.scope.copy()
+    for pair in command.pairs:
+        name = plain_value(expand_word(pair.key, before, ctx.escape), before, literal=True)
+        value: Optional[str]
+        if name in ctx.build_args:
+            value = ctx.build_args[name]
+            ctx.used_build_args.add(name)
+        elif pair.value is not None:
+            value = plain_value(expand_word(pair.value, before, ctx.escape), before, literal=True)
+        elif name in ctx.global_values:
+            value = ctx.global_values[name]
+        else:
+            value = None
+        state.scope.args[name] = value
+        if not _IDENTIFIER.match(name):
+            ctx.notes.warn(instruction.span, f"ARG {name!r} is not a shell variable name; skipped")
+            continue
+        if name in state.scope.env:
+            continue  # ENV wins over ARG: the variable keeps its ENV value
+        arguments = state.plan.arguments
+        clash = name in arguments and arguments[name] != (value or "")
+        if value is None:
+            if clash:
+                continue
+            arguments[name] = ""
+            placeholder = "{{ " + name + " }}"
+            state.plan.post.add(
+                f"if [ -n '{placeholder}' ]; then export {name}='{placeholder}'; fi"
+            )
+        elif is_templatable(value) and not clash:
+            arguments[name] = value
+            state.scope.templated.add(name)
+            state.plan.post.add(f"export {name}='{{{{ {name} }}}}'")
+        else:
+            state.scope.templated.discard(name)
+            state.plan.post.add(f"export {name}={double_quote(value)}")
+
+
+def _workdir(state: StageState, instruction: Instruction, command: WorkdirCommand,
+             ctx: Context) -> None:
+    shell_path = expand_word(command.path, state.scope, ctx.escape, shell=True)
+    value_path = expand_word(command.path, state.scope, ctx.escape)
+    if not shell_path.startswith("/") and state.workdir is None and state.external_base:
+        ctx.notes.info(instruction.span, "relative WORKDIR resolved against /; the base image's "
+                       "WORKDIR (if it sets one) is not known at conversion time")
+    state.workdir = _join(state.workdir, shell_path)
+    state.workdir_value = _join(state.workdir_value, value_path)
+    if not state.direct_files:
+        state.plan.post.add(f"mkdir -p {shell_value(state.workdir, 'post', state.scope)}")
+
+
+def _join(base: Optional[str], path: str) -> str:
+    joined = posixpath.normpath(posixpath.join(base or "/", path))
+    return joined[1:] if joined.startswith("//") else joined
+
+
+def _command_line(state: StageState, instruction: Instruction, command: CommandLine,
+                  ctx: Context) -> None:
+    keyword = command.keyword.upper()
+    if keyword == "SHELL":
+        if command.argv is None or not command.argv:
+            ctx.notes.warn(instruction.span, "SHELL must be a JSON array; ignored")
+            return
+        state.shell = tuple(command.argv)
+        return
+    if command.argv is not None:
+        argv = tuple(command.argv)
+    else:
+        argv = shell_form(state.shell, command.shell or "")
+    if keyword == "ENTRYPOINT":
+        state.process = state.process.with_entrypoint(argv)
+    else:
+        state.process = state.process.with_cmd(argv)
+
+
+def _label(state: StageState, instruction: Instruction, raw_key: str, raw_value: str,
+           ctx: Context) -> None:
+    key = plain_value(expand_word(raw_key, state.scope, ctx.escape), state.scope)
+    value = plain_value(expand_word(raw_value, state.scope, ctx.escape), state.scope)
+    if not key or any(ch.isspace() for ch in key):
+        ctx.notes.warn(instruction.span, f"LABEL key {key!r} contains spaces; Apptainer labels "
+                       "cannot hold it, skipped")
+        return
+    if "\n" in value:
+        ctx.notes.warn(instruction.span, f"LABEL {key}: line breaks in the value became spaces")
+    state.plan.labels[key] = _one_line(value)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text.strip()
+
+
+def _metadata(state: StageState, instruction: Instruction, ctx: Context) -> None:
+    command = instruction.command
+    span = instruction.span
+    notes = ctx.notes
+    if isinstance(command, UserCommand):
+        user = plain_value(expand_word(command.user, state.scope, ctx.escape), state.scope)
+        state.user = user
+        notes.warn(span, f"USER {user}: Apptainer runs the container as the calling user; "
+                   "later RUN steps run as root (no su)")
+        state.help_lines.append(f"Docker USER: {user} (the container runs as the calling user)")
+    elif isinstance(command, ExposeCommand):
+        ports = " ".join(
+            plain_value(expand_word(port, state.scope, ctx.escape), state.scope)
+            for port in command.ports
+        )
+        notes.info(span, f"EXPOSE {ports}: not needed, Apptainer shares the host's network")
+        state.help_lines.append(f"Docker EXPOSE: {ports}")
+    elif isinstance(command, VolumeCommand):
+        paths = [
+            plain_value(expand_word(path, state.scope, ctx.escape), state.scope)
+            for path in command.paths
+        ]
+        notes.warn(span, f"VOLUME {' '.join(paths)}: the image is read-only at run time; "
+                   "bind a host directory there (--bind)")
+        if not state.direct_files:
+            state.plan.post.add("mkdir -p " + " ".join(quote(path) for path in paths))
+        state.help_lines.append(f"Docker VOLUME: {' '.join(paths)} (use --bind HOST:PATH)")
+    elif isinstance(command, StopsignalCommand):
+        notes.warn(span, f"STOPSIGNAL {command.signal} has no Apptainer equivalent")
+        state.help_lines.append(f"Docker STOPSIGNAL: {command.signal}")
+    elif isinstance(command, HealthcheckCommand):
+        if command.kind.upper() == "NONE" or command.test is None:
+            notes.info(span, "HEALTHCHECK NONE: nothing to carry over")
+            return
+        test = command.test
+        text = test.shell if test.argv is None else " ".join(quote(a) for a in test.argv)
+        notes.warn(span, "HEALTHCHECK has no Apptainer equivalent (it probes a running service, "
+                   "so it is not a %test); recorded in %help")
+        state.help_lines.append(f"Docker HEALTHCHECK: {_one_line(text or '')}")
+    elif isinstance(command, OnbuildCommand):
+        notes.warn(span, f"ONBUILD {command.instruction.keyword}: triggers for child images are "
+                   "not carried over")
+    else:
+        notes.warn(span, f"unknown instruction {instruction.keyword}; skipped")
