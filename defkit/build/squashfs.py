@@ -174,9 +174,13 @@ def unsquash_list(
         size = re.sub(r"\s+", "", match.group("size"))
         entries.append(
             SquashEntry(
-                match.group("mode"), int(match.group("uid")), int(match.group("gid")),
-                size, name.lstrip("/"), target,
-            )  # fmt: skip
+                match.group("mode"),
+                int(match.group("uid")),
+                int(match.group("gid")),
+                size,
+                name.lstrip("/"),
+                target,
+            )
         )
     return entries
 
