@@ -44,8 +44,15 @@ def go_trim_left_space(text: str) -> str:
     return text[leading_space(text) :]
 
 
-def parse_node(line: str, escape: str) -> Node:
+# BuildKit recurses without limit on `ONBUILD ONBUILD ...` (its instruction parser rejects even
+# one level); a bound keeps Python's stack safe on hostile input.
+MAX_ONBUILD_NESTING = 32
+
+
+def parse_node(line: str, escape: str, depth: int = 0) -> Node:
     """BuildKit's newNodeFromLine: split off the keyword and flags, then dispatch on the keyword."""
+    if depth > MAX_ONBUILD_NESTING:
+        raise NodeError(f"ONBUILD nested more than {MAX_ONBUILD_NESTING} levels deep")
     parts = _WHITESPACE.split(go_trim_space(line), maxsplit=1)
     keyword = parts[0]
     flags: list[str] = []
@@ -61,7 +68,7 @@ def parse_node(line: str, escape: str) -> Node:
     elif keyword.lower() == "onbuild":
         args = []
         if rest:
-            child = parse_node(rest, escape)
+            child = parse_node(rest, escape, depth + 1)
     else:
         args, json_form = line_parser(rest, escape)
     return Node(keyword, line, tuple(flags), tuple(args), json_form, child)

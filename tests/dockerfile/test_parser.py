@@ -357,3 +357,10 @@ def test_dump_reads_like_buildkit(tmp_path: pathlib.Path) -> None:
     assert dump(parse_file(path)) == (
         '(from "x")\n(onbuild (run "a"))\n(copy ["--link"] "a" "b")\n(env "k" "v" "=")\n'
     )
+
+
+def test_deeply_nested_onbuild_is_an_error_not_a_crash() -> None:
+    text = "FROM x\n" + "ONBUILD " * 1000 + "RUN x\n"
+    assert "ONBUILD nested more than" in _error(text, strict=False)
+    parsed = parse("FROM x\nONBUILD ONBUILD RUN x\n", strict=False)
+    assert dump(parsed).splitlines()[1] == '(onbuild (onbuild (run "x")))'
