@@ -248,6 +248,14 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class ParseWarning:
+    """Something BuildKit accepts but warns about (an empty line inside a continuation)."""
+
+    message: str
+    span: Span
+
+
+@dataclass(frozen=True)
 class Dockerfile:
     path: str
     directives: dict[str, str]  # parser directives by lower-cased name: "syntax", "escape", ...
@@ -255,3 +263,4 @@ class Dockerfile:
     instructions: tuple[Instruction, ...]
     stages: tuple[Stage, ...]
     global_args: tuple[Instruction, ...]  # ARG instructions before the first FROM
+    warnings: tuple[ParseWarning, ...] = ()

@@ -30,6 +30,7 @@ from defkit.dockerfile.ast import (
     Heredoc,
     Instruction,
     OnbuildCommand,
+    ParseWarning,
     Stage,
 )
 from defkit.dockerfile.commands import CommandError, build_command, split_flag
@@ -109,6 +110,7 @@ class _Parser:
         self.directives = _Directives()
         self.escape = "\\"
         self.continuation = _continuation_regex(self.escape)
+        self.warnings: list[ParseWarning] = []
 
     def error(self, message: str, line: int, column: int = 1) -> DockerfileParseError:
         return DockerfileParseError(
@@ -159,14 +161,25 @@ class _Parser:
         if ended and not content:
             return None
         parts = [content]
+        empty_line: Optional[int] = None
         while not ended and self.index < len(self.lines):
             raw = self.next_line()
             line = _trim_newline(raw)
-            if _is_comment(raw) or not go_trim_left_space(line):
-                continue  # comments and blank lines inside a continuation are dropped
+            if _is_comment(raw):
+                continue  # comment lines inside a continuation are dropped
+            if not go_trim_left_space(line):
+                empty_line = empty_line or self.index  # dropped too, with a warning
+                continue
             content, ended = self.trim_continuation(line)
             parts.append(content)
         logical = "".join(parts)
+        if empty_line is not None:
+            self.warnings.append(
+                ParseWarning(
+                    f"Empty continuation line found in: {logical}",
+                    Span(empty_line, 1, empty_line, 1),
+                )
+            )
         try:
             node = parse_node(logical, self.escape)
         except NodeError as exc:
@@ -285,6 +298,7 @@ class _Parser:
             instructions=instructions,
             stages=tuple(stages),
             global_args=tuple(global_args),
+            warnings=tuple(self.warnings),
         )
 
     def stage(self, index: int, from_: Instruction, body: list[Instruction]) -> Stage:

@@ -364,3 +364,11 @@ def test_deeply_nested_onbuild_is_an_error_not_a_crash() -> None:
     assert "ONBUILD nested more than" in _error(text, strict=False)
     parsed = parse("FROM x\nONBUILD ONBUILD RUN x\n", strict=False)
     assert dump(parsed).splitlines()[1] == '(onbuild (onbuild (run "x")))'
+
+
+def test_empty_continuation_lines_are_dropped_with_a_warning() -> None:
+    parsed = parse("FROM x\nRUN a \\\n\n  b\nRUN c \\\n# comment\n  d\n")
+    assert [i.args for i in parsed.instructions[1:]] == [("a   b",), ("c   d",)]
+    assert [(w.message, w.span.line) for w in parsed.warnings] == [
+        ("Empty continuation line found in: RUN a   b", 3)
+    ]
