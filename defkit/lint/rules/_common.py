@@ -1,0 +1,73 @@
+"""Helpers shared by rules that look at the model rather than at shell text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Optional
+
+from defkit.model import DefFile, Section, Span, Stage
+
+#: `{{ NAME }}` as Apptainer matches it (Go `\s` and ASCII `\w`).
+PLACEHOLDER = re.compile(r"\{\{[\t\n\f\r ]*([0-9A-Za-z_]+)[\t\n\f\r ]*\}\}")
+
+
+def is_templated(value: str) -> bool:
+    """True when a value is decided at build time (`{{ X }}` or a shell variable)."""
+    return "{{" in value or "$" in value
+
+
+def line_span(lines: list[str], line: int, column: int = 1) -> Span:
+    """From `column` to the end of `line` (1-based)."""
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return Span(line, column, line, max(len(text.rstrip("\r")) + 1, column))
+
+
+def stage_anchor(stage: Stage) -> Span:
+    """Where to report a problem about a whole stage: its Bootstrap line, else its first line."""
+    entry = stage.header_entry("bootstrap")
+    if entry is not None:
+        return entry.span
+    if stage.header:
+        return stage.header[0].span
+    if stage.sections:
+        return stage.sections[0].header_span
+    return stage.span
+
+
+def sections(deffile: Optional[DefFile], name: str) -> Iterator[tuple[Stage, Section]]:
+    """Every section called `name` with its stage, in file order."""
+    if deffile is None:
+        return
+    for stage in deffile.stages:
+        for section in stage.sections:
+            if section.name == name:
+                yield stage, section
+
+
+def section_name_span(section: Section) -> Span:
+    """The `%name` word of a section line."""
+    start = section.header_span
+    return Span(start.line, start.column, start.line, start.column + 1 + len(section.name))
+
+
+#: Go's `#[^!]`: a `#` followed by anything but `!` before a placeholder comments it out.
+_COMMENTED = re.compile(r"#[^!]", re.DOTALL)
+
+
+def placeholders(stage: Stage) -> Iterator[tuple[str, Span]]:
+    """The `{{ NAME }}` placeholders Apptainer replaces in a stage (commented ones skipped)."""
+    source = stage.raw
+    copied_to = 0
+    for match in PLACEHOLDER.finditer(source):
+        line_start = source.rfind("\n", copied_to, match.start())
+        checked = source[line_start if line_start != -1 else copied_to : match.start()]
+        if _COMMENTED.search(checked):
+            continue
+        copied_to = match.end()
+        start, end = match.span()
+        line = stage.span.line + source.count("\n", 0, start)
+        column = start - (source.rfind("\n", 0, start) + 1) + 1
+        end_line = stage.span.line + source.count("\n", 0, end)
+        end_column = end - (source.rfind("\n", 0, end) + 1) + 1
+        yield match.group(1), Span(line, column, end_line, end_column)

@@ -1,0 +1,96 @@
+"""Package-manager invocations in scripts: which program, which subcommand, which options."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Optional
+
+from defkit.lint.rules._shell import Command, Word, commands
+from defkit.model import Section
+
+#: Options whose value is the next word (`apt-get -o Dpkg::Options=... install`).
+_OPTIONS_WITH_VALUE = {
+    "apt-get": {"-o", "-c", "-t", "--option", "--config-file", "--target-release"},
+    "apt": {"-o", "-c", "-t", "--option", "--config-file", "--target-release"},
+    "pip": {"-r", "-c", "-e", "-i", "-f", "-t", "--requirement", "--constraint", "--editable",
+            "--index-url", "--extra-index-url", "--find-links", "--target", "--prefix", "--root",
+            "--trusted-host", "--platform", "--python-version", "--src", "--upgrade-strategy",
+            "--progress-bar", "--cache-dir", "--log", "--proxy", "--timeout", "--retries",
+            "--implementation", "--abi", "--only-binary", "--no-binary", "--global-option",
+            "--config-settings", "-C"},
+    "yum": {"-c", "-d", "-e", "-x", "--exclude", "--enablerepo", "--disablerepo", "--setopt",
+            "--releasever", "--installroot", "--config"},
+    "zypper": {"-c", "-D", "-R", "--root", "--config", "--reposd-dir"},
+}  # fmt: skip
+_OPTIONS_WITH_VALUE["dnf"] = _OPTIONS_WITH_VALUE["yum"]
+_OPTIONS_WITH_VALUE["microdnf"] = _OPTIONS_WITH_VALUE["yum"]
+_PIP = re.compile(r"pip[0-9.]*$")
+_PYTHON = re.compile(r"python[0-9.]*$")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    command: Command
+    program: str  # "apt-get", "apt", "pip", "yum", "dnf", "microdnf", "zypper", "apk"
+    program_word: Word
+    subcommand: Optional[Word]
+    options: tuple[Word, ...]  # every option word, before and after the subcommand
+    operands: tuple[Word, ...]  # words after the subcommand that are not options or their values
+
+    def has_option(self, *names: str) -> bool:
+        """True when a long option (or its `--name=value` form) or a short letter is present."""
+        for word in self.options:
+            value = word.value
+            for name in names:
+                if name.startswith("--") and (value == name or value.startswith(name + "=")):
+                    return True
+                if len(name) == 2 and not value.startswith("--") and name[1] in value[1:]:
+                    return True
+        return False
+
+
+def _program(command: Command) -> tuple[str, int]:
+    """The package manager a command runs and the index in argv where its arguments start."""
+    argv = command.argv
+    name = command.name
+    if _PIP.match(name):
+        return "pip", 1
+    if (
+        _PYTHON.match(name)
+        and len(argv) > 2
+        and argv[1].value == "-m"
+        and _PIP.match(argv[2].value)
+    ):
+        return "pip", 3
+    if name in ("apt-get", "apt", "yum", "dnf", "microdnf", "zypper", "apk"):
+        return name, 1
+    return "", 0
+
+
+def invocations(section: Section, *programs: str) -> Iterator[Invocation]:
+    """The package-manager commands of a section, restricted to `programs`."""
+    for command in commands(section):
+        program, start = _program(command)
+        if program not in programs:
+            continue
+        argv = command.argv
+        takes_value = _OPTIONS_WITH_VALUE.get(program, set())
+        subcommand: Optional[Word] = None
+        options: list[Word] = []
+        operands: list[Word] = []
+        skip_next = False
+        for word in argv[start:]:
+            if skip_next:
+                skip_next = False
+                continue
+            if word.value.startswith("-") and word.value != "-":
+                options.append(word)
+                skip_next = word.value in takes_value
+            elif subcommand is None:
+                subcommand = word
+            else:
+                operands.append(word)
+        yield Invocation(command, program, argv[start - 1], subcommand, tuple(options),
+                         tuple(operands))  # fmt: skip

@@ -1,0 +1,383 @@
+"""Shell helpers shared by rules: the simple commands of a script section, with file positions.
+
+This is not a full shell parser. It splits a section body into words and operators the way sh
+does for the common cases (quotes, `$(...)`, backticks, `{{ X }}` placeholders, comments, line
+continuations, heredocs) and keeps where each word sits in the .def file, so rules can point at
+the exact column. Heredoc bodies are skipped: they are data, not commands.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Optional
+
+from defkit.model import DefFile, Section, Span, Stage
+
+#: Operators that end a simple command, longest first so `&&` wins over `&`.
+_OPERATORS = ("&&", "||", ";;", "|&", "|", ";", "&", "(", ")")
+_REDIRECT = re.compile(r"[0-9]*(<<<|<<-|<<|>>|>&|<&|&>>|&>|>\||<>|>|<)")
+#: Words that can start a command without being its name.
+_KEYWORDS = frozenset({"if", "then", "else", "elif", "while", "until", "do", "!", "{", "}", "time"})
+#: Programs that run the command given after their own options.
+_WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "exec", "command", "time", "stdbuf"})
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str  # as written, quotes kept
+    value: str  # quotes and backslashes removed (best effort; expansions kept as written)
+    span: Span
+
+
+@dataclass(frozen=True)
+class Command:
+    """One simple command: its words (redirections apart) and the operators around it."""
+
+    words: tuple[Word, ...]
+    redirects: tuple[tuple[str, Optional[Word]], ...]
+    before: str  # operator before it ("" at the start of a line or script)
+    after: str  # operator after it ("\n" at a line end, "" at the script end)
+    section: Section
+
+    @property
+    def head(self) -> Optional[Word]:
+        """The first word that is not a keyword or an assignment (a wrapper such as `sudo`)."""
+        for word in self.words:
+            if word.value not in _KEYWORDS and not _ASSIGNMENT.match(word.text):
+                return word
+        return None
+
+    @property
+    def argv(self) -> tuple[Word, ...]:
+        """The words from the program name on: assignments, keywords and wrappers skipped."""
+        words = list(self.words)
+        while words:
+            first = words[0].value
+            if first in _KEYWORDS or _ASSIGNMENT.match(words[0].text):
+                words.pop(0)
+            elif first in _WRAPPERS and len(words) > 1:
+                words.pop(0)
+                while len(words) > 1 and (
+                    words[0].value.startswith("-") or _ASSIGNMENT.match(words[0].text)
+                ):
+                    option = words.pop(0).value
+                    if option in ("-u", "-g", "-n") and len(words) > 1:
+                        words.pop(0)  # the option's argument (sudo -u user, nice -n 5)
+            else:
+                break
+        return tuple(words)
+
+    @property
+    def name(self) -> str:
+        """The program's base name ("apt-get" for `/usr/bin/apt-get`), "" when there is none."""
+        argv = self.argv
+        return argv[0].value.rsplit("/", 1)[-1] if argv else ""
+
+
+class _Positions:
+    """Maps an index in a section body to its (line, column) in the file."""
+
+    def __init__(self, section: Section) -> None:
+        self._newlines = [i for i, char in enumerate(section.body) if char == "\n"]
+        self._line = section.body_line
+        self._offset = section.body_column_offset
+
+    def at(self, index: int) -> tuple[int, int]:
+        row = bisect.bisect_left(self._newlines, index)
+        line_start = self._newlines[row - 1] + 1 if row else 0
+        column = index - line_start + 1 + (self._offset if row == 0 else 0)
+        return self._line + row, column
+
+    def span(self, start: int, end: int) -> Span:
+        line, column = self.at(start)
+        end_line, end_column = self.at(end)
+        return Span(line, column, end_line, end_column)
+
+
+def body_span(section: Section, start: int, end: int) -> Span:
+    """The file span of `section.body[start:end]`."""
+    return _Positions(section).span(start, end)
+
+
+def body_lines(section: Section) -> Iterator[tuple[int, int, str]]:
+    """Each body line as (file line, file column of its first character, text)."""
+    column = 1 + section.body_column_offset
+    for number, text in enumerate(section.body.split("\n")):
+        yield section.body_line + number, column, text
+        column = 1
+
+
+def _skip_quoted(text: str, i: int) -> int:
+    """Index just past the quoted string, `$(...)`, backtick or `{{ }}` starting at `i`."""
+    char = text[i]
+    if char == "'":
+        end = text.find("'", i + 1)
+        return len(text) if end < 0 else end + 1
+    if text.startswith("{{", i):
+        end = text.find("}}", i + 2)
+        return len(text) if end < 0 else end + 2
+    if text.startswith("$(", i) or char == "`" or char == '"':
+        closer = {"$": ")", "`": "`", '"': '"'}[char]
+        j = i + (2 if char == "$" else 1)
+        depth = 1
+        while j < len(text):
+            c = text[j]
+            if c == "\\":
+                j += 2
+                continue
+            if closer == ")" and c == "(":
+                depth += 1
+            elif c == closer:
+                depth -= 1
+                if depth == 0:
+                    return j + 1
+            elif (
+                c in "'\"`"
+                and closer != c
+                and not (c == "'" and closer == '"')
+                or c == "$"
+                and text.startswith("$(", j)
+            ):
+                j = _skip_quoted(text, j)
+                continue
+            j += 1
+        return len(text)
+    return i + 1
+
+
+def _unquote(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+        elif char in "'\"":
+            end = _skip_quoted(text, i)
+            inner = (
+                text[i + 1 : end - 1] if end - i >= 2 and text[end - 1] == char else text[i + 1 :]
+            )
+            out.append(inner)
+            i = end
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _tokens(body: str) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) with kind "word", "op", "redir" or "nl"; heredoc bodies skipped."""
+    i = 0
+    pending_heredocs: list[tuple[str, bool]] = []
+    expect_delimiter: Optional[bool] = None  # set after `<<`/`<<-`: the next word is the delimiter
+    n = len(body)
+    while i < n:
+        char = body[i]
+        if char in " \t":
+            i += 1
+        elif char == "\\" and body.startswith("\\\n", i):
+            i += 2
+        elif char == "\n":
+            yield "nl", i, i + 1
+            i += 1
+            for delimiter, strip_tabs in pending_heredocs:
+                while i < n:
+                    end = body.find("\n", i)
+                    end = n if end < 0 else end
+                    line = body[i:end]
+                    i = end + 1
+                    if (line.lstrip("\t") if strip_tabs else line).strip() == delimiter:
+                        break
+            pending_heredocs = []
+        elif char == "#":
+            end = body.find("\n", i)
+            i = n if end < 0 else end
+        else:
+            redirect = _REDIRECT.match(body, i)
+            if redirect and (char in "<>&" or redirect.end() > i + 1 and body[i].isdigit()):
+                operator = redirect.group(1)
+                yield "redir", i, redirect.end()
+                if operator in ("<<", "<<-"):
+                    expect_delimiter = operator == "<<-"
+                i = redirect.end()
+                continue
+            operator_match = next((op for op in _OPERATORS if body.startswith(op, i)), None)
+            if operator_match is not None:
+                yield "op", i, i + len(operator_match)
+                i += len(operator_match)
+                continue
+            start = i
+            while i < n and body[i] not in " \t\n;&|()<>":
+                if body[i] == "\\" and i + 1 < n:
+                    i += 2
+                elif body[i] in "'\"`" or body.startswith("$(", i) or body.startswith("{{", i):
+                    i = _skip_quoted(body, i)
+                else:
+                    i += 1
+            if i == start:  # a lone character no rule above consumed; never loop forever
+                i += 1
+            if expect_delimiter is not None:
+                pending_heredocs.append((_unquote(body[start:i]), expect_delimiter))
+                expect_delimiter = None
+            yield "word", start, i
+
+
+def commands(section: Section) -> Iterator[Command]:
+    """The simple commands of a script section, in order."""
+    body = section.body
+    positions = _Positions(section)
+    words: list[Word] = []
+    redirects: list[tuple[str, Optional[Word]]] = []
+    before = ""
+    redirect_op: Optional[str] = None
+    for kind, start, end in _tokens(body):
+        if kind == "word":
+            word = Word(body[start:end], _unquote(body[start:end]), positions.span(start, end))
+            if redirect_op is not None:
+                redirects.append((redirect_op, word))
+                redirect_op = None
+            else:
+                words.append(word)
+            continue
+        if kind == "redir":
+            redirect_op = body[start:end].lstrip("0123456789")
+            continue
+        operator = "\n" if kind == "nl" else body[start:end]
+        if words or redirects:
+            yield Command(tuple(words), tuple(redirects), before, operator, section)
+            words, redirects = [], []
+        before = "" if operator == "\n" else operator
+        redirect_op = None
+    if words or redirects:
+        yield Command(tuple(words), tuple(redirects), before, "", section)
+
+
+def script_sections(stage: Stage) -> Iterator[Section]:
+    """The sections of a stage whose bodies are shell scripts."""
+    return (section for section in stage.sections if section.is_script)
+
+
+def all_script_sections(deffile: DefFile) -> Iterator[Section]:
+    for stage in deffile.stages:
+        yield from script_sections(stage)
+
+
+def options_and_operands(argv: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
+    """Split the arguments after the program name into options (`-x`, `--long`) and operands."""
+    options: list[Word] = []
+    operands: list[Word] = []
+    for word in argv[1:]:
+        (options if word.value.startswith("-") and word.value != "-" else operands).append(word)
+    return options, operands
+
+
+def has_short_flag(options: list[Word], letter: str) -> bool:
+    """True when a short option cluster such as `-qy` contains `letter`."""
+    return any(
+        not word.value.startswith("--") and letter in word.value[1:].split("=", 1)[0]
+        for word in options
+    )
+
+
+def shell_of(section: Section) -> str:
+    """The shell that runs a script section: "sh", "bash", "dash", ... or "" when not a shell.
+
+    `%pre`, `%setup`, `%post` (and `%appinstall`, appended to `%post`) run under `/bin/sh -e`
+    unless their arguments name another shell after `-c`; `%runscript`, `%startscript` and `%test`
+    run under their shebang, else `/bin/sh`; `%environment` is sourced by `/bin/sh`.
+    """
+    if section.name in ("pre", "setup", "post", "test"):
+        words = section.args.split("#", 1)[0].split()
+        if "-c" in words:
+            rest = words[words.index("-c") + 1 :]
+            return _shell_name(rest) if rest else "sh"
+        if section.name != "test":
+            return "sh"
+    if section.name in ("runscript", "startscript", "test"):
+        stripped = section.body.lstrip()
+        if stripped.startswith("#!"):
+            return _shell_name(stripped[2:].split("\n", 1)[0].split())
+    return "sh"
+
+
+def _shell_name(words: list[str]) -> str:
+    if not words:
+        return "sh"
+    name = words[0].rsplit("/", 1)[-1]
+    if name == "env" and len(words) > 1:
+        name = words[1].rsplit("/", 1)[-1]
+    if name == "busybox" and len(words) > 1:
+        name = words[1]
+    return name if name in ("sh", "bash", "dash", "ash", "ksh", "zsh", "mksh") else ""
+
+
+def unquoted_parts(text: str) -> Iterator[tuple[int, str]]:
+    """The pieces of a word outside single and double quotes, with their offsets in `text`."""
+    i = 0
+    start = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+        elif char in "'\"":
+            if i > start:
+                yield start, text[start:i]
+            i = _skip_quoted(text, i)
+            start = i
+        else:
+            i += 1
+    if start < len(text):
+        yield start, text[start:]
+
+
+def expansions(word: Word) -> Iterator[tuple[str, Span]]:
+    """Variables a word expands (`$NAME`, `${NAME...}`), outside single quotes, with spans."""
+    text = word.text
+    for match in _EXPANSION.finditer(text):
+        if _inside_single_quotes(text, match.start()):
+            continue
+        yield match.group(1) or match.group(2), word_part_span(word, match.start(), match.end())
+
+
+_EXPANSION = re.compile(r"\$(?:\{#?([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _inside_single_quotes(text: str, index: int) -> bool:
+    i = 0
+    while i < index:
+        char = text[i]
+        if char == "\\":
+            i += 2
+        elif char == "'":
+            end = _skip_quoted(text, i)
+            if end > index:
+                return True
+            i = end
+        elif char == '"':
+            i += 1  # single quotes inside double quotes are literal: keep scanning inside
+            while i < index and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            i += 1
+        else:
+            i += 1
+    return False
+
+
+def word_part_span(word: Word, start: int, end: int) -> Span:
+    """The file span of `word.text[start:end]`."""
+
+    def at(offset: int) -> tuple[int, int]:
+        before = word.text[:offset]
+        newlines = before.count("\n")
+        if not newlines:
+            return word.span.line, word.span.column + offset
+        return word.span.line + newlines, offset - before.rfind("\n")
+
+    line, column = at(start)
+    end_line, end_column = at(end)
+    return Span(line, column, end_line, end_column)

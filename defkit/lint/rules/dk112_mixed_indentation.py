@@ -1,0 +1,60 @@
+"""Checks for sections indented with both tabs and spaces.
+
+## What it does
+Reports, once per section, the first body line whose indentation uses a different character
+(tab or space) than the section's first indented line, or mixes both.
+
+## Why it matters
+Mixed indentation looks different in every editor and makes nesting hard to read; with `<<-`
+heredocs only tabs are stripped, so a space-indented terminator is silently not found.
+
+## Example
+```
+%post
+    apt-get update
+        apt-get install -y curl
+```
+
+## Use instead
+Indent every line of a section the same way (the corpus majority uses spaces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._shell import body_lines
+from defkit.model import Span
+
+CODE = "DK112"
+NAME = "mixed-indentation"
+SEVERITY: Severity = "style"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None:
+        return
+    for stage in ctx.deffile.stages:
+        for section in stage.sections:
+            style = ""
+            for line, column, text in body_lines(section):
+                indent = text[: len(text) - len(text.lstrip(" \t"))]
+                if not indent or indent == text:
+                    continue  # unindented or whitespace-only lines say nothing
+                kinds = set(indent)
+                if not style and len(kinds) == 1:
+                    style = indent[0]
+                    continue
+                if len(kinds) > 1 or indent[0] != style:
+                    span = Span(line, column, line, column + len(indent))
+                    expected = "tabs" if style == "\t" else "spaces"
+                    yield Problem(
+                        span,
+                        f"{section.display_name} mixes tabs and spaces in indentation "
+                        f"(its first indented line uses {expected or 'both'})",
+                    )
+                    break

@@ -1,0 +1,53 @@
+"""Checks for `apt-get install` without `--no-install-recommends`.
+
+## What it does
+Reports `apt-get install` (or `apt install`) without `--no-install-recommends`, unless the
+command or the file sets `APT::Install-Recommends` to false.
+
+## Why it matters
+Recommended packages are not needed to run what you install, and often double the size of the
+image (documentation, X11 libraries, compilers).
+
+## Example
+```
+%post
+    apt-get install -y python3
+```
+
+## Use instead
+```
+%post
+    apt-get install -y --no-install-recommends python3
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._packages import invocations
+from defkit.lint.rules._shell import all_script_sections
+
+CODE = "DK303"
+NAME = "apt-no-install-recommends"
+SEVERITY: Severity = "info"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None or "install-recommends" in ctx.text.lower().replace(
+        "no-install-recommends", ""
+    ):
+        return  # configured once for the whole file (apt.conf.d or `-o APT::Install-Recommends`)
+    for section in all_script_sections(ctx.deffile):
+        for call in invocations(section, "apt-get", "apt"):
+            if call.subcommand is None or call.subcommand.value != "install":
+                continue
+            if not call.has_option("--no-install-recommends"):
+                yield Problem(
+                    call.program_word.span,
+                    f"`{call.program} install` without `--no-install-recommends`",
+                )

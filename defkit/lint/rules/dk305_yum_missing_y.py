@@ -1,0 +1,81 @@
+"""Checks that `yum`, `dnf`, `microdnf` and `zypper` run without asking for confirmation.
+
+## What it does
+Reports `yum`/`dnf`/`microdnf` `install`, `update`, `upgrade`, `remove`, `erase`, `groupinstall`,
+`reinstall`, `downgrade`, `distro-sync`, `autoremove` without `-y`/`--assumeyes`, and `zypper`
+`install`/`in`, `update`/`up`, `dist-upgrade`/`dup`, `remove`/`rm`, `patch` without `-n`,
+`--non-interactive`, `-y` or `--no-confirm`.
+
+## Why it matters
+The build has no terminal to answer the prompt: the command reads end of input and the build
+fails ("Operation aborted", "Exiting on user command").
+
+## Example
+```
+%post
+    yum install epel-release
+```
+
+## Use instead
+```
+%post
+    yum install -y epel-release
+```
+
+## Fix
+Inserts `-y` after the subcommand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Edit, Fix, Problem, Severity
+from defkit.lint.rules._packages import invocations
+from defkit.lint.rules._shell import all_script_sections
+from defkit.model import Span
+
+CODE = "DK305"
+NAME = "yum-missing-y"
+SEVERITY: Severity = "warning"
+OPTIONS: dict[str, object] = {}
+FIXABLE = True
+
+_YUM_PROMPTING = frozenset(
+    {"install", "update", "upgrade", "remove", "erase", "groupinstall", "groupupdate", "reinstall",
+     "downgrade", "distro-sync", "autoremove", "localinstall", "group", "module"}
+)  # fmt: skip
+_ZYPPER_PROMPTING = frozenset(
+    {"install", "in", "update", "up", "dist-upgrade", "dup", "remove", "rm", "patch",
+     "source-install", "si"}
+)  # fmt: skip
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None or "assumeyes" in ctx.text.lower():
+        return
+    for section in all_script_sections(ctx.deffile):
+        for call in invocations(section, "yum", "dnf", "microdnf", "zypper"):
+            sub = call.subcommand
+            if sub is None or call.command.before == "|":
+                continue
+            if call.program == "zypper":
+                if sub.value not in _ZYPPER_PROMPTING or call.has_option(
+                    "-n", "--non-interactive", "-y", "--no-confirm"
+                ):
+                    continue
+            elif sub.value not in _YUM_PROMPTING or call.has_option("-y", "--assumeyes"):
+                continue
+            flag = "-y" if call.program != "zypper" or sub.value in ("install", "in") else "-n"
+            if flag == "-n":
+                at = call.program_word.span
+                edit = Edit(Span(at.end_line, at.end_column, at.end_line, at.end_column), " -n")
+            else:
+                at = sub.span
+                edit = Edit(Span(at.end_line, at.end_column, at.end_line, at.end_column), " -y")
+            yield Problem(
+                call.program_word.span,
+                f"`{call.program} {sub.value}` without `{flag}` aborts at the first prompt",
+                Fix(f"Add `{flag}`", (edit,)),
+            )

@@ -1,0 +1,55 @@
+"""Checks that `pip install` in the final image does not keep pip's cache.
+
+## What it does
+Reports `pip install` (also `pip3`, `python -m pip`) in the final stage's `%post` without
+`--no-cache-dir`, unless the script sets `PIP_NO_CACHE_DIR` or removes the cache
+(`pip cache purge`, `rm -rf ~/.cache/pip`, `/root/.cache`).
+
+## Why it matters
+pip keeps every downloaded wheel under `/root/.cache/pip`, which ends up in the image: often
+hundreds of MB for scientific stacks.
+
+## Example
+```
+%post
+    pip install numpy==2.1.0
+```
+
+## Use instead
+```
+%post
+    pip install --no-cache-dir numpy==2.1.0
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._packages import invocations
+
+CODE = "DK306"
+NAME = "pip-no-cache-dir"
+SEVERITY: Severity = "info"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+_CACHE_HANDLED = ("PIP_NO_CACHE_DIR", "pip cache purge", ".cache/pip", "/root/.cache", "~/.cache")
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None:
+        return
+    stage = ctx.deffile.final_stage
+    if any(marker in stage.raw for marker in _CACHE_HANDLED):
+        return
+    for section in stage.sections:
+        if section.name not in ("post", "appinstall"):
+            continue
+        for call in invocations(section, "pip"):
+            if call.subcommand is None or call.subcommand.value != "install":
+                continue
+            if not any(word.value.startswith("--no-cache") for word in call.options):
+                yield Problem(call.program_word.span, "`pip install` without `--no-cache-dir`")

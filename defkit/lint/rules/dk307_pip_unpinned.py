@@ -1,0 +1,65 @@
+"""Checks that `pip install` names package versions.
+
+## What it does
+Reports a `pip install` whose package arguments have no version specifier (`==`, `>=`, `~=`,
+`@ url`, ...). Requirement files (`-r`), local paths, URLs, VCS references and templated names
+are not judged, nor are `pip`, `setuptools` and `wheel` themselves.
+
+## Why it matters
+Without versions, every build resolves to whatever was released last: a build that worked
+yesterday can fail, or silently change results, today.
+
+## Example
+```
+%post
+    pip install --no-cache-dir numpy pandas
+```
+
+## Use instead
+```
+%post
+    pip install --no-cache-dir numpy==2.1.0 pandas==2.2.3
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._packages import invocations
+from defkit.lint.rules._shell import all_script_sections
+
+CODE = "DK307"
+NAME = "pip-unpinned"
+SEVERITY: Severity = "info"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+_SPECIFIER = re.compile(r"[=<>~!@]")
+_NOT_A_NAME = re.compile(r"[/$`{]|\.(whl|tar\.gz|zip|tgz)$|^\.|^[a-z+]+:")
+_TOOLING = frozenset({"pip", "setuptools", "wheel"})
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None:
+        return
+    for section in all_script_sections(ctx.deffile):
+        for call in invocations(section, "pip"):
+            if call.subcommand is None or call.subcommand.value != "install":
+                continue
+            if any(target and target.value.startswith("=") for _, target in call.command.redirects):
+                continue  # `pkg>=1.0` unquoted: pip-unquoted-specifier reports it
+            unpinned = [
+                word
+                for word in call.operands
+                if not _SPECIFIER.search(word.value)
+                and not _NOT_A_NAME.search(word.value)
+                and word.value.split("[", 1)[0].lower() not in _TOOLING
+            ]
+            if unpinned:
+                names = ", ".join(f"`{word.value}`" for word in unpinned[:3])
+                more = f" and {len(unpinned) - 3} more" if len(unpinned) > 3 else ""
+                yield Problem(unpinned[0].span, f"no version given for {names}{more}")

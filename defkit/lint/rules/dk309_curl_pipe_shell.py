@@ -1,0 +1,62 @@
+"""Checks for downloaded scripts run straight from the network.
+
+## What it does
+Reports `curl ... | sh` and `wget -O- ... | bash` (any shell, `python` or `perl`, also behind
+`sudo`), and `sh -c "$(curl ...)"` or `bash <(curl ...)`.
+
+## Why it matters
+Whatever the server returns at build time runs as root in the image, unreviewed and unpinned;
+a truncated download runs half a script. The build cannot be reproduced.
+
+## Example
+```
+%post
+    curl -fsSL https://get.example.com/install.sh | sh
+```
+
+## Use instead
+```
+%post
+    curl -fsSLo /tmp/install.sh https://get.example.com/v1.2.3/install.sh
+    echo "<sha256>  /tmp/install.sh" | sha256sum -c -
+    sh /tmp/install.sh
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._shell import all_script_sections, commands
+
+CODE = "DK309"
+NAME = "curl-pipe-shell"
+SEVERITY: Severity = "warning"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+_FETCHERS = frozenset({"curl", "wget"})
+_RUNNERS = re.compile(r"(sh|bash|dash|zsh|ksh|ash|python[0-9.]*|perl|ruby)$")
+_SUBSTITUTED = re.compile(r"(\$\(|<\(|`)\s*(curl|wget)\b")
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None:
+        return
+    for section in all_script_sections(ctx.deffile):
+        fetch = None
+        for command in commands(section):
+            if fetch is not None and command.before == "|" and _RUNNERS.match(command.name):
+                yield Problem(fetch, f"`{command.name}` runs a script piped from the network")
+            fetch = command.head.span if command.name in _FETCHERS and command.head else None
+            if fetch is None and _RUNNERS.match(command.name):
+                for word in command.argv[1:]:
+                    if _SUBSTITUTED.search(word.text):
+                        yield Problem(
+                            word.span, f"`{command.name}` runs a script fetched from the network"
+                        )
+            if command.after != "|":
+                fetch = None

@@ -1,0 +1,63 @@
+"""Checks for files made writable by everyone.
+
+## What it does
+Reports `chmod` with a mode that gives write permission to others: `777`, `666`, `0777`,
+`a+rwx`, `o+w`, `ugo+rw` and the like. Modes with the sticky bit (`1777`, as for `/tmp`) are
+not reported.
+
+## Why it matters
+In a writable sandbox or overlay any user can then change programs and libraries in the image;
+`777` is usually a workaround for an ownership problem that has a proper fix.
+
+## Example
+```
+%post
+    chmod -R 777 /opt/app
+```
+
+## Use instead
+```
+%post
+    chmod -R a+rX,go-w /opt/app
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._shell import all_script_sections, commands
+
+CODE = "DK311"
+NAME = "chmod-777"
+SEVERITY: Severity = "warning"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+_NUMERIC = re.compile(r"[0-7]{3,4}$")
+_SYMBOLIC_WORLD_WRITE = re.compile(r"(^|,)[ugo]*[ao][ugo]*[+=][rxXst]*w")
+
+
+def _world_writable(mode: str) -> bool:
+    if _NUMERIC.match(mode):
+        if len(mode) == 4 and int(mode[0]) & 1:
+            return False  # sticky bit: a shared directory like /tmp, on purpose
+        return int(mode[-1]) & 2 != 0
+    return bool(_SYMBOLIC_WORLD_WRITE.search(mode))
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None:
+        return
+    for section in all_script_sections(ctx.deffile):
+        for command in commands(section):
+            if command.name != "chmod":
+                continue
+            operands = [word for word in command.argv[1:] if not word.value.startswith("-")]
+            if operands and _world_writable(operands[0].value):
+                yield Problem(
+                    operands[0].span, f"`chmod {operands[0].value}` makes files world-writable"
+                )

@@ -1,0 +1,116 @@
+"""Checks for bash-only syntax in sections that run under `/bin/sh`.
+
+## What it does
+Reports, in script sections that run under `/bin/sh` (`%post`, `%setup`, `%test` without
+`-c /bin/bash`; `%runscript`, `%startscript` without a bash shebang; `%environment`; app
+scripts): `[[ ]]`, `source`, `function f`, here-strings `<<<`, arrays (`a=(...)`,
+`${a[@]}`), `==` inside `[ ]`, `&>` redirections, brace expansion `{a,b}` and the builtins
+`pushd`, `popd`, `shopt`, `declare`, `typeset`, `let`. Files whose base image is known to use
+bash as `/bin/sh` (CentOS, Rocky, Alma, Fedora, RHEL/UBI, openSUSE, and the yum/dnf/zypper
+agents) are not judged.
+
+## Why it matters
+On Debian and Ubuntu bases `/bin/sh` is dash: `source` is "not found", `[[` fails, `&>` runs the
+command in the background, `mkdir /opt/{bin,lib}` creates one directory named `{bin,lib}`.
+
+## Example
+```
+%post
+    source /opt/conda/etc/profile.d/conda.sh
+    if [[ -d /opt/app ]]; then echo ok; fi
+```
+
+## Use instead
+```
+%post -c /bin/bash
+    source /opt/conda/etc/profile.d/conda.sh
+    if [[ -d /opt/app ]]; then echo ok; fi
+```
+or POSIX syntax: `. /opt/conda/etc/profile.d/conda.sh` and `[ -d /opt/app ]`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._shell import Command, commands, shell_of, unquoted_parts
+from defkit.model import Section, Span, Stage
+
+CODE = "DK312"
+NAME = "bashism-in-sh"
+SEVERITY: Severity = "warning"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+_BASH_BUILTINS = frozenset({"source", "pushd", "popd", "shopt", "declare", "typeset", "let"})
+_BRACE_EXPANSION = re.compile(r"(?<![$\\{])\{[^{}\s$'\"]*,[^{}\s'\"]*\}")
+_ARRAY_EXPANSION = re.compile(r"\$\{#?[A-Za-z_][A-Za-z0-9_]*\[[@*]\]\}")
+_BASH_AS_SH = re.compile(
+    r"centos|rocky|alma|fedora|rhel|ubi[0-9]|redhat|opensuse|sles|amazonlinux|oraclelinux"
+    r"|archlinux|manjaro",
+    re.IGNORECASE,
+)
+
+
+def _uses_bash_as_sh(stage: Stage) -> bool:
+    if stage.bootstrap in ("yum", "dnf", "zypper", "arch"):
+        return True
+    return bool(_BASH_AS_SH.search(stage.header_value("from") or ""))
+
+
+def _findings(command: Command) -> Iterator[tuple[Span, str]]:
+    head = command.head
+    if head is not None:
+        if head.value == "[[":
+            yield head.span, "`[[ ]]`"
+        elif head.value == "function":
+            yield head.span, "`function` declarations"
+        elif command.name in _BASH_BUILTINS:
+            yield command.argv[0].span, f"`{command.name}`"
+        elif command.name in ("[", "test"):
+            for word in command.argv[1:]:
+                if word.value == "==":
+                    yield word.span, "`==` in `[ ]`"
+    for operator, target in command.redirects:
+        if operator in ("<<<", "&>", "&>>") and target is not None:
+            yield target.span, f"`{operator}`"
+    for word in command.words:
+        if _ARRAY_EXPANSION.search(word.text):
+            yield word.span, "arrays"
+        elif "{{" not in word.text and any(
+            _BRACE_EXPANSION.search(part) for _, part in unquoted_parts(word.text)
+        ):
+            yield word.span, "brace expansion `{a,b}`"
+
+
+def _array_assignments(section: Section) -> Iterator[tuple[Span, str]]:
+    for number, line in enumerate(section.body.split("\n")):
+        match = re.match(r"\s*(?:export\s+|local\s+|readonly\s+)?[A-Za-z_][A-Za-z0-9_]*=\(", line)
+        if match:
+            column = match.end() + (section.body_column_offset if number == 0 else 0)
+            line_number = section.body_line + number
+            yield Span(line_number, column, line_number, column + 1), "arrays"
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None:
+        return
+    for stage in ctx.deffile.stages:
+        if _uses_bash_as_sh(stage):
+            continue
+        for section in stage.sections:
+            if not section.is_script or shell_of(section) not in ("sh", "dash"):
+                continue
+            where = section.display_name
+            found = list(_array_assignments(section))
+            for command in commands(section):
+                found.extend(_findings(command))
+            for span, what in sorted(found, key=lambda item: (item[0].line, item[0].column)):
+                yield Problem(
+                    span,
+                    f"{what} is bash syntax, but {where} runs under /bin/sh (dash on Debian and "
+                    "Ubuntu); use POSIX syntax or a bash shell",
+                )

@@ -1,0 +1,54 @@
+"""Checks for `-c` with nothing after it on a `%post`, `%setup` or `%pre` line.
+
+## What it does
+Reports a `%post -c`, `%setup -c` or `%pre -c` line where no shell follows `-c` (comments after
+`#` do not count).
+
+## Why it matters
+The build stops with `bad post section '-c' parameter: missing arguments`.
+
+## Example
+```
+%post -c
+    echo hello
+```
+
+## Use instead
+```
+%post -c /bin/bash
+    echo hello
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.model import Span
+
+CODE = "DK313"
+NAME = "post-c-missing-argument"
+SEVERITY: Severity = "error"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None:
+        return
+    for stage in ctx.deffile.stages:
+        for section in stage.sections:
+            if section.name not in ("pre", "setup", "post"):
+                continue
+            words = section.args.split("#", 1)[0].split()
+            if not words or words[-1] != "-c":
+                continue
+            line = section.header_span.line
+            text = ctx.lines[line - 1].split("#", 1)[0]
+            column = text.rfind("-c") + 1
+            yield Problem(
+                Span(line, column, line, column + 2),
+                f"`-c` in %{section.name} needs a shell after it, such as `/bin/bash`",
+            )

@@ -1,0 +1,64 @@
+"""Checks the arguments of `%files` lines.
+
+## What it does
+Reports a `%files` section line whose arguments are neither empty nor exactly `from NAME`
+(`%files from`, `%files from a b`, `%files stage1`, or any first word other than `from`).
+
+## Why it matters
+Apptainer silently ignores a `%files` section with any other number of words, so nothing is
+copied; with two words it copies from the stage named by the second word whatever the first
+says.
+
+## Example
+```
+%files build
+    /src/app /usr/local/bin/app
+```
+
+## Use instead
+```
+%files from build
+    /src/app /usr/local/bin/app
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.model import Span
+
+CODE = "DK503"
+NAME = "files-bad-args"
+SEVERITY: Severity = "error"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None:
+        return
+    lines = ctx.lines
+    for stage in ctx.deffile.stages:
+        for section in stage.sections:
+            args = section.args.split("#", 1)[0]
+            words = args.split()
+            if section.name != "files" or not words:
+                continue
+            if len(words) == 2 and words[0] == "from":
+                continue
+            line = section.header_span.line
+            text = lines[line - 1]
+            start = text.find(words[0], text.find("%") + 1 + len(section.name)) + 1
+            end = text.rfind(words[-1]) + 1 + len(words[-1])
+            if len(words) == 2:
+                message = (
+                    f"write `from {words[1]}`: the first word is not checked, but means `from`"
+                )
+            else:
+                message = (
+                    "`%files` takes no arguments or `from <stage>`; Apptainer ignores this section"
+                )
+            yield Problem(Span(line, start, line, end), message)

@@ -1,0 +1,52 @@
+"""Checks that the image has a `%runscript` section.
+
+## What it does
+Reports a definition file whose final stage (the one that becomes the image) has no `%runscript`.
+
+## Why it matters
+`apptainer run` falls back to the base image's entry point (for Docker bases) or prints that
+there is no runscript, so users must know what to `exec`.
+
+## Example
+```
+Bootstrap: docker
+From: python:3.12-slim
+
+%post
+    pip install --no-cache-dir myapp==1.0
+```
+
+## Use instead
+```
+Bootstrap: docker
+From: python:3.12-slim
+
+%post
+    pip install --no-cache-dir myapp==1.0
+
+%runscript
+    exec python3 -m myapp "$@"
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._common import stage_anchor
+
+CODE = "DK601"
+NAME = "missing-runscript"
+SEVERITY: Severity = "info"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.deffile is None or not ctx.deffile.stages:
+        return
+    stage = ctx.deffile.final_stage
+    if not stage.sections_named("runscript"):
+        yield Problem(stage_anchor(stage), "the image has no %runscript")
