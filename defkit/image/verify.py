@@ -69,7 +69,8 @@ def _header_problems(image: SifImage) -> list[str]:
     problems = []
     if h.version != SPEC_VERSION:
         problems.append(f"unsupported SIF version {h.version!r} (expected {SPEC_VERSION!r})")
-    if h.launch and not h.launch.startswith(b"#!"):
+    launch = h.launch.rstrip(b"\0")  # all zero is fine: `siftool new` writes no launch script
+    if launch and not launch.startswith(b"#!"):
         problems.append("launch script does not start with '#!'")
     if h.descriptors_size != h.descriptors_total * DESCRIPTOR_SIZE:
         problems.append(

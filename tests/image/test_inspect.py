@@ -95,3 +95,30 @@ def test_cli_errors_are_one_line(
         assert run_cli(cli, ["inspect", str(target)]) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_reads_images_written_by_siftool(
+    tmp_path: pathlib.Path, squashfs: pathlib.Path, rootfs: pathlib.Path
+) -> None:
+    """An independent writer (random UUID, real times, no inspect-metadata.json)."""
+    from defkit.image.verify import verify_image
+    from tests.sif.helpers import siftool
+
+    deffile = tmp_path / "test.def"
+    deffile.write_bytes(DEFINITION)
+    sif = tmp_path / "siftool.sif"
+    siftool("new", str(sif))
+    siftool("add", "--datatype", "1", "--groupid", "1", str(sif), str(deffile))
+    siftool("add", "--datatype", "4", "--parttype", "2", "--partfs", "1", "--partarch", "2",
+            "--groupid", "1", str(sif), str(squashfs))  # fmt: skip
+    assert verify_image(sif) == []
+    info = inspect_image(sif)
+    assert info.source == "files" and info.deffile == DEFINITION.decode().rstrip("\n")
+    assert info.labels == inspect_image(rootfs).labels and info.labels["Author"] == "Ada"
+    assert info.apps == inspect_image(rootfs).apps
+    assert info.arch == "amd64" and info.extra == {"deterministic_times": False}
+    only_def = tmp_path / "def-only.sif"
+    siftool("new", str(only_def))
+    siftool("add", "--datatype", "1", str(only_def), str(deffile))
+    assert inspect_image(only_def).deffile is not None
+    assert verify_image(only_def) == ["0 primary system partitions (exactly one expected)"]
