@@ -107,9 +107,12 @@ def action_argv(rootfs: str, action: str, args: Sequence[str]) -> list[str]:
     script = f"/.singularity.d/actions/{action}"
     if os.path.isfile(os.path.join(rootfs, script.lstrip("/"))):
         return [script, *args]
-    # Not an Apptainer image: do what the action would do, directly.
+    # No action scripts (not an Apptainer image): do what the action would do, directly.
     if action == "exec":
         return list(args)
+    name = {"run": "runscript", "test": "test"}.get(action)
+    if name and os.path.isfile(os.path.join(rootfs, ".singularity.d", name)):
+        return [f"/.singularity.d/{name}", *args]
     if action == "test":
         return ["/bin/sh", "-c", "true"]
     return ["/bin/sh", *args]
