@@ -10,8 +10,8 @@ import os
 import stat
 from typing import Protocol, Union
 
-from defkit.build.squashfs import unsquash_cat, unsquash_list
-from defkit.sif.arch import resolve_in_root
+from defkit.build.squashfs import SquashEntry, unsquash_cat, unsquash_list
+from defkit.sif.arch import resolve_in_root, resolve_symlinks
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -56,18 +56,47 @@ class DirTree:
 
 
 class SquashTree:
-    """A squashfs image, or the squashfs partition at `offset` inside a SIF."""
+    """A squashfs image, or the squashfs partition at `offset` inside a SIF.
+
+    The whole listing is read once (`unsquashfs -lln`, metadata only), so symlinks are resolved
+    inside the image here; `unsquashfs -cat` then only ever sees a regular file's real path.
+    """
 
     def __init__(self, path: PathLike, offset: int = 0) -> None:
         self.path = os.fspath(path)
         self.offset = offset
+        self._index: dict[str, SquashEntry] | None = None
 
     def read(self, path: str) -> bytes | None:
-        return unsquash_cat(self.path, path, self.offset)
+        entry = self._resolve(path)
+        if entry is None or not entry.mode.startswith("-"):
+            return None
+        return unsquash_cat(self.path, entry.path, self.offset)
 
     def listdir(self, path: str) -> list[str]:
-        directory = path.strip("/")
-        entries = unsquash_list(self.path, self.offset, members=[directory] if directory else [])
-        prefix = directory + "/" if directory else ""
-        names = {e.path[len(prefix) :] for e in entries if e.path.startswith(prefix)}
-        return sorted(n for n in names if n and "/" not in n)
+        entry = self._resolve(path)
+        if entry is None or not entry.mode.startswith("d"):
+            return []
+        prefix = entry.path + "/" if entry.path else ""
+        return sorted(
+            p[len(prefix) :]
+            for p in self._entries()
+            if p.startswith(prefix) and p != entry.path and "/" not in p[len(prefix) :]
+        )
+
+    def _entries(self) -> dict[str, SquashEntry]:
+        if self._index is None:
+            self._index = {e.path: e for e in unsquash_list(self.path, self.offset)}
+        return self._index
+
+    def _resolve(self, path: str) -> SquashEntry | None:
+        index = self._entries()
+
+        def lookup(rel: str) -> str | None:
+            entry = index.get(rel)
+            if entry is None:
+                return None
+            return entry.target or "" if entry.mode.startswith("l") else ""
+
+        rel = resolve_symlinks(path, lookup)
+        return None if rel is None else index.get(rel)

@@ -11,6 +11,7 @@ import os
 import platform
 import stat
 import struct
+from collections.abc import Callable
 from typing import Union
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -99,42 +100,55 @@ def host_arch() -> str:
 def resolve_in_root(rootfs: PathLike, path: str) -> str | None:
     """Host path of `path` inside `rootfs`, following symlinks within it; None if missing/loop.
 
-    Each component is looked at with lstat; a symlink's target is re-rooted at `rootfs` (absolute)
-    or resolved against the current directory, and `..` stops at the rootfs root, exactly as a
-    chroot would see it. The result is always `rootfs` or below it.
+    A symlink's target is re-rooted at `rootfs` (absolute) or resolved against its directory,
+    and `..` stops at the rootfs root, exactly as a chroot would see it. The result is always
+    `rootfs` or below it.
     """
     root = os.path.abspath(os.fspath(rootfs))
+
+    def lookup(rel: str) -> str | None:
+        candidate = os.path.join(root, rel)
+        try:
+            if stat.S_ISLNK(os.lstat(candidate).st_mode):
+                return os.readlink(candidate)
+        except OSError:
+            return None
+        return ""
+
+    rel = resolve_symlinks(path, lookup)
+    return None if rel is None else os.path.join(root, rel) if rel else root
+
+
+def resolve_symlinks(path: str, lookup: Callable[[str], str | None]) -> str | None:
+    """`path` with every symlink resolved inside an image root, as a chroot would see it.
+
+    `lookup(rel)` returns None when `rel` (relative to the root, "/"-separated) does not exist,
+    "" when it exists and is not a symlink, else the symlink's target. The result is relative
+    to the root ("" for the root itself); None when missing or after 40 links (a loop).
+    """
     todo = [c for c in path.split("/") if c not in ("", ".")]
     todo.reverse()
-    current: list[str] = []  # resolved components below root, none of them a symlink
+    current: list[str] = []  # resolved components below the root, none of them a symlink
     links = 0
     while todo:
         part = todo.pop()
-        if part in ("", "."):
-            continue
         if part == "..":
             if current:
                 current.pop()
             continue
-        candidate = os.path.join(root, *current, part)
-        try:
-            st = os.lstat(candidate)
-        except OSError:
+        target = lookup("/".join([*current, part]))
+        if target is None:
             return None
-        if stat.S_ISLNK(st.st_mode):
+        if target:
             links += 1
             if links > _MAX_SYMLINKS:
-                return None
-            try:
-                target = os.readlink(candidate)
-            except OSError:
                 return None
             if target.startswith("/"):
                 current = []
             todo.extend(reversed([c for c in target.split("/") if c not in ("", ".")]))
             continue
         current.append(part)
-    return os.path.join(root, *current)
+    return "/".join(current)
 
 
 def _file_arch(path: str, *, follow: bool = True) -> str | None:

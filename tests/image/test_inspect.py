@@ -122,3 +122,29 @@ def test_reads_images_written_by_siftool(
     siftool("add", "--datatype", "1", str(only_def), str(deffile))
     assert inspect_image(only_def).deffile is not None
     assert verify_image(only_def) == ["0 primary system partitions (exactly one expected)"]
+
+
+def test_symlinks_resolve_inside_the_image(tmp_path: pathlib.Path) -> None:
+    from defkit.build.squashfs import make_squashfs
+
+    root = tmp_path / "root"
+    sd = root / ".singularity.d"
+    sd.mkdir(parents=True)
+    (root / "opt").mkdir()
+    (root / "opt" / "run.sh").write_text("#!/bin/sh\necho linked\n")
+    (root / "opt" / "labels.json").write_text('{"Via": "absolute link"}')
+    (sd / "runscript").symlink_to("../opt/run.sh")
+    (sd / "labels.json").symlink_to("/opt/labels.json")  # absolute: the image's /opt
+    (sd / "test").symlink_to("../../../../../../etc/hostname")  # climbs no higher than /
+    (sd / "env").symlink_to("/opt")  # a directory symlink
+    (root / "opt" / "95-environment.sh").write_text("export X=1\n")
+    sqfs = tmp_path / "l.sqfs"
+    make_squashfs(root, sqfs, source_date_epoch=0)
+    sif = tmp_path / "l.sif"
+    write_sif(sif, definition=DEFINITION, inspect_metadata=None, squashfs_path=sqfs,
+              arch="amd64")  # fmt: skip
+    for info in (inspect_image(sif), inspect_image(root)):
+        assert info.runscript == "#!/bin/sh\necho linked"
+        assert info.labels == {"Via": "absolute link"}
+        assert info.test is None
+        assert info.environment == {"/.singularity.d/env/95-environment.sh": "export X=1"}
