@@ -98,9 +98,6 @@ def write_sif(
         PARTITION_ALIGN,
         sqfs_size,
     )
-    objects = [obj for obj, _ in small] + [part]
-    if len(objects) > DEFAULT_CAPACITY:  # pragma: no cover - fixed set of objects
-        raise BuildError("too many SIF objects")
 
     # With `deterministic_from` the caller vouches for the inputs: skip hashing the squashfs.
     hasher = hashlib.sha256(_UUID_DOMAIN) if deterministic_from is None else None
@@ -110,7 +107,12 @@ def write_sif(
         hasher.update(_frame(DataType.PARTITION, arch, b""))
 
     directory = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=directory
+        )
+    except OSError as exc:
+        raise BuildError(f"cannot write {out}: {exc.strerror or exc}", path=out) from None
     try:
         with os.fdopen(fd, "wb") as f:
             descriptors, data_end = _write_data(f, small, part, sqfs, hasher)
@@ -119,12 +121,15 @@ def write_sif(
                 if hasher is not None
                 else hashlib.sha256(_UUID_DOMAIN + (deterministic_from or b"")).digest()
             )
-            header = _header(descriptors, data_end, arch, content_uuid(digest))
+            header = _header(descriptors, data_end, arch, content_uuid(digest)).pack()
+            table = b"".join(d.pack() for d in descriptors)
+            data_offset = DESCRIPTORS_OFFSET + DEFAULT_CAPACITY * DESCRIPTOR_SIZE
+            # Everything before the data, zeros included, is written out: no holes anywhere.
             f.seek(0)
-            f.write(header.pack())
-            f.seek(DESCRIPTORS_OFFSET)
-            for desc in descriptors:
-                f.write(desc.pack())
+            f.write(
+                header.ljust(DESCRIPTORS_OFFSET, b"\0")
+                + table.ljust(data_offset - DESCRIPTORS_OFFSET, b"\0")
+            )
         os.chmod(tmp, 0o755 & ~_umask())
         os.replace(tmp, out)
     except OSError as exc:

@@ -113,10 +113,12 @@ def test_mode_follows_umask_and_replaces(tmp_path: pathlib.Path, squashfs: pathl
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.sif"]
 
 
-def test_missing_squashfs_leaves_nothing(tmp_path: pathlib.Path) -> None:
+def test_missing_squashfs_leaves_nothing(tmp_path: pathlib.Path, squashfs: pathlib.Path) -> None:
     with pytest.raises(BuildError, match="cannot read squashfs"):
         _write(tmp_path / "x.sif", tmp_path / "missing.sqfs")
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(BuildError, match="cannot write .*No such file or directory"):
+        _write(tmp_path / "no" / "such" / "dir.sif", squashfs)
 
 
 def test_large_squashfs_is_streamed(tmp_path: pathlib.Path) -> None:
