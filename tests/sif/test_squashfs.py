@@ -118,6 +118,12 @@ def test_failure_is_one_line_and_leaves_nothing(tmp_path: pathlib.Path) -> None:
         make_squashfs(tree, out_dir / "x.sqfs", source_date_epoch=0, pseudo_file=str(bad))
     assert "\n" not in info.value.format()
     assert list(out_dir.iterdir()) == []
+    # the streaming path (progress callback) reports mksquashfs's own message the same way
+    with pytest.raises(BuildError, match="mksquashfs failed") as streamed:
+        make_squashfs(tree, out_dir / "x.sqfs", source_date_epoch=0, pseudo_file=str(bad),
+                      progress=lambda p: None)  # fmt: skip
+    assert streamed.value.message == info.value.message
+    assert list(out_dir.iterdir()) == []
     with pytest.raises(BuildError, match="not a directory"):
         make_squashfs(tmp_path / "missing", out_dir / "y.sqfs", source_date_epoch=0)
 
