@@ -158,14 +158,10 @@ def _add_url(state: StageState, instruction: Instruction, command: CopyCommand, 
     if _GIT.search(url):
         repo, _, ref = url.partition("#")
         staged = f"{stage_dir}/repo"
-        state.need_helper("git", helpers.GIT, setup=True)
-        keep = "1" if command.keep_git_dir else ""
-        state.plan.setup.add(
-            f"# ADD {url} (Dockerfile line {span.line})",
-            f'defkit_git {quote(repo)} {quote(ref)} "$APPTAINER_ROOTFS"{quote(staged)}'
-            + (f" {keep}" if keep else ""),
-        )
-        ctx.notes.info(span, "ADD of a Git repository: cloned with git on the build host (%setup)")
+        state.need_helper("git", helpers.GIT)
+        keep = " 1" if command.keep_git_dir else ""
+        state.plan.post.add(f"defkit_git {quote(repo)} {quote(ref)} {quote(staged)}{keep}")
+        ctx.notes.info(span, "ADD of a Git repository: cloned with git, which the image needs")
     else:
         name = posixpath.basename(url.split("?", 1)[0].split("#", 1)[0].rstrip("/")) or "index.html"
         staged = f"{stage_dir}/{name}"
@@ -176,11 +172,8 @@ def _add_url(state: StageState, instruction: Instruction, command: CopyCommand, 
                 checksum = f" {quote(digest)}"
             else:
                 ctx.notes.warn(span, f"ADD --checksum={command.checksum}: only sha256 is checked")
-        state.need_helper("fetch", helpers.FETCH, setup=True)
-        state.plan.setup.add(
-            f"# ADD {url} (Dockerfile line {span.line}): downloaded on the build host",
-            f'defkit_fetch {quote(url)} "$APPTAINER_ROOTFS"{quote(staged)}{checksum}',
-        )
+        state.need_helper("fetch", helpers.FETCH)
+        state.plan.post.add(f"defkit_fetch {quote(url)} {quote(staged)}{checksum}")
         # Docker gives downloaded files mode 600 unless --chmod says otherwise.
         chmod = chmod or "600"
     state.need_helper("copy", helpers.COPY)

@@ -69,19 +69,22 @@ defkit_add() {
 }
 """
 
-# Runs on the build host (%setup): the first download tool found wins.
-FETCH = r"""# defkit_fetch URL FILE [SHA256]: download on the build host, check the digest if given.
+# Runs in the container (%post), at the point of the ADD: the first download tool found wins.
+# (Not %setup: that would run on the build host with the user's privileges.)
+FETCH = r"""# defkit_fetch URL FILE [SHA256]: download (ADD of a URL), check the digest if given.
 defkit_fetch() {
     mkdir -p "$(dirname "$2")"
     if command -v curl >/dev/null 2>&1; then
         curl -fsSL --retry 3 -o "$2" "$1"
     elif command -v wget >/dev/null 2>&1; then
         wget -q -O "$2" "$1"
+    elif command -v busybox >/dev/null 2>&1; then
+        busybox wget -q -O "$2" "$1"
     elif command -v python3 >/dev/null 2>&1; then
         python3 -c 'import sys, urllib.request as u; u.urlretrieve(sys.argv[1], sys.argv[2])' \
             "$1" "$2"
     else
-        echo "defkit: no curl, wget or python3 on the build host to download $1" >&2
+        echo "defkit: no curl, wget, busybox or python3 in the image to download $1" >&2
         return 1
     fi
     if [ -n "${3:-}" ]; then
@@ -93,7 +96,7 @@ defkit_fetch() {
 }
 """
 
-GIT = r"""# defkit_git URL REF DIR [KEEP_GIT]: ADD of a Git repository, cloned on the build host.
+GIT = r"""# defkit_git URL REF DIR [KEEP_GIT]: ADD of a Git repository (needs git in the image).
 defkit_git() {
     rm -rf "$3"
     if [ -n "$2" ]; then

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
-from defkit.convert.emit import Script, StagePlan
+from defkit.convert.emit import StagePlan
 from defkit.convert.notes import NoteSink
 from defkit.convert.runscript import Process
 from defkit.convert.words import Scope
@@ -51,17 +51,12 @@ class StageState:
         self.counter += 1
         return f"{line}.{self.counter}"
 
-    def need_helper(self, name: str, text: str, setup: bool = False) -> None:
-        key = ("setup:" if setup else "post:") + name
-        if key in self.helpers:
+    def need_helper(self, name: str, text: str) -> None:
+        """Define a helper function at the top of %post (once per stage)."""
+        if name in self.helpers:
             return
-        self.helpers.add(key)
-        target: Script = self.plan.setup if setup else self.plan.post_prologue
-        if setup:
-            # %setup helpers go first in %setup, before any use.
-            target.lines[0:0] = [(line, False) for line in text.rstrip("\n").split("\n")]
-        else:
-            target.add(*text.rstrip("\n").split("\n"))
+        self.helpers.add(name)
+        self.plan.post_prologue.add(*text.rstrip("\n").split("\n"))
 
     def fork(self, name: str, comment: str) -> StageState:
         """A copy for a child stage (`FROM <this stage>`) named `name`."""

@@ -118,9 +118,10 @@ def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: 
             if clash:
                 continue
             arguments[name] = ""
-            placeholder = "{{ " + name + " }}"
+            # Declared without a value: set only when a --build-arg gives one, as in Docker.
             state.plan.post.add(
-                f"if [ -n '{placeholder}' ]; then export {name}='{placeholder}'; fi"
+                f"{name}='{{{{ {name} }}}}'",
+                f'if [ -n "${name}" ]; then export {name}; else unset {name}; fi',
             )
         elif is_templatable(value) and not clash:
             arguments[name] = value
