@@ -146,7 +146,7 @@ def make_squashfs(
             result = run_streaming(argv, on_line, env=env)
             output = result.stderr + "\n".join(lines).encode()
         if result.returncode != 0:
-            raise BuildError(f"mksquashfs failed (exit {result.returncode}): {_last_line(output)}")
+            raise BuildError(f"mksquashfs failed (exit {result.returncode}): {_message(output)}")
         os.replace(tmp, out)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -161,7 +161,7 @@ def unsquash_list(
     argv = ["unsquashfs", "-o", str(offset), "-lln", "-no-wildcards", os.fspath(path)]
     result = run([*argv, *(m.lstrip("/") for m in members)])
     if result.returncode != 0:
-        raise SquashfsError(f"cannot list squashfs: {_last_line(result.stderr + result.stdout)}",
+        raise SquashfsError(f"cannot list squashfs: {_message(result.stderr + result.stdout)}",
                             path=os.fspath(path))  # fmt: skip
     entries = []
     for line in result.stdout.decode("utf-8", "surrogateescape").splitlines():
@@ -195,7 +195,7 @@ def unsquash_cat(path: PathLike, member: str, offset: int = 0) -> bytes | None:
     message = result.stderr.decode("utf-8", "replace")
     if "no matches for" in message or "is a directory" in message or "not a " in message:
         return None
-    raise SquashfsError(f"cannot read {member} from squashfs: {_last_line(result.stderr)}",
+    raise SquashfsError(f"cannot read {member} from squashfs: {_message(result.stderr)}",
                         path=os.fspath(path))  # fmt: skip
 
 
@@ -204,7 +204,7 @@ def unsquash_stat(path: PathLike, offset: int = 0) -> str:
     result = run(["unsquashfs", "-s", "-o", str(offset), os.fspath(path)])
     text = result.stdout.decode("utf-8", "replace")
     if result.returncode != 0 or "Found a valid SQUASHFS" not in text:
-        raise SquashfsError(f"squashfs unreadable: {_last_line(result.stderr + result.stdout)}",
+        raise SquashfsError(f"squashfs unreadable: {_message(result.stderr + result.stdout)}",
                             path=os.fspath(path))  # fmt: skip
     return text
 
@@ -216,6 +216,9 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _last_line(output: bytes) -> str:
+def _message(output: bytes) -> str:
+    """The most telling line of squashfs-tools output: a FATAL ERROR line, else the first one
+    (mksquashfs follows its real message with pages of usage text)."""
     lines = [ln.strip() for ln in output.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return lines[-1] if lines else "no output"
+    fatal = [ln for ln in lines if "FATAL ERROR" in ln]
+    return (fatal or lines or ["no output"])[0]

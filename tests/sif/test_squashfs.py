@@ -114,7 +114,7 @@ def test_failure_is_one_line_and_leaves_nothing(tmp_path: pathlib.Path) -> None:
     bad.write_text("this is not a pseudo definition\n")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    with pytest.raises(BuildError, match=r"mksquashfs failed \(exit \d+\)") as info:
+    with pytest.raises(BuildError, match=r"mksquashfs failed \(exit \d+\): .*pseudo") as info:
         make_squashfs(tree, out_dir / "x.sqfs", source_date_epoch=0, pseudo_file=str(bad))
     assert "\n" not in info.value.format()
     assert list(out_dir.iterdir()) == []
