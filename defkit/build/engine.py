@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from defkit.build import reproducible, steps
@@ -51,10 +51,14 @@ class BuildResult:
 
 def default_mode(fakeroot: bool) -> tuple[Mode, Optional[str]]:
     """The mode of a build and, when it was chosen for the user, a notice saying so."""
-    from defkit.build.sandbox import fakeroot_available
+    from defkit.build.sandbox import fakeroot_available, subid_ranges
 
     if os.geteuid() == 0 and not fakeroot:
         return "root", None
+    if subid_ranges() is not None:
+        return "userns", None if fakeroot else (
+            "not running as root: building rootless with --fakeroot (user namespace with your "
+            "/etc/subuid range)")
     if not fakeroot_available():
         return "userns", ("fakeroot is not installed: building in a root-mapped user namespace "
                           "only (packages that chown to other users will fail)")
@@ -162,7 +166,7 @@ def build(
             ctx.emit(Notice(notice))
         if unused:
             ctx.emit(Warning("unused build args: " + ", ".join(unused)))
-        check_stages(deffile, ctx)
+        ctx = _checked(deffile, ctx)
         result = _run_stages(deffile, definition, ctx, target, sandbox is not None)
         seconds = time.monotonic() - started
         ctx.emit(BuildFinished(target, result, seconds))
@@ -172,6 +176,24 @@ def build(
         raise
     finally:
         steps.remove_tree(base)
+
+
+def _checked(deffile: DefFile, ctx: BuildContext) -> BuildContext:
+    """Run the checks; an agent that refuses the subuid namespace (debootstrap needs mknod) gets
+    the fakeroot mode instead, when fakeroot is installed."""
+    from defkit.build.sandbox import fakeroot_available
+
+    try:
+        check_stages(deffile, ctx)
+        return ctx
+    except DefkitError:
+        if ctx.mode != "userns" or not fakeroot_available():
+            raise
+    fallback = replace(ctx, mode="fakeroot")
+    check_stages(deffile, fallback)
+    fallback.emit(Notice("a bootstrap agent cannot run in a plain user namespace: using "
+                         "fakeroot"))
+    return fallback
 
 
 def _target(def_path: str, output: Optional[str], sandbox: Optional[str]) -> str:

@@ -43,9 +43,11 @@ def _quote(path: str) -> str:
 
 
 def squash_wrapper(ctx: BuildContext, fakeroot_state: Optional[str]) -> list[str]:
+    from defkit.build.sandbox import userns_flags
+
     if not ctx.rootless:
         return []
-    wrapper = ["unshare", "--map-root-user"]
+    wrapper = ["unshare", *userns_flags(ctx.mode)]
     if fakeroot_state is not None and os.path.exists(fakeroot_state):
         wrapper += ["fakeroot", "-i", fakeroot_state, "--"]
     return wrapper

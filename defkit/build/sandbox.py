@@ -13,6 +13,7 @@ are removed afterwards, so the image holds only what the recipe put there.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import pwd
@@ -44,12 +45,56 @@ FAKEROOT_FILES = {  # name inside FAKEROOT_DIR -> candidates on the host
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def _subid_range(path: str, user: str, uid: int) -> Optional[tuple[int, int]]:
+    """The first `user:start:count` range of /etc/subuid or /etc/subgid for this user."""
+    with contextlib.suppress(OSError), open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.strip().split(":")
+            if len(parts) == 3 and parts[0] in (user, str(uid)):
+                with contextlib.suppress(ValueError):
+                    start, count = int(parts[1]), int(parts[2])
+                    if count > 0:
+                        return start, count
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def subid_ranges() -> Optional[tuple[tuple[int, int], tuple[int, int]]]:
+    """(subuid range, subgid range) when the user has both and newuidmap/newgidmap exist."""
+    if os.geteuid() == 0 or not (shutil.which("newuidmap") and shutil.which("newgidmap")):
+        return None
+    user = current_user()
+    uids = _subid_range("/etc/subuid", user, os.getuid())
+    gids = _subid_range("/etc/subgid", user, os.getuid())
+    return (uids, gids) if uids is not None and gids is not None else None
+
+
+def userns_flags(mode: Mode) -> list[str]:
+    """How `unshare` maps users for `mode`. Real root: no user namespace. Otherwise the caller is
+    root inside, and with an /etc/subuid entry ids 1..N map to the subordinate range, as
+    Apptainer's --fakeroot does (chown to any id works; setgroups allowed); without one, only
+    the caller is mapped (`--map-root-user`)."""
+    if mode == "root":
+        return []
+    ranges = subid_ranges()
+    if ranges is None:
+        return ["--map-root-user"]
+    (uid_start, uid_count), (gid_start, gid_count) = ranges
+    return ["--map-user=0", "--map-group=0", f"--map-users={uid_start},1,{uid_count}",
+            f"--map-groups={gid_start},1,{gid_count}"]
+
+
 def unshare_argv(mode: Mode) -> list[str]:
-    """The `unshare` prefix for `mode`: a root-mapped user namespace unless real root."""
-    argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private"]
-    if mode != "root":
-        argv.insert(1, "--map-root-user")
-    return argv
+    """The `unshare` prefix for `mode`: private mount and PID namespaces, plus a user namespace
+    unless real root; `--kill-child` so the namespace dies with `unshare`."""
+    return ["unshare", *userns_flags(mode), "--mount", "--pid", "--fork", "--kill-child",
+            "--propagation", "private"]
+
+
+def remove_in_userns(path: str) -> None:
+    """Remove a tree holding files owned by subordinate ids (only removable from inside)."""
+    if os.path.lexists(path) and subid_ranges() is not None:
+        run(["unshare", *userns_flags("userns"), "rm", "-rf", "--", path])
 
 
 def has_glibc(rootfs: str) -> bool:

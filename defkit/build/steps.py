@@ -70,6 +70,10 @@ def remove_tree(path: str) -> None:
         os.unlink(path)
     elif os.path.isdir(path):
         shutil.rmtree(path, onerror=fix)
+        if os.path.lexists(path):
+            from defkit.build.sandbox import remove_in_userns
+
+            remove_in_userns(path)
 
 
 def shell_argv(section: Section, script: str, path: str) -> list[str]:

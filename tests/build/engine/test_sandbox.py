@@ -1,0 +1,53 @@
+"""The namespace layer: user mapping choices, mount points that do not leak into the rootfs."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import pytest
+
+from defkit.build import sandbox
+from defkit.build.context import run_in_rootfs
+
+
+def test_userns_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "subid_ranges", lambda: None)
+    assert sandbox.userns_flags("root") == []
+    assert sandbox.userns_flags("fakeroot") == ["--map-root-user"]
+    monkeypatch.setattr(sandbox, "subid_ranges", lambda: ((200000, 65536), (300000, 65536)))
+    assert sandbox.userns_flags("userns") == [
+        "--map-user=0", "--map-group=0", "--map-users=200000,1,65536",
+        "--map-groups=300000,1,65536"]
+
+
+def test_subid_file_parsing(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "subuid"
+    path.write_text("alice:100000:65536\n1001:165536:1000\nbroken\n")
+    assert sandbox._subid_range(str(path), "alice", 1000) == (100000, 65536)
+    assert sandbox._subid_range(str(path), "bob", 1001) == (165536, 1000)
+    assert sandbox._subid_range(str(path), "carol", 1002) is None
+
+
+@pytest.mark.parametrize("mode", ["root", "fakeroot"])
+def test_mounts_do_not_leak_into_the_rootfs(project: pathlib.Path, mode: str) -> None:
+    rootfs = project / "rootfs"
+    before = sorted(str(p.relative_to(rootfs)) for p in rootfs.rglob("*"))
+    done = run_in_rootfs(str(rootfs), "ls /dev/null /proc/1/status && cat /etc/resolv.conf "
+                         "> /dev/null && echo ok > /dev/null", mode=mode)  # type: ignore[arg-type]
+    assert done.returncode == 0, done.stderr
+    after = sorted(str(p.relative_to(rootfs)) for p in rootfs.rglob("*"))
+    assert after == before
+    assert not os.path.exists(rootfs / "etc" / "hosts")
+
+
+def test_writes_to_resolv_conf_do_not_reach_the_host(project: pathlib.Path) -> None:
+    with open("/etc/resolv.conf", "rb") as f:
+        host = f.read()
+    rootfs = project / "rootfs"
+    (rootfs / "etc" / "resolv.conf").write_text("")
+    done = run_in_rootfs(str(rootfs), "echo 'nameserver 192.0.2.1' > /etc/resolv.conf",
+                         mode="root")
+    assert done.returncode == 0
+    with open("/etc/resolv.conf", "rb") as f:
+        assert f.read() == host
