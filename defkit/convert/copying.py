@@ -89,6 +89,7 @@ def convert_copy(
             staged = stage_dir + "/"
             _stage(state, source_stage, source, staged)
             state.need_helper("copy", helpers.COPY)
+            state.need_helper("copy_all", helpers.COPY_ALL)
             post.add(f"defkit_copy_all {quote(stage_dir)} {dest_word}{owner_args}")
             continue
         base = posixpath.basename(source.rstrip("/")) or "context"

@@ -63,7 +63,8 @@ def convert_dockerfile(
     from defkit.dockerfile.parser import parse
 
     dockerfile = parse(text, path)
-    return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch)
+    return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
+                          source=text)
 
 
 def convert_parsed(
@@ -72,6 +73,7 @@ def convert_parsed(
     build_args: Optional[Mapping[str, str]] = None,
     target: Optional[str] = None,
     arch: Optional[str] = None,
+    source: Optional[str] = None,
 ) -> Conversion:
     notes = NoteSink()
     path = dockerfile.path
@@ -130,7 +132,8 @@ def convert_parsed(
         return apptainer_names[index]
 
     current = [target_index]
-    ctx = Context(dockerfile.escape, notes, args, global_values, predefined, resolve_stage, used)
+    ctx = Context(dockerfile.escape, notes, args, global_values, predefined, resolve_stage, used,
+                  source.split("\n") if source is not None else [])
     states: dict[int, StageState] = {}
 
     def convert_stage(index: int) -> StageState:

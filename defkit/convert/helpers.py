@@ -29,14 +29,6 @@ defkit_copy() {
     cp -a "$1" "$defkit_t"
     defkit_own "$defkit_t" "${3:-}" "${4:-}"
 }
-# defkit_copy_all DIR DST [OWNER] [MODE]: every entry of a staged wildcard match.
-defkit_copy_all() {
-    for defkit_m in "$1"/* "$1"/.[!.]* "$1"/..?*; do
-        if [ -e "$defkit_m" ] || [ -L "$defkit_m" ]; then
-            defkit_copy "$defkit_m" "$2" "${3:-}" "${4:-}"
-        fi
-    done
-}
 # defkit_own PATH OWNER MODE: --chown (a user alone means uid:uid, as Docker does) and --chmod.
 defkit_own() {
     if [ -n "$2" ]; then
@@ -48,6 +40,17 @@ defkit_own() {
         chown -hR "$defkit_o" "$1"
     fi
     if [ -n "$3" ]; then chmod -R "$3" "$1"; fi
+}
+"""
+
+# Every entry of a staged wildcard match, each copied like COPY.
+COPY_ALL = r"""# defkit_copy_all DIR DST [OWNER] [MODE]: every entry of a staged wildcard match.
+defkit_copy_all() {
+    for defkit_m in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+        if [ -e "$defkit_m" ] || [ -L "$defkit_m" ]; then
+            defkit_copy "$defkit_m" "$2" "${3:-}" "${4:-}"
+        fi
+    done
 }
 """
 

@@ -8,11 +8,25 @@ stops when it fails). Another SHELL gets the text through a quoted here-document
 
 from __future__ import annotations
 
+import posixpath
+import re
+from typing import Optional
+
+from defkit.convert import helpers
 from defkit.convert.emit import Script
-from defkit.convert.shell import heredoc_marker, printf_lines, quote, quote_argv, text_is_unsafe
+from defkit.convert.shell import (
+    heredoc_marker,
+    printf_lines,
+    quote,
+    quote_argv,
+    split_points_safe,
+    text_is_unsafe,
+)
 from defkit.convert.state import DEFAULT_SHELL, STAGING, Context, StageState
 from defkit.convert.words import expand_word, plain_value, shell_value
 from defkit.dockerfile.ast import Instruction, RunCommand
+
+_CONTINUED = re.compile(r"\\[ \t]*$")
 
 
 def convert_run(state: StageState, instruction: Instruction, command: RunCommand,
@@ -47,14 +61,58 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
             _write_file(body, heredocs[0].content, script_path)
             body.add(f"chmod +x {quote(script_path)}", f"exec {quote(script_path)}")
         else:
+            wrapped = None
             if only_heredoc:
                 script = heredocs[0].content
-            else:
+            elif heredocs:
                 script = text + "\n" + "".join(h.content + h.name + "\n" for h in heredocs)
-            _run_text(state, body, script, span.line)
+            else:
+                script = text
+                wrapped = rewrap(instruction, text, ctx)
+            _run_text(state, body, script, span.line, wrapped)
     post.add("(")
     post.extend(_indented(body))
     post.add(")")
+
+
+def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[list[str]]:
+    """The command split at the Dockerfile's own line breaks (BuildKit joined them), or None.
+
+    Only where a backslash-newline means the same to sh as to BuildKit: not inside single quotes
+    or a comment, and only with the default escape character."""
+    span = instruction.span
+    if ctx.escape != "\\" or span.end_line == span.line or not ctx.source_lines:
+        return None
+    pieces = []
+    for number in range(span.line, span.end_line + 1):
+        raw = ctx.source_lines[number - 1] if number - 1 < len(ctx.source_lines) else ""
+        stripped = raw.strip()
+        if number > span.line and (not stripped or stripped.startswith("#")):
+            continue  # BuildKit drops comment and blank lines inside a continuation
+        match = _CONTINUED.search(raw)
+        pieces.append(raw[: match.start()] if match and number < span.end_line else raw)
+    joined = "".join(pieces)
+    if joined.rstrip() != instruction.original.rstrip() or not joined.rstrip().endswith(command):
+        return None
+    offset = len(joined.rstrip()) - len(command)
+    lines: list[str] = []
+    points: list[int] = []
+    position = 0
+    for piece in pieces:
+        start, end = position, position + len(piece)
+        position = end
+        if end <= offset:
+            continue
+        text = piece[max(start, offset) - start :]
+        if lines:
+            points.append(start - offset)
+        lines.append(text)
+    if len(lines) < 2 or not split_points_safe(command, points):
+        return None
+    lines[-1] = lines[-1].rstrip()
+    if "".join(lines) != command:
+        return None
+    return [line + "\\" for line in lines[:-1]] + [lines[-1]]
 
 
 def _indented(body: Script) -> Script:
@@ -64,7 +122,8 @@ def _indented(body: Script) -> Script:
     return out
 
 
-def _run_text(state: StageState, body: Script, script: str, line: int) -> None:
+def _run_text(state: StageState, body: Script, script: str, line: int,
+              wrapped: Optional[list[str]] = None) -> None:
     script = script if script.endswith("\n") else script + "\n"
     if text_is_unsafe(script):
         # A line would start a %section or a new stage, or `{{ X }}` would be templated:
@@ -76,6 +135,10 @@ def _run_text(state: StageState, body: Script, script: str, line: int) -> None:
         return
     if state.shell == DEFAULT_SHELL:
         body.add("set +e")
+        if wrapped:
+            body.add(wrapped[0])  # continuation lines keep the Dockerfile's indentation
+            body.add_raw(*wrapped[1:])
+            return
         lines = script.rstrip("\n").split("\n")
         if len(lines) == 1:
             body.add(lines[0])
@@ -84,7 +147,7 @@ def _run_text(state: StageState, body: Script, script: str, line: int) -> None:
         return
     marker = heredoc_marker(script, "DEFKIT_RUN")
     body.add(f"exec {quote_argv(state.shell)} \"$(cat <<'{marker}'")
-    body.add_raw(*script.rstrip("\n").split("\n"), marker)
+    body.add_raw(*(wrapped or script.rstrip("\n").split("\n")), marker)
     body.add(')"')
 
 
@@ -128,13 +191,11 @@ def _mounts(state: StageState, instruction: Instruction, command: RunCommand, ct
 def _abs(state: StageState, target: str) -> str:
     if target.startswith("/"):
         return target
-    import posixpath
-
     base = plain_value(state.workdir_value or "/", state.scope)
     return posixpath.normpath(posixpath.join(base, target))
 
 
-def _bind(state: StageState, instruction: Instruction, source_stage: str | None, source: str,
+def _bind(state: StageState, instruction: Instruction, source_stage: Optional[str], source: str,
           target: str, ctx: Context, body: Script) -> None:
     """A bind mount is emulated by copying its source to the target before the step."""
     span = instruction.span
@@ -152,8 +213,6 @@ def _bind(state: StageState, instruction: Instruction, source_stage: str | None,
         state.plan.files.append((source, staged))
     else:
         state.plan.files_from.setdefault(stage, []).append((source, staged))
-    from defkit.convert import helpers
-
     state.need_helper("copy", helpers.COPY)
     body.add(f"defkit_copy {quote(staged)} {quote(_abs(state, target or '/'))}")
     ctx.notes.info(span, f"RUN --mount=type=bind,target={target}: the source is copied there "

@@ -82,3 +82,39 @@ def heredoc_marker(text: str, base: str = "DEFKIT_EOF") -> str:
         number += 1
         marker = f"{base}_{number}"
     return marker
+
+
+def split_points_safe(text: str, points: list[int]) -> bool:
+    """True when a backslash-newline can be inserted before each index of `points` in shell text
+    without changing its meaning: not inside single quotes, a comment or a backslash escape."""
+    wanted = set(points)
+    single = double = comment = False
+    index = 0
+    previous = " "
+    while index <= len(text):
+        if index in wanted and (single or comment):
+            return False
+        if index == len(text):
+            break
+        char = text[index]
+        if comment:
+            pass
+        elif single:
+            single = char != "'"
+        elif char == "\\":
+            if index + 1 in wanted:
+                return False
+            index += 2
+            previous = "x"
+            continue
+        elif double:
+            double = char != '"'
+        elif char == "'":
+            single = True
+        elif char == '"':
+            double = True
+        elif char == "#" and previous in " \t;&|()":
+            comment = True
+        previous = char
+        index += 1
+    return True
