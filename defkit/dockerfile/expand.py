@@ -30,20 +30,16 @@ quotes left alone (`expand_heredoc`) unless its marker was quoted; a RUN heredoc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-from defkit.dockerfile.errors import DockerfileParseError
+from defkit.dockerfile import glob
+from defkit.dockerfile.errors import ExpansionError as ExpansionError  # re-exported
 from defkit.gotext import GO_SPACE
 
 _EOF = ""
 _SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
-
-
-class ExpansionError(DockerfileParseError):
-    """A word could not be processed (unterminated quote, bad `${...}`, `${VAR:?msg}`)."""
 
 
 def is_go_space(char: str) -> bool:
@@ -324,8 +320,8 @@ class _Lexer:
         if greedy:
             word = word[1:]
         if modifier == "%":
-            return _trim_suffix(word, value or "", greedy)
-        return _trim_prefix(word, value or "", greedy)
+            return glob.trim_suffix(word, value or "", longest=greedy)
+        return glob.trim_prefix(word, value or "", longest=greedy)
 
     def substitute(self, name: str) -> str:
         replace_all = self.peek() == "/"
@@ -336,11 +332,7 @@ class _Lexer:
         value = self.lookup(name)
         if value is None and self.options.skip_unset:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
-        regex = _pattern_regex(pattern, greedy=True, anchored=False)
-        text = value or ""
-        if replace_all:
-            return regex.sub(lambda _match: replacement, text)
-        return regex.sub(lambda _match: replacement, text, count=1)
+        return glob.replace(pattern, value or "", replacement, replace_all)
 
     def argument(
         self, stop: str, raw_escapes: bool, missing: str = "syntax error: missing '}'"
@@ -352,53 +344,3 @@ class _Lexer:
                 raise ExpansionError(missing) from None
             raise
         return word
-
-
-def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """A shell pattern (`*`, `?`, backslash escapes; no brackets) as a regular expression."""
-    out = ["^"] if anchored else []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        index += 1
-        if char == "*":
-            out.append(".*" if greedy else ".*?")
-        elif char == "?":
-            out.append(".")
-        elif char == "\\":
-            following = pattern[index] if index < len(pattern) else _EOF
-            if following in ("}", "/"):
-                continue  # the escape only protected `}` or `/` from ending ${...}
-            index += 1
-            if following not in ("*", "?", "\\"):
-                raise ExpansionError(
-                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{following}'"
-                )
-            out.append(re.escape(following))
-        else:
-            out.append(re.escape(char))
-    return re.compile("".join(out))
-
-
-def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    match = _pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
-    return value[match.end() :] if match else value
-
-
-def _reverse_pattern(pattern: str) -> str:
-    """Reverse a pattern but keep each `\\x` escape pair in order."""
-    tokens: list[str] = []
-    index = 0
-    while index < len(pattern):
-        if pattern[index] == "\\" and index + 1 < len(pattern):
-            tokens.append(pattern[index : index + 2])
-            index += 2
-        else:
-            tokens.append(pattern[index])
-            index += 1
-    return "".join(reversed(tokens))
-
-
-def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
-    # A regex finds the leftmost match only, so search the reversed value with the reversed pattern.
-    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from defkit.dockerfile.expand import ExpansionError, LexOptions, process
+from defkit.dockerfile.errors import ExpansionError
+from defkit.dockerfile.expand import LexOptions, process
 
 _MARKER = re.compile(r"^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$")
 

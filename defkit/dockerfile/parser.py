@@ -34,8 +34,7 @@ from defkit.dockerfile.ast import (
     Stage,
 )
 from defkit.dockerfile.commands import CommandError, build_command, split_flag
-from defkit.dockerfile.errors import DockerfileParseError
-from defkit.dockerfile.expand import ExpansionError
+from defkit.dockerfile.errors import DockerfileParseError, ExpansionError
 from defkit.dockerfile.heredoc import chomp, markers_in_line
 from defkit.dockerfile.nodes import KNOWN_KEYWORDS, Node, NodeError, go_trim_left_space, parse_node
 from defkit.model import Span

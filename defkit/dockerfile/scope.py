@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from defkit.dockerfile.ast import ArgCommand, Dockerfile, EnvCommand, Instruction, Stage
-from defkit.dockerfile.errors import DockerfileParseError
-from defkit.dockerfile.expand import ExpansionError, expand
+from defkit.dockerfile.errors import DockerfileParseError, ExpansionError
+from defkit.dockerfile.expand import expand
 
 _NO_BUILD_ARGS: Mapping[str, str] = {}
 # uname -m and common spellings -> the GOARCH names Docker uses (with a variant where implied).
