@@ -28,6 +28,7 @@ from defkit.dockerfile.expand import LexOptions, process
 _MARK = "\x00"
 _MARKED = re.compile("\x00([av])([^\x00]*)\x00")
 # A value that can be a %arguments default and sit inside '...' in %post.
+_SPECIAL = re.compile("[$'\"]")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_@+=:,./-]+\Z")
 _TEMPLATABLE = re.compile(r"[^'\n\r{}#\x00\\]*\Z")
 
@@ -111,6 +112,8 @@ def expand_word(word: str, scope: Scope, escape: str, *, shell: bool = False) ->
 
     Modifiers such as `${X%.*}` cannot work on a marker; the word is then expanded with the
     conversion-time values instead."""
+    if not _SPECIAL.search(word) and escape not in word:
+        return word  # nothing to substitute or unquote (the common case)
     result = process(word, scope.view(shell), LexOptions(escape=escape)).result
     if not _well_formed(result):
         result = process(word, scope.literal_values(), LexOptions(escape=escape)).result
@@ -118,6 +121,8 @@ def expand_word(word: str, scope: Scope, escape: str, *, shell: bool = False) ->
 
 
 def expand_words(text: str, scope: Scope, escape: str) -> list[str]:
+    if not _SPECIAL.search(text) and escape not in text:
+        return text.split()
     words = list(process(text, scope.view(False), LexOptions(escape=escape)).words)
     if not all(_well_formed(word) for word in words):
         words = list(process(text, scope.literal_values(), LexOptions(escape=escape)).words)
