@@ -7,19 +7,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from defkit.build import layout
-from defkit.build.agents.base import ImageConfig
 from defkit.build.layout_meta import labels_json
+
+if TYPE_CHECKING:
+    from defkit.build.agents.base import ImageConfig
 
 SD = "/.singularity.d"
 
 
 def image_config(config: Mapping[str, Any]) -> ImageConfig:
     """The `config` object of an OCI image config (missing or null fields are empty)."""
+    # Imported here: defkit.build.agents imports this module through its OCI agents.
+    from defkit.build.agents.base import ImageConfig
+
     inner = config.get("config") or {}
 
     def strings(key: str) -> tuple[str, ...]:
@@ -57,36 +62,23 @@ def args_quoted(args: Sequence[str]) -> str:
     return " ".join(f'"{escape(arg)}"' for arg in args)
 
 
-def go_quote(text: str) -> str:
-    """Go's `%q` (strconv.Quote) for the texts an image config holds."""
-    out = ['"']
-    named = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-             "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-    for char in text:
-        if char in named:
-            out.append(named[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\x{ord(char):02x}")
-        elif not char.isprintable() and char != " ":
-            out.append(f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
 def env_script(env: Sequence[str]) -> str:
     """10-docker2singularity.sh: an image's Env is a default the user's environment overrides,
-    except PATH, which the image sets."""
+    except PATH, which the image sets.
+
+    Apptainer writes `export K="${K:-"v"}"` with v escaped twice (`shell.Escape`, then Go's
+    `%q`), so a value containing `$`, `"` or `\\` reaches the container mangled (`a$b` becomes
+    `a\\`). defkit writes the same line escaped once, which gives back the value exactly; plain
+    values produce the identical line."""
     lines = ["#!/bin/sh\n"]
     for item in env:
         key, sep, value = item.partition("=")
         if not sep:
             lines.append(f'export {key}="${{{key}:-}}"\n')
         elif key == "PATH":
-            lines.append(f"export {key}={go_quote(escape(value))}\n")
+            lines.append(f'export {key}="{escape(value)}"\n')
         else:
-            lines.append(f'export {key}="${{{key}:-{go_quote(escape(value))}}}"\n')
+            lines.append(f'export {key}="${{{key}:-"{escape(value)}"}}"\n')
     return "".join(lines)
 
 

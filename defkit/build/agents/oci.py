@@ -3,10 +3,10 @@ for the target architecture, its layers applied in order with whiteouts."""
 
 from __future__ import annotations
 
+from defkit.build.agents._oci import split_from, unpack
 from defkit.build.agents.base import BootstrapResult
 from defkit.build.context import BuildContext
 from defkit.build.oci_image import DirStore, oci_image
-from defkit.build.oci_unpack import split_from, unpack
 from defkit.model import Stage
 
 REQUIRED_KEYS: tuple[str, ...] = ("from",)
