@@ -9,6 +9,7 @@ the exact column. Heredoc bodies are skipped: they are data, not commands.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +17,6 @@ from typing import Optional
 
 from defkit.model import DefFile, Section, Span, Stage
 
-#: Operators that end a simple command, longest first so `&&` wins over `&`.
-_OPERATORS = ("&&", "||", ";;", "|&", "|", ";", "&", "(", ")")
-_REDIRECT = re.compile(r"[0-9]*(<<<|<<-|<<|>>|>&|<&|&>>|&>|>\||<>|>|<)")
 #: Words that can start a command without being its name.
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "while", "until", "do", "!", "{", "}", "time"})
 #: Programs that run the command given after their own options.
@@ -26,11 +24,27 @@ _WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "exec", "command", "time"
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 
 
-@dataclass(frozen=True)
 class Word:
-    text: str  # as written, quotes kept
-    value: str  # quotes and backslashes removed (best effort; expansions kept as written)
-    span: Span
+    """One shell word; its file span is worked out only when a rule asks for it."""
+
+    __slots__ = ("text", "value", "_start", "_end", "_positions", "_span")
+
+    def __init__(self, text: str, start: int, end: int, positions: _Positions) -> None:
+        self.text = text  # as written, quotes kept
+        self.value = _unquote(text)  # quotes and backslashes removed (expansions kept)
+        self._start = start
+        self._end = end
+        self._positions = positions
+        self._span: Optional[Span] = None
+
+    @property
+    def span(self) -> Span:
+        if self._span is None:
+            self._span = self._positions.span(self._start, self._end)
+        return self._span
+
+    def __repr__(self) -> str:
+        return f"Word({self.text!r})"
 
 
 @dataclass(frozen=True)
@@ -78,11 +92,14 @@ class Command:
         return argv[0].value.rsplit("/", 1)[-1] if argv else ""
 
 
+_NEWLINE = re.compile("\n")
+
+
 class _Positions:
     """Maps an index in a section body to its (line, column) in the file."""
 
     def __init__(self, section: Section) -> None:
-        self._newlines = [i for i, char in enumerate(section.body) if char == "\n"]
+        self._newlines = [match.start() for match in _NEWLINE.finditer(section.body)]
         self._line = section.body_line
         self._offset = section.body_column_offset
 
@@ -150,6 +167,8 @@ def _skip_quoted(text: str, i: int) -> int:
 
 
 def _unquote(text: str) -> str:
+    if "'" not in text and '"' not in text and "\\" not in text:
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -170,65 +189,96 @@ def _unquote(text: str) -> str:
     return "".join(out)
 
 
+#: What can follow a word boundary: blanks, a line end, a comment, a redirection, an operator.
+_BOUNDARY = re.compile(
+    r"(?P<blank>(?:[ \t]|\\\n)+)|(?P<nl>\n)|(?P<comment>#[^\n]*)"
+    r"|(?P<redir>[0-9]*(?:<<<|<<-|<<|>>|>&|<&|&>>|&>|>\||<>|>|<))"
+    r"|(?P<op>&&|\|\||;;|\|&|[|;&()])"
+)
+#: A run of word characters that need no special handling.
+_PLAIN = re.compile(r"[^\s;&|()<>'\"`\\${]+")
+
+
+def _word_end(body: str, i: int) -> int:
+    """Index just past the word starting at `i`."""
+    n = len(body)
+    while i < n:
+        plain = _PLAIN.match(body, i)
+        if plain:
+            i = plain.end()
+            if i >= n:
+                break
+        char = body[i]
+        if char in " \t\n;&|()<>":
+            break
+        if char == "\\":
+            i += 2
+        elif char in "'\"`" or body.startswith("$(", i) or body.startswith("{{", i):
+            i = _skip_quoted(body, i)
+        else:
+            i += 1  # a lone `$` or `{`
+    return min(i, n)
+
+
+def _skip_heredocs(body: str, i: int, pending: list[tuple[str, bool]]) -> int:
+    """Index past the bodies of the heredocs started on the line that ended before `i`."""
+    n = len(body)
+    for delimiter, strip_tabs in pending:
+        while i < n:
+            end = body.find("\n", i)
+            end = n if end < 0 else end
+            line = body[i:end]
+            i = end + 1
+            if (line.lstrip("\t") if strip_tabs else line).strip() == delimiter:
+                break
+    return min(i, n)
+
+
 def _tokens(body: str) -> Iterator[tuple[str, int, int]]:
     """(kind, start, end) with kind "word", "op", "redir" or "nl"; heredoc bodies skipped."""
     i = 0
+    n = len(body)
     pending_heredocs: list[tuple[str, bool]] = []
     expect_delimiter: Optional[bool] = None  # set after `<<`/`<<-`: the next word is the delimiter
-    n = len(body)
     while i < n:
-        char = body[i]
-        if char in " \t":
-            i += 1
-        elif char == "\\" and body.startswith("\\\n", i):
-            i += 2
-        elif char == "\n":
-            yield "nl", i, i + 1
-            i += 1
-            for delimiter, strip_tabs in pending_heredocs:
-                while i < n:
-                    end = body.find("\n", i)
-                    end = n if end < 0 else end
-                    line = body[i:end]
-                    i = end + 1
-                    if (line.lstrip("\t") if strip_tabs else line).strip() == delimiter:
-                        break
-            pending_heredocs = []
-        elif char == "#":
-            end = body.find("\n", i)
-            i = n if end < 0 else end
-        else:
-            redirect = _REDIRECT.match(body, i)
-            if redirect and (char in "<>&" or redirect.end() > i + 1 and body[i].isdigit()):
-                operator = redirect.group(1)
-                yield "redir", i, redirect.end()
-                if operator in ("<<", "<<-"):
-                    expect_delimiter = operator == "<<-"
-                i = redirect.end()
-                continue
-            operator_match = next((op for op in _OPERATORS if body.startswith(op, i)), None)
-            if operator_match is not None:
-                yield "op", i, i + len(operator_match)
-                i += len(operator_match)
-                continue
-            start = i
-            while i < n and body[i] not in " \t\n;&|()<>":
-                if body[i] == "\\" and i + 1 < n:
-                    i += 2
-                elif body[i] in "'\"`" or body.startswith("$(", i) or body.startswith("{{", i):
-                    i = _skip_quoted(body, i)
-                else:
-                    i += 1
-            if i == start:  # a lone character no rule above consumed; never loop forever
-                i += 1
+        match = _BOUNDARY.match(body, i)
+        if match is None:
+            end = _word_end(body, i)
+            if end == i:  # a character nothing above consumed; never loop forever
+                end = i + 1
             if expect_delimiter is not None:
-                pending_heredocs.append((_unquote(body[start:i]), expect_delimiter))
+                pending_heredocs.append((_unquote(body[i:end]), expect_delimiter))
                 expect_delimiter = None
-            yield "word", start, i
+            yield "word", i, end
+            i = end
+            continue
+        kind = match.lastgroup
+        i = match.end()
+        if kind == "nl":
+            yield "nl", match.start(), i
+            if pending_heredocs:
+                i = _skip_heredocs(body, i, pending_heredocs)
+                pending_heredocs = []
+        elif kind == "redir":
+            operator = match.group().lstrip("0123456789")
+            if operator in ("<<", "<<-"):
+                expect_delimiter = operator == "<<-"
+            yield "redir", match.start(), i
+        elif kind == "op":
+            yield "op", match.start(), i
 
 
-def commands(section: Section) -> Iterator[Command]:
-    """The simple commands of a script section, in order."""
+def commands(section: Section) -> tuple[Command, ...]:
+    """The simple commands of a script section, in order (computed once per section)."""
+    return _commands(section)
+
+
+@functools.lru_cache(maxsize=512)
+def _commands(section: Section) -> tuple[Command, ...]:
+    return tuple(_split_commands(section))
+
+
+def _split_commands(section: Section) -> Iterator[Command]:
     body = section.body
     positions = _Positions(section)
     words: list[Word] = []
@@ -237,7 +287,7 @@ def commands(section: Section) -> Iterator[Command]:
     redirect_op: Optional[str] = None
     for kind, start, end in _tokens(body):
         if kind == "word":
-            word = Word(body[start:end], _unquote(body[start:end]), positions.span(start, end))
+            word = Word(body[start:end], start, end, positions)
             if redirect_op is not None:
                 redirects.append((redirect_op, word))
                 redirect_op = None

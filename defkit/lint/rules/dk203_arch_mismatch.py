@@ -133,4 +133,6 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 continue
             for word, arch in _download_words(section):
                 if arch != target:
-                    yield Problem(word.span, f"downloads a {arch} build, the target is {target}")
+                    yield Problem(
+                        word.span, f"downloads a build for {arch}, the target is {target}"
+                    )

@@ -47,6 +47,8 @@ _PROMPTING = frozenset(
      "build-dep", "reinstall"}
 )  # fmt: skip
 
+_NEEDS_PACKAGES = frozenset({"install", "remove", "purge", "reinstall", "build-dep"})
+
 
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None or "assume-yes" in ctx.text.lower():
@@ -55,6 +57,8 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         for call in invocations(section, "apt-get", "apt"):
             if call.subcommand is None or call.subcommand.value not in _PROMPTING:
                 continue
+            if call.subcommand.value in _NEEDS_PACKAGES and not call.operands:
+                continue  # `apt-get purge` with no package does nothing and asks nothing
             if call.command.before == "|" or call.has_option("--yes", "--assume-yes", "-y"):
                 continue
             if any(word.value in ("-qq", "-q=2", "--force-yes") for word in call.options):

@@ -3,7 +3,7 @@
 ## What it does
 Reports `chmod` with a mode that gives write permission to others: `777`, `666`, `0777`,
 `a+rwx`, `o+w`, `ugo+rw` and the like. Modes with the sticky bit (`1777`, as for `/tmp`) are
-not reported.
+not reported, nor are `/tmp`, `/var/tmp` and `/dev/shm`.
 
 ## Why it matters
 In a writable sandbox or overlay any user can then change programs and libraries in the image;
@@ -40,6 +40,8 @@ FIXABLE = False
 _NUMERIC = re.compile(r"[0-7]{3,4}$")
 _SYMBOLIC_WORLD_WRITE = re.compile(r"(^|,)[ugo]*[ao][ugo]*[+=][rxXst]*w")
 
+_SHARED_SCRATCH = frozenset({"/tmp", "/var/tmp", "/dev/shm"})
+
 
 def _world_writable(mode: str) -> bool:
     if _NUMERIC.match(mode):
@@ -57,6 +59,8 @@ def check(ctx: LintContext) -> Iterator[Problem]:
             if command.name != "chmod":
                 continue
             operands = [word for word in command.argv[1:] if not word.value.startswith("-")]
+            if all(word.value.rstrip("/") in _SHARED_SCRATCH for word in operands[1:]):
+                continue  # /tmp and friends are meant to be writable by everyone
             if operands and _world_writable(operands[0].value):
                 yield Problem(
                     operands[0].span, f"`chmod {operands[0].value}` makes files world-writable"

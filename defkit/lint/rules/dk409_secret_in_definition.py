@@ -51,12 +51,14 @@ _TOKENS = (
     (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@'\"]+:(?![$`{])[^\s/@'\"]+@[A-Za-z0-9.-]"),
      "a password in a URL"),
 )  # fmt: skip
-_SECRET_WORD = r"(?:PASSWORD|PASSWD|SECRET|SECRET_KEY|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY)"
+_SECRET_WORD = r"(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY)"
 #: `NAME=value` where NAME ends in a word meaning "secret" (also `--password=value`).
-_SECRET_ASSIGNMENT = re.compile(
-    rf"(?<![A-Za-z0-9_])([A-Za-z0-9_-]*{_SECRET_WORD})=(\"[^\"]*\"|'[^']*'|[^\s;&|]+)",
-    re.IGNORECASE,
+_SECRET_ASSIGNMENT = re.compile(rf"{_SECRET_WORD}=(\"[^\"]*\"|'[^']*'|[^\s;&|]+)", re.IGNORECASE)
+#: A cheap first look: lines without any of these cannot hold what the patterns find.
+_MAYBE_SECRET = re.compile(
+    r"PRIVATE KEY|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox|hf_|AIza|:[^\s/]*@|=", re.IGNORECASE
 )
+_NAME_BEFORE = re.compile(r"[A-Za-z0-9_-]*$")
 _SECRET_LABEL = re.compile(rf"[A-Za-z0-9_.-]*{_SECRET_WORD}", re.IGNORECASE)
 _NOT_A_LITERAL = re.compile(
     r"^[$`{<(]|^/|^\.{0,2}/|^(true|false|yes|no|none|null|0|1|\*+|x+)$", re.I
@@ -70,6 +72,8 @@ def _literal(value: str) -> bool:
 
 def check(ctx: LintContext) -> Iterator[Problem]:
     for number, line in enumerate(ctx.lines, start=1):
+        if not _MAYBE_SECRET.search(line):
+            continue
         token_starts: set[int] = set()
         for pattern, what in _TOKENS:
             for match in pattern.finditer(line):
@@ -79,10 +83,12 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                     f"{what} is written in the definition file (stored in the image)",
                 )
         for match in _SECRET_ASSIGNMENT.finditer(line):
-            name, value = match.group(1), match.group(2)
+            value = match.group(1)
+            prefix = _NAME_BEFORE.search(line, 0, match.start())
+            name = (prefix.group() if prefix else "") + line[match.start() : match.start(1) - 1]
             quote = 1 if value[:1] in "'\"" else 0
-            if _literal(value) and match.start(2) + quote not in token_starts:
-                start, end = match.span(2)
+            if _literal(value) and match.start(1) + quote not in token_starts:
+                start, end = match.span(1)
                 yield _literal_problem(name, Span(number, start + 1, number, end + 1))
     if ctx.deffile is None:
         return

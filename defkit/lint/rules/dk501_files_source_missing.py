@@ -2,8 +2,8 @@
 
 ## What it does
 Reports a host `%files` source (relative to the definition file's directory) that does not
-exist. Absolute paths, globs, templated and variable paths, copies from other stages, and text
-that is not read from a file are not judged.
+exist. Absolute paths, globs, templated and variable paths, copies from other stages, files
+that `%setup` mentions (host copies run after it) and text not read from a file are not judged.
 
 ## Why it matters
 The build runs `%post` and everything before it, then fails copying the file. Note that Apptainer
@@ -47,6 +47,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     base = os.path.dirname(os.path.abspath(ctx.path))
     lines = ctx.lines
     for stage in ctx.deffile.stages:
+        setup = stage.script("setup")  # host copies run after %setup, which may create them
         for section in stage.sections:
             if section.name not in ("files", "appfiles") or section.args.split("#", 1)[0].strip():
                 continue  # `%files from stage` copies from another stage, not the host
@@ -54,7 +55,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 source = entry.source
                 if not source or source.startswith("/") or any(c in source for c in _NOT_LITERAL):
                     continue
-                if os.path.lexists(os.path.join(base, source)):
+                if os.path.lexists(os.path.join(base, source)) or source in setup:
                     continue
                 line = entry.span.line
                 column = (

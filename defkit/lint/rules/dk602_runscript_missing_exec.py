@@ -63,7 +63,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         last = found[-1]
         if last.before not in ("", "\n", ";") or last.after not in ("", "\n", ";"):
             continue
-        if not last.argv or last.name in _NOT_A_PROGRAM or "(" in last.name:
+        if not last.argv or last.name in _NOT_A_PROGRAM or last.name[:1] in "$(`{":
             continue
         if any(command.words[0].value in ("if", "case", "for", "while", "until", "function", "{")
                or command.words[-1].value in ("{", "then", "do") for command in found

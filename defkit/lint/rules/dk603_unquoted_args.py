@@ -38,6 +38,7 @@ OPTIONS: dict[str, object] = {}
 FIXABLE = False
 
 _SECTIONS = ("runscript", "startscript", "apprun", "appstart", "test", "apptest")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _ALL_ARGS = re.compile(r"\$(\{[@*]\}|[@*])")
 
 
@@ -50,6 +51,8 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 continue
             for command in commands(section):
                 for word in command.words:
+                    if _ASSIGNMENT.match(word.text):
+                        continue  # `NAME=$*` is not split: assignments are never word-split
                     for offset, part in unquoted_parts(word.text):
                         for match in _ALL_ARGS.finditer(part):
                             span = word_part_span(
