@@ -250,7 +250,10 @@ def run_in_rootfs(
                           'ln -s /proc/self/fd "$R/dev/fd"',
                           'ln -s /proc/self/fd/0 "$R/dev/stdin"',
                           'ln -s /proc/self/fd/1 "$R/dev/stdout"',
-                          'ln -s /proc/self/fd/2 "$R/dev/stderr"']
+                          'ln -s /proc/self/fd/2 "$R/dev/stderr"',
+                          # apt wants a pty for its logs; a private devpts instance.
+                          'if mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts" '
+                          '2>/dev/null; then ln -s pts/ptmx "$R/dev/ptmx"; fi']
             for name in ("resolv.conf", "hosts"):
                 target = _inside(rootfs, f"/etc/{name}")
                 if target is not None and points.ensure(target, False):

@@ -268,8 +268,10 @@ def run_test(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str,
         "/.singularity.d/test"]
     recorder = _streamer(ctx, "%test")
     with step(ctx, label, "%test"):
-        done = run_in_rootfs(rootfs, argv, mode=state.mode, env=env, on_line=recorder,
-                             read_only=True, fakeroot_state=None, runner=ctx.runner)
+        # Only %post runs under fakeroot (as in Apptainer); %test sees the tree as it is.
+        mode: Mode = "root" if state.mode == "root" else "userns"
+        done = run_in_rootfs(rootfs, argv, mode=mode, env=env, on_line=recorder,
+                             read_only=True, runner=ctx.runner)
     if done.returncode != 0:
         raise BuildError(f"%test failed (exit {done.returncode})", path=ctx.def_path,
                          span=sections[0].header_span)
