@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the tests and the build engine use (installed with apt-get when running as root).
-DEB_PACKAGES := squashfs-tools busybox-static siftool fakeroot uidmap debootstrap git
+DEB_PACKAGES := squashfs-tools busybox-static siftool fakeroot uidmap debootstrap git zstd
 
 .PHONY: install deb venv test check bench e2e example clean
 
