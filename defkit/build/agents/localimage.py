@@ -2,7 +2,9 @@
 
 A SIF's primary squashfs partition is extracted in place with `unsquashfs -o OFFSET`; without
 root, unsquashfs runs in a root-mapped user namespace so files owned by root in the image come
-out owned by "root" (the builder) instead of failing. A sandbox directory is copied with modes,
+out owned by "root" (the builder) instead of failing; device nodes and other owners, which
+cannot be made there, are returned for the image writer (mksquashfs pseudo files). A sandbox
+directory is copied with modes,
 times, symlinks (and, as root, ownership) kept. The base `/.singularity.d` is then added without
 overwriting what the image already has, as Apptainer does.
 """
@@ -10,6 +12,7 @@ overwriting what the image already has, as Apptainer does.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from defkit.build import layout
 from defkit.build.agents.base import BootstrapResult, DeviceNode, require_keys, resolve_from
@@ -44,7 +47,7 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
     if (stage.header_value("fingerprints") or "").strip():
         warnings.append("Fingerprints: signatures are not verified by defkit's native engine")
     oci_config = None
-    devices: tuple[DeviceNode, ...] = ()
+    special = _Special((), ())
     if os.path.isdir(source):
         _copy_sandbox(source, rootfs, ctx)
     else:
@@ -60,9 +63,10 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
             found = image.find(DataType.GENERIC_JSON, "oci-config.json")
             if found is not None:
                 oci_config = image.read_object(found)
-        devices = _unsquash(source, offset, rootfs, ctx)
+        special = _unsquash(source, offset, rootfs, ctx)
     layout.make_base_env(rootfs, overwrite=False)
-    return BootstrapResult(oci_config_json=oci_config, devices=devices, warnings=tuple(warnings))
+    return BootstrapResult(oci_config_json=oci_config, devices=special.devices,
+                           ownership=special.ownership, warnings=tuple(warnings))
 
 
 def _is_squashfs(path: str) -> bool:
@@ -73,40 +77,53 @@ def _is_squashfs(path: str) -> bool:
         return False
 
 
-def _unsquash(image: str, offset: int, rootfs: str, ctx: BuildContext) -> tuple[DeviceNode, ...]:
+def _unsquash(image: str, offset: int, rootfs: str, ctx: BuildContext) -> _Special:
     argv = ["unsquashfs", "-f", "-n", "-o", str(offset), "-d", rootfs, image]
     if ctx.mode == "root":
         result = ctx.runner(argv)
-        devices: tuple[DeviceNode, ...] = ()
+        special = _Special((), ())
     else:
-        # Only user xattrs can be set without privileges; device nodes cannot be created at all,
-        # so unsquashfs reports them and we keep them for the image writer instead.
+        # In a root-mapped user namespace only uid/gid 0 exist and no device node can be made:
+        # unsquashfs reports those as non-fatal (exit 2); we keep them for the image writer.
         argv.insert(1, "-user-xattrs")
         result = run_in_namespace(argv, mode=ctx.mode, runner=ctx.runner)
-        devices = _device_nodes(image, offset)
-    if result.returncode != 0 and not (devices and _only_device_errors(result.stderr)):
+        special = _special_entries(image, offset)
+    if result.returncode != 0 and not (result.returncode == 2 and ctx.mode != "root"
+                                       and _only_expected_errors(result.stderr)):
         detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
         raise BuildError(
             f"unsquashfs could not extract {image}: {detail[-1] if detail else 'failed'}"
         )
-    return devices
+    return special
 
 
-def _only_device_errors(stderr: bytes) -> bool:
+#: unsquashfs messages that are expected when extracting without privileges.
+_EXPECTED = ("failed to change uid and gids", "device", "mknod", "xattr")
+
+
+def _only_expected_errors(stderr: bytes) -> bool:
     lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    return all("device" in line or "mknod" in line or "failed" in line.lower() for line in lines)
+    return all(any(text in line for text in _EXPECTED) for line in lines)
 
 
-def _device_nodes(image: str, offset: int) -> tuple[DeviceNode, ...]:
-    nodes = []
+class _Special(NamedTuple):
+    devices: tuple[DeviceNode, ...]
+    ownership: tuple[tuple[str, int, int, int], ...]
+
+
+def _special_entries(image: str, offset: int) -> _Special:
+    devices = []
+    ownership = []
     for entry in unsquash_list(image, offset):
         kind = entry.mode[:1]
+        mode = _mode_bits(entry.mode)
         if kind in ("c", "b") and "," in entry.size:
             major, minor = entry.size.split(",", 1)
-            mode = _mode_bits(entry.mode)
-            nodes.append(DeviceNode("/" + entry.path, kind, mode, entry.uid, entry.gid,
-                                    int(major), int(minor)))
-    return tuple(nodes)
+            devices.append(DeviceNode("/" + entry.path, kind, mode, entry.uid, entry.gid,
+                                      int(major), int(minor)))
+        elif kind != "l" and (entry.uid or entry.gid) and entry.path:
+            ownership.append(("/" + entry.path, mode, entry.uid, entry.gid))
+    return _Special(tuple(devices), tuple(ownership))
 
 
 def _mode_bits(text: str) -> int:

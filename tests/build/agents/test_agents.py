@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,20 @@ def test_localimage_sif_made_by_siftool(tmp_path: Path, mode: str) -> None:
             ("/dev/null", "c", 1, 3, 0o666)]
     else:
         assert os.major(os.stat(rootfs / "dev" / "null").st_rdev) == 1
+
+
+def test_localimage_bare_squashfs_keeps_foreign_owners_rootless(tmp_path: Path) -> None:
+    source = busybox_rootfs(tmp_path / "src")
+    (source / "etc" / "shadow").write_text("root:*:1::::::\n")
+    squashfs = tmp_path / "base.sqfs"
+    subprocess.run(["mksquashfs", str(source), str(squashfs), "-noappend", "-quiet",
+                    "-no-progress", "-p", "etc/shadow m 640 0 42"], check=True)
+    rootfs = tmp_path / "rootfs"
+    result = agents.get("localimage").bootstrap(
+        stage("Bootstrap: localimage\nFrom: base.sqfs\n"), str(rootfs),
+        context(tmp_path, mode="userns"))
+    assert (rootfs / "etc" / "shadow").read_text().startswith("root:")
+    assert ("/etc/shadow", 0o640, 0, 42) in result.ownership
 
 
 # --- OCI layouts and archives ------------------------------------------------------------------
