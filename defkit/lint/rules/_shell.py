@@ -235,7 +235,7 @@ def _skip_heredocs(body: str, i: int, pending: list[tuple[str, bool]]) -> int:
 
 
 def _tokens(body: str) -> Iterator[tuple[str, int, int]]:
-    """(kind, start, end) with kind "word", "op", "redir" or "nl"; heredoc bodies skipped."""
+    """(kind, start, end): "word", "op", "redir", "nl", or "heredoc" (a body, not shell code)."""
     i = 0
     n = len(body)
     pending_heredocs: list[tuple[str, bool]] = []
@@ -257,8 +257,10 @@ def _tokens(body: str) -> Iterator[tuple[str, int, int]]:
         if kind == "nl":
             yield "nl", match.start(), i
             if pending_heredocs:
+                start = i
                 i = _skip_heredocs(body, i, pending_heredocs)
                 pending_heredocs = []
+                yield "heredoc", start, i
         elif kind == "redir":
             operator = match.group().lstrip("0123456789")
             if operator in ("<<", "<<-"):
@@ -297,6 +299,8 @@ def _split_commands(section: Section) -> Iterator[Command]:
         if kind == "redir":
             redirect_op = body[start:end].lstrip("0123456789")
             continue
+        if kind == "heredoc":
+            continue
         operator = "\n" if kind == "nl" else body[start:end]
         if words or redirects:
             yield Command(tuple(words), tuple(redirects), before, operator, section)
@@ -305,6 +309,20 @@ def _split_commands(section: Section) -> Iterator[Command]:
         redirect_op = None
     if words or redirects:
         yield Command(tuple(words), tuple(redirects), before, "", section)
+
+
+def heredoc_lines(section: Section) -> frozenset[int]:
+    """File lines that are heredoc bodies (data, not shell code) in a script section."""
+    if "<<" not in section.body:
+        return frozenset()
+    positions = _Positions(section)
+    lines: set[int] = set()
+    for kind, start, end in _tokens(section.body):
+        if kind == "heredoc" and end > start:
+            first, _ = positions.at(start)
+            last, _ = positions.at(end - 1)
+            lines.update(range(first, last + 1))
+    return frozenset(lines)
 
 
 def script_sections(stage: Stage) -> Iterator[Section]:

@@ -2,7 +2,8 @@
 
 ## What it does
 Reports, once per section, the first body line whose indentation uses a different character
-(tab or space) than the section's first indented line, or mixes both.
+(tab or space) than the section's first indented line, or mixes both. Heredoc bodies are
+skipped: a Makefile written from `%post` needs its tabs.
 
 ## Why it matters
 Mixed indentation looks different in every editor and makes nesting hard to read; with `<<-`
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._shell import body_lines
+from defkit.lint.rules._shell import body_lines, heredoc_lines
 from defkit.model import Span
 
 CODE = "DK112"
@@ -41,7 +42,10 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     for stage in ctx.deffile.stages:
         for section in stage.sections:
             style = ""
+            data_lines = heredoc_lines(section) if section.is_script else frozenset()
             for line, column, text in body_lines(section):
+                if line in data_lines:
+                    continue  # heredoc bodies keep the indentation their file needs (Makefiles)
                 indent = text[: len(text) - len(text.lstrip(" \t"))]
                 if not indent or indent == text:
                     continue  # unindented or whitespace-only lines say nothing

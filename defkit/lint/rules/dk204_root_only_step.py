@@ -52,6 +52,9 @@ NAME = "root-only-step"
 SEVERITY: Severity = "error"
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
+#: Each finding carries its own level (error, warning, or info for root builds): the linter
+#: keeps `Problem.severity` instead of stamping SEVERITY, unless configuration overrides it.
+DYNAMIC_SEVERITY = True
 
 _ROOT_AGENTS: dict[str, tuple[Severity, str]] = {
     "debootstrap": ("error", "debootstrap needs real root; it fails under --fakeroot"),

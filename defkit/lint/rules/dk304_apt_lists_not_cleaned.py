@@ -43,7 +43,7 @@ FIXABLE = False
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    if ctx.deffile is None:
+    if ctx.deffile is None or not ctx.deffile.stages:
         return
     last_apt: Optional[Word] = None
     for section in ctx.deffile.final_stage.sections:

@@ -40,7 +40,7 @@ _CACHE_HANDLED = ("PIP_NO_CACHE_DIR", "pip cache purge", ".cache/pip", "/root/.c
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    if ctx.deffile is None:
+    if ctx.deffile is None or not ctx.deffile.stages:
         return
     stage = ctx.deffile.final_stage
     if any(marker in stage.raw for marker in _CACHE_HANDLED):

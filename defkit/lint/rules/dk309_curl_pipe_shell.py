@@ -51,12 +51,13 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         for command in commands(section):
             if fetch is not None and command.before == "|" and _RUNNERS.match(command.name):
                 yield Problem(fetch, f"`{command.name}` runs a script piped from the network")
-            fetch = command.head.span if command.name in _FETCHERS and command.head else None
+            if command.name in _FETCHERS and command.head is not None:
+                fetch = command.head.span  # `curl ... | gunzip | sh` still runs the download
             if fetch is None and _RUNNERS.match(command.name):
                 for word in command.argv[1:]:
                     if _SUBSTITUTED.search(word.text):
                         yield Problem(
                             word.span, f"`{command.name}` runs a script fetched from the network"
                         )
-            if command.after != "|":
+            if command.after not in ("|", "|&"):
                 fetch = None

@@ -2,10 +2,11 @@
 
 ## What it does
 Reports, in script sections that run under `/bin/sh` (`%post`, `%setup`, `%test` without
-`-c /bin/bash`; `%runscript`, `%startscript` without a bash shebang; `%environment`; app
-scripts): `[[ ]]`, `source`, `function f`, here-strings `<<<`, arrays (`a=(...)`,
-`${a[@]}`), `==` inside `[ ]`, `&>` redirections, brace expansion `{a,b}` and the builtins
-`pushd`, `popd`, `shopt`, `declare`, `typeset`, `let`. Files whose base image is known to use
+`-c /bin/bash`; `%runscript`, `%startscript` without a bash shebang; app scripts; not
+`%environment`, which Apptainer sources with its own bash-compatible interpreter): `[[ ]]`,
+`source`, `function f`, here-strings `<<<`, arrays (`a=(...)`, `${a[@]}`), `==` inside `[ ]`,
+`&>` redirections, brace expansion `{a,b}` and the builtins `pushd`, `popd`, `shopt`,
+`declare`, `typeset`, `let`. Files whose base image is known to use
 bash as `/bin/sh` (CentOS, Rocky, Alma, Fedora, RHEL/UBI, openSUSE, and the yum/dnf/zypper
 agents) are not judged.
 
@@ -102,7 +103,9 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         if _uses_bash_as_sh(stage):
             continue
         for section in stage.sections:
-            if not section.is_script or shell_of(section) not in ("sh", "dash"):
+            if not section.is_script or section.name in ("environment", "appenv"):
+                continue  # sourced by Apptainer's built-in shell interpreter, which knows bash
+            if shell_of(section) not in ("sh", "dash"):
                 continue
             where = section.display_name
             found = list(_array_assignments(section))

@@ -45,7 +45,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         for section in stage.sections:
             args = section.args.split("#", 1)[0]
             words = args.split()
-            if section.name != "files" or not words:
+            if section.name != "files" or not words or "{{" in args:
                 continue
             if len(words) == 2 and words[0] == "from":
                 continue
