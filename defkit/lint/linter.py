@@ -49,39 +49,42 @@ def looks_like_deffile(text: str) -> bool:
 def lint_sources(
     sources: Sequence[Source], *, shellcheck: bool = True, runner: Runner = run
 ) -> list[FileResult]:
-    """Lint every source; ShellCheck runs once per dialect for all of them together."""
+    """Lint every source; ShellCheck runs in a few batched processes for all of them together,
+    in the background while the rules run."""
     from defkit.lint import shellcheck as sc
     from defkit.parser import parse_lenient
 
-    staged: list[tuple[Source, Optional[DefFile], tuple[DefParseError, ...], list[Problem]]] = []
+    parsed: list[tuple[Optional[DefFile], tuple[DefParseError, ...]]] = []
     snippets: list[sc.Snippet] = []
     owners: list[int] = []
     for index, source in enumerate(sources):
         if not looks_like_deffile(source.text):
-            staged.append((source, None, (), []))
+            parsed.append((None, ()))
             continue
-        deffile, found_errors = parse_lenient(
-            source.text, source.path, flavour=source.config.settings.flavour
-        )
-        errors = tuple(found_errors)
-        problems = list(_run_rules(source, deffile, errors))
-        staged.append((source, deffile, errors, problems))
+        flavour = source.config.settings.flavour
+        deffile, found_errors = parse_lenient(source.text, source.path, flavour=flavour)
+        parsed.append((deffile, tuple(found_errors)))
         if shellcheck and source.config.shellcheck.enabled and deffile is not None:
             found = sc.snippets_for(deffile, source.config.shellcheck.exclude)
             snippets.extend(found)
             owners.extend([index] * len(found))
-    if snippets:
-        options = sources[owners[0]].config.shellcheck
-        for owner, findings in zip(owners, sc.check_snippets(snippets, options, runner=runner)):
+    options = sources[owners[0]].config.shellcheck if owners else None
+    pending = sc.PendingCheck(snippets, options, runner=runner) if options else None
+    problems = [
+        list(_run_rules(source, deffile, errors)) if looks_like_deffile(source.text) else []
+        for source, (deffile, errors) in zip(sources, parsed)
+    ]
+    if pending is not None:
+        for owner, findings in zip(owners, pending.results()):
             source = sources[owner]
             ignore = source.config.ignores_for(source.path)
-            staged[owner][3].extend(
+            problems[owner].extend(
                 p for p in findings if _enabled(p.code, p.name, source.config, ignore, True)
             )
     results = []
-    for source, deffile, errors, problems in staged:
-        skipped = deffile is None and not errors and not looks_like_deffile(source.text)
-        finished = () if skipped else _finish(source, deffile, problems)
+    for source, (deffile, errors), file_problems in zip(sources, parsed, problems):
+        skipped = not looks_like_deffile(source.text)
+        finished = () if skipped else _finish(source, deffile, file_problems)
         results.append(FileResult(source.path, source.text, finished, deffile, errors, skipped))
     return results
 

