@@ -306,7 +306,11 @@ class _Extractor:
         count = 0
         for member in archive:
             count += 1
-            self._member(archive, member)
+            try:
+                self._member(archive, member)
+            except OSError as exc:
+                raise BuildError(f"cannot extract archive member {member.name!r}: "
+                                 f"{exc.strerror or exc}") from None
         # Directory modes last, deepest first, so read-only directories could be filled.
         # Rootless, the builder must keep write access to directories it does not own in the
         # image (later layers and %post write into them); squashfs ownership comes from elsewhere.

@@ -60,3 +60,25 @@ def test_oci_sources_build_sifs(tmp_path: Path) -> None:
         listing_sizes.add(subprocess.run(["unsquashfs", "-o", str(offset), "-lln", result.output],
                                    capture_output=True).stdout.count(b"\n"))
     assert len(listing_sizes) == 1  # the same tree from all three sources
+
+
+def test_localimage_from_a_defkit_sif_keeps_history_and_labels(tmp_path: Path) -> None:
+    busybox_rootfs(tmp_path / "busybox-rootfs")
+    first = tmp_path / "first.def"
+    first.write_text("Bootstrap: localimage\nFrom: busybox-rootfs\n\n%labels\n    layer first\n\n"
+                     "%runscript\n    echo first\n")
+    build(str(first), mode="userns", source_date_epoch=0)
+    second = tmp_path / "second.def"
+    second.write_text("Bootstrap: localimage\nFrom: first.sif\n\n%labels\n    layer second\n"
+                      "    added yes\n\n%post\n    test -f /.singularity.d/Singularity\n")
+    result = build(str(second), mode="userns", source_date_epoch=0)
+    offset = read_sif(result.output).partition_offset
+
+    def cat(path: str) -> bytes:
+        return unsquash_cat(result.output, path, offset) or b""
+
+    assert cat(".singularity.d/bootstrap_history/Apptainer0") == first.read_bytes()
+    assert cat(".singularity.d/Singularity") == second.read_bytes()
+    labels = json.loads(cat(".singularity.d/labels.json"))
+    assert labels["layer"] == "first" and labels["added"] == "yes"
+    assert cat(".singularity.d/runscript") == b"#!/bin/sh\n\n    echo first\n\n"
