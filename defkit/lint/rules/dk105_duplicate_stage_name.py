@@ -19,7 +19,15 @@ Stage: build
 ```
 
 ## Use instead
-Give each stage its own name (`build`, `test`, `final`).
+```
+Bootstrap: docker
+From: golang:1.22
+Stage: build
+
+Bootstrap: docker
+From: golang:1.22
+Stage: test
+```
 """
 
 from __future__ import annotations

@@ -21,7 +21,13 @@ miss the second part.
 ```
 
 ## Use instead
-Merge the bodies into one section.
+```
+%post
+    apt-get update
+    apt-get install -y git
+%environment
+    export LC_ALL=C
+```
 """
 
 from __future__ import annotations

@@ -19,7 +19,13 @@ From: alpine:3.20
 ```
 
 ## Use instead
-Remove the section, or fill it in.
+```
+Bootstrap: docker
+From: alpine:3.20
+
+%post
+    apk add --no-cache curl
+```
 """
 
 from __future__ import annotations

@@ -16,7 +16,12 @@ backslash ends the continuation, and trailing spaces end up in `%help` and `%lab
 (`·` marks a trailing space.)
 
 ## Use instead
-Remove the trailing whitespace (most editors can do it on save).
+```
+%post
+    apt-get update &&\
+        apt-get install -y curl
+```
+Most editors can remove trailing whitespace on save.
 
 ## Fix
 Deletes the trailing whitespace.

@@ -8,10 +8,18 @@ Tools that concatenate or append to files (and `cat` in a terminal) run the last
 next text; POSIX defines a line as ending in a newline, and diffs show "No newline at end of file".
 
 ## Example
-A file whose last line is `    exec python "$@"` with no newline after it.
+```
+%runscript
+    exec python "$@"
+```
+(the file ends right after `"$@"`, with no line break).
 
 ## Use instead
-End the file with a newline.
+```
+%runscript
+    exec python "$@"
+```
+followed by a line break.
 
 ## Fix
 Appends a newline.

@@ -17,7 +17,12 @@ heredocs only tabs are stripped, so a space-indented terminator is silently not 
 ```
 
 ## Use instead
-Indent every line of a section the same way (the corpus majority uses spaces).
+```
+%post
+    apt-get update
+    apt-get install -y curl
+```
+Indent every line of a section the same way (most recipes use spaces).
 """
 
 from __future__ import annotations

@@ -15,7 +15,11 @@ The last value wins silently; usually one of the two lines is outdated.
 ```
 
 ## Use instead
-Keep one `Version` line.
+```
+%labels
+    Version 1.1
+    Author Jane
+```
 """
 
 from __future__ import annotations

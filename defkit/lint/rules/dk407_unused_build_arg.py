@@ -20,7 +20,13 @@ From: ubuntu:22.04
 ```
 
 ## Use instead
-Use the argument, or remove it.
+```
+%arguments
+    VERSION=1.2
+
+%post
+    echo {{ VERSION }}
+```
 """
 
 from __future__ import annotations

@@ -21,7 +21,11 @@ repository history.
 ```
 
 ## Use instead
-Pass secrets at run time (`--env-file`, `APPTAINERENV_HF_TOKEN`), or at build time through a
+```
+%environment
+    export HF_HOME=/opt/hf
+```
+and pass secrets at run time (`--env-file`, `APPTAINERENV_HF_TOKEN`), or at build time through a
 file bound into `%post` and deleted, never written in the definition file.
 """
 

@@ -21,7 +21,10 @@ From: debian:12
 ```
 
 ## Use instead
-`%files from build`
+```
+%files from build
+    /src/app /usr/local/bin/app
+```
 """
 
 from __future__ import annotations
