@@ -289,7 +289,10 @@ def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> No
         workdir = shell_value(state.workdir, "env", state.scope)
     plan.runscript = build_runscript(state.process, workdir)
     if state.process.entrypoint is None and state.process.cmd is not None and state.external_base:
-        notes.info(stage.from_instruction.span, "CMD without ENTRYPOINT: the runscript runs CMD "
-                   "directly; an ENTRYPOINT of the base image (if any) is not applied")
+        notes.info(state.cmd_span, "CMD without ENTRYPOINT: the runscript runs CMD directly; an "
+                   "ENTRYPOINT of the base image (if any) is not applied")
+    if not state.external_base and plan.runscript is not None:
+        notes.warn(stage.from_instruction.span, "the image starts from scratch: Apptainer needs "
+                   "/bin/sh in the image to run its runscript")
     if state.help_lines:
         plan.help = ["Docker settings with no Apptainer equivalent:", *state.help_lines]

@@ -152,6 +152,7 @@ def _run_text(state: StageState, body: Script, script: str, line: int,
 
 
 def _write_file(body: Script, content: str, path: str) -> None:
+    body.add(f"mkdir -p {quote(posixpath.dirname(path))}")
     if text_is_unsafe(content):
         lines = printf_lines(content)
         body.add(*lines[:-1], lines[-1] + f" > {quote(path)}")

@@ -11,6 +11,7 @@ from defkit.convert.emit import StagePlan
 from defkit.convert.notes import NoteSink
 from defkit.convert.runscript import Process
 from defkit.convert.words import Scope
+from defkit.model import Span
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 STAGING = "/.defkit"
@@ -46,6 +47,7 @@ class StageState:
     staged: bool = False  # something was staged under /.defkit
     counter: int = 0
     help_lines: list[str] = field(default_factory=list)
+    cmd_span: Optional[Span] = None  # where the CMD in effect was set
 
     def next_id(self, line: int) -> str:
         """A staging directory name for one instruction, unique within the stage."""

@@ -167,6 +167,7 @@ def _command_line(state: StageState, instruction: Instruction, command: CommandL
         state.process = state.process.with_entrypoint(argv)
     else:
         state.process = state.process.with_cmd(argv)
+        state.cmd_span = instruction.span
 
 
 def _label(state: StageState, instruction: Instruction, raw_key: str, raw_value: str,
