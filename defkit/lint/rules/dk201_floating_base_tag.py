@@ -15,6 +15,10 @@ Bootstrap: docker
 From: ubuntu
 ```
 
+## Options
+- `allowed-images` (list, default `[]`): repositories that may float, such as `busybox` or
+  `ghcr.io/org/nightly` (the registry is part of the name when the `From:` value has one).
+
 ## Use instead
 ```
 Bootstrap: docker
@@ -33,17 +37,21 @@ from defkit.lint.rules._image import stage_image
 CODE = "DK201"
 NAME = "floating-base-tag"
 SEVERITY: Severity = "warning"
-OPTIONS: dict[str, object] = {}
+OPTIONS: dict[str, object] = {"allowed-images": []}
 FIXABLE = False
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
+    allowed = {str(name) for name in ctx.options.get("allowed-images", ())}
     for stage in ctx.deffile.stages:
         entry = stage.header_entry("from")
         image = stage_image(stage.bootstrap, entry.value if entry else None)
         if entry is None or image is None or image.digest is not None:
+            continue
+        name = f"{image.registry}/{image.repository}" if image.registry else image.repository
+        if name in allowed:
             continue
         if image.tag is None:
             yield Problem(entry.value_span, f"`{entry.value}` has no tag, so `latest` is pulled")

@@ -3,7 +3,7 @@
 ## What it does
 Reports a `pip install` whose package arguments have no version specifier (`==`, `>=`, `~=`,
 `@ url`, ...). Requirement files (`-r`), local paths, URLs, VCS references and templated names
-are not judged, nor are `pip`, `setuptools` and `wheel` themselves.
+are not judged, nor are the packages of the `ignore-packages` option.
 
 ## Why it matters
 Without versions, every build resolves to whatever was released last: a build that worked
@@ -14,6 +14,10 @@ yesterday can fail, or silently change results, today.
 %post
     pip install --no-cache-dir numpy pandas
 ```
+
+## Options
+- `ignore-packages` (list, default `["pip", "setuptools", "wheel"]`): package names not judged,
+  compared case-insensitively without extras.
 
 ## Use instead
 ```
@@ -35,17 +39,17 @@ from defkit.lint.rules._shell import all_script_sections
 CODE = "DK307"
 NAME = "pip-unpinned"
 SEVERITY: Severity = "info"
-OPTIONS: dict[str, object] = {}
+OPTIONS: dict[str, object] = {"ignore-packages": ["pip", "setuptools", "wheel"]}
 FIXABLE = False
 
 _SPECIFIER = re.compile(r"[=<>~!@]")
 _NOT_A_NAME = re.compile(r"[/$`{]|\.(whl|tar\.gz|zip|tgz)$|^\.|^[a-z+]+:")
-_TOOLING = frozenset({"pip", "setuptools", "wheel"})
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
+    ignored = {str(name).lower() for name in ctx.options.get("ignore-packages", ())}
     for section in all_script_sections(ctx.deffile):
         for call in invocations(section, "pip"):
             if call.subcommand is None or call.subcommand.value != "install":
@@ -57,7 +61,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 for word in call.operands
                 if not _SPECIFIER.search(word.value)
                 and not _NOT_A_NAME.search(word.value)
-                and word.value.split("[", 1)[0].lower() not in _TOOLING
+                and word.value.split("[", 1)[0].lower() not in ignored
             ]
             if unpinned:
                 names = ", ".join(f"`{word.value}`" for word in unpinned[:3])
