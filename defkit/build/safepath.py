@@ -335,7 +335,7 @@ class _Extractor:
                 raise BuildError(f"archive member {member.name!r}: {parent_c} is not a directory")
             parent.mkdir(mode=0o755, parents=True)
         target = parent / base
-        self.written.add(cpath)
+        self._mark_written(cpath)
         if member.isdir():
             if not target.is_dir() or target.is_symlink():
                 _remove(target)
@@ -379,6 +379,22 @@ class _Extractor:
             os.chmod(target, stat.S_IMODE(member.mode))
         os.utime(target, (member.mtime, member.mtime), follow_symlinks=False)
 
+    def _clear_lower(self, directory: Path, cdir: str) -> None:
+        """Remove what earlier layers put under `directory`, keeping this layer's entries."""
+        for child in os.listdir(directory):
+            child_c = posixpath.join(cdir, child)
+            path = directory / child
+            if child_c not in self.written:
+                _remove(path)
+            elif path.is_dir() and not path.is_symlink():
+                self._clear_lower(path, child_c)
+
+    def _mark_written(self, cpath: str) -> None:
+        # Parents count too: a layer may create `a/b/c` without listing `a/b`.
+        while cpath not in self.written and cpath != "/":
+            self.written.add(cpath)
+            cpath = posixpath.dirname(cpath)
+
     def _owner(self, target: Path, cpath: str, member: tarfile.TarInfo) -> None:
         if self.is_root:
             os.lchown(target, member.uid, member.gid)
@@ -389,11 +405,8 @@ class _Extractor:
     def _whiteout(self, parent_c: str, base: str) -> None:
         parent = safe_join(self.root, parent_c)
         if base == OPAQUE_MARKER:
-            if parent.is_dir():
-                for child in os.listdir(parent):
-                    child_c = posixpath.join(parent_c, child)
-                    if child_c not in self.written:
-                        _remove(parent / child)
+            if parent.is_dir() and not parent.is_symlink():
+                self._clear_lower(parent, parent_c)
             return
         name = base[len(WHITEOUT_PREFIX):]
         if name in ("", ".", "..") or "/" in name:

@@ -217,7 +217,8 @@ def test_hard_link_inside_and_symlink_replaced_not_followed(root: Path, tmp_path
 def test_whiteouts_and_opaque_dirs(root: Path, tmp_path: Path) -> None:
     lower = make_tar(
         tmp_path / "l1.tar",
-        [(reg("a/old"), b"1"), (reg("a/gone"), b"2"), (reg("b/x"), b"3"), (reg("b/y"), b"4")],
+        [(reg("a/old"), b"1"), (reg("a/gone"), b"2"), (reg("b/x"), b"3"), (reg("b/y"), b"4"),
+         (reg("b/sub/old"), b"7")],
     )
     upper = make_tar(
         tmp_path / "l2.tar",
@@ -225,13 +226,15 @@ def test_whiteouts_and_opaque_dirs(root: Path, tmp_path: Path) -> None:
             (reg("a/.wh.gone"), b""),
             (directory("b"), b""),
             (reg("b/new"), b"5"),
+            (reg("b/sub/deep"), b"6"),
             (reg("b/.wh..wh..opq"), b""),
         ],
     )
     extract_tar(lower, root, whiteouts=True)
     extract_tar(upper, root, whiteouts=True)
     assert sorted(os.listdir(root / "a")) == ["old"]
-    assert sorted(os.listdir(root / "b")) == ["new"]
+    assert sorted(os.listdir(root / "b")) == ["new", "sub"]
+    assert sorted(os.listdir(root / "b" / "sub")) == ["deep"]  # lower content hidden below too
 
 
 def test_whiteouts_are_plain_files_unless_asked(root: Path, tmp_path: Path) -> None:
