@@ -85,6 +85,7 @@ def _severity_overrides(values: tuple[str, ...]) -> dict[str, str]:
     type=click.Choice(["error", "warning", "info", "style", "none"]),
     help="Lowest level that fails the run [default: warning].",
 )
+@click.option("--no-fail", is_flag=True, help="Exit 0 even when findings reach the threshold.")
 @click.option("--arch", help="Target architecture (amd64, arm64, ppc64le, s390x, 386).")
 @click.option("--build-mode", type=click.Choice(["fakeroot", "root", "remote"]))
 @click.option("--flavour", type=click.Choice(["apptainer", "singularityce"]))
@@ -109,6 +110,7 @@ def lint(
     extend_ignore: Optional[str],
     severities: tuple[str, ...],
     fail_on: Optional[str],
+    no_fail: bool,
     arch: Optional[str],
     build_mode: Optional[str],
     flavour: Optional[str],
@@ -193,7 +195,7 @@ def lint(
                 problem.severity, source.config.fail_on
             ):
                 failed = True
-    return 1 if failed else 0
+    return 1 if failed and not no_fail else 0
 
 
 def _apply_fixes(sources: list[Source], *, write: bool) -> tuple[list[Source], bool]:

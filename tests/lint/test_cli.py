@@ -167,3 +167,17 @@ def test_rules_and_rule(capsys: pytest.CaptureFixture[str]) -> None:
     assert "did you mean 'unknown-section'?" in capsys.readouterr().err
     assert main(["rule", "SC2086"]) == 0
     assert "shellcheck.net/wiki/SC2086" in capsys.readouterr().out
+
+
+def test_no_fail_and_standard_input(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    typo = put(tmp_path, "typo.def", TYPO)
+    assert main(["lint", *OWN, "--no-fail", typo]) == 0
+    capsys.readouterr()
+    stdin = io.TextIOWrapper(io.BytesIO(TYPO.encode()))
+    monkeypatch.setattr("sys.stdin", stdin)
+    assert main(["lint", *OWN, "--no-source", "--stdin-filename", "Singularity", "-"]) == 1
+    assert capsys.readouterr().out.startswith("Singularity:4:2: DK002 [unknown-section]")

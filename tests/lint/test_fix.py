@@ -85,3 +85,25 @@ def test_unified_diff() -> None:
     diff = unified_diff("x.def", "a\nb\n", "a\nc")
     assert diff.splitlines()[:2] == ["--- a/x.def", "+++ b/x.def"]
     assert "-b" in diff and "+c" in diff and "\\ No newline at end of file" in diff
+
+
+def test_fixes_over_the_corpus_converge_and_never_break_the_parse() -> None:
+    from defkit.lint.linter import lint_text
+    from defkit.parser import parse_lenient
+    from tests.shared import corpus_def_files
+
+    config = LintConfig()
+    changed = 0
+    for path in corpus_def_files():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        outcome = fix_text(text, str(path), config)
+        if outcome.fixed == text:
+            continue
+        changed += 1
+        errors_before = len(parse_lenient(text, str(path), flavour="apptainer")[1])
+        errors_after = len(parse_lenient(outcome.fixed, str(path), flavour="apptainer")[1])
+        assert errors_after <= errors_before, path.name
+        assert fix_text(outcome.fixed, str(path), config).fixed == outcome.fixed, path.name
+        left = lint_text(outcome.fixed, str(path), config, shellcheck=False).problems
+        assert not [p for p in left if p.fix is not None], path.name
+    assert changed > 0
