@@ -124,7 +124,9 @@ def test_build_and_run_as_an_unprivileged_user(busybox_template: pathlib.Path) -
         shutil.copytree(busybox_template, base / "rootfs", symlinks=True)
         subprocess.run(["chown", "-R", "65534:65534", str(base)], check=True)
         write_def(base, HELLO)
-        built = subprocess.run([*command, "build", "image.def"], cwd=base, capture_output=True,
+        (base / "work").mkdir()
+        os.chown(base / "work", 65534, 65534)
+        built = subprocess.run([*command, "build", "--workdir", "work", "image.def"], cwd=base, capture_output=True,
                                text=True, timeout=120,
                                env={**env, "SOURCE_DATE_EPOCH": "1700000000"})
         assert built.returncode == 0, built.stderr
@@ -141,7 +143,7 @@ def test_build_and_run_as_an_unprivileged_user(busybox_template: pathlib.Path) -
 
         entries = unsquash_list(base / "image.sif", read_sif(base / "image.sif").partition_offset)
         assert entries and {(e.uid, e.gid) for e in entries} == {(0, 0)}
-        assert not [p for p in pathlib.Path("/tmp").glob("defkit-build-*") if p.owner() == "nobody"]
+        assert os.listdir(base / "work") == []
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
