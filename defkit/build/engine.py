@@ -130,8 +130,11 @@ def build(
     target = _target(def_path, output, sandbox)
     if os.path.lexists(target) and not force:
         raise UsageError(f"{target} already exists: use --force to overwrite it")
-    if not os.access(os.path.dirname(target), os.W_OK):
-        raise UsageError(f"cannot write {target}: its directory is not writable")
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        raise UsageError(f"cannot write {target}: {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {target}: {parent} is not writable")
     args = dict(build_args or {})
     redactor = Redactor(args.values())
     deffile, definition, unused = load_definition(def_path, args,
