@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Optional
 
 from defkit.lint.rules._shell import Command, Word, commands
-from defkit.model import Section
+from defkit.model import DefFile, Section
 
 #: Options whose value is the next word (`apt-get -o Dpkg::Options=... install`).
 _OPTIONS_WITH_VALUE = {
@@ -69,28 +69,61 @@ def _program(command: Command) -> tuple[str, int]:
     return "", 0
 
 
+def invocation(command: Command, *programs: str) -> Optional[Invocation]:
+    """The command as a call of one of `programs`, or None."""
+    program, start = _program(command)
+    if program not in programs:
+        return None
+    argv = command.argv
+    takes_value = _OPTIONS_WITH_VALUE.get(program, set())
+    subcommand: Optional[Word] = None
+    options: list[Word] = []
+    operands: list[Word] = []
+    skip_next = False
+    for word in argv[start:]:
+        if skip_next:
+            skip_next = False
+            continue
+        if word.value.startswith("-") and word.value != "-":
+            options.append(word)
+            skip_next = word.value in takes_value
+        elif subcommand is None:
+            subcommand = word
+        else:
+            operands.append(word)
+    return Invocation(
+        command, program, argv[start - 1], subcommand, tuple(options), tuple(operands)
+    )
+
+
 def invocations(section: Section, *programs: str) -> Iterator[Invocation]:
     """The package-manager commands of a section, restricted to `programs`."""
     for command in commands(section):
-        program, start = _program(command)
-        if program not in programs:
+        call = invocation(command, *programs)
+        if call is not None:
+            yield call
+
+
+def left_in_image(
+    deffile: Optional[DefFile],
+    fills: Callable[[Command], Optional[Word]],
+    cleans: Callable[[Command], bool],
+) -> Optional[Word]:
+    """Where the final stage's build scripts last fill a cache that no later command cleans.
+
+    `fills` returns the word to report for a command that fills the cache; `cleans` says whether a
+    command empties it. Earlier stages are not looked at: they do not end up in the image.
+    """
+    if deffile is None or not deffile.stages:
+        return None
+    last: Optional[Word] = None
+    for section in deffile.final_stage.sections:
+        if section.name not in ("post", "appinstall"):
             continue
-        argv = command.argv
-        takes_value = _OPTIONS_WITH_VALUE.get(program, set())
-        subcommand: Optional[Word] = None
-        options: list[Word] = []
-        operands: list[Word] = []
-        skip_next = False
-        for word in argv[start:]:
-            if skip_next:
-                skip_next = False
-                continue
-            if word.value.startswith("-") and word.value != "-":
-                options.append(word)
-                skip_next = word.value in takes_value
-            elif subcommand is None:
-                subcommand = word
-            else:
-                operands.append(word)
-        yield Invocation(command, program, argv[start - 1], subcommand, tuple(options),
-                         tuple(operands))  # fmt: skip
+        for command in commands(section):
+            filled = fills(command)
+            if filled is not None:
+                last = filled
+            elif last is not None and cleans(command):
+                last = None
+    return last

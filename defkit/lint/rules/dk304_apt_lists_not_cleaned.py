@@ -32,8 +32,8 @@ from typing import Optional
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._packages import invocations
-from defkit.lint.rules._shell import Word, commands
+from defkit.lint.rules._packages import invocation, left_in_image
+from defkit.lint.rules._shell import Command, Word
 
 CODE = "DK304"
 NAME = "apt-lists-not-cleaned"
@@ -42,23 +42,17 @@ OPTIONS: dict[str, object] = {}
 FIXABLE = False
 
 
+def _fills(command: Command) -> Optional[Word]:
+    call = invocation(command, "apt-get", "apt")
+    sub = call.subcommand if call is not None else None
+    return call.program_word if call and sub and sub.value in ("update", "install") else None
+
+
+def _cleans(command: Command) -> bool:
+    return command.name == "rm" and any("/var/lib/apt/lists" in w.value for w in command.argv)
+
+
 def check(ctx: LintContext) -> Iterator[Problem]:
-    if ctx.deffile is None or not ctx.deffile.stages:
-        return
-    last_apt: Optional[Word] = None
-    for section in ctx.deffile.final_stage.sections:
-        if section.name not in ("post", "appinstall"):
-            continue
-        cleaned = {
-            command.words[0].span.line
-            for command in commands(section)
-            if command.name == "rm"
-            and any("/var/lib/apt/lists" in word.value for word in command.argv)
-        }
-        for call in invocations(section, "apt-get", "apt"):
-            if call.subcommand is not None and call.subcommand.value in ("update", "install"):
-                last_apt = call.program_word
-        if last_apt is not None and any(line >= last_apt.span.line for line in cleaned):
-            last_apt = None
-    if last_apt is not None:
-        yield Problem(last_apt.span, "apt lists are left in the image; remove /var/lib/apt/lists/*")
+    last = left_in_image(ctx.deffile, _fills, _cleans)
+    if last is not None:
+        yield Problem(last.span, "apt lists are left in the image; remove /var/lib/apt/lists/*")

@@ -1,0 +1,63 @@
+"""Checks that `apk add` in the final image does not keep apk's cache.
+
+## What it does
+Reports `apk add` (and `apk update`) in the final stage's `%post` without `--no-cache`, unless a
+later command removes `/var/cache/apk` or runs `apk cache clean`.
+
+## Why it matters
+The package index and downloaded packages stay in `/var/cache/apk` and in the image, for no use
+at run time.
+
+## Example
+```
+Bootstrap: docker
+From: alpine:3.20
+%post
+    apk update
+    apk add curl
+```
+
+## Use instead
+```
+Bootstrap: docker
+From: alpine:3.20
+%post
+    apk add --no-cache curl
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Optional
+
+from defkit.lint.context import LintContext
+from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._packages import invocation, left_in_image
+from defkit.lint.rules._shell import Command, Word
+
+CODE = "DK315"
+NAME = "apk-no-cache"
+SEVERITY: Severity = "info"
+OPTIONS: dict[str, object] = {}
+FIXABLE = False
+
+
+def _fills(command: Command) -> Optional[Word]:
+    call = invocation(command, "apk")
+    if call is None or call.subcommand is None or call.has_option("--no-cache"):
+        return None
+    return call.program_word if call.subcommand.value in ("add", "update", "upgrade") else None
+
+
+def _cleans(command: Command) -> bool:
+    call = invocation(command, "apk")
+    if call is not None and call.subcommand is not None and call.subcommand.value == "cache":
+        return any(word.value == "clean" for word in call.operands)
+    return command.name == "rm" and any("/var/cache/apk" in w.value for w in command.argv)
+
+
+def check(ctx: LintContext) -> Iterator[Problem]:
+    last = left_in_image(ctx.deffile, _fills, _cleans)
+    if last is not None:
+        yield Problem(last.span, "apk's cache is left in the image; use `apk add --no-cache`")
