@@ -54,17 +54,31 @@ defkit_copy_all() {
 }
 """
 
-# ADD of a local file: a tar archive (plain, gzip, bzip2, xz; tar detects which) is extracted
-# into DST; anything else is copied like COPY.
+# ADD of a local file: a tar archive (plain, gzip, bzip2, xz or zstd, told by its first bytes as
+# Docker does) is extracted into DST; anything else, a compressed non-tar file included, is copied.
 ADD = r"""# defkit_add SRC DST [OWNER] [MODE]: Docker's ADD of a local source (extracts archives).
 defkit_add() {
-    if [ -f "$1" ] && tar -tf "$1" >/dev/null 2>&1; then
+    defkit_z=cat
+    if [ -f "$1" ]; then
+        case $(head -c 6 "$1" | od -An -tx1 | tr -d ' \n') in
+            1f8b*) defkit_z="gzip -dc" ;;
+            425a68*) defkit_z="bzip2 -dc" ;;
+            fd377a585a00*) defkit_z="xz -dc" ;;
+            28b52ffd*) defkit_z="zstd -dc" ;;
+        esac
+        if ! command -v "${defkit_z%% *}" >/dev/null 2>&1; then
+            echo "defkit: ${defkit_z%% *} is needed to extract $1 (ADD)" >&2
+            return 1
+        fi
+    fi
+    if [ -f "$1" ] && $defkit_z "$1" 2>/dev/null | tar -tf - >/dev/null 2>&1; then
         mkdir -p "$2"
-        tar -xf "$1" -C "$2"
+        $defkit_z "$1" | tar -xf - -C "$2"
         if [ -n "${3:-}${4:-}" ]; then
-            tar -tf "$1" | sed -e 's|^\./||' -e 's|/.*||' | sort -u | while read -r defkit_e; do
-                [ -n "$defkit_e" ] && defkit_own "$2/$defkit_e" "${3:-}" "${4:-}"
-            done
+            $defkit_z "$1" | tar -tf - | sed -e 's|^\./||' -e 's|/.*||' | sort -u |
+                while read -r defkit_e; do
+                    if [ -n "$defkit_e" ]; then defkit_own "$2/$defkit_e" "${3:-}" "${4:-}"; fi
+                done
         fi
     else
         defkit_copy "$1" "$2" "${3:-}" "${4:-}"

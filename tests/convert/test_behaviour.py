@@ -116,3 +116,11 @@ def test_add_extracts_a_local_archive_and_copies_other_files(staged: pathlib.Pat
     sh_helpers(staged, "defkit_add a.tar.gz vendor\ndefkit_add s/file.txt plain/\n")
     assert (staged / "vendor" / "pkg" / "sub" / "f").read_text() == "f"
     assert (staged / "plain" / "file.txt").exists()
+
+
+def test_add_copies_a_compressed_file_that_is_not_a_tar(staged: pathlib.Path) -> None:
+    import gzip
+
+    (staged / "notes.txt.gz").write_bytes(gzip.compress(b"just text\n"))
+    sh_helpers(staged, "defkit_add notes.txt.gz out/\n")
+    assert gzip.decompress((staged / "out" / "notes.txt.gz").read_bytes()) == b"just text\n"
