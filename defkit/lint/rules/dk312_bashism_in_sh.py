@@ -8,7 +8,8 @@ Reports, in script sections that run under `/bin/sh` (`%post`, `%setup`, `%test`
 `&>` redirections, brace expansion `{a,b}` and the builtins `pushd`, `popd`, `shopt`,
 `declare`, `typeset`, `let`. Files whose base image is known to use
 bash as `/bin/sh` (CentOS, Rocky, Alma, Fedora, RHEL/UBI, openSUSE, and the yum/dnf/zypper
-agents) are not judged.
+agents) are not judged; on Alpine and busybox bases (busybox ash) only what ash lacks is
+reported (arrays, brace expansion, `pushd`, `popd`, `shopt`, `declare`, `typeset`).
 
 ## Why it matters
 On Debian and Ubuntu bases `/bin/sh` is dash: `source` is "not found", `[[` fails, `&>` runs the
@@ -37,7 +38,13 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._shell import Command, commands, shell_of, unquoted_parts
+from defkit.lint.rules._shell import (
+    Command,
+    commands,
+    heredoc_lines,
+    shell_of,
+    unquoted_parts,
+)
 from defkit.model import Section, Span, Stage
 
 CODE = "DK312"
@@ -54,6 +61,17 @@ _BASH_AS_SH = re.compile(
     r"|archlinux|manjaro",
     re.IGNORECASE,
 )
+
+#: busybox ash (Alpine's /bin/sh) accepts these bash forms; arrays and brace expansion it lacks.
+_BUSYBOX_SH = re.compile(r"alpine|busybox", re.IGNORECASE)
+_ASH_KNOWS = ("`[[ ]]`", "`source`", "`function` declarations", "`==` in `[ ]`", "`<<<`", "`&>`",
+              "`&>>`", "`let`")  # fmt: skip
+
+
+def _uses_busybox_sh(stage: Stage) -> bool:
+    return stage.bootstrap == "busybox" or bool(
+        _BUSYBOX_SH.search(stage.header_value("from") or "")
+    )
 
 
 def _uses_bash_as_sh(stage: Stage) -> bool:
@@ -88,7 +106,10 @@ def _findings(command: Command) -> Iterator[tuple[Span, str]]:
 
 
 def _array_assignments(section: Section) -> Iterator[tuple[Span, str]]:
+    data_lines = heredoc_lines(section)
     for number, line in enumerate(section.body.split("\n")):
+        if section.body_line + number in data_lines:
+            continue
         match = re.match(r"\s*(?:export\s+|local\s+|readonly\s+)?[A-Za-z_][A-Za-z0-9_]*=\(", line)
         if match:
             column = match.end() + (section.body_column_offset if number == 0 else 0)
@@ -102,6 +123,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     for stage in ctx.deffile.stages:
         if _uses_bash_as_sh(stage):
             continue
+        busybox = _uses_busybox_sh(stage)
         for section in stage.sections:
             if not section.is_script or section.name in ("environment", "appenv"):
                 continue  # sourced by Apptainer's built-in shell interpreter, which knows bash
@@ -112,8 +134,11 @@ def check(ctx: LintContext) -> Iterator[Problem]:
             for command in commands(section):
                 found.extend(_findings(command))
             for span, what in sorted(found, key=lambda item: (item[0].line, item[0].column)):
+                if busybox and what in _ASH_KNOWS:
+                    continue
+                shell = "busybox ash" if busybox else "dash on Debian and Ubuntu"
                 yield Problem(
                     span,
-                    f"{what} is bash syntax, but {where} runs under /bin/sh (dash on Debian and "
-                    "Ubuntu); use POSIX syntax or a bash shell",
+                    f"{what} is bash syntax, but {where} runs under /bin/sh ({shell}); "
+                    "use POSIX syntax or a bash shell",
                 )
