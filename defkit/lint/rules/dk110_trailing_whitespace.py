@@ -24,7 +24,7 @@ backslash ends the continuation, and trailing spaces end up in `%help` and `%lab
 Most editors can remove trailing whitespace on save.
 
 ## Fix
-Deletes the trailing whitespace.
+Deletes the trailing whitespace, except inside heredocs, whose text is written as it is.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Edit, Fix, Problem, Severity
+from defkit.lint.rules._shell import all_script_sections, heredoc_lines
 from defkit.model import Span
 
 CODE = "DK110"
@@ -43,12 +44,17 @@ FIXABLE = True
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
+    data_lines: set[int] = set()
+    for section in all_script_sections(ctx.deffile) if ctx.deffile else ():
+        data_lines |= heredoc_lines(section)
     for number, line in enumerate(ctx.lines, start=1):
         text = line[:-1] if line.endswith("\r") else line
         stripped = text.rstrip(" \t")
         if len(stripped) == len(text):
             continue
         span = Span(number, len(stripped) + 1, number, len(text) + 1)
-        yield Problem(
-            span, "trailing whitespace", Fix("Remove trailing whitespace", (Edit(span, ""),))
-        )
+        if number in data_lines:  # what a heredoc writes may need its spaces: no automatic fix
+            yield Problem(span, "trailing whitespace (in a heredoc)")
+        else:
+            fix = Fix("Remove trailing whitespace", (Edit(span, ""),))
+            yield Problem(span, "trailing whitespace", fix)
