@@ -84,7 +84,7 @@ def lint_sources(
     results = []
     for source, (deffile, errors), file_problems in zip(sources, parsed, problems):
         skipped = not looks_like_deffile(source.text)
-        finished = () if skipped else _finish(source, deffile, file_problems)
+        finished = () if skipped else _finish(source, deffile, file_problems, shellcheck)
         results.append(FileResult(source.path, source.text, finished, deffile, errors, skipped))
     return results
 
@@ -158,7 +158,7 @@ def _header_end(deffile: Optional[DefFile], text: str) -> int:
 
 
 def _finish(
-    source: Source, deffile: Optional[DefFile], problems: list[Problem]
+    source: Source, deffile: Optional[DefFile], problems: list[Problem], shellcheck: bool
 ) -> tuple[Problem, ...]:
     config = source.config
     ignore = config.ignores_for(source.path)
@@ -169,7 +169,7 @@ def _finish(
             kept, unused = suppress.apply(
                 problems,
                 directives,
-                is_enabled=lambda word: _token_enabled(word, config, ignore),
+                is_enabled=lambda word: _token_enabled(word, config, ignore, shellcheck),
                 is_known=_token_known,
             )
             rule = dk004_unused_ignore
@@ -193,8 +193,15 @@ def _token_known(word: str) -> bool:
     return registry.lookup(word) is not None or re.match(r"^SC[0-9]{4}$", word, re.I) is not None
 
 
-def _token_enabled(word: str, config: LintConfig, ignore: Iterable[str]) -> bool:
+def _token_enabled(word: str, config: LintConfig, ignore: Iterable[str], shellcheck: bool) -> bool:
+    if word.lower() == "all":  # judged only when everything, ShellCheck included, ran
+        return shellcheck and config.shellcheck.enabled
     rule = registry.lookup(word)
     if rule is not None:
         return _enabled(rule.CODE, rule.NAME, config, ignore, registry.enabled_by_default(rule))
-    return config.shellcheck.enabled and _enabled(word.upper(), "shellcheck", config, ignore, True)
+    # Without a ShellCheck run (--no-shellcheck, the fix passes) SC suppressions cannot be judged.
+    return (
+        shellcheck
+        and config.shellcheck.enabled
+        and _enabled(word.upper(), "shellcheck", config, ignore, True)
+    )

@@ -97,8 +97,9 @@ def apply(
 ) -> tuple[list[Problem], list[Problem]]:
     """Split `problems` into the kept ones and `unused-ignore` findings (span, message, fix only).
 
-    `is_known(token)` says whether a code or name exists; `is_enabled(token)` whether that rule ran,
-    since a suppression for a rule that is off cannot be judged unused.
+    `is_known(token)` says whether a code or name exists; `is_enabled(token)` whether that rule ran
+    (for `all`: whether every rule did), since a suppression for a rule that is off cannot be
+    judged unused.
     """
     covered = _target_lines(directives)
     used: set[tuple[int, int]] = set()  # (directive index, token index)
@@ -138,7 +139,7 @@ def _unused(
                 findings.append(
                     Problem(span=token.span, message=f"unknown rule {token.text!r} in suppression")
                 )
-            elif token.text.lower() == "all" or is_enabled(token.text):
+            elif is_enabled(token.text):
                 stale.append(token)
         if not stale:
             continue

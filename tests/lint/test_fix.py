@@ -107,3 +107,11 @@ def test_fixes_over_the_corpus_converge_and_never_break_the_parse() -> None:
         left = lint_text(outcome.fixed, str(path), config, shellcheck=False).problems
         assert not [p for p in left if p.fix is not None], path.name
     assert changed > 0
+
+
+def test_fix_keeps_shellcheck_suppressions() -> None:
+    # The fix passes run without ShellCheck: its suppressions must not look unused and be removed.
+    text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1  # defkit: ignore=SC2086\n"
+    text += "    echo $2  # defkit: ignore=all\n\n%lables\n    a b\n"
+    outcome = fix_text(text, "x.def", LintConfig(select=("DK0", "SC")))
+    assert outcome.fixed == text.replace("%lables", "%labels")
