@@ -15,10 +15,17 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+from collections import deque
 
 from defkit.build import layout
 from defkit.build.agents.base import BootstrapResult, require_keys
-from defkit.build.context import Bind, BuildContext, fakeroot_state_path, run_in_namespace
+from defkit.build.context import (
+    Bind,
+    BuildContext,
+    OutputLine,
+    fakeroot_state_path,
+    run_in_namespace,
+)
 from defkit.build.sandbox import fakeroot_available
 from defkit.errors import BuildError, ToolMissingError
 from defkit.model import Stage
@@ -75,30 +82,36 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
     os.makedirs(rootfs, exist_ok=True)
     argv = debootstrap_argv(stage, rootfs, ctx.arch)
     state = None
-    if ctx.mode == "root":
-        result = ctx.runner(argv)
-    else:
+    binds: list[Bind] = []
+    if ctx.mode != "root":
         state = fakeroot_state_path(rootfs)
         libdir = libfakeroot_dir()
         assert libdir is not None  # check() made sure
-        target = os.path.join(rootfs, libdir.lstrip("/"))
-        result = run_in_namespace(argv, mode=ctx.mode, binds=[Bind(libdir, target, True)],
-                                  fakeroot_state=state, runner=ctx.runner)
+        binds.append(Bind(libdir, os.path.join(rootfs, libdir.lstrip("/")), True))
+    recent: deque[str] = deque(maxlen=20)
+
+    def on_line(line: str) -> None:
+        recent.append(line)
+        ctx.emit(OutputLine("bootstrap", line))
+
+    # Also as root: in private mount and PID namespaces, the /proc and /sys debootstrap mounts
+    # in the target vanish with it, even when the build is interrupted.
+    result = run_in_namespace(argv, mode=ctx.mode, binds=binds, fakeroot_state=state,
+                              on_line=on_line, runner=ctx.runner)
     if result.returncode != 0:
-        raise BuildError(f"debootstrap failed (exit {result.returncode}): {_tail(rootfs, result)}")
+        raise BuildError(f"debootstrap failed (exit {result.returncode}): "
+                         f"{_reason(rootfs, list(recent))}")
     layout.make_base_env(rootfs, overwrite=True)
     layout.write_file(rootfs, "/.singularity.d/runscript", "#!/bin/sh\n", 0o755)
     return BootstrapResult(fakeroot_state=state)
 
 
-def _tail(rootfs: str, result: object) -> str:
-    """The last useful line: debootstrap's own log says more than its stderr."""
+def _reason(rootfs: str, output: list[str]) -> str:
+    """The last useful line: debootstrap's own log says more than its output."""
     lines: list[str] = []
     log = os.path.join(rootfs, "debootstrap", "debootstrap.log")
     if os.path.isfile(log):
         with open(log, encoding="utf-8", errors="replace") as f:
             lines = [line.strip() for line in f if line.strip()]
-    stderr = getattr(result, "stderr", None) or b""
-    lines += [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()
-              if line.strip()]
+    lines += [line.strip() for line in output if line.strip()]
     return lines[-1] if lines else "no output"

@@ -3,6 +3,7 @@ written by siftool, OCI layouts, an OCI archive and a docker-save archive."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -268,3 +269,14 @@ def test_debootstrap_argv_and_checks(tmp_path: Path) -> None:
         debootstrap.check(stage("Bootstrap: debootstrap\n"), context(tmp_path))
     with pytest.raises(BuildError, match="cannot build"):
         debootstrap.check(s, context(tmp_path, arch=OTHER_ARCH))
+
+
+def test_debootstrap_failure_is_reported_with_its_reason(tmp_path: Path) -> None:
+    s = stage("Bootstrap: debootstrap\nOSVersion: bookworm\n"
+              "MirrorURL: file:///nonexistent/debian\n")
+    events: list[object] = []
+    ctx = dataclasses.replace(context(tmp_path, mode="fakeroot"), progress=events.append)
+    with pytest.raises(BuildError, match="debootstrap failed .*Failed getting release file"):
+        debootstrap.bootstrap(s, str(tmp_path / "build" / "rootfs"), ctx)
+    assert events  # debootstrap's output is streamed as events
+    assert not list((tmp_path / "build" / "rootfs" / "usr" / "lib").glob("*/libfakeroot"))
