@@ -7,20 +7,12 @@ from collections.abc import Iterator
 from typing import Optional
 
 from defkit.model import DefFile, Section, Span, Stage
-
-#: `{{ NAME }}` as Apptainer matches it (Go `\s` and ASCII `\w`).
-PLACEHOLDER = re.compile(r"\{\{[\t\n\f\r ]*([0-9A-Za-z_]+)[\t\n\f\r ]*\}\}")
+from defkit.templating import PLACEHOLDER
 
 
 def is_templated(value: str) -> bool:
     """True when a value is decided at build time (`{{ X }}` or a shell variable)."""
     return "{{" in value or "$" in value
-
-
-def line_span(lines: list[str], line: int, column: int = 1) -> Span:
-    """From `column` to the end of `line` (1-based)."""
-    text = lines[line - 1] if 0 < line <= len(lines) else ""
-    return Span(line, column, line, max(len(text.rstrip("\r")) + 1, column))
 
 
 def stage_anchor(stage: Stage) -> Span:

@@ -115,11 +115,6 @@ class _Positions:
         return Span(line, column, end_line, end_column)
 
 
-def body_span(section: Section, start: int, end: int) -> Span:
-    """The file span of `section.body[start:end]`."""
-    return _Positions(section).span(start, end)
-
-
 def body_lines(section: Section) -> Iterator[tuple[int, int, str]]:
     """Each body line as (file line, file column of its first character, text)."""
     column = 1 + section.body_column_offset
