@@ -11,7 +11,7 @@ from typing import Optional
 from defkit.errors import DefParseError
 from defkit.lint import rules as registry
 from defkit.lint import selection, suppress
-from defkit.lint.config import LintConfig
+from defkit.lint.config import LintConfig, ShellcheckOptions
 from defkit.lint.context import LintContext, Rule
 from defkit.lint.problem import Problem, Severity
 from defkit.lint.rules import dk004_unused_ignore
@@ -55,8 +55,8 @@ def lint_sources(
     from defkit.parser import parse_lenient
 
     parsed: list[tuple[Optional[DefFile], tuple[DefParseError, ...]]] = []
-    snippets: list[sc.Snippet] = []
-    owners: list[int] = []
+    # Files whose configurations agree on ShellCheck's options share its processes.
+    groups: dict[ShellcheckOptions, tuple[list[sc.Snippet], list[int]]] = {}
     for index, source in enumerate(sources):
         if not looks_like_deffile(source.text):
             parsed.append((None, ()))
@@ -64,18 +64,23 @@ def lint_sources(
         flavour = source.config.settings.flavour
         deffile, found_errors = parse_lenient(source.text, source.path, flavour=flavour)
         parsed.append((deffile, tuple(found_errors)))
-        if shellcheck and source.config.shellcheck.enabled and deffile is not None:
-            found = sc.snippets_for(deffile, source.config.shellcheck.exclude)
+        options = source.config.shellcheck
+        if shellcheck and options.enabled and deffile is not None:
+            found = sc.snippets_for(deffile, options.exclude)
+            snippets, owners = groups.setdefault(dataclasses.replace(options, exclude=()), ([], []))
             snippets.extend(found)
             owners.extend([index] * len(found))
-    options = sources[owners[0]].config.shellcheck if owners else None
-    pending = sc.PendingCheck(snippets, options, runner=runner) if options else None
+    pending = [
+        (owners, sc.PendingCheck(snippets, options, runner=runner))
+        for options, (snippets, owners) in groups.items()
+        if snippets
+    ]
     problems = [
         list(_run_rules(source, deffile, errors)) if looks_like_deffile(source.text) else []
         for source, (deffile, errors) in zip(sources, parsed)
     ]
-    if pending is not None:
-        for owner, findings in zip(owners, pending.results()):
+    for owners, check in pending:
+        for owner, findings in zip(owners, check.results()):
             source = sources[owner]
             ignore = source.config.ignores_for(source.path)
             problems[owner].extend(

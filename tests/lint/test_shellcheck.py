@@ -148,3 +148,12 @@ def test_batched_processes_per_dialect_for_many_files() -> None:
     assert all(call[0] == find_shellcheck() for call in calls)
     assert all(len(sc(result)) == 2 for result in results)
     assert {p.path for p in results[3].problems} == {"f3.def"}
+
+
+def test_files_with_different_shellcheck_options_in_one_run() -> None:
+    text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1 `date`\n"
+    strict = LintConfig(select=("SC",))
+    quiet = LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="warning"))
+    first, second = lint_sources([Source("a.def", text, strict), Source("b.def", text, quiet)])
+    assert {p.code for p in first.problems} == {"SC2086", "SC2006", "SC2046"}
+    assert {p.code for p in second.problems} == {"SC2046"}
