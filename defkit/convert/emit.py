@@ -28,6 +28,9 @@ class Script:
         for line in lines:
             self.lines.append((line, True))
 
+    def copy(self) -> Script:
+        return Script(list(self.lines))
+
     def extend(self, other: Script) -> None:
         self.lines.extend(other.lines)
 
@@ -66,6 +69,16 @@ class StagePlan:
     runscript: Optional[Script] = None
     labels: dict[str, str] = field(default_factory=dict)
     help: list[str] = field(default_factory=list)
+
+    def copy(self) -> StagePlan:
+        return StagePlan(
+            self.name, list(self.header), list(self.header_comments), dict(self.arguments),
+            list(self.files), {k: list(v) for k, v in self.files_from.items()},
+            self.setup.copy(), self.post.copy(), self.post_prologue.copy(),
+            self.post_epilogue.copy(), self.environment.copy(),
+            self.runscript.copy() if self.runscript is not None else None,
+            dict(self.labels), list(self.help),
+        )
 
     def render(self) -> str:
         parts = ["\n".join(f"{key}: {value}" for key, value in self.header)]

@@ -58,13 +58,26 @@ def convert_dockerfile(
     build_args: Optional[Mapping[str, str]] = None,
     target: Optional[str] = None,
     arch: Optional[str] = None,
+    verify: bool = True,
 ) -> Conversion:
-    """Convert Dockerfile `text` to .def text; raises DockerfileParseError/ConvertError."""
+    """Convert Dockerfile `text` to .def text; raises DockerfileParseError/ConvertError.
+
+    With `verify`, the output is parsed again with defkit's .def parser (a failure there is a
+    bug in the converter, raised as AssertionError)."""
     from defkit.dockerfile.parser import parse
 
     dockerfile = parse(text, path)
-    return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
-                          source=text)
+    result = convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
+                            source=text)
+    if verify:
+        from defkit.errors import DefParseError
+        from defkit.parser import parse_text
+
+        try:
+            parse_text(result.text, f"{path} (converted)")
+        except DefParseError as exc:  # pragma: no cover - a converter bug
+            raise AssertionError(f"defkit convert wrote an invalid .def: {exc.format()}") from exc
+    return result
 
 
 def convert_parsed(
@@ -126,7 +139,10 @@ def convert_parsed(
             index = int(reference)
         else:
             if reference not in external:
-                external[reference] = f"image-{len(external) + 1}"
+                number = len(external) + 1
+                while f"image-{number}" in names:
+                    number += 1
+                external[reference] = f"image-{number}"
             return external[reference]
         copy_sources.setdefault(current[0], set()).add(index)
         return apptainer_names[index]

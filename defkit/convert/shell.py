@@ -84,39 +84,40 @@ def heredoc_marker(text: str, base: str = "DEFKIT_EOF") -> str:
     return marker
 
 
+_SHELL_SPECIAL = re.compile(r"['\"\\#]")
+
+
 def split_points_safe(text: str, points: list[int]) -> bool:
     """True when a backslash-newline can be inserted before each index of `points` in shell text
     without changing its meaning: not inside single quotes, a comment or a backslash escape."""
-    if "'" not in text and "#" not in text and "\\" not in text:
-        return True
-    wanted = set(points)
-    single = double = comment = False
-    index = 0
-    previous = " "
-    while index <= len(text):
-        if index in wanted and (single or comment):
-            return False
-        if index == len(text):
+    unsafe: list[tuple[int, int]] = []  # [start, end) ranges where a break would change meaning
+    position = 0
+    double = False
+    while True:
+        match = _SHELL_SPECIAL.search(text, position)
+        if match is None:
             break
+        index = match.start()
         char = text[index]
-        if comment:
-            pass
-        elif single:
-            single = char != "'"
-        elif char == "\\":
-            if index + 1 in wanted:
-                return False
-            index += 2
-            previous = "x"
-            continue
-        elif double:
-            double = char != '"'
-        elif char == "'":
-            single = True
+        if char == "\\":
+            unsafe.append((index + 1, index + 2))
+            position = index + 2
         elif char == '"':
-            double = True
-        elif char == "#" and previous in " \t;&|()":
-            comment = True
-        previous = char
-        index += 1
-    return True
+            double = not double
+            position = index + 1
+        elif double:
+            position = index + 1
+        elif char == "'":
+            end = text.find("'", index + 1)
+            end = len(text) if end < 0 else end
+            unsafe.append((index + 1, end + 1))
+            position = end + 1
+        else:  # "#": a comment only at the start of a word
+            if index == 0 or text[index - 1] in " \t;&|()":
+                end = text.find("\n", index)
+                end = len(text) if end < 0 else end
+                unsafe.append((index + 1, end + 1))
+                position = end
+            else:
+                position = index + 1
+    return not any(start <= point < end for point in points for start, end in unsafe)

@@ -64,7 +64,11 @@ class StageState:
     def fork(self, name: str, comment: str) -> StageState:
         """A copy for a child stage (`FROM <this stage>`) named `name`."""
         parent = self.plan.name
-        child = copy.deepcopy(self)
+        child = copy.copy(self)
+        child.plan = self.plan.copy()
+        child.scope = self.scope.copy()
+        child.helpers = set(self.helpers)
+        child.help_lines = list(self.help_lines)
         child.plan.name = name
         child.plan.header_comments.append(comment)
         child.plan.post.add(f"# --- stage {name} continues stage {parent} here ---")

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Optional
 
-from defkit.convert.notes import Conversion, NoteSink
+from defkit.convert.notes import Conversion, ConvertError, NoteSink
 from defkit.convert.shell import heredoc_marker
 from defkit.model import Section, Span, Stage
 
@@ -44,14 +44,15 @@ def convert_deffile(text: str, path: str = "<string>") -> Conversion:
         name = stage.name or f"stage-{index}"
         names.append(name)
         out.append("")
-        out.extend(_stage(stage, name, notes, global_args))
+        out.extend(_stage(stage, name, notes, global_args, path))
     if global_args:
         declared = [f"ARG {key}={_docker_quote(value)}" for key, value in global_args.items()]
         out[2:2] = declared
     return Conversion("\n".join(out) + "\n", notes.sorted(), "def", "dockerfile", tuple(names))
 
 
-def _stage(stage: Stage, name: str, notes: NoteSink, global_args: dict[str, str]) -> list[str]:
+def _stage(stage: Stage, name: str, notes: NoteSink, global_args: dict[str, str],
+           path: str) -> list[str]:
     out: list[str] = []
     defaults = {
         arg.name: arg.value for s in stage.sections_named("arguments") for arg in s.arguments
@@ -62,6 +63,10 @@ def _stage(stage: Stage, name: str, notes: NoteSink, global_args: dict[str, str]
     for placeholder in _PLACEHOLDER.findall(image):
         global_args[placeholder] = defaults.get(placeholder, "")
     image = _PLACEHOLDER.sub(lambda m: "${" + m.group(1) + "}", image)
+    if not bootstrap:
+        notes.warn(header_span, "this stage has no Bootstrap: header (Apptainer cannot build it)")
+    if bootstrap == "docker" and not image:
+        raise ConvertError("Bootstrap: docker without a From: image", path=path, span=header_span)
     if bootstrap == "docker":
         registry = stage.header_value("registry")
         namespace = stage.header_value("namespace")
@@ -69,9 +74,11 @@ def _stage(stage: Stage, name: str, notes: NoteSink, global_args: dict[str, str]
         out.append(f"FROM {prefix + '/' if prefix else ''}{image} AS {name}")
     elif bootstrap == "scratch":
         out.append(f"FROM scratch AS {name}")
-    else:
+    elif bootstrap:
         notes.warn(header_span, f"Bootstrap: {bootstrap} has no Docker equivalent; written as "
                    f"FROM {image or 'scratch'} (check it)")
+        out.append(f"FROM {image or 'scratch'} AS {name}")
+    else:
         out.append(f"FROM {image or 'scratch'} AS {name}")
     for key, value in defaults.items():
         out.append(f"ARG {key}={_docker_quote(value)}")
