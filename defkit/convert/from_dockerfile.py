@@ -291,6 +291,12 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, n
     return state
 
 
+def _label_word(key: str, value: str) -> str:
+    """`key value` as a double-quoted shell word; `{{ X }}` placeholders stay templated."""
+    text = f"{key} {value}"
+    return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
+
+
 def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> None:
     plan = state.plan
     if state.direct_files:
@@ -300,6 +306,16 @@ def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> No
         plan.post_epilogue.add("rm -rf /.defkit")
     if not final:
         return
+    if plan.labels and not state.direct_files and state.external_base:
+        # %labels does not replace a label the base image already has (without --force);
+        # lines written to $APPTAINER_LABELS do, as LABEL does in Docker.
+        plan.post_epilogue.lines[0:0] = [
+            ("# LABEL: also written here to override labels of the base image, as Docker does",
+             False),
+            ("printf '%s\\n' \\", False),
+            *((f"  {_label_word(key, value)} \\", False) for key, value in plan.labels.items()),
+            ('  >> "$APPTAINER_LABELS"', False),
+        ]
     workdir = None
     if state.workdir is not None:
         workdir = shell_value(state.workdir, "env", state.scope)

@@ -227,3 +227,18 @@ cat /opt/pkg/tool.txt /etc/motd > /combined.txt
 EOF
 """)
     assert project.exec("cat", "/combined.txt") == "tool\nwelcome\n"
+
+
+def test_labels_are_in_the_image(project: Project) -> None:
+    import json
+
+    from tests.build.engine.helpers import defkit
+
+    project.build("""FROM busybox
+LABEL org.opencontainers.image.title="My tool" version=2.0
+""")
+    inspected = defkit("inspect", "--json", project.sif)
+    assert inspected.returncode == 0, inspected.stderr
+    labels = json.loads(inspected.stdout)["data"]["attributes"]["labels"]
+    assert labels["org.opencontainers.image.title"] == "My tool"
+    assert labels["version"] == "2.0"
