@@ -28,15 +28,20 @@ from defkit.convert.words import (
     plain_value,
     shell_value,
 )
-from defkit.dockerfile.ast import CopyCommand, Dockerfile, RunCommand, Stage
+from defkit.dockerfile.ast import CommandLine, CopyCommand, Dockerfile, RunCommand, Stage
 from defkit.dockerfile.expand import ExpansionError
 from defkit.dockerfile.scope import predefined_args
 
+# Windows base images: Microsoft's repositories, a path component or tag naming a Windows
+# server flavour (nanoserver, servercore, windowsservercore, ltsc20xx). Apptainer cannot run them.
 _WINDOWS = re.compile(
-    r"(^|/)(windows|nanoserver|servercore|windowsservercore)([:/@-]|$)|mcr\.microsoft\.com/windows"
-    r"|(^|[:/-])(nanoserver|windowsservercore|ltsc20\d\d)",
+    r"mcr\.microsoft\.com/windows"
+    r"|(^|/)(windows|nanoserver|servercore|windowsservercore)([:@]|$)"
+    r"|:[^/]*(nanoserver|servercore|ltsc20\d\d)",
     re.IGNORECASE,
 )
+# A Windows program in an exec-form SHELL/CMD/ENTRYPOINT (for images built on a Windows base).
+_WINDOWS_PROGRAM = re.compile(r"^[a-z]:\\|\.exe$|^(powershell|pwsh|cmd)$", re.IGNORECASE)
 
 
 def host_arch() -> str:
@@ -276,9 +281,9 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, n
     if image.lower() == "scratch":
         plan.header = [("Bootstrap", "scratch"), ("Stage", name)]
     else:
-        if _WINDOWS.search(image):
+        if _WINDOWS.search(image) or _windows_programs(stage):
             raise ConvertError(
-                f"FROM {image}: a Windows image; Apptainer runs Linux containers only",
+                f"FROM {image}: a Windows image (Apptainer runs Linux containers only)",
                 path=dockerfile.path, span=span)
         from_value = plain_value(base, scope)
         plan.header = [("Bootstrap", "docker"), ("From", from_value), ("Stage", name)]
@@ -295,6 +300,15 @@ def _label_word(key: str, value: str) -> str:
     """`key value` as a double-quoted shell word; `{{ X }}` placeholders stay templated."""
     text = f"{key} {value}"
     return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
+
+
+def _windows_programs(stage: Stage) -> bool:
+    for instruction in stage.instructions:
+        command = instruction.command
+        if (isinstance(command, CommandLine) and command.argv
+                and _WINDOWS_PROGRAM.search(command.argv[0])):
+            return True
+    return False
 
 
 def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> None:

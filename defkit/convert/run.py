@@ -48,7 +48,14 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
 
     if command.argv is not None:
         # Exec form: no shell, no variable expansion; the argv runs as is.
-        body.add(f"exec {quote_argv(command.argv)}")
+        line = f"exec {quote_argv(command.argv)}"
+        if text_is_unsafe(line):
+            # An argument with a line break whose next line would read as a %section.
+            path = f"{STAGING}/run-{span.line}.sh"
+            state.staged = True
+            _write_file(body, line + "\n", path)
+            line = f"exec /bin/sh {quote(path)}"
+        body.add(line)
     else:
         text = command.shell or ""
         heredocs = command.heredocs

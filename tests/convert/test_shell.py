@@ -37,3 +37,23 @@ def test_run_line_breaks_kept_only_where_sh_reads_them_the_same() -> None:
     text = convert_dockerfile(dockerfile, "Dockerfile").text
     assert "echo one \\\n    two" in text  # kept: outside quotes
     assert "echo 'a b' # x" in text  # joined, as BuildKit does: a break would be literal in '...'
+
+
+@pytest.mark.parametrize(
+    ("image", "windows"),
+    [
+        ("mcr.microsoft.com/windows/servercore:ltsc2022", True),
+        ("mcr.microsoft.com/windows/nanoserver:1809", True),
+        ("python:3.13-windowsservercore-ltsc2022", True),
+        ("golang:1.22-nanoserver", True),
+        ("nanoserverapiscan", False),  # caught by its C:\\...exe CMD instead
+        ("ubuntu:24.04", False),
+        ("example/windows-tools", False),
+        ("alpine:3.20", False),
+        ("ghcr.io/org/servicecore:1", False),
+    ],
+)
+def test_windows_images(image: str, windows: bool) -> None:
+    from defkit.convert.from_dockerfile import _WINDOWS
+
+    assert bool(_WINDOWS.search(image)) is windows
