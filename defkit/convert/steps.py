@@ -194,6 +194,10 @@ def _metadata(state: StageState, instruction: Instruction, ctx: Context) -> None
     if isinstance(command, UserCommand):
         user = plain_value(expand_word(command.user, state.scope, ctx.escape), state.scope)
         state.user = user
+        if user.split(":")[0] in ("root", "0"):
+            notes.info(span, f"USER {user}: build steps run as root here anyway; at run time "
+                       "Apptainer runs the container as the calling user")
+            return
         notes.warn(span, f"USER {user}: Apptainer runs the container as the calling user; "
                    "later RUN steps run as root (no su)")
         state.help_lines.append(f"Docker USER: {user} (the container runs as the calling user)")
