@@ -127,8 +127,6 @@ def lint(
     from defkit.lint import config as lint_config
     from defkit.lint.files import expand_paths, read_source, write_atomic
     from defkit.lint.linter import PARSE_ERROR_CODES, Source, lint_sources
-    from defkit.report import FORMATS, Report, at_or_above
-    from defkit.report.text import render_statistics
 
     for option, value in (
         ("--select", select),
@@ -175,6 +173,9 @@ def lint(
             return 1 if changed else 0
 
     results = lint_sources(sources, shellcheck=not no_shellcheck)
+    from defkit.report import FORMATS, Report, at_or_above
+    from defkit.report.text import render_statistics
+
     use_color = (
         color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     )

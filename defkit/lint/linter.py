@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 from defkit.errors import DefParseError
-from defkit.lint import rules as registry
 from defkit.lint import selection, suppress
 from defkit.lint.config import LintConfig, ShellcheckOptions
 from defkit.lint.context import LintContext, Rule
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules import dk004_unused_ignore
 from defkit.model import DefFile
 from defkit.runner import Runner, run
 
@@ -103,6 +101,8 @@ def rule_options(rule: Rule, config: LintConfig) -> dict[str, object]:
 
 
 def enabled_rules(config: LintConfig, path: str) -> list[Rule]:
+    from defkit.lint import rules as registry  # imported late: ShellCheck already runs by then
+
     ignore = config.ignores_for(path)
     return [
         rule
@@ -134,7 +134,7 @@ def _run_rules(
     source: Source, deffile: Optional[DefFile], errors: tuple[DefParseError, ...]
 ) -> Iterable[Problem]:
     for rule in enabled_rules(source.config, source.path):
-        if rule is dk004_unused_ignore:
+        if rule.NAME == "unused-ignore":  # computed after suppression, in _finish
             continue
         ctx = LintContext(
             path=source.path,
@@ -177,7 +177,8 @@ def _finish(
                 is_enabled=lambda word: _token_enabled(word, config, ignore, shellcheck),
                 is_known=_token_known,
             )
-            rule = dk004_unused_ignore
+            from defkit.lint.rules import dk004_unused_ignore as rule
+
             if _enabled(rule.CODE, rule.NAME, config, ignore, True):
                 kept += [
                     dataclasses.replace(p, code=rule.CODE, name=rule.NAME, severity=rule.SEVERITY)
@@ -195,10 +196,14 @@ def _finish(
 
 
 def _token_known(word: str) -> bool:
+    from defkit.lint import rules as registry
+
     return registry.lookup(word) is not None or re.match(r"^SC[0-9]{4}$", word, re.I) is not None
 
 
 def _token_enabled(word: str, config: LintConfig, ignore: Iterable[str], shellcheck: bool) -> bool:
+    from defkit.lint import rules as registry
+
     if word.lower() == "all":  # judged only when everything, ShellCheck included, ran
         return shellcheck and config.shellcheck.enabled
     rule = registry.lookup(word)
