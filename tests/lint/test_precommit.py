@@ -61,7 +61,9 @@ def test_try_repo(tmp_path: pathlib.Path) -> None:
 
     def try_repo(*files: str) -> subprocess.CompletedProcess[str]:
         argv = [str(pre_commit), "try-repo", str(clone), "defkit-lint", "--files", *files]
-        return subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            argv, cwd=project, env=env, capture_output=True, text=True, timeout=600
+        )
 
     failing = try_repo("containers/Singularity", "good.def", "notes.txt")
     assert failing.returncode == 1, failing.stdout + failing.stderr
