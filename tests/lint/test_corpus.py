@@ -41,4 +41,6 @@ def test_corpus_counts(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str
         for code in sorted(set(expected) | set(counts))
         if expected.get(code, 0) != counts.get(code, 0)
     }
-    assert not changed, f"per-rule counts changed (snapshot, now): {changed}; see the module docstring"
+    assert not changed, (
+        f"per-rule counts changed (snapshot, now): {changed}; see the module docstring"
+    )
