@@ -147,7 +147,11 @@ def build(
         source_date_epoch = reproducible.source_date_epoch(def_path, runner=runner)
     from defkit.sif.arch import host_arch
 
-    base = tempfile.mkdtemp(prefix="defkit-build-", dir=workdir)
+    if workdir is None and sandbox is not None:
+        # Next to the sandbox, so the finished tree is renamed into place, never copied (a copy
+        # across filesystems would lose ownership and hard links).
+        workdir = os.path.dirname(target)
+    base = tempfile.mkdtemp(prefix=".defkit-build-", dir=workdir)
     try:
         ctx = BuildContext(
             def_path=def_path,
