@@ -57,8 +57,9 @@ def summary(report: Report) -> str:
     by_level: dict[str, int] = {}
     for problem in problems:
         by_level[problem.severity] = by_level.get(problem.severity, 0) + 1
+    countable = ("error", "warning")  # "3 errors", but "3 info", "3 style"
     levels = ", ".join(
-        f"{by_level[level]} {level}{'s' if by_level[level] != 1 and level != 'info' else ''}"
+        f"{by_level[level]} {level}{'s' if by_level[level] != 1 and level in countable else ''}"
         for level in ("error", "warning", "info", "style")
         if level in by_level
     )
