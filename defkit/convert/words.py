@@ -28,6 +28,11 @@ from defkit.dockerfile.expand import LexOptions, process
 _MARK = "\x00"
 _MARKED = re.compile("\x00([av])([^\x00]*)\x00")
 # A value that can be a %arguments default and sit inside '...' in %post.
+_PLAIN_REF = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
+_SIMPLE_WORD = re.compile(
+    r'"((?:[^$"\'`]|\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\}))*)"\Z'
+    r"|(?:[^$\"'`\s]|\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\}))*\Z"
+)
 _SPECIAL = re.compile("[$'\"]")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_@+=:,./-]+\Z")
 _TEMPLATABLE = re.compile(r"[^'\n\r{}#\x00\\]*\Z")
@@ -114,6 +119,16 @@ def expand_word(word: str, scope: Scope, escape: str, *, shell: bool = False) ->
     conversion-time values instead."""
     if not _SPECIAL.search(word) and escape not in word:
         return word  # nothing to substitute or unquote (the common case)
+    simple = _SIMPLE_WORD.match(word) if escape not in word else None
+    if simple is not None:
+        # Only plain $NAME / ${NAME} references, optionally inside one pair of double quotes:
+        # the same result as BuildKit's lexer, without running it.
+        inner = simple.group(1) if simple.group(1) is not None else word
+
+        def lookup(match: re.Match[str]) -> str:
+            return scope.lookup(match.group(1) or match.group(2), shell) or ""
+
+        return _PLAIN_REF.sub(lookup, inner)
     result = process(word, scope.view(shell), LexOptions(escape=escape)).result
     if not _well_formed(result):
         result = process(word, scope.literal_values(), LexOptions(escape=escape)).result
