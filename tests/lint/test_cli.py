@@ -181,3 +181,13 @@ def test_no_fail_and_standard_input(
     monkeypatch.setattr("sys.stdin", stdin)
     assert main(["lint", *OWN, "--no-source", "--stdin-filename", "Singularity", "-"]) == 1
     assert capsys.readouterr().out.startswith("Singularity:4:2: DK002 [unknown-section]")
+
+
+def test_library_api_uses_each_files_configuration(tmp_path: pathlib.Path) -> None:
+    from defkit.lint import lint_paths
+    from defkit.lint.config import Overrides
+
+    put(tmp_path, "quiet/.defkit.yaml", "ignore: [unknown-section]\n")
+    loud, quiet = put(tmp_path, "loud/a.def", TYPO), put(tmp_path, "quiet/a.def", TYPO)
+    results = lint_paths([loud, quiet], overrides=Overrides(select=("DK0",)), shellcheck=False)
+    assert [[p.code for p in r.problems] for r in results] == [["DK002"], []]
