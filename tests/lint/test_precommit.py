@@ -59,8 +59,8 @@ def test_try_repo(tmp_path: pathlib.Path) -> None:
     git("add", ".", cwd=project)
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "NO_COLOR": "1"}
 
-    def try_repo(*files: str) -> subprocess.CompletedProcess[str]:
-        argv = [str(pre_commit), "try-repo", str(clone), "defkit-lint", "--files", *files]
+    def try_repo(*files: str, hook: str = "defkit-lint") -> subprocess.CompletedProcess[str]:
+        argv = [str(pre_commit), "try-repo", str(clone), hook, "--files", *files]
         return subprocess.run(
             argv, cwd=project, env=env, capture_output=True, text=True, timeout=600
         )
@@ -72,3 +72,8 @@ def test_try_repo(tmp_path: pathlib.Path) -> None:
     passing = try_repo("good.def", "notes.txt")
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "Passed" in passing.stdout
+    # The formatting hook (same environment, so no second install) rewrites a file out of layout.
+    formatted = try_repo("good.def", hook="defkit-fmt")
+    if formatted.returncode != 0:  # pre-commit fails a hook that modified files
+        assert "files were modified by this hook" in formatted.stdout
+    assert try_repo("good.def", hook="defkit-fmt").returncode == 0
