@@ -8,6 +8,9 @@ from defkit.lint.problem import Problem
 from defkit.report.base import Report, counts, display_path
 
 _COLOURS = {"error": "31", "warning": "33", "info": "36", "style": "35"}
+#: Rules whose findings are secrets: their text is masked wherever a source line is shown, so a
+#: CI log does not repeat the token it warns about.
+SECRET_RULES = ("secret-in-definition",)
 
 
 def _paint(text: str, code: str, enabled: bool) -> str:
@@ -17,13 +20,29 @@ def _paint(text: str, code: str, enabled: bool) -> str:
 def render(report: Report) -> str:
     out: list[str] = []
     for result in report.results:
-        lines = result.text.split("\n")
+        lines = mask_secrets(result.text.split("\n"), result.problems)
         for problem in result.problems:
             out.append(headline(problem, report.color))
             if report.show_source:
                 out.extend(source_excerpt(problem, lines, report.color))
     out.append(summary(report))
     return "\n".join(out) + "\n"
+
+
+def mask_secrets(lines: list[str], problems: Sequence[Problem]) -> list[str]:
+    """`lines` with the text of every secret finding replaced by `*` (same length)."""
+    masked = list(lines)
+    for problem in problems:
+        if problem.name not in SECRET_RULES:
+            continue
+        span = problem.span
+        for number in range(span.line, min(span.end_line, len(masked)) + 1):
+            line = masked[number - 1]
+            start = span.column - 1 if number == span.line else 0
+            end = span.end_column - 1 if number == span.end_line else len(line)
+            end = min(max(end, start), len(line))
+            masked[number - 1] = line[:start] + "*" * (end - start) + line[end:]
+    return masked
 
 
 def headline(problem: Problem, color: bool = False) -> str:

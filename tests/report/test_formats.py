@@ -86,3 +86,34 @@ def test_every_format_handles_no_results() -> None:
     assert empty["github"] == ""
     assert json.loads(empty["json"]) == json.loads(empty["gitlab"]) == []
     assert json.loads(empty["sarif"])["runs"][0]["results"] == []
+
+
+def test_secrets_are_masked_wherever_a_source_line_is_shown() -> None:
+    from defkit.lint.problem import Problem
+    from defkit.model import Span
+
+    token = "ghp_" + "a" * 36
+    text = f"Bootstrap: docker\n%post\n    curl -H 'Authorization: Bearer {token}' $URL\n"
+    secret = Problem(
+        Span(3, 36, 3, 76),
+        "a GitHub token is written",
+        code="DK409",
+        name="secret-in-definition",
+        severity="error",
+        path="s.def",
+    )
+    other = Problem(
+        Span(3, 78, 3, 82),
+        "unquoted",
+        code="SC2086",
+        name="shellcheck",
+        severity="info",
+        path="s.def",
+    )
+    result = FileResult("s.def", text, (secret, other))
+    assert text.split("\n")[2][35:75] == token  # the span covers exactly the token
+    for name, formatter in FORMATS.items():
+        assert token not in formatter(Report([result])), name
+    shown = render("text", Report([result])).splitlines()
+    assert shown[1] == "    3 |     curl -H 'Authorization: Bearer " + "*" * 40 + "' $URL"
+    assert shown[4] == shown[1]  # the other finding on that line shows it masked too
