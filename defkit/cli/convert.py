@@ -58,6 +58,9 @@ def write_atomic(path: str, text: str) -> None:
 @click.option("--target", default=None, metavar="STAGE", help="Convert up to this stage.")
 @click.option("--arch", default=None, metavar="ARCH",
               help="Target architecture for TARGETARCH & co (default: this machine).")
+@click.option("--context", "context", type=click.Path(file_okay=False), default=None,
+              help="Build context whose .dockerignore applies (default: the Dockerfile's "
+              "directory; for stdin, the current directory).")
 @click.option("--json-report", is_flag=True,
               help="Report notes as one JSON object on standard error.")
 def convert(
@@ -67,6 +70,7 @@ def convert(
     build_args: tuple[str, ...],
     target: Optional[str],
     arch: Optional[str],
+    context: Optional[str],
     json_report: bool,
 ) -> int:
     """Convert a Dockerfile to an Apptainer definition file (or a .def to a Dockerfile).
@@ -88,10 +92,14 @@ def convert(
         args[key] = value
     try:
         if source == "dockerfile":
-            result = convert_dockerfile(text, path, build_args=args, target=target, arch=arch)
+            ignore = read_dockerignore(file, context)
+            result = convert_dockerfile(text, path, build_args=args, target=target, arch=arch,
+                                        dockerignore=ignore)
         else:
-            if args or target or arch:
-                raise UsageError("--build-arg, --target and --arch apply to Dockerfiles only")
+            if args or target or arch or context:
+                raise UsageError(
+                    "--build-arg, --target, --arch and --context apply to Dockerfiles only"
+                )
             result = convert_deffile(text, path)
     except DefkitError as exc:
         if exc.path is None:
@@ -115,6 +123,22 @@ def convert(
     else:
         write_atomic(output, result.text)
     return 0
+
+
+def read_dockerignore(file: str, context: Optional[str]) -> Optional[str]:
+    """BuildKit's choice: `<Dockerfile>.dockerignore` next to it, else `<context>/.dockerignore`."""
+    candidates = []
+    if file != "-":
+        candidates.append(file + ".dockerignore")
+    directory = context if context is not None else (
+        os.path.dirname(file) or "." if file != "-" else "."
+    )
+    candidates.append(os.path.join(directory, ".dockerignore"))
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            with open(candidate, encoding="utf-8", errors="replace") as stream:
+                return stream.read()
+    return None
 
 
 def _read(file: str) -> str:

@@ -12,7 +12,7 @@ import posixpath
 import re
 from typing import Optional
 
-from defkit.convert import helpers
+from defkit.convert import dockerignore, helpers
 from defkit.convert.shell import heredoc_marker, printf_lines, quote, text_is_unsafe
 from defkit.convert.state import STAGING, Context, StageState
 from defkit.convert.words import expand_word, has_markers, marked_names, plain_value, shell_value
@@ -78,8 +78,8 @@ def convert_copy(
         if keyword == "ADD" and source_stage is None and _URL.match(source):
             _add_url(state, instruction, command, ctx, source, stage_dir, dest_word, chown, chmod)
             continue
-        if source_stage is None and source in (".", "./"):
-            notes.info(span, ".dockerignore is not applied: the whole build directory is copied")
+        if source_stage is None and source in (".", "./") and ctx.ignore is None:
+            notes.info(span, "no .dockerignore given: the whole build directory is copied")
         helper = "defkit_add" if keyword == "ADD" and source_stage is None else "defkit_copy"
         if command.unpack is False:
             helper = "defkit_copy"
@@ -88,6 +88,8 @@ def convert_copy(
         if _WILDCARD.search(source):
             staged = stage_dir + "/"
             _stage(state, source_stage, source, staged)
+            if source_stage is None:
+                apply_ignore(state, ctx, stage_dir, posixpath.dirname(source))
             state.need_helper("copy", helpers.COPY)
             state.need_helper("copy_all", helpers.COPY_ALL)
             post.add(f"defkit_copy_all {quote(stage_dir)} {dest_word}{owner_args}")
@@ -97,10 +99,21 @@ def convert_copy(
             base = "context"
         staged = f"{stage_dir}/{base}"
         _stage(state, source_stage, source, staged)
+        if source_stage is None:
+            apply_ignore(state, ctx, staged, source)
         state.need_helper("copy", helpers.COPY)
         if helper == "defkit_add":
             state.need_helper("add", helpers.ADD)
         post.add(f"{helper} {quote(staged)} {dest_word}{owner_args}")
+
+
+def apply_ignore(state: StageState, ctx: Context, staged: str, source: str) -> None:
+    """Prune a staged context directory by .dockerignore (no-op for files)."""
+    if not ctx.ignore:
+        return
+    state.need_helper("ignore", dockerignore.helper(ctx.ignore))
+    relative = posixpath.normpath(source).lstrip("/") or "."
+    state.plan.post.add(f"defkit_ignore {quote(staged)} {quote(relative)}")
 
 
 def _resolve_dest(dest: str, workdir: Optional[str], directory: bool) -> str:

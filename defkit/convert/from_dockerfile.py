@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
+from defkit.convert import dockerignore as ignore_patterns
 from defkit.convert.emit import Script, StagePlan, render_def
 from defkit.convert.notes import Conversion, ConvertError, NoteSink
 from defkit.convert.runscript import build_runscript
@@ -63,17 +64,19 @@ def convert_dockerfile(
     build_args: Optional[Mapping[str, str]] = None,
     target: Optional[str] = None,
     arch: Optional[str] = None,
+    dockerignore: Optional[str] = None,
     verify: bool = True,
 ) -> Conversion:
     """Convert Dockerfile `text` to .def text; raises DockerfileParseError/ConvertError.
 
-    With `verify`, the output is parsed again with defkit's .def parser (a failure there is a
+    `dockerignore` is the text of the build context's .dockerignore, if it has one. With
+    `verify`, the output is parsed again with defkit's .def parser (a failure there is a
     bug in the converter, raised as AssertionError)."""
     from defkit.dockerfile.parser import parse
 
     dockerfile = parse(text, path)
     result = convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
-                            source=text)
+                            source=text, dockerignore=dockerignore)
     if verify:
         from defkit.errors import DefParseError
         from defkit.parser import parse_text
@@ -92,6 +95,7 @@ def convert_parsed(
     target: Optional[str] = None,
     arch: Optional[str] = None,
     source: Optional[str] = None,
+    dockerignore: Optional[str] = None,
 ) -> Conversion:
     notes = NoteSink()
     path = dockerfile.path
@@ -154,7 +158,8 @@ def convert_parsed(
 
     current = [target_index]
     ctx = Context(dockerfile.escape, notes, args, global_values, predefined, resolve_stage, used,
-                  source.split("\n") if source is not None else [])
+                  source.split("\n") if source is not None else [],
+                  ignore_patterns.parse(dockerignore) if dockerignore is not None else None)
     states: dict[int, StageState] = {}
 
     def convert_stage(index: int) -> StageState:

@@ -13,6 +13,7 @@ import re
 from typing import Optional
 
 from defkit.convert import helpers
+from defkit.convert.copying import apply_ignore
 from defkit.convert.emit import Script
 from defkit.convert.shell import (
     heredoc_marker,
@@ -219,6 +220,7 @@ def _bind(state: StageState, instruction: Instruction, source_stage: Optional[st
     state.staged = True
     if stage is None:
         state.plan.files.append((source, staged))
+        apply_ignore(state, ctx, staged, source)
     else:
         state.plan.files_from.setdefault(stage, []).append((source, staged))
     state.need_helper("copy", helpers.COPY)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
+from defkit.convert.dockerignore import Pattern
 from defkit.convert.emit import StagePlan
 from defkit.convert.notes import NoteSink
 from defkit.convert.runscript import Process
@@ -30,6 +31,7 @@ class Context:
     resolve_stage: Callable[[str, int], str]
     used_build_args: set[str] = field(default_factory=set)
     source_lines: list[str] = field(default_factory=list)  # the Dockerfile, for line breaks
+    ignore: Optional[list[Pattern]] = None  # .dockerignore patterns; None: no .dockerignore
 
 
 @dataclass

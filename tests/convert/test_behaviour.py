@@ -124,3 +124,27 @@ def test_add_copies_a_compressed_file_that_is_not_a_tar(staged: pathlib.Path) ->
     (staged / "notes.txt.gz").write_bytes(gzip.compress(b"just text\n"))
     sh_helpers(staged, "defkit_add notes.txt.gz out/\n")
     assert gzip.decompress((staged / "out" / "notes.txt.gz").read_bytes()) == b"just text\n"
+
+
+def test_dockerignore_prunes_a_staged_context(tmp_path: pathlib.Path) -> None:
+    from defkit.convert import dockerignore
+
+    context = tmp_path / "ctx"
+    for name in ["app.py", "debug.log", "keep.log", "sub/x.log", "sub/y.pyc", "a/b/c.pyc",
+                 ".git/HEAD", ".env", "node_modules/m/index.js", "docs/a.md", "docs/deep/b.md",
+                 "src/main.py"]:
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        (context / name).write_text("x")
+    patterns = dockerignore.parse(
+        "# comment\n*.log\n!keep.log\n**/*.pyc\n.git\n/.env\nnode_modules/\ndocs/*.md\n"
+    )
+    script = dockerignore.helper(patterns) + '\ndefkit_ignore "$1" "$2"\n'
+    subprocess.run(["sh", "-ec", script, "sh", str(context), "."], check=True)
+    left = sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file())
+    assert left == ["app.py", "docs/deep/b.md", "keep.log", "src/main.py", "sub/x.log"]
+    # A source below the context root is matched with its context path.
+    (tmp_path / "s2").mkdir()
+    (tmp_path / "s2" / "y.pyc").write_text("x")
+    (tmp_path / "s2" / "ok.txt").write_text("x")
+    subprocess.run(["sh", "-ec", script, "sh", str(tmp_path / "s2"), "sub"], check=True)
+    assert sorted(p.name for p in (tmp_path / "s2").iterdir()) == ["ok.txt"]

@@ -101,3 +101,16 @@ def test_target_options_refused_for_def_input(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "x.def"
     path.write_text("Bootstrap: docker\nFrom: alpine\n")
     assert main(["convert", str(path), "--target", "x"]) == 2
+
+
+def test_dockerignore_from_the_context(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM alpine\nCOPY . /src\n")
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    assert main(["convert", str(tmp_path / "Dockerfile")]) == 0
+    out, err = capsys.readouterr()
+    assert "defkit_ignore /.defkit/2.1/context ." in out and "no .dockerignore" not in err
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    assert main(["convert", str(tmp_path / "Dockerfile"), "--context", str(other)]) == 0
+    out, err = capsys.readouterr()
+    assert "defkit_ignore" not in out and "no .dockerignore given" in err

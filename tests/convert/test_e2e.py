@@ -46,16 +46,22 @@ class Project:
               **convert_options: object) -> str:
         from defkit.build import build
 
-        result = convert_dockerfile(dockerfile, "Dockerfile", arch="amd64",
-                                    **convert_options)  # type: ignore[arg-type]
+        ignore = self.root / ".dockerignore"
+        result = convert_dockerfile(
+            dockerfile, "Dockerfile", arch="amd64",
+            dockerignore=ignore.read_text() if ignore.exists() else None,
+            **convert_options,  # type: ignore[arg-type]
+        )
+        rootfs = self.root.parent / "rootfs"
         text = result.text.replace("Bootstrap: docker\nFrom: busybox\n",
-                                   "Bootstrap: localimage\nFrom: ./rootfs\n")
+                                   f"Bootstrap: localimage\nFrom: {rootfs}\n")
         assert "Bootstrap: docker" not in text
         path = self.file("image.def", text)
         cwd = os.getcwd()
         os.chdir(self.root)  # %files sources are relative to where the build runs
         try:
-            built = build(str(path), workdir=str(self.root / "work"), force=True,
+            built = build(str(path), workdir=str(self.root.parent / "work"), force=True,
+                          output=str(self.root.parent / "image.sif"),
                           source_date_epoch=1700000000, build_args=build_args or {},
                           progress=lambda event: None)
         finally:
@@ -83,9 +89,11 @@ class Project:
 
 @pytest.fixture()
 def project(tmp_path: pathlib.Path, busybox_rootfs: pathlib.Path) -> Project:
+    """The build context is `ctx/`; the base rootfs and the engine's work dir are outside it."""
     shutil.copytree(busybox_rootfs, tmp_path / "rootfs", symlinks=True)
     (tmp_path / "work").mkdir()
-    return Project(tmp_path)
+    (tmp_path / "ctx").mkdir()
+    return Project(tmp_path / "ctx")
 
 
 def test_env_is_seen_by_later_runs_and_at_run_time(project: Project) -> None:
@@ -242,3 +250,16 @@ LABEL org.opencontainers.image.title="My tool" version=2.0
     labels = json.loads(inspected.stdout)["data"]["attributes"]["labels"]
     assert labels["org.opencontainers.image.title"] == "My tool"
     assert labels["version"] == "2.0"
+
+
+def test_dockerignore_keeps_excluded_files_out_of_the_image(project: Project) -> None:
+    project.file(".dockerignore", "image.def\n.env\n**/*.tmp\n")
+    project.file(".env", "SECRET=1\n")
+    project.file("app/main.sh", "echo main\n")
+    project.file("app/cache/x.tmp", "tmp\n")
+    project.build("""FROM busybox
+WORKDIR /app
+COPY . .
+""")
+    listing = project.exec("find", "/app", "-type", "f")
+    assert sorted(listing.split()) == ["/app/.dockerignore", "/app/app/main.sh"]
