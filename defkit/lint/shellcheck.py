@@ -209,15 +209,17 @@ def _argv(binary: str, dialect: str, options: ShellcheckOptions) -> list[str]:
     return argv
 
 
-#: Snippets per ShellCheck process. Measured on the corpus: one process over many files is slower
-#: than several smaller ones side by side (and both cores get work), while each process costs
-#: only ~5 ms to start.
-CHUNK = 16
+#: Measured on the corpus: one ShellCheck process over hundreds of files is slower than several
+#: side by side, and each process costs ~5-10 ms to start. So: one process for a handful of
+#: snippets, otherwise one per CPU, and more when a process would get over MAX_PER_PROCESS.
+MIN_PER_PROCESS = 8
+MAX_PER_PROCESS = 100
 
 
 def _chunks(files: list[str], workers: int) -> list[list[str]]:
-    """Batches of at most CHUNK files, spread evenly; a small batch stays one process."""
-    count = max(1, -(-len(files) // CHUNK))
+    """`files` split evenly over the processes to start."""
+    wanted = max(workers, -(-len(files) // MAX_PER_PROCESS))
+    count = max(1, min(-(-len(files) // MIN_PER_PROCESS), wanted))
     return [files[i::count] for i in range(count)]
 
 
