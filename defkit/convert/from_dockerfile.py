@@ -19,6 +19,7 @@ from defkit.convert import dockerignore as ignore_patterns
 from defkit.convert.emit import Script, StagePlan, render_def
 from defkit.convert.notes import Conversion, ConvertError, NoteSink
 from defkit.convert.runscript import build_runscript
+from defkit.convert.shell import PLACEHOLDER
 from defkit.convert.state import Context, StageState
 from defkit.convert.steps import convert_instruction
 from defkit.convert.words import (
@@ -323,8 +324,16 @@ def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> No
         plan.post_prologue = Script()
     elif state.staged:
         plan.post_epilogue.add("rm -rf /.defkit")
-    if not final:
-        return
+    if final:
+        _finish_final(state, notes, stage)
+    # Keep only the %arguments that some {{ NAME }} uses (a stage without %post has none).
+    arguments, plan.arguments = plan.arguments, {}
+    used = set(PLACEHOLDER.findall(plan.render()))
+    plan.arguments = {name: value for name, value in arguments.items() if name in used}
+
+
+def _finish_final(state: StageState, notes: NoteSink, stage: Stage) -> None:
+    plan = state.plan
     if plan.labels and not state.direct_files and state.external_base:
         # %labels does not replace a label the base image already has (without --force);
         # lines written to $APPTAINER_LABELS do, as LABEL does in Docker.
@@ -345,5 +354,6 @@ def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> No
     if not state.external_base and plan.runscript is not None:
         notes.warn(stage.from_instruction.span, "the image starts from scratch: Apptainer needs "
                    "/bin/sh in the image to run its runscript")
+    plan.help = [f"Converted from a Dockerfile (stage {plan.name}) by defkit convert."]
     if state.help_lines:
-        plan.help = ["Docker settings with no Apptainer equivalent:", *state.help_lines]
+        plan.help += ["Docker settings with no Apptainer equivalent:", *state.help_lines]

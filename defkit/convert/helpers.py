@@ -58,7 +58,7 @@ defkit_copy_all() {
 # Docker does) is extracted into DST; anything else, a compressed non-tar file included, is copied.
 ADD = r"""# defkit_add SRC DST [OWNER] [MODE]: Docker's ADD of a local source (extracts archives).
 defkit_add() {
-    defkit_z=cat
+    defkit_z="cat"
     if [ -f "$1" ]; then
         case $(head -c 6 "$1" | od -An -tx1 | tr -d ' \n') in
             1f8b*) defkit_z="gzip -dc" ;;
