@@ -90,6 +90,9 @@ def _severity_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--build-mode", type=click.Choice(["fakeroot", "root", "remote"]))
 @click.option("--flavour", type=click.Choice(["apptainer", "singularityce"]))
 @click.option("--no-shellcheck", is_flag=True, help="Do not run ShellCheck on script sections.")
+@click.option(
+    "--no-cache", is_flag=True, help="Do not reuse ShellCheck results of unchanged sections."
+)
 @click.option("--no-inline-ignores", is_flag=True, help="Ignore '# defkit: ignore' comments.")
 @click.option("--fix", is_flag=True, help="Apply safe fixes, then report what is left.")
 @click.option("--diff", is_flag=True, help="Show the fixes as a diff; change nothing.")
@@ -115,6 +118,7 @@ def lint(
     build_mode: Optional[str],
     flavour: Optional[str],
     no_shellcheck: bool,
+    no_cache: bool,
     no_inline_ignores: bool,
     fix: bool,
     diff: bool,
@@ -172,7 +176,7 @@ def lint(
         if diff:
             return 1 if changed else 0
 
-    results = lint_sources(sources, shellcheck=not no_shellcheck)
+    results = lint_sources(sources, shellcheck=not no_shellcheck, cache=not no_cache)
     from defkit.report import FORMATS, Report, at_or_above
     from defkit.report.text import render_statistics
 

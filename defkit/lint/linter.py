@@ -45,10 +45,15 @@ def looks_like_deffile(text: str) -> bool:
 
 
 def lint_sources(
-    sources: Sequence[Source], *, shellcheck: bool = True, runner: Runner = run
+    sources: Sequence[Source],
+    *,
+    shellcheck: bool = True,
+    runner: Runner = run,
+    cache: bool = False,
 ) -> list[FileResult]:
     """Lint every source; ShellCheck runs in a few batched processes for all of them together,
-    in the background while the rules run."""
+    in the background while the rules run. `cache` reuses ShellCheck's findings for snippets
+    checked before (see `defkit.lint.sccache`)."""
     from defkit.lint import shellcheck as sc
     from defkit.parser import parse_lenient
 
@@ -69,7 +74,7 @@ def lint_sources(
             snippets.extend(found)
             owners.extend([index] * len(found))
     pending = [
-        (owners, sc.PendingCheck(snippets, options, runner=runner))
+        (owners, sc.PendingCheck(snippets, options, runner=runner, cache=cache))
         for options, (snippets, owners) in groups.items()
         if snippets
     ]

@@ -142,18 +142,34 @@ class PendingCheck:
         *,
         runner: Runner = run,
         jobs: Optional[int] = None,
+        cache: bool = False,
     ):
+        from defkit.lint import sccache
+
         self.snippets = list(snippets)
         self.names: dict[str, int] = {}
+        self._cached: dict[int, sccache.Comments] = {}
+        self._keys: dict[int, str] = {}
+        self._cache_dir = sccache.cache_directory() if cache else None
         self._tmp: Optional[tempfile.TemporaryDirectory[str]] = None
         self._futures: list[Future[list[dict[str, object]]]] = []
         self._pool: Optional[ThreadPoolExecutor] = None
         if not self.snippets:
             return
         binary = find_shellcheck()
-        self._tmp = tempfile.TemporaryDirectory(prefix="defkit-shellcheck-")
+        identity = sccache.binary_identity(binary) if self._cache_dir else ""
         batches: dict[str, list[str]] = {}
         for index, snippet in enumerate(self.snippets):
+            if self._cache_dir is not None:
+                argv = _argv("", snippet.dialect, options)
+                key = sccache.snippet_key(identity, argv, snippet.dialect, snippet.text)
+                hit = sccache.load(self._cache_dir, key)
+                if hit is not None:
+                    self._cached[index] = hit
+                    continue
+                self._keys[index] = key
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="defkit-shellcheck-")
             name = os.path.join(self._tmp.name, f"{index}.sh")
             with open(name, "w", encoding="utf-8", errors="surrogateescape") as handle:
                 handle.write(snippet.text)
@@ -165,27 +181,39 @@ class PendingCheck:
             for dialect, files in batches.items()
             for chunk in _chunks(files, workers)
         ]
-        self._pool = ThreadPoolExecutor(max_workers=max(1, min(len(commands), workers)))
-        self._futures = [self._pool.submit(_run, runner, argv) for argv in commands]
+        if commands:
+            self._pool = ThreadPoolExecutor(max_workers=max(1, min(len(commands), workers)))
+            self._futures = [self._pool.submit(_run, runner, argv) for argv in commands]
 
     def results(self) -> list[list[Problem]]:
         """The findings of each snippet, in the order given (paths and positions in the .def)."""
-        found: list[list[Problem]] = [[] for _ in self.snippets]
+        from defkit.lint import sccache
+
+        comments: dict[int, sccache.Comments] = dict(self._cached)
         try:
+            fresh: dict[int, sccache.Comments] = {index: [] for index in self.names.values()}
             for future in self._futures:
                 for comment in future.result():
-                    index = self.names.get(str(comment.get("file", "")))
-                    if index is None:
-                        continue
-                    problem = _problem(self.snippets[index], comment)
-                    if problem.code not in self.snippets[index].excluded:
-                        found[index].append(problem)
+                    index = self.names.get(str(comment.pop("file", "")))
+                    if index is not None:
+                        fresh[index].append(comment)
+            if self._cache_dir is not None:
+                for index, found in fresh.items():
+                    sccache.store(self._cache_dir, self._keys[index], found)
+            comments.update(fresh)
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
             if self._tmp is not None:
                 self._tmp.cleanup()
-        return found
+        problems: list[list[Problem]] = [[] for _ in self.snippets]
+        for index, found in comments.items():
+            snippet = self.snippets[index]
+            for comment in found:
+                problem = _problem(snippet, comment)
+                if problem.code not in snippet.excluded:
+                    problems[index].append(problem)
+        return problems
 
 
 def check_snippets(

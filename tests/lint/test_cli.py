@@ -17,6 +17,14 @@ TYPO = "Bootstrap: docker\nFrom: alpine:3.20\n\n%lables\n    a b\n"
 OWN = ["--select", "DK0,SC"]
 
 
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI caches ShellCheck results: keep them out of the user's cache directory."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 def put(tmp_path: pathlib.Path, name: str, text: str) -> str:
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)

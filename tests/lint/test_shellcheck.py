@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import subprocess
 from collections.abc import Sequence
+
+import pytest
 
 from defkit.lint.config import LintConfig, ShellcheckOptions
 from defkit.lint.linter import Source, lint_sources
@@ -156,3 +159,35 @@ def test_files_with_different_shellcheck_options_in_one_run() -> None:
     first, second = lint_sources([Source("a.def", text, strict), Source("b.def", text, quiet)])
     assert {p.code for p in first.problems} == {"SC2086", "SC2006", "SC2046"}
     assert {p.code for p in second.problems} == {"SC2046"}
+
+
+def test_cache_skips_unchanged_snippets(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    checked: list[str] = []
+
+    def counting_runner(
+        argv: Sequence[str], **kwargs: object
+    ) -> subprocess.CompletedProcess[bytes]:
+        checked.extend(arg for arg in argv if arg.endswith(".sh"))
+        return run(argv, **kwargs)  # type: ignore[arg-type]
+
+    text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n%runscript\n    exec foo $2\n"
+    config = LintConfig(select=("SC",))
+
+    def lint_cached(source: str, cfg: LintConfig = config) -> list[tuple[str, int, int]]:
+        return sc(
+            lint_sources([Source("a.def", source, cfg)], runner=counting_runner, cache=True)[0]
+        )
+
+    first = lint_cached(text)
+    assert len(checked) == 2 and first == [("SC2086", 4, 10), ("SC2086", 6, 14)]
+    checked.clear()
+    assert lint_cached(text) == first and checked == []  # both from the cache
+    moved = "# moved down\n" + text.replace("$2", "$3")
+    assert lint_cached(moved) == [("SC2086", 5, 10), ("SC2086", 7, 14)]
+    assert len(checked) == 1  # only the changed %runscript ran; the cached one maps to its new line
+    checked.clear()
+    lint_cached(text, LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="warning")))
+    assert len(checked) == 2  # other options, other keys
