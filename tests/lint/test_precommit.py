@@ -57,7 +57,12 @@ def test_try_repo(tmp_path: pathlib.Path) -> None:
     (project / "notes.txt").write_text(BAD, encoding="utf-8")  # not matched by the hook
     git("init", "--quiet", cwd=project)
     git("add", ".", cwd=project)
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "NO_COLOR": "1",
+    }
 
     def try_repo(*files: str, hook: str = "defkit-lint") -> subprocess.CompletedProcess[str]:
         argv = [str(pre_commit), "try-repo", str(clone), hook, "--files", *files]
