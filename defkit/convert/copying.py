@@ -15,7 +15,14 @@ from typing import Optional
 from defkit.convert import dockerignore, helpers
 from defkit.convert.shell import heredoc_marker, printf_lines, quote, text_is_unsafe
 from defkit.convert.state import STAGING, Context, StageState
-from defkit.convert.words import expand_word, has_markers, marked_names, plain_value, shell_value
+from defkit.convert.words import (
+    expand_word,
+    has_markers,
+    marked_names,
+    plain_value,
+    shell_value,
+    unset_args,
+)
 from defkit.dockerfile.ast import CopyCommand, Heredoc, Instruction
 
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -40,6 +47,10 @@ def convert_copy(
         name = expand_word(command.from_, state.scope, ctx.escape)
         source_stage = ctx.resolve_stage(plain_value(name, state.scope, literal=True), span.line)
 
+    for word in (*command.sources, command.dest):
+        for name in unset_args(word, state.scope):
+            notes.warn(span, f"ARG {name} has no value here, so {word!r} loses it; give one "
+                       f"with `defkit convert --build-arg {name}=...`")
     dest_shell = expand_word(command.dest, state.scope, ctx.escape, shell=True)
     dest_value = expand_word(command.dest, state.scope, ctx.escape)
     sources = [s for s in command.sources if not s.startswith("<<")]
@@ -85,6 +96,8 @@ def convert_copy(
             helper = "defkit_copy"
         if source_stage is not None and not source.startswith("/"):
             source = "/" + source
+        elif source_stage is None:
+            source = context_path(source)
         if _WILDCARD.search(source):
             staged = stage_dir + "/"
             _stage(state, source_stage, source, staged)
@@ -105,6 +118,14 @@ def convert_copy(
         if helper == "defkit_add":
             state.need_helper("add", helpers.ADD)
         post.add(f"{helper} {quote(staged)} {dest_word}{owner_args}")
+
+
+def context_path(source: str) -> str:
+    """A COPY source as a path inside the build context, as BuildKit resolves it: a leading `/`
+    means the context root and `..` cannot leave it. A trailing `/` is kept."""
+    trailing = "/" if source.endswith("/") and source.strip("/") else ""
+    path = posixpath.normpath("/" + source).lstrip("/")
+    return path + trailing if path else "."
 
 
 def apply_ignore(state: StageState, ctx: Context, staged: str, source: str) -> None:
@@ -210,4 +231,6 @@ def _direct(state: StageState, instruction: Instruction, command: CopyCommand, c
             continue
         if source_stage is not None and not source.startswith("/"):
             source = "/" + source
+        elif source_stage is None:
+            source = context_path(source)
         _stage(state, source_stage, source, plain_value(dest, state.scope))

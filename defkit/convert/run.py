@@ -13,7 +13,7 @@ import re
 from typing import Optional
 
 from defkit.convert import helpers
-from defkit.convert.copying import apply_ignore
+from defkit.convert.copying import apply_ignore, context_path
 from defkit.convert.emit import Script
 from defkit.convert.shell import (
     heredoc_marker,
@@ -216,6 +216,8 @@ def _bind(state: StageState, instruction: Instruction, source_stage: Optional[st
     source = source or "."
     if stage is not None and not source.startswith("/"):
         source = "/" + source
+    elif stage is None:
+        source = context_path(source)
     staged = f"{STAGING}/{state.next_id(span.line)}/mount"
     state.staged = True
     if stage is None:

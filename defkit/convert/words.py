@@ -144,6 +144,18 @@ def expand_words(text: str, scope: Scope, escape: str) -> list[str]:
     return words
 
 
+_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def unset_args(word: str, scope: Scope) -> list[str]:
+    """ARGs that `word` refers to which were declared without a value (they expand to "")."""
+    names = []
+    for name in _REFERENCE.findall(word):
+        if name in scope.args and scope.args[name] is None and name not in scope.env:
+            names.append(name)
+    return names
+
+
 def has_markers(value: str) -> bool:
     return _MARK in value
 
