@@ -61,6 +61,7 @@ def write_atomic(path: str, text: str) -> None:
 @click.option("--context", "context", type=click.Path(file_okay=False), default=None,
               help="Build context whose .dockerignore applies (default: the Dockerfile's "
               "directory; for stdin, the current directory).")
+@click.option("-q", "--quiet", is_flag=True, help="Show warnings only, not info notes.")
 @click.option("--json-report", is_flag=True,
               help="Report notes as one JSON object on standard error.")
 def convert(
@@ -71,6 +72,7 @@ def convert(
     target: Optional[str],
     arch: Optional[str],
     context: Optional[str],
+    quiet: bool,
     json_report: bool,
 ) -> int:
     """Convert a Dockerfile to an Apptainer definition file (or a .def to a Dockerfile).
@@ -117,7 +119,8 @@ def convert(
         click.echo(json.dumps(report, indent=2), err=True)
     else:
         for note in result.notes:
-            click.echo(note.format(path), err=True)
+            if not (quiet and note.severity == "info"):
+                click.echo(note.format(path), err=True)
     if output is None or output == "-":
         click.echo(result.text, nl=False)
     else:

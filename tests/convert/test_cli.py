@@ -114,3 +114,11 @@ def test_dockerignore_from_the_context(tmp_path: pathlib.Path, capsys: pytest.Ca
     assert main(["convert", str(tmp_path / "Dockerfile"), "--context", str(other)]) == 0
     out, err = capsys.readouterr()
     assert "defkit_ignore" not in out and "no .dockerignore given" in err
+
+
+def test_quiet_hides_info_notes(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_text(DOCKERFILE + "EXPOSE 80\n")
+    assert main(["convert", "-q", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: USER nobody" in err and "info:" not in err
