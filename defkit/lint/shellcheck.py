@@ -75,6 +75,10 @@ def dialect_for(section: Section) -> Optional[str]:
     """`sh`, `bash`, ... for a script section, or None when it is not run by a shell we check."""
     if not section.is_script or not section.is_known:
         return None
+    if section.name in ENVIRONMENT_SECTIONS:
+        # Sourced by Apptainer's embedded interpreter (mvdan.cc/sh), which accepts bash syntax:
+        # POSIX-sh portability warnings (SC3xxx) would be false there.
+        return "bash"
     first = next((line for line in section.body.split("\n") if line.strip()), "")
     if section.name in SHEBANG_SECTIONS and first.lstrip().startswith("#!"):
         return interpreter_dialect(first.lstrip()[2:])

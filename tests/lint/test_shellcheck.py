@@ -58,7 +58,7 @@ def test_dialects() -> None:
     assert dialect_for(section("runscript", "#!/usr/bin/env python3\nprint(1)\n")) is None
     assert dialect_for(section("post", "#!/bin/bash\nx\n")) == "sh"  # %post ignores a shebang
     assert dialect_for(section("test", "\n#!/bin/ksh\nx\n")) == "ksh"
-    assert dialect_for(section("environment", "export A=1\n")) == "sh"
+    assert dialect_for(section("environment", "export A=1\n")) == "bash"  # embedded interpreter
     assert dialect_for(section("labels", "a b\n")) is None
     assert interpreter_dialect("/bin/busybox sh") == "busybox"
 
