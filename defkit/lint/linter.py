@@ -18,6 +18,8 @@ from defkit.runner import Runner, run
 
 #: Codes whose findings are places where Apptainer rejects the file: they always fail the run.
 PARSE_ERROR_CODES = frozenset({"DK001", "DK002", "DK003"})
+#: rule name -> ShellCheck code prefix it supersedes on the lines where it reports something.
+SUPERSEDES = {"bashism-in-sh": "SC3"}
 # A `%section` line or a `Key:` header line; Windows module-definition files have neither.
 _LOOKS_LIKE_DEF = re.compile(r"^\s*(%|[A-Za-z][A-Za-z0-9_-]*\s*:)", re.MULTILINE)
 
@@ -190,7 +192,7 @@ def _finish(
                     for p in unused
                 ]
     final = []
-    for problem in kept:
+    for problem in _drop_superseded(kept):
         level = selection.severity_override(problem.code, problem.name, config.severity)
         if level == "ignore":
             continue
@@ -198,6 +200,24 @@ def _finish(
         final.append(dataclasses.replace(problem, severity=severity, path=source.path))
     final.sort(key=lambda p: (p.span.line, p.span.column, p.code, p.message))
     return tuple(final)
+
+
+def _drop_superseded(problems: list[Problem]) -> list[Problem]:
+    """Drop ShellCheck findings a defkit rule already reports, better worded, on the same line."""
+    lines: dict[str, set[int]] = {}
+    for problem in problems:
+        if problem.name in SUPERSEDES:
+            lines.setdefault(problem.name, set()).add(problem.span.line)
+    if not lines:
+        return problems
+    return [
+        problem
+        for problem in problems
+        if not any(
+            problem.code.startswith(SUPERSEDES[name]) and problem.span.line in found
+            for name, found in lines.items()
+        )
+    ]
 
 
 def _token_known(word: str) -> bool:

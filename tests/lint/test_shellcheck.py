@@ -191,3 +191,11 @@ def test_cache_skips_unchanged_snippets(
     checked.clear()
     lint_cached(text, LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="warning")))
     assert len(checked) == 2  # other options, other keys
+
+
+def test_bashism_rule_supersedes_shellcheck_portability_findings_on_its_lines() -> None:
+    text = "Bootstrap: docker\nFrom: debian:12\n%post\n    source /etc/profile\n    echo -e x\n"
+    with_rule = lint_sources([Source("a.def", text, LintConfig(select=("SC", "bashism-in-sh")))])[0]
+    alone = lint_sources([Source("a.def", text, LintConfig(select=("SC",)))])[0]
+    assert {(p.code, p.span.line) for p in alone.problems} == {("SC3046", 4), ("SC3037", 5)}
+    assert {(p.code, p.span.line) for p in with_rule.problems} == {("DK312", 4), ("SC3037", 5)}
