@@ -18,8 +18,11 @@ from defkit.runner import Runner, run
 
 #: Codes whose findings are places where Apptainer rejects the file: they always fail the run.
 PARSE_ERROR_CODES = frozenset({"DK001", "DK002", "DK003"})
-#: rule name -> ShellCheck code prefix it supersedes on the lines where it reports something.
-SUPERSEDES = {"bashism-in-sh": "SC3"}
+#: rule name -> ShellCheck code prefixes it supersedes on the lines where it reports something.
+SUPERSEDES: dict[str, tuple[str, ...]] = {
+    "bashism-in-sh": ("SC3",),  # POSIX-sh portability
+    "unquoted-args": ("SC2068", "SC2048"),  # unquoted $@ / $*
+}
 # A `%section` line or a `Key:` header line; Windows module-definition files have neither.
 _LOOKS_LIKE_DEF = re.compile(r"^\s*(%|[A-Za-z][A-Za-z0-9_-]*\s*:)", re.MULTILINE)
 

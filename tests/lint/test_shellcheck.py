@@ -199,3 +199,11 @@ def test_bashism_rule_supersedes_shellcheck_portability_findings_on_its_lines() 
     alone = lint_sources([Source("a.def", text, LintConfig(select=("SC",)))])[0]
     assert {(p.code, p.span.line) for p in alone.problems} == {("SC3046", 4), ("SC3037", 5)}
     assert {(p.code, p.span.line) for p in with_rule.problems} == {("DK312", 4), ("SC3037", 5)}
+
+
+def test_unquoted_args_rule_supersedes_sc2068() -> None:
+    text = "Bootstrap: docker\nFrom: debian:12\n%runscript\n    exec tool $@\n"
+    with_rule = lint_sources([Source("a.def", text, LintConfig(select=("SC", "unquoted-args")))])[0]
+    alone = lint_sources([Source("a.def", text, LintConfig(select=("SC",)))])[0]
+    assert [p.code for p in alone.problems] == ["SC2068"]
+    assert [p.code for p in with_rule.problems] == ["DK603"]
