@@ -22,6 +22,7 @@ PARSE_ERROR_CODES = frozenset({"DK001", "DK002", "DK003"})
 SUPERSEDES: dict[str, tuple[str, ...]] = {
     "bashism-in-sh": ("SC3",),  # POSIX-sh portability
     "unquoted-args": ("SC2068", "SC2048"),  # unquoted $@ / $*
+    "environment-missing-export": ("SC2034",),  # assigned, never used: not exported
 }
 # A `%section` line or a `Key:` header line; Windows module-definition files have neither.
 _LOOKS_LIKE_DEF = re.compile(r"^\s*(%|[A-Za-z][A-Za-z0-9_-]*\s*:)", re.MULTILINE)

@@ -32,9 +32,8 @@ ALWAYS_EXCLUDED = ("SC1090", "SC1091")
 #: Sections run with `sh -e`, where a failed `cd` already stops the build.
 ERREXIT_SECTIONS = ("post", "setup", "test", "pre", "appinstall", "apptest")
 ERREXIT_EXCLUDED = ("SC2164",)
-#: Sourced environment files: an assignment without export is `environment-missing-export`'s job.
+#: Sourced by Apptainer's embedded interpreter rather than run by /bin/sh.
 ENVIRONMENT_SECTIONS = ("environment", "appenv")
-ENVIRONMENT_EXCLUDED = ("SC2034",)
 SHEBANG_SECTIONS = ("runscript", "startscript", "test", "apprun", "appstart", "apptest")
 SHELLS = {
     "sh": "sh",
@@ -114,8 +113,6 @@ def snippets_for(deffile: DefFile, extra_excluded: Sequence[str] = ()) -> list[S
             excluded = set(ALWAYS_EXCLUDED) | set(extra_excluded)
             if section.name in ERREXIT_SECTIONS:
                 excluded.update(ERREXIT_EXCLUDED)
-            if section.name in ENVIRONMENT_SECTIONS:
-                excluded.update(ENVIRONMENT_EXCLUDED)
             text = _TEMPLATE.sub(_placeholder, section.body)
             found.append(Snippet(deffile.path, section, dialect, text, frozenset(excluded)))
     return found

@@ -87,8 +87,8 @@ def test_default_excludes() -> None:
         """,
         shellcheck=True,
     )
-    # SC2164 only where the build does not run with -e; SC1091 nowhere; SC2034 not in %environment.
-    assert sc(result) == [("SC2164", 9, 5)]
+    # SC2164 only where the build does not run with -e; SC1091 nowhere.
+    assert sc(result) == [("SC2034", 7, 5), ("SC2164", 9, 5)]
 
 
 def test_templated_values_do_not_shift_columns() -> None:
@@ -207,3 +207,10 @@ def test_unquoted_args_rule_supersedes_sc2068() -> None:
     alone = lint_sources([Source("a.def", text, LintConfig(select=("SC",)))])[0]
     assert [p.code for p in alone.problems] == ["SC2068"]
     assert [p.code for p in with_rule.problems] == ["DK603"]
+
+
+def test_environment_missing_export_supersedes_sc2034() -> None:
+    text = "Bootstrap: docker\nFrom: debian:12\n%environment\n    LOCAL=1\n"
+    rule = ("SC", "environment-missing-export")
+    with_rule = lint_sources([Source("a.def", text, LintConfig(select=rule))])[0]
+    assert [p.code for p in with_rule.problems] == ["DK401"]
