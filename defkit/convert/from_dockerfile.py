@@ -12,7 +12,6 @@ from __future__ import annotations
 import platform
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Optional
 
 from defkit.convert import dockerignore as ignore_patterns
@@ -30,7 +29,13 @@ from defkit.convert.words import (
     plain_value,
     shell_value,
 )
-from defkit.dockerfile.ast import CommandLine, CopyCommand, Dockerfile, RunCommand, Stage
+from defkit.dockerfile.ast import (
+    CommandLine,
+    Dockerfile,
+    Instruction,
+    RunCommand,
+    Stage,
+)
 from defkit.dockerfile.expand import ExpansionError
 from defkit.dockerfile.scope import predefined_args
 
@@ -48,14 +53,6 @@ _WINDOWS_PROGRAM = re.compile(r"^[a-z]:\\|\.exe$|^(powershell|pwsh|cmd)$", re.IG
 
 def host_arch() -> str:
     return platform.machine() or "amd64"
-
-
-@dataclass
-class _Graph:
-    dockerfile: Dockerfile
-    ctx_values: dict[str, str]
-    bases: dict[int, str] = field(default_factory=dict)  # stage index -> base image (resolved)
-    parents: dict[int, Optional[int]] = field(default_factory=dict)
 
 
 def convert_dockerfile(
@@ -114,7 +111,7 @@ def convert_parsed(
                 value: Optional[str] = args[pair.key]
                 used.add(pair.key)
             elif pair.value is not None:
-                value = _literal(pair.value, global_scope, dockerfile.escape, instruction, notes)
+                value = _literal(pair.value, global_scope, dockerfile.escape, instruction)
             else:
                 value = global_values.get(pair.key)
             global_scope.args[pair.key] = value
@@ -176,11 +173,12 @@ def convert_parsed(
                 f"(the steps of stage {apptainer_names[parent]} are replayed here)",
             )
             copy_sources.setdefault(index, set()).update(copy_sources.get(parent, set()))
+            # Files a scratch parent placed with %files are there before this stage's %post.
+            state.direct_files = state.direct_files and not _needs_shell(stage)
         else:
             state = _root_state(dockerfile, stage, bases[index], global_scope,
                                 apptainer_names[index], notes)
-            state.direct_files = state.plan.header[0][1] == "scratch" and not _has_run(
-                stage, stages, parents)
+            state.direct_files = state.plan.header[0][1] == "scratch" and not _needs_shell(stage)
         previous = current[0]
         current[0] = index
         for instruction in stage.instructions:
@@ -233,12 +231,11 @@ def convert_parsed(
     return Conversion(text, notes.sorted(), "dockerfile", "def", tuple(p.name for p in plans))
 
 
-def _literal(word: str, scope: Scope, escape: str, instruction: object, notes: NoteSink) -> str:
+def _literal(word: str, scope: Scope, escape: str, instruction: Instruction) -> str:
     try:
         return plain_value(expand_word(word, scope, escape), scope, literal=True)
     except ExpansionError as exc:
-        span = getattr(instruction, "span", None)
-        raise ConvertError(exc.message, span=span) from None
+        raise ConvertError(exc.message, span=instruction.span) from None
 
 
 def _simple(value: str) -> bool:
@@ -271,12 +268,9 @@ def _target_index(stages: tuple[Stage, ...], names: dict[str, int], target: Opti
     raise ConvertError(f"--target {target}: no such stage (named stages: {known})", path=path)
 
 
-def _has_run(stage: Stage, stages: tuple[Stage, ...], parents: dict[int, Optional[int]]) -> bool:
-    return any(isinstance(i.command, RunCommand) for i in stage.instructions) or any(
-        isinstance(i.command, CopyCommand) and (i.command.chown or i.command.chmod
-                                                or i.command.heredocs)
-        for i in stage.instructions
-    )
+def _needs_shell(stage: Stage) -> bool:
+    """Whether a stage runs commands (then its %post is needed, so the image needs /bin/sh)."""
+    return any(isinstance(i.command, RunCommand) for i in stage.instructions)
 
 
 def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, name: str,

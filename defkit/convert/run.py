@@ -36,6 +36,9 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
     post = state.plan.post
     if state.direct_files:
         return  # (never happens: a RUN makes the stage use %post)
+    if not state.external_base:
+        ctx.notes.warn(span, "RUN in a stage built from scratch: Apptainer runs %post with "
+                       "/bin/sh, which the image must contain by then")
     post.add(f"# RUN (Dockerfile line {span.line})")
     body = Script()
     if state.workdir is not None and state.workdir != "/":
