@@ -321,9 +321,10 @@ def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> No
     if final:
         _finish_final(state, notes, stage)
     # Keep only the %arguments that some {{ NAME }} uses (a stage without %post has none).
-    arguments, plan.arguments = plan.arguments, {}
-    used = set(PLACEHOLDER.findall(plan.render()))
-    plan.arguments = {name: value for name, value in arguments.items() if name in used}
+    if plan.arguments:
+        arguments, plan.arguments = plan.arguments, {}
+        used = set(PLACEHOLDER.findall(plan.render()))
+        plan.arguments = {name: value for name, value in arguments.items() if name in used}
 
 
 def _finish_final(state: StageState, notes: NoteSink, stage: Stage) -> None:
