@@ -19,6 +19,8 @@ def specificity(selector: str, code: str, name: str) -> int:
     word = selector.strip()
     if word.upper() == "ALL":
         return 0
+    if word.lower() == name == SHELLCHECK_NAME:
+        return 2  # names every ShellCheck code, like the prefix `SC`
     if word.lower() == name or word.upper() == code.upper():
         return 1000
     if _PREFIX.match(word) and code.upper().startswith(word.upper()):
