@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Optional, Protocol
 
 from defkit.errors import DefParseError
@@ -33,7 +34,13 @@ class LintContext:
 
     @property
     def lines(self) -> list[str]:
-        return self.text.split("\n")
+        """The file's lines, split once per file however many rules ask (do not modify)."""
+        return _split_lines(self.text)
+
+
+@lru_cache(maxsize=4)
+def _split_lines(text: str) -> list[str]:
+    return text.split("\n")
 
 
 class Rule(Protocol):
