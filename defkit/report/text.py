@@ -64,7 +64,10 @@ def source_excerpt(problem: Problem, lines: Sequence[str], color: bool = False) 
     lead = "".join(char if char == "\t" else " " for char in line[: column - 1])
     gutter = f"{problem.span.line:>5} | "
     caret = _paint("^" * width, "1;" + _COLOURS.get(problem.severity, "0"), color)
-    return [f"{gutter}{line}", f"{' ' * (len(gutter) - 2)}| {lead}{caret}"]
+    excerpt = [f"{gutter}{line}", f"{' ' * (len(gutter) - 2)}| {lead}{caret}"]
+    if problem.fix is not None:  # say what --fix would do, as ruff's "help:" line
+        excerpt.append(f"{' ' * (len(gutter) - 2)}= fix: {problem.fix.description}")
+    return excerpt
 
 
 def summary(report: Report) -> str:

@@ -31,11 +31,12 @@ def test_text(results: list[FileResult]) -> None:
         out[0]
         == "dir/Singularity:3:2: DK002 [unknown-section] unknown section %lables; did you mean %labels?"
     )
-    assert out[1:3] == ["    3 | %lables", "      |  ^^^^^^"]
+    assert out[1:4] == ["    3 | %lables", "      |  ^^^^^^", "      = fix: rename to %labels"]
     sc_line = out.index(
         "dir/Singularity:6:7: SC2086 [shellcheck] Double quote to prevent globbing and word splitting."
     )
     assert out[sc_line + 2] == "      | \t     ^^"  # the tab is kept so the caret lines up
+    assert not out[sc_line + 3].startswith("      = fix")  # ShellCheck findings have no fix
     assert out[-1] == "Found 2 problems (1 error, 1 info) in 2 files. 1 fixable with --fix."
     plain = render("text", Report(results, show_source=False)).splitlines()
     assert len(plain) == 3
