@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
+import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -9,6 +13,14 @@ from defkit.lint.config import LintConfig
 from defkit.lint.fix import fix_text
 from defkit.lint.linter import lint_text
 from defkit.report import FORMATS, Report
+from tests.shared import SHARED
+
+
+@lru_cache(maxsize=1)
+def validator() -> jsonschema.Draft4Validator:
+    schema = (SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
+    return jsonschema.Draft4Validator(json.loads(schema))
+
 
 FRAGMENTS = [
     "Bootstrap: docker",
@@ -72,8 +84,10 @@ def test_lint_and_fix_never_crash(lines: list[str], crlf: bool, final_newline: b
     for problem in result.problems:
         assert problem.span.line >= 1 and problem.span.column >= 1, problem
         assert problem.code and problem.name and problem.message
-    for formatter in FORMATS.values():
-        formatter(Report([result]))
+    for name, formatter in FORMATS.items():
+        output = formatter(Report([result]))
+        if name == "sarif":
+            validator().validate(json.loads(output))
     outcome = fix_text(text, "fuzz.def", config)
     if outcome.fixed != text:
         assert not outcome.refused
