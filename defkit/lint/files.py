@@ -46,15 +46,16 @@ def read_source(path: str) -> str:
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to a temporary file beside `path`, then rename it over `path`."""
     directory = os.path.dirname(os.path.abspath(path))
-    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else None
-    handle, temporary = tempfile.mkstemp(prefix=".defkit-", dir=directory)
+    temporary = ""
     try:
+        mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else None
+        handle, temporary = tempfile.mkstemp(prefix=".defkit-", dir=directory)
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
         if mode is not None:
             os.chmod(temporary, mode)
         os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
+    except OSError as exc:
+        if temporary and os.path.exists(temporary):
             os.unlink(temporary)
-        raise
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from exc

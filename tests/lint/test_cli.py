@@ -199,3 +199,13 @@ def test_library_api_uses_each_files_configuration(tmp_path: pathlib.Path) -> No
     loud, quiet = put(tmp_path, "loud/a.def", TYPO), put(tmp_path, "quiet/a.def", TYPO)
     results = lint_paths([loud, quiet], overrides=Overrides(select=("DK0",)), shellcheck=False)
     assert [[p.code for p in r.problems] for r in results] == [["DK002"], []]
+
+
+def test_unwritable_output_is_one_line(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = put(tmp_path, "typo.def", TYPO)
+    missing_dir = tmp_path / "no" / "such" / "dir" / "report.json"
+    assert main(["lint", *OWN, "-f", "json", "-o", str(missing_dir), typo]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {missing_dir}: cannot write") and "\n" not in err
