@@ -51,7 +51,7 @@ def read_config(path: str) -> LintConfig:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the configuration: {exc}", path=path) from exc
-    if os.path.basename(path) == "pyproject.toml":
+    if path.endswith(".toml"):  # pyproject.toml's [tool.defkit], or a whole --config TOML file
         data, locate = _load_toml(text, path)
     else:
         data, locate = _load_yaml(text, path)
@@ -110,7 +110,8 @@ def _load_toml(text: str, path: str) -> tuple[Any, Locator]:
             Span(int(found[1]), int(found[2]), int(found[1]), int(found[2]) + 1) if found else None
         )
         raise ConfigError(f"invalid TOML: {exc}", path=path, span=span) from exc
-    data = document.get("tool", {}).get("defkit", {})
+    in_pyproject = os.path.basename(path) == "pyproject.toml"
+    data = document.get("tool", {}).get("defkit", {}) if in_pyproject else document
     lines = text.split("\n")
     table = next((i for i, line in enumerate(lines) if line.strip().startswith("[tool.defkit")), 0)
 

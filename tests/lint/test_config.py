@@ -169,3 +169,13 @@ def test_selection_and_severity_change_the_findings() -> None:
     assert {p.code: p.severity for p in relevelled.problems} == {"DK002": "info", "DK003": "style"}
     dropped = lint(text, own(select=framework, severity={"DK003": "ignore"}))
     assert {c for c, _, _ in positions(dropped)} == {"DK002"}
+
+
+def test_standalone_toml_file(tmp_path: pathlib.Path) -> None:
+    path = write(tmp_path / "lint.toml", 'ignore = ["DK002"]\n\n[shellcheck]\nenabled = false\n')
+    config = read_config(str(path))
+    assert config.ignore == ("DK002",) and config.shellcheck.enabled is False
+    write(tmp_path / "bad.toml", 'fail-on = "error"\nsellect = []\n')
+    with pytest.raises(ConfigError) as caught:
+        read_config(str(tmp_path / "bad.toml"))
+    assert caught.value.span is not None and caught.value.span.line == 2
