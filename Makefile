@@ -43,9 +43,12 @@ bench: install
 e2e: install
 	$(BIN)/pytest -q -m e2e
 
+# The Quickstart's main job: lint, build (rootless, no network) and run the example image.
 example: install
-	$(BIN)/defkit parse examples/hello/hello.def
+	test -d examples/hello/busybox-rootfs || $(BIN)/python -m defkit.build.busybox_rootfs examples/hello/busybox-rootfs
 	$(BIN)/defkit lint examples/hello/hello.def
+	$(BIN)/defkit build --fakeroot --force examples/hello/hello.def
+	$(BIN)/defkit run examples/hello/hello.sif world
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
