@@ -96,7 +96,11 @@ def _severity_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--no-inline-ignores", is_flag=True, help="Ignore '# defkit: ignore' comments.")
 @click.option("--fix", is_flag=True, help="Apply safe fixes, then report what is left.")
 @click.option("--diff", is_flag=True, help="Show the fixes as a diff; change nothing.")
-@click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
+@click.option(
+    "--statistics",
+    is_flag=True,
+    help="Count findings per rule instead of listing them (text, json).",
+)
 @click.option(
     "--color/--no-color", default=None, help="Colour the text output [default: on a TTY]."
 )
@@ -177,18 +181,15 @@ def lint(
             return 1 if changed else 0
 
     results = lint_sources(sources, shellcheck=not no_shellcheck, cache=not no_cache)
-    from defkit.report import FORMATS, Report, at_or_above
-    from defkit.report.text import render_statistics
+    from defkit.report import FORMATS, STATISTICS, Report, at_or_above
 
     use_color = (
         color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     )
     report = Report(results, color=use_color and output is None, show_source=not no_source)
-    rendered = (
-        render_statistics(report)
-        if statistics and output_format == "text"
-        else FORMATS[output_format](report)
-    )
+    if statistics and output_format not in STATISTICS:
+        raise UsageError(f"--statistics works with --format {' or '.join(STATISTICS)}")
+    rendered = (STATISTICS if statistics else FORMATS)[output_format](report)
     if output:
         write_atomic(output, rendered)
     else:

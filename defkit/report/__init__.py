@@ -15,7 +15,13 @@ FORMATS: dict[str, Callable[[Report], str]] = {
     "gitlab": ci.render_gitlab,
 }
 
-__all__ = ["FORMATS", "Report", "at_or_above", "counts", "render"]
+#: `--statistics`: counts per rule instead of the findings.
+STATISTICS: dict[str, Callable[[Report], str]] = {
+    "text": text.render_statistics,
+    "json": ci.render_statistics_json,
+}
+
+__all__ = ["FORMATS", "STATISTICS", "Report", "at_or_above", "counts", "render"]
 
 
 def render(format_name: str, report: Report) -> str:

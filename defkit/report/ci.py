@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from defkit.report.base import Report, display_path, fingerprints
+from defkit.report.base import Report, counts, display_path, fingerprints
 
 _GITHUB_LEVELS = {"error": "error", "warning": "warning", "info": "notice", "style": "notice"}
 _GITLAB_LEVELS = {"error": "critical", "warning": "major", "info": "minor", "style": "info"}
@@ -28,6 +28,15 @@ def render_json(report: Report) -> str:
         for p in report.problems
     ]
     return json.dumps(findings, indent=2) + "\n"
+
+
+def render_statistics_json(report: Report) -> str:
+    fixable = {(p.code, p.name) for p in report.problems if p.fixable}
+    rows = [
+        {"code": code, "name": name, "count": count, "fixable": (code, name) in fixable}
+        for (code, name), count in counts(report.problems).items()
+    ]
+    return json.dumps(rows, indent=2) + "\n"
 
 
 def _escape_data(text: str) -> str:

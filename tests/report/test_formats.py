@@ -8,7 +8,7 @@ import pytest
 
 from defkit.lint.config import LintConfig
 from defkit.lint.linter import FileResult, Source, lint_sources
-from defkit.report import FORMATS, Report, render
+from defkit.report import FORMATS, STATISTICS, Report, render
 from defkit.report.text import render_statistics
 
 TEXT = "Bootstrap: docker\nFrom: alpine\n%lables\n\ta b\n%post\n\techo $1, 100%\n"
@@ -77,6 +77,8 @@ def test_gitlab(results: list[FileResult]) -> None:
 
 
 def test_statistics(results: list[FileResult]) -> None:
+    rows = json.loads(STATISTICS["json"](Report(results)))
+    assert rows[0] == {"code": "DK002", "name": "unknown-section", "count": 1, "fixable": True}
     lines = render_statistics(Report(results)).splitlines()
     assert lines[:2] == ["     1  DK002   unknown-section  [*]", "     1  SC2086  shellcheck"]
 
