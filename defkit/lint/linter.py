@@ -1,4 +1,4 @@
-"""Run the rules over files: parse leniently, check, ShellCheck in one batch, suppress, sort."""
+"""Run the rules over files: parse leniently, check, ShellCheck in batches, suppress, sort."""
 
 from __future__ import annotations
 
@@ -63,11 +63,12 @@ def lint_sources(
     from defkit.lint import shellcheck as sc
     from defkit.parser import parse_lenient
 
+    is_def = [looks_like_deffile(source.text) for source in sources]
     parsed: list[tuple[Optional[DefFile], tuple[DefParseError, ...]]] = []
     # Files whose configurations agree on ShellCheck's options share its processes.
     groups: dict[ShellcheckOptions, tuple[list[sc.Snippet], list[int]]] = {}
     for index, source in enumerate(sources):
-        if not looks_like_deffile(source.text):
+        if not is_def[index]:
             parsed.append((None, ()))
             continue
         flavour = source.config.settings.flavour
@@ -85,8 +86,8 @@ def lint_sources(
         if snippets
     ]
     problems = [
-        list(_run_rules(source, deffile, errors)) if looks_like_deffile(source.text) else []
-        for source, (deffile, errors) in zip(sources, parsed)
+        list(_run_rules(source, deffile, errors)) if wanted else []
+        for source, (deffile, errors), wanted in zip(sources, parsed, is_def)
     ]
     for owners, check in pending:
         for owner, findings in zip(owners, check.results()):
@@ -96,10 +97,9 @@ def lint_sources(
                 p for p in findings if _enabled(p.code, p.name, source.config, ignore, True)
             )
     results = []
-    for source, (deffile, errors), file_problems in zip(sources, parsed, problems):
-        skipped = not looks_like_deffile(source.text)
-        finished = () if skipped else _finish(source, deffile, file_problems, shellcheck)
-        results.append(FileResult(source.path, source.text, finished, deffile, errors, skipped))
+    for source, (deffile, errors), file_problems, wanted in zip(sources, parsed, problems, is_def):
+        finished = _finish(source, deffile, file_problems, shellcheck) if wanted else ()
+        results.append(FileResult(source.path, source.text, finished, deffile, errors, not wanted))
     return results
 
 
