@@ -167,6 +167,10 @@ def test_rules_and_rule(capsys: pytest.CaptureFixture[str]) -> None:
         assert listed.CODE in out and listed.NAME in out
     assert main(["rules", "-f", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == len(RULES)
+    assert main(["rules", "-f", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert all(f"## {listed.NAME}\n\n`{listed.CODE}`" in markdown for listed in RULES)
+    assert "\n### What it does\n" in markdown
     assert main(["rule", "unknown-section"]) == 0
     assert "## Why it matters" in capsys.readouterr().out
     assert main(["rule", "dk002"]) == 0
