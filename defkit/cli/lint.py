@@ -183,9 +183,11 @@ def lint(
     results = lint_sources(sources, shellcheck=not no_shellcheck, cache=not no_cache)
     from defkit.report import FORMATS, STATISTICS, Report, at_or_above
 
-    use_color = (
-        color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    )
+    if color is None:  # https://no-color.org and FORCE_COLOR, as most CLI tools
+        color = bool(os.environ.get("FORCE_COLOR")) or (
+            sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        )
+    use_color = color
     report = Report(results, color=use_color and output is None, show_source=not no_source)
     if statistics and output_format not in STATISTICS:
         raise UsageError(f"--statistics works with --format {' or '.join(STATISTICS)}")

@@ -57,13 +57,18 @@ def test_parse_errors_always_fail(
 
 
 def test_text_output_has_colour_only_when_asked(
-    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     typo = put(tmp_path, "typo.def", TYPO)
     main(["lint", *OWN, typo])
     assert "\x1b[" not in capsys.readouterr().out
     main(["lint", *OWN, "--color", typo])
     assert "\x1b[" in capsys.readouterr().out
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    main(["lint", *OWN, typo])
+    assert "\x1b[" in capsys.readouterr().out
+    main(["lint", *OWN, "--no-color", typo])
+    assert "\x1b[" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
