@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 from defkit.dockerfile.expand import is_go_space
-from defkit.gotext import leading_space, trim_space
+from defkit.gotext import GO_SPACE
+
+#: Go's unicode.IsSpace characters, for str.strip/lstrip.
+GO_SPACE_CHARS = "".join(sorted(GO_SPACE))
 
 # BuildKit's reWhitespace: note that it does not include newlines or Unicode spaces.
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
@@ -36,12 +39,12 @@ class Node:
 
 def go_trim_space(text: str) -> str:
     """strings.TrimSpace."""
-    return trim_space(text)
+    return text.strip(GO_SPACE_CHARS)
 
 
 def go_trim_left_space(text: str) -> str:
     """strings.TrimLeftFunc(text, unicode.IsSpace)."""
-    return text[leading_space(text) :]
+    return text.lstrip(GO_SPACE_CHARS)
 
 
 # BuildKit recurses without limit on `ONBUILD ONBUILD ...` (its instruction parser rejects even

@@ -36,7 +36,7 @@ from defkit.dockerfile.ast import (
 from defkit.dockerfile.commands import CommandError, build_command, split_flag
 from defkit.dockerfile.errors import DockerfileParseError, ExpansionError
 from defkit.dockerfile.heredoc import chomp, markers_in_line
-from defkit.dockerfile.nodes import KNOWN_KEYWORDS, Node, NodeError, go_trim_left_space, parse_node
+from defkit.dockerfile.nodes import GO_SPACE_CHARS, KNOWN_KEYWORDS, Node, NodeError, parse_node
 from defkit.model import Span
 
 # bufio.Scanner's limit in BuildKit: a longer line is an error, not a silent split.
@@ -69,7 +69,7 @@ class _Directives:
         if not line.startswith("#"):
             self.done = True
             return None
-        match = _DIRECTIVE.match(go_trim_left_space(line[1:]))
+        match = _DIRECTIVE.match(line[1:].lstrip(GO_SPACE_CHARS))
         if match is None or match.group(1).lower() not in _KNOWN_DIRECTIVES:
             self.done = True
             return None
@@ -80,19 +80,19 @@ class _Directives:
         return name, match.group(2)
 
 
-def _continuation_regex(escape: str) -> re.Pattern[str]:
-    # Escape character last on the line (blanks after it allowed), unless it is itself escaped;
-    # or alone on its line. Same shape as BuildKit's lineContinuationRegex.
-    quoted = re.escape(escape)
-    return re.compile(rf"([^{quoted}]){quoted}[ \t]*\Z|^{quoted}[ \t]*\Z")
+def trim_continuation(line: str, escape: str) -> tuple[str, bool]:
+    """The line without its continuation character, and whether the logical line ends.
 
-
-def _trim_newline(line: str) -> str:
-    return line.rstrip("\r\n")
-
-
-def _is_comment(line: str) -> bool:
-    return go_trim_left_space(line).startswith("#")
+    BuildKit's lineContinuationRegex, `([^E])E[ \\t]*$|^E[ \\t]*$`: the escape character last on
+    the line (blanks after it allowed) unless it is itself escaped, or alone on its line."""
+    stripped = line.rstrip(" \t")
+    if not stripped.endswith(escape):
+        return line, True
+    if len(stripped) == 1:
+        return "", False
+    if stripped[-2] == escape:
+        return line, True
+    return stripped[:-1], False
 
 
 class _Parser:
@@ -100,15 +100,20 @@ class _Parser:
         self.path = path
         self.strict = strict
         lines = text.split("\n")
-        self.lines = [line + "\n" for line in lines[:-1]]
+        # `raw`: physical lines with their line end (heredoc bodies are kept byte for byte);
+        # `stripped`: without the line end and trailing carriage returns.
+        self.raw = [line + "\n" for line in lines[:-1]]
         if lines[-1]:
-            self.lines.append(lines[-1])
-        if self.lines and self.lines[0].startswith("\ufeff"):
-            self.lines[0] = self.lines[0][1:]
+            self.raw.append(lines[-1])
+        else:
+            lines.pop()
+        if lines and lines[0].startswith("\ufeff"):
+            self.raw[0] = self.raw[0][1:]
+            lines[0] = lines[0][1:]
+        self.stripped = [line.rstrip("\r") for line in lines]
         self.index = 0  # next physical line (0-based)
         self.directives = _Directives()
         self.escape = "\\"
-        self.continuation = _continuation_regex(self.escape)
         self.warnings: list[ParseWarning] = []
 
     def error(self, message: str, line: int, column: int = 1) -> DockerfileParseError:
@@ -117,75 +122,80 @@ class _Parser:
         )
 
     def next_line(self) -> str:
-        raw = self.lines[self.index]
+        """The next physical line without its line end; checks BuildKit's line size limit."""
+        line = self.stripped[self.index]
         self.index += 1
-        if len(_trim_newline(raw).encode("utf-8", errors="surrogateescape")) > MAX_LINE_BYTES:
+        # A character takes at most 4 bytes in UTF-8 (an escaped byte takes 1).
+        if len(line) > MAX_LINE_BYTES // 4 and _byte_size(line) > MAX_LINE_BYTES:
             raise self.error(
                 f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES}", self.index
             )
-        return raw
-
-    def trim_continuation(self, line: str) -> tuple[str, bool]:
-        """The line without its continuation character, and whether the logical line ends."""
-        trimmed, count = self.continuation.subn(r"\1", line)
-        return trimmed, count == 0
+        return line
 
     def run(self) -> Dockerfile:
         instructions: list[Instruction] = []
-        while self.index < len(self.lines):
+        count = len(self.stripped)
+        while self.index < count:
             instruction = self.read_instruction()
             if instruction is not None:
                 instructions.append(instruction)
         if not instructions:
-            raise self.error("file with no instructions", max(1, len(self.lines)))
+            raise self.error("file with no instructions", max(1, count))
         return self.assemble(tuple(instructions))
 
     def read_instruction(self) -> Optional[Instruction]:
         first = self.next_line()
-        token = go_trim_left_space(_trim_newline(first))
-        try:
-            directive = self.directives.feed(token)
-        except ValueError as exc:
-            raise self.error(str(exc), self.index) from None
-        if directive is not None and directive[0] == "escape":
-            if directive[1] not in ("\\", "`"):
-                raise self.error(
-                    f"invalid escape token '{directive[1]}' does not match ` or \\", self.index
-                )
-            self.escape = directive[1]
-            self.continuation = _continuation_regex(self.escape)
+        token = first.lstrip(GO_SPACE_CHARS)
+        if not self.directives.done:
+            try:
+                directive = self.directives.feed(token)
+            except ValueError as exc:
+                raise self.error(str(exc), self.index) from None
+            if directive is not None and directive[0] == "escape":
+                if directive[1] not in ("\\", "`"):
+                    raise self.error(
+                        f"invalid escape token '{directive[1]}' does not match ` or \\",
+                        self.index,
+                    )
+                self.escape = directive[1]
+        if not token or token[0] == "#":
+            return None  # blank lines and comments
+        escape = self.escape
         start_line = self.index
-        start_column = len(_trim_newline(first)) - len(token) + 1
-        content, ended = self.trim_continuation("" if _is_comment(token) else token)
-        if ended and not content:
-            return None
-        parts = [content]
-        empty_line: Optional[int] = None
-        while not ended and self.index < len(self.lines):
-            raw = self.next_line()
-            line = _trim_newline(raw)
-            if _is_comment(raw):
-                continue  # comment lines inside a continuation are dropped
-            if not go_trim_left_space(line):
-                empty_line = empty_line or self.index  # dropped too, with a warning
-                continue
-            content, ended = self.trim_continuation(line)
-            parts.append(content)
-        logical = "".join(parts)
-        if empty_line is not None:
-            self.warnings.append(
-                ParseWarning(
-                    f"Empty continuation line found in: {logical}",
-                    Span(empty_line, 1, empty_line, 1),
+        start_column = len(first) - len(token) + 1
+        content, ended = trim_continuation(token, escape)
+        if ended:
+            logical = content
+        else:
+            parts = [content]
+            empty_line: Optional[int] = None
+            count = len(self.stripped)
+            while not ended and self.index < count:
+                line = self.next_line()
+                lead = line.lstrip(GO_SPACE_CHARS)
+                if not lead:
+                    empty_line = empty_line or self.index  # dropped, with a warning
+                    continue
+                if lead[0] == "#":
+                    continue  # comment lines inside a continuation are dropped
+                content, ended = trim_continuation(line, escape)
+                parts.append(content)
+            logical = "".join(parts)
+            if empty_line is not None:
+                self.warnings.append(
+                    ParseWarning(
+                        f"Empty continuation line found in: {logical}",
+                        Span(empty_line, 1, empty_line, 1),
+                    )
                 )
-            )
         try:
-            node = parse_node(logical, self.escape)
+            node = parse_node(logical, escape)
         except NodeError as exc:
             raise self.error(str(exc), start_line, start_column) from None
-        heredocs = self.read_heredocs(node, logical, start_line, start_column)
-        last = _trim_newline(self.lines[self.index - 1])
-        span = Span(start_line, start_column, self.index, len(last) + 1)
+        heredocs = self.read_heredocs(node, logical, start_line, start_column) if (
+            "<<" in logical
+        ) else ()
+        span = Span(start_line, start_column, self.index, len(self.stripped[self.index - 1]) + 1)
         return self.instruction(node, heredocs, span)
 
     def read_heredocs(
@@ -193,8 +203,6 @@ class _Parser:
     ) -> tuple[Heredoc, ...]:
         target = node.child if node.keyword.lower() == "onbuild" and node.child else node
         if target.keyword.lower() not in _HEREDOC_KEYWORDS or target.json_form:
-            return ()
-        if "<<" not in logical:
             return ()
         try:
             markers = markers_in_line(logical)
@@ -204,10 +212,10 @@ class _Parser:
         for marker in markers:
             body: list[str] = []
             while True:
-                if self.index >= len(self.lines):
+                if self.index >= len(self.stripped):
                     raise self.error("unterminated heredoc", start_line, start_column)
-                raw = self.next_line()
-                candidate = _trim_newline(raw)
+                candidate = self.next_line()
+                raw = self.raw[self.index - 1]
                 if marker.chomp:
                     candidate = candidate.lstrip("\t")
                 if candidate == marker.name:
@@ -304,3 +312,7 @@ class _Parser:
         command = from_.command
         name = command.stage_name if isinstance(command, FromCommand) else None
         return Stage(index, name, from_, tuple(body))
+
+
+def _byte_size(line: str) -> int:
+    return len(line.encode("utf-8", errors="surrogateescape"))
