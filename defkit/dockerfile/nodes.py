@@ -18,6 +18,7 @@ from defkit.gotext import GO_SPACE
 
 #: Go's unicode.IsSpace characters, for str.strip/lstrip.
 GO_SPACE_CHARS = "".join(sorted(GO_SPACE))
+_GO_SPACE_RUN = re.compile("[" + re.escape(GO_SPACE_CHARS) + "]+")
 
 # BuildKit's reWhitespace: note that it does not include newlines or Unicode spaces.
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
@@ -79,6 +80,8 @@ def parse_node(line: str, escape: str, depth: int = 0) -> Node:
 
 def extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
     """Leading `--name[=value]` words (quotes removed) and the rest of the line; `--` ends them."""
+    if not line.lstrip(GO_SPACE_CHARS).startswith("--"):
+        return line.lstrip(GO_SPACE_CHARS), []  # no flags: the common case
     words: list[str] = []
     in_spaces, in_word, in_quote = 0, 1, 2
     phase = in_spaces
@@ -139,6 +142,8 @@ def extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
 
 def parse_words(rest: str, escape: str) -> list[str]:
     """Whitespace-separated words; quotes and escapes are kept (removed later, when expanded)."""
+    if "'" not in rest and '"' not in rest and escape not in rest:
+        return [word for word in _GO_SPACE_RUN.split(rest) if word]  # nothing quoted
     words: list[str] = []
     in_spaces, in_word, in_quote = 0, 1, 2
     phase = in_spaces
