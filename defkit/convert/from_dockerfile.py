@@ -49,6 +49,10 @@ _WINDOWS = re.compile(
 )
 # A Windows program in an exec-form SHELL/CMD/ENTRYPOINT (for images built on a Windows base).
 _WINDOWS_PROGRAM = re.compile(r"^[a-z]:\\|\.exe$|^(powershell|pwsh|cmd)$", re.IGNORECASE)
+# Docker's default SHELL for a Windows image.
+WINDOWS_SHELL = ("cmd", "/S", "/C")
+WINDOWS_WARNING = ("Windows base image: Apptainer runs Linux containers only; this .def documents "
+                   "the build but cannot be built or run by Apptainer")
 
 
 def host_arch() -> str:
@@ -278,13 +282,13 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, n
     span = stage.from_instruction.span
     image = plain_value(base, scope, literal=True)
     plan = StagePlan(name=name)
+    windows = False
     if image.lower() == "scratch":
         plan.header = [("Bootstrap", "scratch"), ("Stage", name)]
     else:
-        if _WINDOWS.search(image) or _windows_programs(stage):
-            raise ConvertError(
-                f"FROM {image}: a Windows image (Apptainer runs Linux containers only)",
-                path=dockerfile.path, span=span)
+        windows = bool(_WINDOWS.search(image)) or _windows_programs(stage)
+        if windows:
+            notes.warn(span, WINDOWS_WARNING)
         from_value = plain_value(base, scope)
         plan.header = [("Bootstrap", "docker"), ("From", from_value), ("Stage", name)]
         for kind, arg in marked_names(base):
@@ -292,6 +296,10 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, n
                 plan.arguments[arg] = scope.args[arg] or ""
     plan.header_comments.append(f"Dockerfile line {span.line}: {stage.from_instruction.original}")
     state = StageState(plan=plan, scope=Scope(base_vars=image.lower() != "scratch"))
+    if windows:
+        # Docker's default SHELL on Windows: RUN text goes to cmd like any non-default SHELL.
+        state.shell = WINDOWS_SHELL
+        state.windows = True
     state.external_base = image.lower() != "scratch"
     return state
 

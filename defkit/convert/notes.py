@@ -44,7 +44,7 @@ class Conversion:
 
 
 class ConvertError(DefkitError):
-    """The input cannot be converted at all (for example a Windows-based image)."""
+    """The input cannot be converted at all (for example `--target` names no stage)."""
 
 
 @dataclass

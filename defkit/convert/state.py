@@ -44,6 +44,7 @@ class StageState:
     process: Process = field(default_factory=Process)
     user: Optional[str] = None
     external_base: bool = True  # the chain starts from an image (not scratch)
+    windows: bool = False  # the chain starts from a Windows image (SHELL cmd, C:\ paths)
     direct_files: bool = False  # scratch chain without RUN: %files go straight to their place
     helpers: set[str] = field(default_factory=set)
     staged: bool = False  # something was staged under /.defkit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ntpath
 import posixpath
 import re
 from typing import Optional
@@ -136,13 +137,23 @@ def _workdir(state: StageState, instruction: Instruction, command: WorkdirComman
              ctx: Context) -> None:
     shell_path = expand_word(command.path, state.scope, ctx.escape, shell=True)
     value_path = expand_word(command.path, state.scope, ctx.escape)
-    if not shell_path.startswith("/") and state.workdir is None and state.external_base:
-        ctx.notes.info(instruction.span, "relative WORKDIR resolved against /; the base image's "
-                       "WORKDIR (if it sets one) is not known at conversion time")
-    state.workdir = _join(state.workdir, shell_path)
-    state.workdir_value = _join(state.workdir_value, value_path)
+    if state.windows:
+        # A Windows path (C:\\app), joined as Windows does, starting from C:\\ (documentation
+        # only: Apptainer cannot run a Windows image).
+        state.workdir = _join_windows(state.workdir, shell_path)
+        state.workdir_value = _join_windows(state.workdir_value, value_path)
+    else:
+        if not shell_path.startswith("/") and state.workdir is None and state.external_base:
+            ctx.notes.info(instruction.span, "relative WORKDIR resolved against /; the base "
+                           "image's WORKDIR (if it sets one) is not known at conversion time")
+        state.workdir = _join(state.workdir, shell_path)
+        state.workdir_value = _join(state.workdir_value, value_path)
     if not state.direct_files:
         state.plan.post.add(f"mkdir -p {shell_value(state.workdir, 'post', state.scope)}")
+
+
+def _join_windows(base: Optional[str], path: str) -> str:
+    return ntpath.normpath(ntpath.join(base or "C:\\", path))
 
 
 def _join(base: Optional[str], path: str) -> str:

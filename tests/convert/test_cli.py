@@ -75,6 +75,24 @@ def test_bad_input_is_one_positioned_error(tmp_path: pathlib.Path, capsys: pytes
     assert "Traceback" not in err and err.count("\n") == 1
 
 
+def test_windows_image_converts_with_a_warning(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_text("# escape=`\nFROM mcr.microsoft.com/windows/nanoserver:1809\n"
+                    "RUN echo one && `\n    echo two\n")
+    assert main(["convert", "-q", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"{path}:2:1: warning: Windows base image: Apptainer runs Linux containers only; "
+        "this .def documents the build but cannot be built or run by Apptainer\n"
+    )
+    # Windows' default SHELL gets the RUN text through a quoted here-document.
+    assert "exec cmd /S /C \"$(cat <<'DEFKIT_RUN'\necho one &&     echo two\nDEFKIT_RUN\n" in (
+        captured.out
+    )
+
+
 def test_bad_def_input_exits_1(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "x.def"
     path.write_text("Bootstrap: docker\nFrom: alpine\n%bogus\n")

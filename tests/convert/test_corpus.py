@@ -1,7 +1,7 @@
 """The converter over the 197 real Dockerfiles in ../shared/corpus/dockerfiles (issue 4's checks).
 
-* at least 98 % are handled: converted, or (Windows images only) rejected with a positioned
-  error, since Apptainer runs Linux containers only; every Linux-based file converts;
+* at least 98 % of all 197 files convert (Windows-based ones too: converted with a warning that
+  Apptainer cannot build or run them); a file that does not convert fails with a positioned error;
 * every output parses with defkit's .def parser and templates with its own %arguments;
 * every script section passes `sh -n` (here-document bodies run by another SHELL: `bash -n`).
 """
@@ -34,18 +34,27 @@ def test_corpus_is_there() -> None:
 def test_at_least_98_percent_convert() -> None:
     outcomes = converted()
     ok = [o for o in outcomes if o.conversion is not None]
-    rejected = [o for o in outcomes if o.error is not None]
-    for outcome in rejected:
-        assert outcome.error is not None
-        message = outcome.error.format()
-        # The only refusals are Windows images, with a positioned, one-line message.
-        assert "Windows image" in message, message
-        assert re.match(r"^[^:]+:\d+:\d+: error: ", message), message
-    linux = [o for o in outcomes if o.error is None or "Windows" not in o.error.format()]
-    assert len(ok) == len(linux)  # every Linux-based file converts
-    handled = len(ok) + len(rejected)
-    assert handled / len(outcomes) >= 0.98
-    assert len(ok) >= 188  # 197 minus the 9 Windows-based files
+    for outcome in outcomes:
+        if outcome.error is not None:
+            message = outcome.error.format()
+            assert re.match(r"^[^:]+:\d+:\d+: error: ", message), message
+    assert len(ok) / len(outcomes) >= 0.98, [o.error.format() for o in outcomes if o.error]
+
+
+def test_windows_images_convert_with_a_warning() -> None:
+    windows = [
+        o for o in converted()
+        if o.conversion is not None
+        and any("Windows base image" in note.message for note in o.conversion.notes)
+    ]
+    # StefanScherer x5, tianon cygwin x2, python windowsservercore, tensorflow windows_rbe.
+    assert len(windows) == 9
+    for outcome in windows:
+        assert outcome.conversion is not None
+        note = next(n for n in outcome.conversion.notes if "Windows base image" in n.message)
+        assert note.severity == "warning"
+        source_line = outcome.path.read_text(encoding="utf-8").split("\n")[note.line - 1]
+        assert source_line.lstrip().upper().startswith("FROM"), (outcome.path, note)
 
 
 def test_outputs_parse_and_template() -> None:

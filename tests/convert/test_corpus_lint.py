@@ -50,8 +50,8 @@ def test_no_error_level_finding_from_the_converter() -> None:
         for o in outcomes
     ]
     results = linter.lint_sources(sources)
-    ours = []
-    theirs = []
+    ours: list[str] = []
+    theirs: list[str] = []
     for outcome, result in zip(outcomes, results):
         assert outcome.conversion is not None
         copied = run_text_lines(outcome.conversion.text)
