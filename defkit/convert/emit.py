@@ -8,8 +8,13 @@ and terminators), which must stay byte-exact.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
+
+from defkit.convert.shell import PLACEHOLDER
+from defkit.gotext import GO_SPACE, trim_space
+from defkit.sections import FILE_TOKEN, arguments_map, labels_map
 
 INDENT = "    "
 
@@ -80,40 +85,117 @@ class StagePlan:
             dict(self.labels), list(self.help),
         )
 
-    def render(self) -> str:
-        parts = ["\n".join(f"{key}: {value}" for key, value in self.header)]
-        parts[0] += "\n" + "".join(f"# {comment}\n" for comment in self.header_comments)
+    def sections(self) -> list[tuple[str, str]]:
+        """(section line, body) in the order they are written; the header first, as ("", text)."""
+        header = "\n".join(f"{key}: {value}" for key, value in self.header)
+        comments = "".join(f"# {comment}\n" for comment in self.header_comments)
+        parts = [("", header + "\n" + comments)]
         if self.arguments:
             body = "".join(f"{INDENT}{key}={value}\n" for key, value in self.arguments.items())
-            parts.append("%arguments\n" + body)
+            parts.append(("%arguments", body))
         for stage, entries in self.files_from.items():
-            parts.append(f"%files from {stage}\n" + _files_body(entries))
+            parts.append((f"%files from {stage}", _files_body(entries)))
         if self.files:
-            parts.append("%files\n" + _files_body(self.files))
+            parts.append(("%files", _files_body(self.files)))
         if self.setup:
-            parts.append("%setup\n" + self.setup.render())
+            parts.append(("%setup", self.setup.render()))
         if self.post or self.post_prologue or self.post_epilogue:
             post = Script()
             for part in (self.post_prologue, self.post, self.post_epilogue):
                 post.extend(part)
-            parts.append("%post\n" + post.render())
+            parts.append(("%post", post.render()))
         if self.environment:
-            parts.append("%environment\n" + self.environment.render())
+            parts.append(("%environment", self.environment.render()))
         if self.runscript is not None:
-            parts.append("%runscript\n" + self.runscript.render())
+            parts.append(("%runscript", self.runscript.render()))
         if self.labels:
             body = "".join(f"{INDENT}{key} {value}\n" for key, value in self.labels.items())
-            parts.append("%labels\n" + body)
+            parts.append(("%labels", body))
         if self.help:
-            parts.append("%help\n" + "".join(f"{INDENT}{line}\n" for line in self.help))
-        return "\n".join(parts)
+            parts.append(("%help", "".join(f"{INDENT}{line}\n" for line in self.help)))
+        return parts
+
+    def render(self) -> str:
+        return "\n".join(
+            f"{line}\n{body}" if line else body for line, body in self.sections()
+        )
 
 
 def _files_body(entries: list[tuple[str, str]]) -> str:
     return "".join(f"{INDENT}{files_word(src)} {files_word(dst)}\n" for src, dst in entries)
 
 
-def render_def(stages: list[StagePlan], preamble: list[str]) -> str:
-    """The whole .def: comment lines, then each stage (stages are split at `Bootstrap:`)."""
+def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = False) -> str:
+    """The whole .def: comment lines, then each stage (stages are split at `Bootstrap:`).
+
+    With `check`, the text is read back with Apptainer's rules (see `check_rendered`)."""
     head = "".join(f"# {line}\n" if line else "#\n" for line in preamble)
-    return head + "\n".join(stage.render() for stage in stages)
+    rendered = [(stage, stage.sections()) for stage in stages]
+    text = head + "\n".join(
+        "\n".join(f"{line}\n{body}" if line else body for line, body in sections)
+        for _stage, sections in rendered
+    )
+    if check:
+        check_rendered(text, rendered)
+    return text
+
+
+# A line Apptainer reads as the start of a stage (`(?mi)^bootstrap:`) or of a section (its first
+# word starts with `%`; Go's white space before it, the line end excepted).
+_STRUCTURE = re.compile(
+    r"^(?:bootstrap:|[" + re.escape("".join(sorted(GO_SPACE - {"\n"}))) + r"]*%)[^\n]*",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+class RenderError(AssertionError):
+    """The converter wrote a .def that Apptainer would read differently (a converter bug)."""
+
+
+def check_rendered(text: str, rendered: list[tuple[StagePlan, list[tuple[str, str]]]]) -> None:
+    """The converter's self-check: `text` reads back, with the .def parser's own line rules, as
+    the stages and sections it was written from.
+
+    * the lines that start a stage or a section are exactly the Bootstrap and %section lines
+      written (no script line can start a section or a stage);
+    * header values are single words Apptainer's header parser keeps as they are;
+    * every `{{ NAME }}` of a stage is declared in its %arguments (Apptainer stops on an
+      undefined one), and %arguments, %labels and %files lines read back as the values written
+      (`defkit.sections`, the .def parser's own readers).
+    Cheap (a few regular expressions over the text); the tests also parse every output with
+    `defkit.parser.parse_text`."""
+    expected: list[str] = []
+    for plan, sections in rendered:
+        for key, value in plan.header:
+            if key.lower() == "bootstrap":
+                expected.append(f"{key}: {value}")
+            if not value or value != trim_space(value) or _BAD_HEADER_VALUE.search(value):
+                raise RenderError(f"stage {plan.name}: header {key}: {value!r} would be misread")
+        expected.extend(line for line, _body in sections if line)
+        stage_text = "".join(body for _line, body in sections)
+        used = set(PLACEHOLDER.findall(stage_text))
+        if not used <= set(plan.arguments):
+            raise RenderError(f"stage {plan.name}: undeclared {sorted(used - set(plan.arguments))}")
+        for line, body in sections:
+            if line == "%arguments" and arguments_map(body) != plan.arguments:
+                raise RenderError(f"stage {plan.name}: %arguments would be misread")
+            elif line == "%labels" and labels_map(body) != plan.labels:
+                raise RenderError(f"stage {plan.name}: %labels would be misread")
+            elif line.startswith("%files"):
+                entries = plan.files if line == "%files" else plan.files_from[line.split()[-1]]
+                _check_files(plan, body, entries)
+    found = _STRUCTURE.findall(text)
+    if found != expected:
+        extra = next((a for a, b in zip(found + [""], expected + [""]) if a != b), "")
+        raise RenderError(f"a script line would start a stage or a section: {extra!r}")
+
+
+_BAD_HEADER_VALUE = re.compile(r"[\n#]|\\$")
+
+
+def _check_files(plan: StagePlan, body: str, entries: list[tuple[str, str]]) -> None:
+    lines = body.split("\n")[:-1]
+    for line, (source, destination) in zip(lines, entries):
+        tokens = [trim_space(token).strip('"') for token in FILE_TOKEN.findall(line)]
+        if tokens != [source, destination]:
+            raise RenderError(f"stage {plan.name}: %files line {line.strip()!r} would be misread")

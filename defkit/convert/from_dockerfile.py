@@ -38,6 +38,8 @@ from defkit.dockerfile.ast import (
 )
 from defkit.dockerfile.expand import ExpansionError
 from defkit.dockerfile.scope import predefined_args
+from defkit.gotext import trim_space
+from defkit.model import Span
 
 # Windows base images: Microsoft's repositories, a path component or tag naming a Windows
 # server flavour (nanoserver, servercore, windowsservercore, ltsc20xx). Apptainer cannot run them.
@@ -72,22 +74,14 @@ def convert_dockerfile(
     """Convert Dockerfile `text` to .def text; raises DockerfileParseError/ConvertError.
 
     `dockerignore` is the text of the build context's .dockerignore, if it has one. With
-    `verify`, the output is parsed again with defkit's .def parser (a failure there is a
-    bug in the converter, raised as AssertionError)."""
+    `verify` (what `defkit convert` does), the output is read back with the .def parser's line
+    rules and must give the stages and sections it was written from (`emit.check_rendered`; a
+    failure is a converter bug, raised as AssertionError)."""
     from defkit.dockerfile.parser import parse
 
     dockerfile = parse(text, path)
-    result = convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
-                            source=text, dockerignore=dockerignore)
-    if verify:
-        from defkit.errors import DefParseError
-        from defkit.parser import parse_text
-
-        try:
-            parse_text(result.text, f"{path} (converted)")
-        except DefParseError as exc:  # pragma: no cover - a converter bug
-            raise AssertionError(f"defkit convert wrote an invalid .def: {exc.format()}") from exc
-    return result
+    return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
+                          source=text, dockerignore=dockerignore, verify=verify)
 
 
 def convert_parsed(
@@ -98,6 +92,7 @@ def convert_parsed(
     arch: Optional[str] = None,
     source: Optional[str] = None,
     dockerignore: Optional[str] = None,
+    verify: bool = False,
 ) -> Conversion:
     notes = NoteSink()
     path = dockerfile.path
@@ -150,6 +145,7 @@ def convert_parsed(
             index = int(reference)
         else:
             if reference not in external:
+                _image_reference(reference, Span(line, 1, line, 1), "COPY --from", path)
                 number = len(external) + 1
                 while f"image-{number}" in names:
                     number += 1
@@ -231,7 +227,7 @@ def convert_parsed(
         preamble.append("Replayed inside the stages built on them: " + ", ".join(inlined))
     if dropped:
         preamble.append("Not needed for the target, not converted: " + ", ".join(dropped))
-    text = render_def(plans, preamble)
+    text = render_def(plans, preamble, check=verify)
     return Conversion(text, notes.sorted(), "dockerfile", "def", tuple(p.name for p in plans))
 
 
@@ -290,6 +286,7 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, n
         if windows:
             notes.warn(span, WINDOWS_WARNING)
         from_value = plain_value(base, scope)
+        _image_reference(from_value, span, "FROM", dockerfile.path)
         plan.header = [("Bootstrap", "docker"), ("From", from_value), ("Stage", name)]
         for kind, arg in marked_names(base):
             if kind == "a" and arg in scope.templated and scope.args.get(arg) is not None:
@@ -302,6 +299,13 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, n
         state.windows = True
     state.external_base = image.lower() != "scratch"
     return state
+
+
+def _image_reference(value: str, span: Span, what: str, path: str) -> None:
+    """Refuse what no image reference holds and Apptainer's header would misread (`#` starts a
+    comment there, a trailing backslash continues the line)."""
+    if not value or value != trim_space(value) or "#" in value or value.endswith("\\"):
+        raise ConvertError(f"{what} {value!r}: not a valid image reference", path=path, span=span)
 
 
 def _label_word(key: str, value: str) -> str:

@@ -189,6 +189,10 @@ def _label(state: StageState, instruction: Instruction, raw_key: str, raw_value:
         ctx.notes.warn(instruction.span, f"LABEL key {key!r} contains spaces; Apptainer labels "
                        "cannot hold it, skipped")
         return
+    if key.startswith("#"):
+        ctx.notes.warn(instruction.span, f"LABEL key {key!r} starts with '#', which Apptainer "
+                       "reads as a comment line in %labels; skipped")
+        return
     if "\n" in value:
         ctx.notes.warn(instruction.span, f"LABEL {key}: line breaks in the value became spaces")
     state.plan.labels[key] = _one_line(value)
