@@ -17,6 +17,7 @@ from defkit.gotext import GO_SPACE, trim_space
 from defkit.sections import FILE_TOKEN, arguments_map, labels_map
 
 INDENT = "    "
+_WHITE_SPACE = re.compile(r"\s")  # str.isspace's characters
 
 
 @dataclass
@@ -43,15 +44,14 @@ class Script:
         return bool(self.lines)
 
     def render(self) -> str:
-        out = []
-        for text, raw in self.lines:
-            out.append(text if raw or not text else INDENT + text)
-        return "\n".join(out) + "\n"
+        return "\n".join(
+            [text if raw or not text else INDENT + text for text, raw in self.lines]
+        ) + "\n"
 
 
 def files_word(path: str) -> str:
     """A %files token: bare unless it has whitespace (Apptainer's only quoting is "...")."""
-    if any(ch.isspace() for ch in path) or not path:
+    if not path or _WHITE_SPACE.search(path):
         return f'"{path}"'
     return path
 

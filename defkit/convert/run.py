@@ -9,7 +9,6 @@ stops when it fails). Another SHELL gets the text through a quoted here-document
 from __future__ import annotations
 
 import posixpath
-import re
 from typing import Optional
 
 from defkit.convert import helpers
@@ -26,8 +25,6 @@ from defkit.convert.shell import (
 from defkit.convert.state import DEFAULT_SHELL, STAGING, Context, StageState
 from defkit.convert.words import expand_word, plain_value, shell_value
 from defkit.dockerfile.ast import Instruction, RunCommand
-
-_CONTINUED = re.compile(r"\\[ \t]*$")
 
 
 def convert_run(state: StageState, instruction: Instruction, command: RunCommand,
@@ -100,8 +97,11 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[lis
         stripped = raw.strip()
         if number > span.line and (not stripped or stripped.startswith("#")):
             continue  # BuildKit drops comment and blank lines inside a continuation
-        match = _CONTINUED.search(raw)
-        pieces.append(raw[: match.start()] if match and number < span.end_line else raw)
+        if number < span.end_line:
+            trimmed = raw.rstrip(" \t")
+            if trimmed.endswith("\\"):
+                raw = trimmed[:-1]  # the line-continuation backslash and the blanks after it
+        pieces.append(raw)
     joined = "".join(pieces)
     if joined.rstrip() != instruction.original.rstrip() or not joined.rstrip().endswith(command):
         return None

@@ -17,6 +17,10 @@ _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 PLACEHOLDER = re.compile(r"\{\{[\t\n\f\r ]*(\w+)[\t\n\f\r ]*\}\}", re.ASCII)
 _STAGE_SPLIT = re.compile(r"bootstrap:", re.IGNORECASE)
 _GO_SPACE = " \t\n\v\f\r\x85\xa0"
+# Some line of a text for which line_is_unsafe is true.
+_UNSAFE_LINE = re.compile(
+    r"^(?:[ \t\v\f\r\x85\xa0]*%|(?i:bootstrap:))", re.MULTILINE
+)
 
 
 def quote(word: str) -> str:
@@ -46,9 +50,7 @@ def line_is_unsafe(line: str) -> bool:
 
 def text_is_unsafe(text: str) -> bool:
     """True when verbatim `text` cannot go into a .def script body as is."""
-    if PLACEHOLDER.search(text):
-        return True
-    return any(line_is_unsafe(line) for line in text.split("\n"))
+    return bool(PLACEHOLDER.search(text) or _UNSAFE_LINE.search(text))
 
 
 def break_placeholders(quoted: str) -> str:

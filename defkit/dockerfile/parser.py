@@ -134,8 +134,17 @@ class _Parser:
 
     def run(self) -> Dockerfile:
         instructions: list[Instruction] = []
-        count = len(self.stripped)
+        lines = self.stripped
+        count = len(lines)
         while self.index < count:
+            if self.directives.done:
+                # Blank lines and comments between instructions: skipped here, without a call
+                # (what read_instruction does with them, size check included).
+                line = lines[self.index]
+                lead = line.lstrip(GO_SPACE_CHARS)
+                if (not lead or lead[0] == "#") and len(line) <= MAX_LINE_BYTES // 4:
+                    self.index += 1
+                    continue
             instruction = self.read_instruction()
             if instruction is not None:
                 instructions.append(instruction)
