@@ -8,6 +8,7 @@ undefined NAME is fatal (deffile.md §7), so literal text must never contain tha
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 
@@ -122,4 +123,11 @@ def split_points_safe(text: str, points: list[int]) -> bool:
                 position = end
             else:
                 position = index + 1
-    return not any(start <= point < end for point in points for start, end in unsafe)
+    # The ranges are sorted and do not overlap: only the last one starting at or before a point
+    # can hold it.
+    starts = [start for start, _end in unsafe]
+    for point in points:
+        index = bisect.bisect_right(starts, point) - 1
+        if index >= 0 and point < unsafe[index][1]:
+            return False
+    return True
