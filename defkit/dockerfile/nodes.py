@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
+from defkit.dockerfile.ast import fast_init
 from defkit.dockerfile.expand import is_go_space
 from defkit.gotext import GO_SPACE
 
@@ -36,6 +37,9 @@ class Node:
     args: tuple[str, ...]  # node values after the keyword
     json_form: bool
     child: Optional[Node]  # ONBUILD's nested instruction
+
+
+fast_init(Node)
 
 
 def go_trim_space(text: str) -> str:

@@ -32,6 +32,7 @@ from defkit.dockerfile.ast import (
     OnbuildCommand,
     ParseWarning,
     Stage,
+    make_span,
 )
 from defkit.dockerfile.commands import CommandError, build_command, split_flag
 from defkit.dockerfile.errors import DockerfileParseError, ExpansionError
@@ -100,17 +101,20 @@ class _Parser:
         self.path = path
         self.strict = strict
         lines = text.split("\n")
-        # `raw`: physical lines with their line end (heredoc bodies are kept byte for byte);
-        # `stripped`: without the line end and trailing carriage returns.
-        self.raw = [line + "\n" for line in lines[:-1]]
-        if lines[-1]:
-            self.raw.append(lines[-1])
-        else:
+        # `lines`: physical lines without their line end (`raw_line` gives them with it: heredoc
+        # bodies are kept byte for byte); `stripped`: also without trailing carriage returns.
+        self.ends_with_newline = not lines[-1]
+        if self.ends_with_newline:
             lines.pop()
         if lines and lines[0].startswith("\ufeff"):
-            self.raw[0] = self.raw[0][1:]
             lines[0] = lines[0][1:]
-        self.stripped = [line.rstrip("\r") for line in lines]
+        self.lines = lines
+        self.stripped = [line.rstrip("\r") for line in lines] if "\r" in text else lines
+        # A character takes at most 4 bytes in UTF-8 (an escaped byte takes 1): only a text with
+        # a line longer than this can break BuildKit's line size limit.
+        self.long_lines = len(text) > MAX_LINE_BYTES // 4 and any(
+            len(line) > MAX_LINE_BYTES // 4 for line in lines
+        )
         self.index = 0  # next physical line (0-based)
         self.directives = _Directives()
         self.escape = "\\"
@@ -121,31 +125,49 @@ class _Parser:
             message, path=self.path, span=Span(line, column, line, column + 1)
         )
 
+    def raw_line(self, index: int) -> str:
+        """Physical line `index` (0-based) with its line end."""
+        line = self.lines[index]
+        return line + "\n" if index + 1 < len(self.lines) or self.ends_with_newline else line
+
+    def check_size(self, line: str, number: int) -> None:
+        """BuildKit's line size limit (bufio.Scanner's), for line `number` (1-based)."""
+        if len(line) > MAX_LINE_BYTES // 4 and _byte_size(line) > MAX_LINE_BYTES:
+            raise self.error(
+                f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES}", number
+            )
+
     def next_line(self) -> str:
         """The next physical line without its line end; checks BuildKit's line size limit."""
         line = self.stripped[self.index]
         self.index += 1
-        # A character takes at most 4 bytes in UTF-8 (an escaped byte takes 1).
-        if len(line) > MAX_LINE_BYTES // 4 and _byte_size(line) > MAX_LINE_BYTES:
-            raise self.error(
-                f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES}", self.index
-            )
+        if self.long_lines:
+            self.check_size(line, self.index)
         return line
 
     def run(self) -> Dockerfile:
         instructions: list[Instruction] = []
         lines = self.stripped
         count = len(lines)
-        while self.index < count:
-            if self.directives.done:
-                # Blank lines and comments between instructions: skipped here, without a call
-                # (what read_instruction does with them, size check included).
-                line = lines[self.index]
-                lead = line.lstrip(GO_SPACE_CHARS)
-                if (not lead or lead[0] == "#") and len(line) <= MAX_LINE_BYTES // 4:
-                    self.index += 1
-                    continue
+        while self.index < count and not self.directives.done:
             instruction = self.read_instruction()
+            if instruction is not None:
+                instructions.append(instruction)
+        long_lines = self.long_lines
+        index = self.index
+        while index < count:
+            # Blank lines and comments between instructions: skipped here, without a call
+            # (what read_instruction does with them, size check included).
+            line = lines[index]
+            lead = line.lstrip(GO_SPACE_CHARS)
+            if not lead or lead[0] == "#":
+                index += 1
+                if long_lines:
+                    self.check_size(line, index)
+                continue
+            self.index = index
+            instruction = self.read_instruction()
+            index = self.index
             if instruction is not None:
                 instructions.append(instruction)
         if not instructions:
@@ -172,31 +194,11 @@ class _Parser:
         escape = self.escape
         start_line = self.index
         start_column = len(first) - len(token) + 1
-        content, ended = trim_continuation(token, escape)
-        if ended:
-            logical = content
+        last = token[-1]
+        if last != escape and last != " " and last != "\t":
+            logical = token  # no continuation: the common case
         else:
-            parts = [content]
-            empty_line: Optional[int] = None
-            count = len(self.stripped)
-            while not ended and self.index < count:
-                line = self.next_line()
-                lead = line.lstrip(GO_SPACE_CHARS)
-                if not lead:
-                    empty_line = empty_line or self.index  # dropped, with a warning
-                    continue
-                if lead[0] == "#":
-                    continue  # comment lines inside a continuation are dropped
-                content, ended = trim_continuation(line, escape)
-                parts.append(content)
-            logical = "".join(parts)
-            if empty_line is not None:
-                self.warnings.append(
-                    ParseWarning(
-                        f"Empty continuation line found in: {logical}",
-                        Span(empty_line, 1, empty_line, 1),
-                    )
-                )
+            logical = self.continued(token, escape)
         try:
             node = parse_node(logical, escape)
         except NodeError as exc:
@@ -204,8 +206,42 @@ class _Parser:
         heredocs = self.read_heredocs(node, logical, start_line, start_column) if (
             "<<" in logical
         ) else ()
-        span = Span(start_line, start_column, self.index, len(self.stripped[self.index - 1]) + 1)
+        end = self.index
+        span = make_span(start_line, start_column, end, len(self.stripped[end - 1]) + 1)
         return self.instruction(node, heredocs, span)
+
+    def continued(self, token: str, escape: str) -> str:
+        """The logical line that starts with `token`, continuation lines read."""
+        content, ended = trim_continuation(token, escape)
+        if ended:
+            return content
+        parts = [content]
+        empty_line: Optional[int] = None
+        lines = self.stripped
+        count = len(lines)
+        while not ended and self.index < count:
+            line = self.next_line()
+            lead = line.lstrip(GO_SPACE_CHARS)
+            if not lead:
+                empty_line = empty_line or self.index  # dropped, with a warning
+                continue
+            if lead[0] == "#":
+                continue  # comment lines inside a continuation are dropped
+            last = line[-1]
+            if last != escape and last != " " and last != "\t":
+                parts.append(line)
+                break
+            content, ended = trim_continuation(line, escape)
+            parts.append(content)
+        logical = "".join(parts)
+        if empty_line is not None:
+            self.warnings.append(
+                ParseWarning(
+                    f"Empty continuation line found in: {logical}",
+                    Span(empty_line, 1, empty_line, 1),
+                )
+            )
+        return logical
 
     def read_heredocs(
         self, node: Node, logical: str, start_line: int, start_column: int
@@ -224,7 +260,7 @@ class _Parser:
                 if self.index >= len(self.stripped):
                     raise self.error("unterminated heredoc", start_line, start_column)
                 candidate = self.next_line()
-                raw = self.raw[self.index - 1]
+                raw = self.raw_line(self.index - 1)
                 if marker.chomp:
                     candidate = candidate.lstrip("\t")
                 if candidate == marker.name:
