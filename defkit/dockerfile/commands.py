@@ -55,6 +55,8 @@ class _Flags:
 
     def __init__(self, raw_flags: tuple[str, ...], declared: dict[str, str]) -> None:
         self.values: dict[str, list[str]] = {}
+        if not raw_flags:
+            return
         for raw in raw_flags:
             if raw == "--":
                 break
@@ -164,6 +166,11 @@ def _from(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
     return FromCommand(args[0], stage_name, flags.string("platform"))
 
 
+_COMMON_COPY_FLAGS = {"chown": _STRING, "chmod": _STRING, "link": _BOOL, "exclude": _STRINGS}
+_ADD_FLAGS = {**_COMMON_COPY_FLAGS, "keep-git-dir": _BOOL, "checksum": _STRING, "unpack": _BOOL}
+_COPY_FLAGS = {**_COMMON_COPY_FLAGS, "from": _STRING, "parents": _BOOL}
+
+
 def _copy(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
     keyword = node.keyword.upper()
     if len(node.args) < 2:
@@ -171,12 +178,7 @@ def _copy(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
             f"{keyword} requires at least two arguments, but only one was provided. "
             "Destination could not be determined"
         )
-    declared = {"chown": _STRING, "chmod": _STRING, "link": _BOOL, "exclude": _STRINGS}
-    if keyword == "ADD":
-        declared.update({"keep-git-dir": _BOOL, "checksum": _STRING, "unpack": _BOOL})
-    else:
-        declared.update({"from": _STRING, "parents": _BOOL})
-    flags = _Flags(node.flags, declared)
+    flags = _Flags(node.flags, _ADD_FLAGS if keyword == "ADD" else _COPY_FLAGS)
     *sources, dest = node.args
     if parse_marker(dest) is not None:
         raise CommandError(f"{keyword} cannot accept a heredoc as a destination")
@@ -205,20 +207,25 @@ def _command_line(node: Node, keyword: str) -> CommandLine:
 
 
 def _run(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    flags = _Flags(
-        node.flags,
-        {"mount": _STRINGS, "network": _STRING, "security": _STRING, "device": _STRINGS},
-    )
-    line = _command_line(node, "RUN")
+    if node.json_form:
+        shell, argv = None, node.args
+    else:
+        shell, argv = " ".join(node.args), None
+    if not node.flags:
+        return RunCommand(shell, argv, (), None, None, heredocs)
+    flags = _Flags(node.flags, _RUN_FLAGS)
     mounts = tuple(parse_mount(value) for value in flags.strings("mount"))
     return RunCommand(
-        line.shell,
-        line.argv,
+        shell,
+        argv,
         mounts,
         flags.string("network"),
         flags.string("security"),
         heredocs,
     )
+
+
+_RUN_FLAGS = {"mount": _STRINGS, "network": _STRING, "security": _STRING, "device": _STRINGS}
 
 
 def _cmd_or_entrypoint(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:

@@ -61,25 +61,31 @@ def parse_node(line: str, escape: str, depth: int = 0) -> Node:
     """BuildKit's newNodeFromLine: split off the keyword and flags, then dispatch on the keyword."""
     if depth > MAX_ONBUILD_NESTING:
         raise NodeError(f"ONBUILD nested more than {MAX_ONBUILD_NESTING} levels deep")
-    parts = _WHITESPACE.split(go_trim_space(line), maxsplit=1)
+    parts = _WHITESPACE.split(line.strip(GO_SPACE_CHARS), maxsplit=1)
     keyword = parts[0]
-    flags: list[str] = []
+    flags: list[str] = _NO_FLAGS
     rest = ""
     if len(parts) == 2:
-        rest, flags = extract_flags(parts[1], escape)
-        rest = go_trim_space(rest)
-    line_parser = _LINE_PARSERS.get(keyword.lower())
+        rest = parts[1].lstrip(GO_SPACE_CHARS)
+        if rest.startswith("--"):
+            rest, flags = extract_flags(rest, escape)
+        rest = rest.strip(GO_SPACE_CHARS)
+    lowered = keyword.lower()
+    line_parser = _LINE_PARSERS.get(lowered)
     child: Optional[Node] = None
     json_form = False
     if line_parser is None:
         args: list[str] = [""]  # BuildKit keeps an empty node for an unknown instruction
-    elif keyword.lower() == "onbuild":
+    elif lowered == "onbuild":
         args = []
         if rest:
             child = parse_node(rest, escape, depth + 1)
     else:
         args, json_form = line_parser(rest, escape)
     return Node(keyword, line, tuple(flags), tuple(args), json_form, child)
+
+
+_NO_FLAGS: list[str] = []  # shared, never modified
 
 
 def extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
@@ -248,25 +254,21 @@ def _parse_string(rest: str, escape: str) -> tuple[list[str], bool]:
     return ([rest] if rest else []), False
 
 
-class _NotJSON(Exception):
-    pass
-
-
 def _reject_constant(name: str) -> object:
-    raise _NotJSON(name)  # NaN/Infinity are not JSON; Go's decoder rejects them
+    raise ValueError(name)  # NaN/Infinity are not JSON; Go's decoder rejects them
 
 
-def _parse_json(rest: str) -> list[str]:
-    """A JSON array of strings; raises _NotJSON to fall back to the shell form."""
-    rest = go_trim_left_space(rest)
+def _parse_json(rest: str) -> Optional[list[str]]:
+    """A JSON array of strings; None to fall back to the shell form."""
+    rest = rest.lstrip(GO_SPACE_CHARS)
     if not rest.startswith("["):
-        raise _NotJSON(rest)
+        return None
     try:
         value = json.loads(rest, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise _NotJSON(rest) from exc
+    except ValueError:
+        return None
     if not isinstance(value, list):
-        raise _NotJSON(rest)
+        return None
     if not all(isinstance(item, str) for item in value):
         raise NodeError("when using JSON array syntax, arrays must be comprised of strings only")
     return value
@@ -275,17 +277,13 @@ def _parse_json(rest: str) -> list[str]:
 def _parse_maybe_json(rest: str, escape: str) -> tuple[list[str], bool]:
     if not rest:
         return [], False
-    try:
-        return _parse_json(rest), True
-    except _NotJSON:
-        return [rest], False
+    value = _parse_json(rest)
+    return ([rest], False) if value is None else (value, True)
 
 
 def _parse_maybe_json_to_list(rest: str, escape: str) -> tuple[list[str], bool]:
-    try:
-        return _parse_json(rest), True
-    except _NotJSON:
-        return _parse_whitespace_delimited(rest, escape)
+    value = _parse_json(rest)
+    return _parse_whitespace_delimited(rest, escape) if value is None else (value, True)
 
 
 def _parse_health_config(rest: str, escape: str) -> tuple[list[str], bool]:

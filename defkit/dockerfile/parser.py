@@ -280,9 +280,10 @@ class _Parser:
 
     def instruction(self, node: Node, heredocs: tuple[Heredoc, ...], span: Span) -> Instruction:
         command: Optional[Command] = None
-        if node.keyword.lower() == "onbuild":
+        lowered = node.keyword.lower()
+        if lowered == "onbuild":
             command = self.onbuild(node, heredocs, span)
-        elif self.strict and node.keyword.lower() not in KNOWN_KEYWORDS:
+        elif self.strict and lowered not in KNOWN_KEYWORDS:
             raise self.error(f"unknown instruction: {node.keyword}", span.line, span.column)
         else:
             try:
@@ -291,14 +292,14 @@ class _Parser:
                 if self.strict:
                     raise self.error(str(exc), span.line, span.column) from None
         return Instruction(
-            keyword=node.keyword.upper(),
-            original=node.original,
-            args=node.args,
-            flags=tuple(split_flag(flag) for flag in node.flags),
-            json_form=node.json_form,
-            heredocs=heredocs,
-            span=span,
-            command=command,
+            node.keyword.upper(),
+            node.original,
+            node.args,
+            tuple([split_flag(flag) for flag in node.flags]) if node.flags else (),
+            node.json_form,
+            heredocs,
+            span,
+            command,
         )
 
     def onbuild(
