@@ -141,10 +141,11 @@ def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = Fa
 
 
 # A line Apptainer reads as the start of a stage (`(?mi)^bootstrap:`) or of a section (its first
-# word starts with `%`; Go's white space before it, the line end excepted).
+# word starts with `%`; Go's white space before it, the line end excepted). Searched in "\n" +
+# text: the line start as a literal "\n" lets the regex engine skip to line starts.
 _STRUCTURE = re.compile(
-    r"^(?:bootstrap:|[" + re.escape("".join(sorted(GO_SPACE - {"\n"}))) + r"]*%)[^\n]*",
-    re.MULTILINE | re.IGNORECASE,
+    r"\n((?:bootstrap:|[" + re.escape("".join(sorted(GO_SPACE - {"\n"}))) + r"]*%)[^\n]*)",
+    re.IGNORECASE,
 )
 
 
@@ -184,7 +185,7 @@ def check_rendered(text: str, rendered: list[tuple[StagePlan, list[tuple[str, st
             elif line.startswith("%files"):
                 entries = plan.files if line == "%files" else plan.files_from[line.split()[-1]]
                 _check_files(plan, body, entries)
-    found = _STRUCTURE.findall(text)
+    found = _STRUCTURE.findall("\n" + text)
     if found != expected:
         extra = next((a for a, b in zip(found + [""], expected + [""]) if a != b), "")
         raise RenderError(f"a script line would start a stage or a section: {extra!r}")

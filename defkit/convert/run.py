@@ -89,35 +89,40 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[lis
     Only where a backslash-newline means the same to sh as to BuildKit: not inside single quotes
     or a comment, and only with the default escape character."""
     span = instruction.span
-    if ctx.escape != "\\" or span.end_line == span.line or not ctx.source_lines:
+    first, last = span.line, span.end_line
+    source_lines = ctx.source_lines
+    if ctx.escape != "\\" or last == first or not source_lines:
         return None
+    count = len(source_lines)
     pieces = []
-    for number in range(span.line, span.end_line + 1):
-        raw = ctx.source_lines[number - 1] if number - 1 < len(ctx.source_lines) else ""
-        stripped = raw.strip()
-        if number > span.line and (not stripped or stripped.startswith("#")):
-            continue  # BuildKit drops comment and blank lines inside a continuation
-        if number < span.end_line:
+    for number in range(first, last + 1):
+        raw = source_lines[number - 1] if number <= count else ""
+        if number > first:
+            stripped = raw.strip()
+            if not stripped or stripped[0] == "#":
+                continue  # BuildKit drops comment and blank lines inside a continuation
+        if number < last:
             trimmed = raw.rstrip(" \t")
             if trimmed.endswith("\\"):
                 raw = trimmed[:-1]  # the line-continuation backslash and the blanks after it
         pieces.append(raw)
-    joined = "".join(pieces)
-    if joined.rstrip() != instruction.original.rstrip() or not joined.rstrip().endswith(command):
+    joined = "".join(pieces).rstrip()
+    if joined != instruction.original.rstrip() or not joined.endswith(command):
         return None
-    offset = len(joined.rstrip()) - len(command)
+    offset = len(joined) - len(command)
     lines: list[str] = []
     points: list[int] = []
     position = 0
     for piece in pieces:
-        start, end = position, position + len(piece)
-        position = end
-        if end <= offset:
+        start = position
+        position += len(piece)
+        if position <= offset:
             continue
-        text = piece[max(start, offset) - start :]
         if lines:
             points.append(start - offset)
-        lines.append(text)
+            lines.append(piece)
+        else:
+            lines.append(piece[offset - start :])
     if len(lines) < 2 or not split_points_safe(command, points):
         return None
     lines[-1] = lines[-1].rstrip()

@@ -35,9 +35,12 @@ def quote_argv(argv: Iterable[str]) -> str:
     return " ".join(quote(arg) for arg in argv)
 
 
+_DOUBLE_SPECIAL = re.compile(r'([\\"$`])')
+
+
 def double_quote(text: str) -> str:
     """`text` inside double quotes, with `$`, backquote, `"` and backslash made literal."""
-    escaped = re.sub(r'([\\"$`])', r"\\\1", text)
+    escaped = _DOUBLE_SPECIAL.sub(r"\\\1", text)
     return f'"{escaped}"'
 
 

@@ -167,6 +167,8 @@ def marked_names(value: str) -> list[tuple[str, str]]:
 def plain_value(value: str, scope: Scope, *, literal: bool = False) -> str:
     """`value` where no shell runs: templated ARGs as `{{ X }}` (or their value with `literal`),
     other ARGs by value, base-image variables empty."""
+    if _MARK not in value:
+        return value  # nothing to replace (then a `{{` in it is no placeholder of ours)
 
     def replace(match: re.Match[str]) -> str:
         kind, name = match.group(1), match.group(2)
@@ -216,6 +218,9 @@ def _commented_placeholder(text: str) -> bool:
     return re.search(r"#[^!]", text[:index] + " ") is not None and "#" in text[:index]
 
 
+_DOUBLE_SPECIAL = re.compile(r'([\\"$`])')
+
+
 def _escape_double(text: str) -> str:
     # `{""{` keeps Apptainer's templating from seeing a literal `{{` (the shell joins it back).
-    return re.sub(r'([\\"$`])', r"\\\1", text).replace("{{", '{""{')
+    return _DOUBLE_SPECIAL.sub(r"\\\1", text).replace("{{", '{""{')
