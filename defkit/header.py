@@ -12,7 +12,12 @@ from defkit.model import HeaderEntry, Span
 from defkit.scanner import Line
 
 APPTAINER_KEYS = frozenset(
-    ["bootstrap", "from", "includecmd", "mirrorurl", "updateurl", "osversion", "include", "library", "registry", "namespace", "stage", "product", "user", "regcode", "productpgp", "registerurl", "modules", "fingerprints", "confurl", "setopt", "target", "frontend", "filename", "buildargs"]
+    (
+        "bootstrap", "from", "includecmd", "mirrorurl", "updateurl", "osversion", "include",
+        "library", "registry", "namespace", "stage", "product", "user", "regcode", "productpgp",
+        "registerurl", "modules", "fingerprints", "confurl", "setopt", "target", "frontend",
+        "filename", "buildargs",
+    )
 )
 SINGULARITYCE_KEYS = APPTAINER_KEYS - {"confurl", "target", "frontend", "filename", "buildargs"}
 KEYS_BY_FLAVOUR = {"apptainer": APPTAINER_KEYS, "singularityce": SINGULARITYCE_KEYS}

@@ -66,7 +66,9 @@ def split_stages(text: str) -> list[tuple[int, str]]:
     return chunks
 
 
-def _parse_all(text: str, path: str, flavour: str, *, strict: bool) -> tuple[DefFile, list[DefParseError]]:
+def _parse_all(
+    text: str, path: str, flavour: str, *, strict: bool
+) -> tuple[DefFile, list[DefParseError]]:
     from defkit.stage import parse_stage
 
     stages: list[Stage] = []
@@ -153,7 +155,7 @@ def lark_parser() -> Any:
 
 
 def grammar_path(name: str) -> Path:
-    """Installed wheels carry the grammar inside the package; a source checkout has it at the top."""
+    """Installed wheels carry the grammar inside the package; a checkout has it at the top."""
     packaged = Path(__file__).parent / "grammar" / name
     if packaged.is_file():
         return packaged

@@ -49,7 +49,8 @@ def run(
             timeout=timeout,
         )
     except FileNotFoundError as exc:
-        raise ToolMissingError(f"{argv[0]} is not installed (needed to run {' '.join(argv[:2])})") from exc
+        wanted = " ".join(argv[:2])
+        raise ToolMissingError(f"{argv[0]} is not installed (needed to run {wanted})") from exc
 
 
 def run_streaming(

@@ -52,7 +52,8 @@ class _StageBuilder:
     errors: list[DefParseError] = field(default_factory=list)
 
     def shift(self, line: Line) -> Line:
-        return Line(line.number + self.first_line - 1, line.text, line.raw_size, line.starts_section)
+        number = line.number + self.first_line - 1
+        return Line(number, line.text, line.raw_size, line.starts_section)
 
     def error(self, message: str, span: Span, kind: str) -> None:
         self.errors.append(DefParseError(message, path=self.path, span=span, kind=kind))
