@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Optional
 
+from defkit.lint.problem import Problem
 from defkit.model import DefFile, Section, Span, Stage
 from defkit.templating import PLACEHOLDER
 
@@ -25,6 +26,20 @@ def stage_anchor(stage: Stage) -> Span:
     if stage.sections:
         return stage.sections[0].header_span
     return stage.span
+
+
+def final_stage(deffile: Optional[DefFile]) -> Optional[Stage]:
+    """The stage that becomes the image; None when the file did not parse or has no stage."""
+    if deffile is None or not deffile.stages:
+        return None
+    return deffile.final_stage
+
+
+def missing_section(deffile: Optional[DefFile], name: str) -> Iterator[Problem]:
+    """A problem at the final stage when it has no `%name` section."""
+    stage = final_stage(deffile)
+    if stage is not None and not stage.sections_named(name):
+        yield Problem(stage_anchor(stage), f"the image has no %{name}")
 
 
 def sections(deffile: Optional[DefFile], name: str) -> Iterator[tuple[Stage, Section]]:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Optional
 
+from defkit.lint.rules._common import final_stage
 from defkit.lint.rules._shell import Command, Word, commands
 from defkit.model import DefFile, Section
 
@@ -114,10 +115,11 @@ def left_in_image(
     `fills` returns the word to report for a command that fills the cache; `cleans` says whether a
     command empties it. Earlier stages are not looked at: they do not end up in the image.
     """
-    if deffile is None or not deffile.stages:
+    stage = final_stage(deffile)
+    if stage is None:
         return None
     last: Optional[Word] = None
-    for section in deffile.final_stage.sections:
+    for section in stage.sections:
         if section.name not in ("post", "appinstall"):
             continue
         for command in commands(section):

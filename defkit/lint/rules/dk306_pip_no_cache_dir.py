@@ -28,6 +28,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._common import final_stage
 from defkit.lint.rules._packages import invocations
 
 CODE = "DK306"
@@ -40,9 +41,9 @@ _CACHE_HANDLED = ("PIP_NO_CACHE_DIR", "pip cache purge", ".cache/pip", "/root/.c
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    if ctx.deffile is None or not ctx.deffile.stages:
+    stage = final_stage(ctx.deffile)
+    if stage is None:
         return
-    stage = ctx.deffile.final_stage
     if any(marker in stage.raw for marker in _CACHE_HANDLED):
         return
     for section in stage.sections:

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._common import section_name_span, stage_anchor
+from defkit.lint.rules._common import final_stage, section_name_span, stage_anchor
 
 CODE = "DK410"
 NAME = "missing-labels"
@@ -43,9 +43,9 @@ FIXABLE = False
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    if ctx.deffile is None or not ctx.deffile.stages:
+    stage = final_stage(ctx.deffile)
+    if stage is None:
         return
-    stage = ctx.deffile.final_stage
     sections = stage.sections_named("labels")
     keys = {label.key for section in sections for label in section.labels}
     written_in_post = "_LABELS" in stage.script("post")

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._common import stage_anchor
+from defkit.lint.rules._common import missing_section
 
 CODE = "DK601"
 NAME = "missing-runscript"
@@ -45,8 +45,4 @@ FIXABLE = False
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    if ctx.deffile is None or not ctx.deffile.stages:
-        return
-    stage = ctx.deffile.final_stage
-    if not stage.sections_named("runscript"):
-        yield Problem(stage_anchor(stage), "the image has no %runscript")
+    yield from missing_section(ctx.deffile, "runscript")

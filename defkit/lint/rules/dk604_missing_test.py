@@ -37,7 +37,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._common import stage_anchor
+from defkit.lint.rules._common import missing_section
 
 CODE = "DK604"
 NAME = "missing-test"
@@ -48,8 +48,4 @@ ENABLED_BY_DEFAULT = False  # 91 % of recipes have no %test: opt in with `select
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    if ctx.deffile is None or not ctx.deffile.stages:
-        return
-    stage = ctx.deffile.final_stage
-    if not stage.sections_named("test"):
-        yield Problem(stage_anchor(stage), "the image has no %test")
+    yield from missing_section(ctx.deffile, "test")
