@@ -27,7 +27,7 @@ from defkit.build.context import (
     ignore_event,
 )
 from defkit.build.redact import Redactor
-from defkit.errors import BuildError, DefkitError, ToolMissingError, UsageError
+from defkit.errors import BuildError, DefkitError, ToolMissingError
 from defkit.runner import Runner, run, run_streaming
 
 NAMES = ("apptainer", "singularity")
@@ -81,7 +81,7 @@ def build_with_apptainer(
     runner: Runner = run,
 ) -> str:
     """Build with Apptainer; returns the output path."""
-    from defkit.build.engine import _target
+    from defkit.build.engine import checked_target
     from defkit.build.pack import pack_sif
     from defkit.build.steps import remove_tree
 
@@ -90,12 +90,7 @@ def build_with_apptainer(
         raise ToolMissingError("apptainer is not installed (needed for --engine apptainer); "
                                "use --engine native")
     started = time.monotonic()
-    def_path = os.path.abspath(def_path)
-    if not os.path.isfile(def_path):
-        raise UsageError(f"{def_path}: no such definition file")
-    target = _target(def_path, output, sandbox)
-    if os.path.lexists(target) and not force:
-        raise UsageError(f"{target} already exists: use --force to overwrite it")
+    def_path, target = checked_target(def_path, output, sandbox, force=force)
     args = dict(build_args or {})
     redactor = Redactor(args.values())
     progress = redactor.wrap(progress)

@@ -124,12 +124,7 @@ def build(
     """Build `def_path` into `output` (a SIF; default `NAME.sif` next to the def file) or into the
     directory `sandbox`. Raises DefkitError subclasses for everything the user can act on."""
     started = time.monotonic()
-    def_path = os.path.abspath(def_path)
-    if not os.path.isfile(def_path):
-        raise UsageError(f"{def_path}: no such definition file")
-    target = _target(def_path, output, sandbox)
-    if os.path.lexists(target) and not force:
-        raise UsageError(f"{target} already exists: use --force to overwrite it")
+    def_path, target = checked_target(def_path, output, sandbox, force=force)
     parent = os.path.dirname(target)
     if not os.path.isdir(parent):
         raise UsageError(f"cannot write {target}: {parent} does not exist")
@@ -201,6 +196,19 @@ def _checked(deffile: DefFile, ctx: BuildContext) -> BuildContext:
     fallback.emit(Notice("a bootstrap agent cannot run in a plain user namespace: using "
                          "fakeroot"))
     return fallback
+
+
+def checked_target(def_path: str, output: Optional[str], sandbox: Optional[str], *,
+                   force: bool) -> tuple[str, str]:
+    """The absolute def file path and the output path of a build (either engine); a UsageError
+    when the def file is missing or the output exists without `force`."""
+    def_path = os.path.abspath(def_path)
+    if not os.path.isfile(def_path):
+        raise UsageError(f"{def_path}: no such definition file")
+    target = _target(def_path, output, sandbox)
+    if os.path.lexists(target) and not force:
+        raise UsageError(f"{target} already exists: use --force to overwrite it")
+    return def_path, target
 
 
 def _target(def_path: str, output: Optional[str], sandbox: Optional[str]) -> str:
