@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from defkit.lint.rules._common import final_stage
-from defkit.lint.rules._shell import Command, Word, commands
+from defkit.lint.rules._shell import Command, Word, all_script_sections, commands
 from defkit.model import DefFile, Section
 
 #: Options whose value is the next word (`apt-get -o Dpkg::Options=... install`).
@@ -39,6 +39,10 @@ class Invocation:
     subcommand: Optional[Word]
     options: tuple[Word, ...]  # every option word, before and after the subcommand
     operands: tuple[Word, ...]  # words after the subcommand that are not options or their values
+
+    def runs(self, *subcommands: str) -> bool:
+        """True when the subcommand is one of `subcommands`."""
+        return self.subcommand is not None and self.subcommand.value in subcommands
 
     def has_option(self, *names: str) -> bool:
         """True when a long option (or its `--name=value` form) or a short letter is present."""
@@ -103,6 +107,12 @@ def invocations(section: Section, *programs: str) -> Iterator[Invocation]:
         call = invocation(command, *programs)
         if call is not None:
             yield call
+
+
+def script_invocations(deffile: DefFile, *programs: str) -> Iterator[Invocation]:
+    """The package-manager commands of all script sections of the file, restricted to `programs`."""
+    for section in all_script_sections(deffile):
+        yield from invocations(section, *programs)
 
 
 def left_in_image(

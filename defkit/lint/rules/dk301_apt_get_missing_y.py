@@ -32,8 +32,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Edit, Fix, Problem, Severity
-from defkit.lint.rules._packages import invocations
-from defkit.lint.rules._shell import all_script_sections
+from defkit.lint.rules._packages import script_invocations
 from defkit.model import Span
 
 CODE = "DK301"
@@ -53,20 +52,19 @@ _NEEDS_PACKAGES = frozenset({"install", "remove", "purge", "reinstall", "build-d
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None or "assume-yes" in ctx.text.lower():
         return
-    for section in all_script_sections(ctx.deffile):
-        for call in invocations(section, "apt-get", "apt"):
-            if call.subcommand is None or call.subcommand.value not in _PROMPTING:
-                continue
-            if call.subcommand.value in _NEEDS_PACKAGES and not call.operands:
-                continue  # `apt-get purge` with no package does nothing and asks nothing
-            if call.command.before == "|" or call.has_option("--yes", "--assume-yes", "-y"):
-                continue
-            if any(word.value in ("-qq", "-q=2", "--force-yes") for word in call.options):
-                continue
-            end = call.subcommand.span
-            at = Span(end.end_line, end.end_column, end.end_line, end.end_column)
-            yield Problem(
-                call.program_word.span,
-                f"`{call.program} {call.subcommand.value}` without `-y` aborts at the first prompt",
-                Fix("Add `-y`", (Edit(at, " -y"),)),
-            )
+    for call in script_invocations(ctx.deffile, "apt-get", "apt"):
+        if call.subcommand is None or call.subcommand.value not in _PROMPTING:
+            continue
+        if call.subcommand.value in _NEEDS_PACKAGES and not call.operands:
+            continue  # `apt-get purge` with no package does nothing and asks nothing
+        if call.command.before == "|" or call.has_option("--yes", "--assume-yes", "-y"):
+            continue
+        if any(word.value in ("-qq", "-q=2", "--force-yes") for word in call.options):
+            continue
+        end = call.subcommand.span
+        at = Span(end.end_line, end.end_column, end.end_line, end.end_column)
+        yield Problem(
+            call.program_word.span,
+            f"`{call.program} {call.subcommand.value}` without `-y` aborts at the first prompt",
+            Fix("Add `-y`", (Edit(at, " -y"),)),
+        )

@@ -33,8 +33,7 @@ from typing import Optional
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Edit, Fix, Problem, Severity
-from defkit.lint.rules._packages import invocations
-from defkit.lint.rules._shell import all_script_sections
+from defkit.lint.rules._packages import script_invocations
 
 CODE = "DK302"
 NAME = "apt-instead-of-apt-get"
@@ -52,13 +51,12 @@ _ALSO_IN_APT_GET = _SAME_IN_APT_GET | {"upgrade", "full-upgrade"}
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
-    for section in all_script_sections(ctx.deffile):
-        for call in invocations(section, "apt"):
-            sub = call.subcommand
-            if sub is None or sub.value not in _ALSO_IN_APT_GET:
-                continue
-            word = call.program_word
-            fix: Optional[Fix] = None
-            if sub.value in _SAME_IN_APT_GET and word.text == word.value:
-                fix = Fix("Use `apt-get`", (Edit(word.span, word.text + "-get"),))
-            yield Problem(word.span, "use `apt-get` in scripts; `apt` has no stable interface", fix)
+    for call in script_invocations(ctx.deffile, "apt"):
+        sub = call.subcommand
+        if sub is None or sub.value not in _ALSO_IN_APT_GET:
+            continue
+        word = call.program_word
+        fix: Optional[Fix] = None
+        if sub.value in _SAME_IN_APT_GET and word.text == word.value:
+            fix = Fix("Use `apt-get`", (Edit(word.span, word.text + "-get"),))
+        yield Problem(word.span, "use `apt-get` in scripts; `apt` has no stable interface", fix)

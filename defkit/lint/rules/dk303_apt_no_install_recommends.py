@@ -27,8 +27,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._packages import invocations
-from defkit.lint.rules._shell import all_script_sections
+from defkit.lint.rules._packages import script_invocations
 
 CODE = "DK303"
 NAME = "apt-no-install-recommends"
@@ -42,12 +41,11 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         "no-install-recommends", ""
     ):
         return  # configured once for the whole file (apt.conf.d or `-o APT::Install-Recommends`)
-    for section in all_script_sections(ctx.deffile):
-        for call in invocations(section, "apt-get", "apt"):
-            if call.subcommand is None or call.subcommand.value != "install":
-                continue
-            if not call.has_option("--no-install-recommends"):
-                yield Problem(
-                    call.program_word.span,
-                    f"`{call.program} install` without `--no-install-recommends`",
-                )
+    for call in script_invocations(ctx.deffile, "apt-get", "apt"):
+        if not call.runs("install"):
+            continue
+        if not call.has_option("--no-install-recommends"):
+            yield Problem(
+                call.program_word.span,
+                f"`{call.program} install` without `--no-install-recommends`",
+            )

@@ -32,8 +32,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Edit, Fix, Problem, Severity
-from defkit.lint.rules._packages import invocations
-from defkit.lint.rules._shell import all_script_sections
+from defkit.lint.rules._packages import script_invocations
 from defkit.model import Span
 
 CODE = "DK305"
@@ -55,27 +54,26 @@ _ZYPPER_PROMPTING = frozenset(
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None or "assumeyes" in ctx.text.lower():
         return
-    for section in all_script_sections(ctx.deffile):
-        for call in invocations(section, "yum", "dnf", "microdnf", "zypper"):
-            sub = call.subcommand
-            if sub is None or call.command.before == "|":
+    for call in script_invocations(ctx.deffile, "yum", "dnf", "microdnf", "zypper"):
+        sub = call.subcommand
+        if sub is None or call.command.before == "|":
+            continue
+        if call.program == "zypper":
+            if sub.value not in _ZYPPER_PROMPTING or call.has_option(
+                "-n", "--non-interactive", "-y", "--no-confirm"
+            ):
                 continue
-            if call.program == "zypper":
-                if sub.value not in _ZYPPER_PROMPTING or call.has_option(
-                    "-n", "--non-interactive", "-y", "--no-confirm"
-                ):
-                    continue
-            elif sub.value not in _YUM_PROMPTING or call.has_option("-y", "--assumeyes"):
-                continue
-            flag = "-y" if call.program != "zypper" or sub.value in ("install", "in") else "-n"
-            if flag == "-n":
-                at = call.program_word.span
-                edit = Edit(Span(at.end_line, at.end_column, at.end_line, at.end_column), " -n")
-            else:
-                at = sub.span
-                edit = Edit(Span(at.end_line, at.end_column, at.end_line, at.end_column), " -y")
-            yield Problem(
-                call.program_word.span,
-                f"`{call.program} {sub.value}` without `{flag}` aborts at the first prompt",
-                Fix(f"Add `{flag}`", (edit,)),
-            )
+        elif sub.value not in _YUM_PROMPTING or call.has_option("-y", "--assumeyes"):
+            continue
+        flag = "-y" if call.program != "zypper" or sub.value in ("install", "in") else "-n"
+        if flag == "-n":
+            at = call.program_word.span
+            edit = Edit(Span(at.end_line, at.end_column, at.end_line, at.end_column), " -n")
+        else:
+            at = sub.span
+            edit = Edit(Span(at.end_line, at.end_column, at.end_line, at.end_column), " -y")
+        yield Problem(
+            call.program_word.span,
+            f"`{call.program} {sub.value}` without `{flag}` aborts at the first prompt",
+            Fix(f"Add `{flag}`", (edit,)),
+        )

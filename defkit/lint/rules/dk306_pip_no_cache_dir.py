@@ -50,7 +50,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         if section.name not in ("post", "appinstall"):
             continue
         for call in invocations(section, "pip"):
-            if call.subcommand is None or call.subcommand.value != "install":
+            if not call.runs("install"):
                 continue
             if not any(word.value.startswith("--no-cache") for word in call.options):
                 yield Problem(call.program_word.span, "`pip install` without `--no-cache-dir`")

@@ -33,8 +33,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._packages import invocations
-from defkit.lint.rules._shell import all_script_sections
+from defkit.lint.rules._packages import script_invocations
 
 CODE = "DK307"
 NAME = "pip-unpinned"
@@ -50,20 +49,19 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
     ignored = {str(name).lower() for name in ctx.options.get("ignore-packages", ())}
-    for section in all_script_sections(ctx.deffile):
-        for call in invocations(section, "pip"):
-            if call.subcommand is None or call.subcommand.value != "install":
-                continue
-            if any(target and target.value.startswith("=") for _, target in call.command.redirects):
-                continue  # `pkg>=1.0` unquoted: pip-unquoted-specifier reports it
-            unpinned = [
-                word
-                for word in call.operands
-                if not _SPECIFIER.search(word.value)
-                and not _NOT_A_NAME.search(word.value)
-                and word.value.split("[", 1)[0].lower() not in ignored
-            ]
-            if unpinned:
-                names = ", ".join(f"`{word.value}`" for word in unpinned[:3])
-                more = f" and {len(unpinned) - 3} more" if len(unpinned) > 3 else ""
-                yield Problem(unpinned[0].span, f"no version given for {names}{more}")
+    for call in script_invocations(ctx.deffile, "pip"):
+        if not call.runs("install"):
+            continue
+        if any(target and target.value.startswith("=") for _, target in call.command.redirects):
+            continue  # `pkg>=1.0` unquoted: pip-unquoted-specifier reports it
+        unpinned = [
+            word
+            for word in call.operands
+            if not _SPECIFIER.search(word.value)
+            and not _NOT_A_NAME.search(word.value)
+            and word.value.split("[", 1)[0].lower() not in ignored
+        ]
+        if unpinned:
+            names = ", ".join(f"`{word.value}`" for word in unpinned[:3])
+            more = f" and {len(unpinned) - 3} more" if len(unpinned) > 3 else ""
+            yield Problem(unpinned[0].span, f"no version given for {names}{more}")

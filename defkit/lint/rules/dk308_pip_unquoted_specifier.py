@@ -26,8 +26,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._packages import invocations
-from defkit.lint.rules._shell import all_script_sections
+from defkit.lint.rules._packages import script_invocations
 
 CODE = "DK308"
 NAME = "pip-unquoted-specifier"
@@ -39,16 +38,15 @@ FIXABLE = False
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
-    for section in all_script_sections(ctx.deffile):
-        for call in invocations(section, "pip"):
-            if call.subcommand is None or call.subcommand.value != "install":
+    for call in script_invocations(ctx.deffile, "pip"):
+        if not call.runs("install"):
+            continue
+        for operator, target in call.command.redirects:
+            if target is None or operator not in (">", "<", ">>"):
                 continue
-            for operator, target in call.command.redirects:
-                if target is None or operator not in (">", "<", ">>"):
-                    continue
-                if target.value[:1] == "=" or target.value[:1].isdigit():
-                    yield Problem(
-                        target.span,
-                        f"unquoted `{operator}{target.value}` is a redirection, not a version; "
-                        "quote the requirement",
-                    )
+            if target.value[:1] == "=" or target.value[:1].isdigit():
+                yield Problem(
+                    target.span,
+                    f"unquoted `{operator}{target.value}` is a redirection, not a version; "
+                    "quote the requirement",
+                )

@@ -45,14 +45,14 @@ FIXABLE = False
 
 def _fills(command: Command) -> Optional[Word]:
     call = invocation(command, "apk")
-    if call is None or call.subcommand is None or call.has_option("--no-cache"):
+    if call is None or call.has_option("--no-cache") or not call.runs("add", "update", "upgrade"):
         return None
-    return call.program_word if call.subcommand.value in ("add", "update", "upgrade") else None
+    return call.program_word
 
 
 def _cleans(command: Command) -> bool:
     call = invocation(command, "apk")
-    if call is not None and call.subcommand is not None and call.subcommand.value == "cache":
+    if call is not None and call.runs("cache"):
         return any(word.value == "clean" for word in call.operands)
     return command.name == "rm" and any("/var/cache/apk" in w.value for w in command.argv)
 

@@ -45,14 +45,14 @@ _FILLING = frozenset({"install", "update", "upgrade", "groupinstall", "localinst
 
 def _fills(command: Command) -> Optional[Word]:
     call = invocation(command, *_MANAGERS)
-    if call is not None and call.subcommand is not None and call.subcommand.value in _FILLING:
+    if call is not None and call.runs(*_FILLING):
         return call.program_word
     return None
 
 
 def _cleans(command: Command) -> bool:
     call = invocation(command, *_MANAGERS)
-    if call is not None and call.subcommand is not None and call.subcommand.value == "clean":
+    if call is not None and call.runs("clean"):
         return any(word.value in ("all", "packages") for word in call.operands)
     return command.name == "rm" and any(
         "/var/cache/yum" in word.value or "/var/cache/dnf" in word.value for word in command.argv
