@@ -3,13 +3,15 @@ image named by `From:`, unpack its layers into the rootfs and write what its con
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Optional
 
 from defkit.build.agents.base import BootstrapResult, DeviceNode, require_keys
 from defkit.build.context import BuildContext
 from defkit.build.oci_config import config_object_json, image_config, write_image_config
-from defkit.build.oci_image import BlobStore, Image, apply_layers
+from defkit.build.oci_image import BlobStore, Image, TarStore, apply_layers
 from defkit.build.safepath import safe_join
 from defkit.errors import BuildError, DefkitError
 from defkit.model import Stage
@@ -32,6 +34,18 @@ def split_from(stage: Stage, ctx: BuildContext, agent: str, *, want_dir: bool
     kind = "an OCI layout directory" if want_dir else "an archive file"
     raise BuildError(f"Bootstrap: {agent}: From: {value} is not {kind} "
                      f"(relative paths are taken from {ctx.def_dir})")
+
+
+@contextlib.contextmanager
+def open_archive(stage: Stage, ctx: BuildContext, agent: str
+                 ) -> Iterator[tuple[TarStore, Optional[str]]]:
+    """The archive file named by `From:` (read in place, closed on exit) and the ref after it."""
+    path, ref = split_from(stage, ctx, agent, want_dir=False)
+    store = TarStore(path)
+    try:
+        yield store, ref
+    finally:
+        store.close()
 
 
 def unpack(store: BlobStore, image: Image, rootfs: str, ctx: BuildContext) -> BootstrapResult:
