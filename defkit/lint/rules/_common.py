@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Optional
 
-from defkit.lint.problem import Problem
+from defkit.lint.problem import Edit, Problem
 from defkit.model import DefFile, Section, Span, Stage
 from defkit.templating import PLACEHOLDER
 
@@ -26,6 +26,16 @@ def stage_anchor(stage: Stage) -> Span:
     if stage.sections:
         return stage.sections[0].header_span
     return stage.span
+
+
+def insert_before(span: Span, text: str) -> Edit:
+    """An edit that writes `text` just before `span`."""
+    return Edit(Span(span.line, span.column, span.line, span.column), text)
+
+
+def insert_after(span: Span, text: str) -> Edit:
+    """An edit that writes `text` just after `span`."""
+    return Edit(Span(span.end_line, span.end_column, span.end_line, span.end_column), text)
 
 
 def final_stage(deffile: Optional[DefFile]) -> Optional[Stage]:

@@ -31,9 +31,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
-from defkit.lint.problem import Edit, Fix, Problem, Severity
+from defkit.lint.problem import Fix, Problem, Severity
+from defkit.lint.rules._common import insert_after
 from defkit.lint.rules._packages import script_invocations
-from defkit.model import Span
 
 CODE = "DK301"
 NAME = "apt-get-missing-y"
@@ -61,10 +61,8 @@ def check(ctx: LintContext) -> Iterator[Problem]:
             continue
         if any(word.value in ("-qq", "-q=2", "--force-yes") for word in call.options):
             continue
-        end = call.subcommand.span
-        at = Span(end.end_line, end.end_column, end.end_line, end.end_column)
         yield Problem(
             call.program_word.span,
             f"`{call.program} {call.subcommand.value}` without `-y` aborts at the first prompt",
-            Fix("Add `-y`", (Edit(at, " -y"),)),
+            Fix("Add `-y`", (insert_after(call.subcommand.span, " -y"),)),
         )

@@ -31,9 +31,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
-from defkit.lint.problem import Edit, Fix, Problem, Severity
+from defkit.lint.problem import Fix, Problem, Severity
+from defkit.lint.rules._common import insert_after
 from defkit.lint.rules._packages import script_invocations
-from defkit.model import Span
 
 CODE = "DK305"
 NAME = "yum-missing-y"
@@ -66,12 +66,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         elif sub.value not in _YUM_PROMPTING or call.has_option("-y", "--assumeyes"):
             continue
         flag = "-y" if call.program != "zypper" or sub.value in ("install", "in") else "-n"
-        if flag == "-n":
-            at = call.program_word.span
-            edit = Edit(Span(at.end_line, at.end_column, at.end_line, at.end_column), " -n")
-        else:
-            at = sub.span
-            edit = Edit(Span(at.end_line, at.end_column, at.end_line, at.end_column), " -y")
+        edit = insert_after((call.program_word if flag == "-n" else sub).span, f" {flag}")
         yield Problem(
             call.program_word.span,
             f"`{call.program} {sub.value}` without `{flag}` aborts at the first prompt",

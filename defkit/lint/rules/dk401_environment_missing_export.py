@@ -31,9 +31,10 @@ import re
 from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
-from defkit.lint.problem import Edit, Fix, Problem, Severity
+from defkit.lint.problem import Fix, Problem, Severity
+from defkit.lint.rules._common import insert_before
 from defkit.lint.rules._shell import commands, expansions
-from defkit.model import Section, Span
+from defkit.model import Section
 
 CODE = "DK401"
 NAME = "environment-missing-export"
@@ -69,11 +70,10 @@ def _check_section(section: Section) -> Iterator[Problem]:
         if not names or any(name in exported or name in used for name in names):
             continue
         first = assignments[0]
-        at = Span(first.span.line, first.span.column, first.span.line, first.span.column)
         yield Problem(
             first.span,
             f"`{names[0]}` is assigned but not exported",
-            Fix("Add `export`", (Edit(at, "export "),)),
+            Fix("Add `export`", (insert_before(first.span, "export "),)),
         )
 
 

@@ -32,10 +32,9 @@ from collections.abc import Iterator
 from typing import Optional
 
 from defkit.lint.context import LintContext
-from defkit.lint.problem import Edit, Fix, Problem, Severity
-from defkit.lint.rules._common import sections
+from defkit.lint.problem import Fix, Problem, Severity
+from defkit.lint.rules._common import insert_before, sections
 from defkit.lint.rules._shell import commands, shell_of
-from defkit.model import Span
 
 CODE = "DK602"
 NAME = "runscript-missing-exec"
@@ -72,10 +71,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         program = last.argv[0]
         fix: Optional[Fix] = None
         if len(found) == 1 and last.words[0] is program:
-            at = Span(
-                program.span.line, program.span.column, program.span.line, program.span.column
-            )
-            fix = Fix("Add `exec`", (Edit(at, "exec "),))
+            fix = Fix("Add `exec`", (insert_before(program.span, "exec "),))
         yield Problem(
             program.span, f"`{last.name}` runs without `exec`: signals go to the shell", fix
         )
