@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+from defkit.build.squashfs import make_squashfs
+
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 DEFINITION = b"Bootstrap: scratch\n\n%runscript\n    echo hello\n"
 
@@ -49,6 +51,20 @@ def busybox_tree(root: pathlib.Path) -> pathlib.Path:
     (app / "labels.json").write_text('{"AppLabel": "x"}')
     (root / "singularity").symlink_to(".singularity.d/runscript")
     return root
+
+
+@pytest.fixture(scope="session")
+def rootfs(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The busybox tree (shared by tests/sif and tests/image through their conftest.py)."""
+    return busybox_tree(tmp_path_factory.mktemp("rootfs") / "root")
+
+
+@pytest.fixture(scope="session")
+def squashfs(rootfs: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The busybox tree squashed (shared like `rootfs`)."""
+    out = tmp_path_factory.mktemp("sqfs") / "root.sqfs"
+    make_squashfs(rootfs, out, source_date_epoch=1700000000)
+    return out
 
 
 def siftool(*args: str) -> subprocess.CompletedProcess[bytes]:
