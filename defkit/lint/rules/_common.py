@@ -62,6 +62,11 @@ def sections(deffile: Optional[DefFile], name: str) -> Iterator[tuple[Stage, Sec
                 yield stage, section
 
 
+def section_args(section: Section) -> str:
+    """A section line's arguments without their trailing `# comment`."""
+    return section.args.split("#", 1)[0]
+
+
 def section_name_span(section: Section) -> Span:
     """The `%name` word of a section line."""
     start = section.header_span

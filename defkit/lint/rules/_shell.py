@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Optional
 
+from defkit.lint.rules._common import section_args
 from defkit.model import DefFile, Section, Span, Stage
 
 #: Words that can start a command without being its name.
@@ -355,7 +356,7 @@ def shell_of(section: Section) -> str:
     run under their shebang, else `/bin/sh`; `%environment` is sourced by `/bin/sh`.
     """
     if section.name in ("pre", "setup", "post", "test"):
-        words = section.args.split("#", 1)[0].split()
+        words = section_args(section).split()
         if "-c" in words:
             rest = words[words.index("-c") + 1 :]
             return _shell_name(rest) if rest else "sh"

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._common import section_args
 from defkit.model import Span
 
 CODE = "DK313"
@@ -42,7 +43,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         for section in stage.sections:
             if section.name not in ("pre", "setup", "post"):
                 continue
-            words = section.args.split("#", 1)[0].split()
+            words = section_args(section).split()
             if not words or words[-1] != "-c":
                 continue
             line = section.header_span.line

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._common import section_args
 from defkit.model import Span
 
 CODE = "DK501"
@@ -49,7 +50,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     for stage in ctx.deffile.stages:
         setup = stage.script("setup")  # host copies run after %setup, which may create them
         for section in stage.sections:
-            if section.name not in ("files", "appfiles") or section.args.split("#", 1)[0].strip():
+            if section.name not in ("files", "appfiles") or section_args(section).strip():
                 continue  # `%files from stage` copies from another stage, not the host
             for entry in section.files:
                 source = entry.source

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._common import section_args, sections
 from defkit.model import Span
 
 CODE = "DK502"
@@ -48,18 +49,17 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         return
     names = [stage.name for stage in ctx.deffile.stages if stage.name]
     lines = ctx.lines
-    for stage in ctx.deffile.stages:
-        for section in stage.sections:
-            words = section.args.split("#", 1)[0].split()
-            if section.name != "files" or len(words) != 2 or "{{" in section.args:
-                continue
-            wanted = words[1]
-            line = section.header_span.line
-            column = lines[line - 1].rfind(wanted, 0, len(lines[line - 1].split("#", 1)[0])) + 1
-            span = Span(line, column, line, column + len(wanted))
-            if wanted == stage.name:
-                yield Problem(span, f"stage `{wanted}` cannot copy files from itself")
-            elif wanted not in names:
-                close = difflib.get_close_matches(wanted, names, n=1)
-                hint = f"; did you mean `{close[0]}`?" if close else ""
-                yield Problem(span, f"no stage is named `{wanted}`{hint}")
+    for stage, section in sections(ctx.deffile, "files"):
+        words = section_args(section).split()
+        if len(words) != 2 or "{{" in section.args:
+            continue
+        wanted = words[1]
+        line = section.header_span.line
+        column = lines[line - 1].rfind(wanted, 0, len(lines[line - 1].split("#", 1)[0])) + 1
+        span = Span(line, column, line, column + len(wanted))
+        if wanted == stage.name:
+            yield Problem(span, f"stage `{wanted}` cannot copy files from itself")
+        elif wanted not in names:
+            close = difflib.get_close_matches(wanted, names, n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            yield Problem(span, f"no stage is named `{wanted}`{hint}")

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._common import section_args, sections
 from defkit.model import Span
 
 CODE = "DK503"
@@ -38,27 +39,22 @@ FIXABLE = False
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    if ctx.deffile is None:
-        return
     lines = ctx.lines
-    for stage in ctx.deffile.stages:
-        for section in stage.sections:
-            args = section.args.split("#", 1)[0]
-            words = args.split()
-            if section.name != "files" or not words or "{{" in args:
-                continue
-            if len(words) == 2 and words[0] == "from":
-                continue
-            line = section.header_span.line
-            text = lines[line - 1]
-            start = text.find(words[0], text.find("%") + 1 + len(section.name)) + 1
-            end = text.rfind(words[-1]) + 1 + len(words[-1])
-            if len(words) == 2:
-                message = (
-                    f"write `from {words[1]}`: the first word is not checked, but means `from`"
-                )
-            else:
-                message = (
-                    "`%files` takes no arguments or `from <stage>`; Apptainer ignores this section"
-                )
-            yield Problem(Span(line, start, line, end), message)
+    for _, section in sections(ctx.deffile, "files"):
+        args = section_args(section)
+        words = args.split()
+        if not words or "{{" in args:
+            continue
+        if len(words) == 2 and words[0] == "from":
+            continue
+        line = section.header_span.line
+        text = lines[line - 1]
+        start = text.find(words[0], text.find("%") + 1 + len(section.name)) + 1
+        end = text.rfind(words[-1]) + 1 + len(words[-1])
+        if len(words) == 2:
+            message = f"write `from {words[1]}`: the first word is not checked, but means `from`"
+        else:
+            message = (
+                "`%files` takes no arguments or `from <stage>`; Apptainer ignores this section"
+            )
+        yield Problem(Span(line, start, line, end), message)
