@@ -3,7 +3,7 @@ manifest for the target platform, read its config, and apply its layers to a roo
 
 Blob names come from digests (`sha256:<hex>`, checked) or, for docker archives, from
 manifest.json (relative names without `..`, checked); every blob is verified against its digest
-when one is known. Layers are applied with `safepath.extract_tar`, whiteouts included.
+when one is known. Layers are applied with `extract.extract_tar`, whiteouts included.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Optional, Protocol
 
-from defkit.build.safepath import ExtractReport, SpecialEntry, extract_tar
+from defkit.build.extract import ExtractReport, SpecialEntry, extract_tar
 from defkit.errors import BuildError
 from defkit.runner import Runner, run
 

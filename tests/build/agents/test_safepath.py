@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from defkit.build.safepath import copy_into, extract_tar, safe_join
+from defkit.build.extract import extract_tar
+from defkit.build.safepath import copy_into, safe_join
 from defkit.errors import BuildError
 
 
