@@ -24,7 +24,7 @@ def test_corpus_counts(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str
     assert len(files) > 300
     report = tmp_path / "findings.json"
     # A fixed arch keeps arch-mismatch independent of the machine running the tests.
-    code = main(["lint", "--arch", "amd64", "-f", "json", "-o", str(report), *files])
+    code = main(["lint", "--arch", "amd64", "--no-cache", "-f", "json", "-o", str(report), *files])
     err = capsys.readouterr().err
     assert code in (0, 1), err  # 2 would be a usage error, 3 a crash
     assert "internal error" not in err
