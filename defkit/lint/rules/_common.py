@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Optional
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Optional, TypeVar
 
 from defkit.lint.problem import Edit, Problem
 from defkit.model import DefFile, Section, Span, Stage
 from defkit.templating import PLACEHOLDER
+
+_T = TypeVar("_T")
 
 
 def is_templated(value: str) -> bool:
@@ -67,10 +69,27 @@ def section_args(section: Section) -> str:
     return section.args.split("#", 1)[0]
 
 
+def span_start(span: Span, length: int) -> Span:
+    """The first `length` characters of `span` (on its first line)."""
+    return Span(span.line, span.column, span.line, span.column + length)
+
+
 def section_name_span(section: Section) -> Span:
     """The `%name` word of a section line."""
-    start = section.header_span
-    return Span(start.line, start.column, start.line, start.column + 1 + len(section.name))
+    return span_start(section.header_span, 1 + len(section.name))
+
+
+def repeats(
+    items: Iterable[_T], key: Callable[[_T], Hashable], line: Callable[[_T], int]
+) -> Iterator[tuple[_T, int]]:
+    """Each item whose key an earlier item already had, with the line of that first item."""
+    first_line: dict[Hashable, int] = {}
+    for item in items:
+        seen = key(item)
+        if seen in first_line:
+            yield item, first_line[seen]
+        else:
+            first_line[seen] = line(item)
 
 
 #: Go's `#[^!]`: a `#` followed by anything but `!` before a placeholder comments it out.

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._common import repeats
 
 CODE = "DK105"
 NAME = "duplicate-stage-name"
@@ -47,15 +48,9 @@ FIXABLE = False
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
-    first_line: dict[str, int] = {}
-    for stage in ctx.deffile.stages:
-        entry = stage.header_entry("stage")
-        if entry is None or not entry.value:
-            continue
-        if entry.value in first_line:
-            yield Problem(
-                entry.value_span,
-                f"stage name `{entry.value}` is already used on line {first_line[entry.value]}",
-            )
-        else:
-            first_line[entry.value] = entry.span.line
+    entries = [stage.header_entry("stage") for stage in ctx.deffile.stages]
+    named = [entry for entry in entries if entry is not None and entry.value]
+    for entry, first in repeats(named, lambda entry: entry.value, lambda entry: entry.span.line):
+        yield Problem(
+            entry.value_span, f"stage name `{entry.value}` is already used on line {first}"
+        )

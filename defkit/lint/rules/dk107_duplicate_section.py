@@ -33,10 +33,10 @@ miss the second part.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Optional
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
+from defkit.lint.rules._common import repeats
 
 CODE = "DK107"
 NAME = "duplicate-section"
@@ -49,16 +49,18 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
     for stage in ctx.deffile.stages:
-        first_line: dict[tuple[str, Optional[str]], int] = {}
-        for section in stage.sections:
-            if not section.is_known or section.name in ("files", "appfiles"):
-                continue
-            key = (section.name, section.app)
-            if key in first_line:
-                yield Problem(
-                    section.header_span,
-                    f"{section.display_name} already appears on line {first_line[key]}; "
-                    "the bodies are concatenated",
-                )
-            else:
-                first_line[key] = section.header_span.line
+        checked = [
+            section
+            for section in stage.sections
+            if section.is_known and section.name not in ("files", "appfiles")
+        ]
+        for section, first in repeats(
+            checked,
+            lambda section: (section.name, section.app),
+            lambda section: section.header_span.line,
+        ):
+            yield Problem(
+                section.header_span,
+                f"{section.display_name} already appears on line {first}; "
+                "the bodies are concatenated",
+            )

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.model import Span
+from defkit.lint.rules._common import repeats, span_start
 
 CODE = "DK405"
 NAME = "duplicate-label"
@@ -41,15 +41,11 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
     for stage in ctx.deffile.stages:
-        first_line: dict[tuple[object, str], int] = {}
-        for section in stage.sections:
-            for label in section.labels:
-                key = (section.app, label.key)
-                if key in first_line:
-                    start = label.span
-                    at = Span(start.line, start.column, start.line, start.column + len(label.key))
-                    yield Problem(
-                        at, f"label `{label.key}` is already set on line {first_line[key]}"
-                    )
-                else:
-                    first_line[key] = label.span.line
+        labels = [(section.app, label) for section in stage.sections for label in section.labels]
+        for (_, label), first in repeats(
+            labels, lambda item: (item[0], item[1].key), lambda item: item[1].span.line
+        ):
+            yield Problem(
+                span_start(label.span, len(label.key)),
+                f"label `{label.key}` is already set on line {first}",
+            )

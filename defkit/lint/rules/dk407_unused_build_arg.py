@@ -35,8 +35,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._common import placeholders
-from defkit.model import Span
+from defkit.lint.rules._common import placeholders, span_start
 
 CODE = "DK407"
 NAME = "unused-build-arg"
@@ -53,10 +52,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         for section in stage.sections_named("arguments"):
             for argument in section.arguments:
                 if argument.name not in used:
-                    start = argument.span
-                    at = Span(
-                        start.line, start.column, start.line, start.column + len(argument.name)
-                    )
                     yield Problem(
-                        at, f"build argument `{argument.name}` is never used in this stage"
+                        span_start(argument.span, len(argument.name)),
+                        f"build argument `{argument.name}` is never used in this stage",
                     )
