@@ -69,6 +69,13 @@ def section_args(section: Section) -> str:
     return section.args.split("#", 1)[0]
 
 
+def last_arg_span(lines: list[str], section: Section, word: str) -> Span:
+    """Where `word` last stands on a section's line, before any `# comment`."""
+    line = section.header_span.line
+    column = lines[line - 1].split("#", 1)[0].rfind(word) + 1
+    return Span(line, column, line, column + len(word))
+
+
 def span_start(span: Span, length: int) -> Span:
     """The first `length` characters of `span` (on its first line)."""
     return Span(span.line, span.column, span.line, span.column + length)

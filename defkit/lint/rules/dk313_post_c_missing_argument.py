@@ -26,8 +26,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._common import section_args
-from defkit.model import Span
+from defkit.lint.rules._common import last_arg_span, section_args
 
 CODE = "DK313"
 NAME = "post-c-missing-argument"
@@ -46,10 +45,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
             words = section_args(section).split()
             if not words or words[-1] != "-c":
                 continue
-            line = section.header_span.line
-            text = ctx.lines[line - 1].split("#", 1)[0]
-            column = text.rfind("-c") + 1
             yield Problem(
-                Span(line, column, line, column + 2),
+                last_arg_span(ctx.lines, section, "-c"),
                 f"`-c` in %{section.name} needs a shell after it, such as `/bin/bash`",
             )

@@ -34,8 +34,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._common import section_args, sections
-from defkit.model import Span
+from defkit.lint.rules._common import last_arg_span, section_args, sections
 
 CODE = "DK502"
 NAME = "files-from-unknown-stage"
@@ -54,9 +53,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         if len(words) != 2 or "{{" in section.args:
             continue
         wanted = words[1]
-        line = section.header_span.line
-        column = lines[line - 1].rfind(wanted, 0, len(lines[line - 1].split("#", 1)[0])) + 1
-        span = Span(line, column, line, column + len(wanted))
+        span = last_arg_span(lines, section, wanted)
         if wanted == stage.name:
             yield Problem(span, f"stage `{wanted}` cannot copy files from itself")
         elif wanted not in names:
