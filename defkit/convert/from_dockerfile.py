@@ -9,6 +9,7 @@ a stage for that image.
 
 from __future__ import annotations
 
+import gc
 import platform
 import re
 from collections.abc import Mapping
@@ -79,9 +80,19 @@ def convert_dockerfile(
     failure is a converter bug, raised as AssertionError)."""
     from defkit.dockerfile.parser import parse
 
-    dockerfile = parse(text, path)
-    return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
-                          source=text, dockerignore=dockerignore, verify=verify)
+    # A conversion builds many short-lived records and frees nearly all of them by reference
+    # counting; the cyclic collector's passes over them (about a tenth of the time) find
+    # nothing to free. It is paused for the call and restored after, whatever happens.
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        dockerfile = parse(text, path)
+        return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
+                              source=text, dockerignore=dockerignore, verify=verify)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def convert_parsed(
