@@ -88,10 +88,54 @@ def parse_node(line: str, escape: str, depth: int = 0) -> Node:
 _NO_FLAGS: list[str] = []  # shared, never modified
 
 
+def _flag_word(escape: str) -> re.Pattern[str]:
+    # A flag word without quotes or escape characters (the common case).
+    return re.compile("--[^" + re.escape(GO_SPACE_CHARS + "\"'" + escape) + "]*")
+
+
+def _shell_word(escape: str) -> re.Pattern[str]:
+    """One word of BuildKit's parseWords, quotes and escapes kept: group 1 is the word, without
+    an escape character that ends the line (BuildKit drops it, in or out of double quotes)."""
+    e = re.escape(escape)
+    blank = re.escape(GO_SPACE_CHARS)
+    return re.compile(
+        rf"((?:{e}.|\"(?:{e}.|[^\"{e}])*\"?|'[^']*'?|[^{blank}\"'{e}])+)(?:{e}\Z)?|{e}\Z",
+        re.DOTALL,
+    )
+
+
+_FLAG_WORD = {escape: _flag_word(escape) for escape in ("\\", "`")}
+_SHELL_WORD = {escape: _shell_word(escape) for escape in ("\\", "`")}
+_BLANKS = re.compile("[" + re.escape(GO_SPACE_CHARS) + "]*")
+
+
 def extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
     """Leading `--name[=value]` words (quotes removed) and the rest of the line; `--` ends them."""
-    if not line.lstrip(GO_SPACE_CHARS).startswith("--"):
-        return line.lstrip(GO_SPACE_CHARS), []  # no flags: the common case
+    words: list[str] = []
+    flag_word = _FLAG_WORD.get(escape) or _flag_word(escape)
+    skip = _BLANKS.match
+    length = len(line)
+    pos = 0
+    while True:
+        pos = skip(line, pos).end()  # type: ignore[union-attr]  # `*` always matches
+        if pos == length:
+            return "", words
+        if not line.startswith("--", pos):
+            return line[pos:], words
+        match = flag_word.match(line, pos)
+        assert match is not None
+        end = match.end()
+        if end < length and line[end] not in GO_SPACE:
+            return _extract_flags_by_char(line, escape)  # a quote or escape: the full rules
+        text = match.group()
+        if text == "--":
+            return line[end:], words
+        words.append(text)
+        pos = end
+
+
+def _extract_flags_by_char(line: str, escape: str) -> tuple[str, list[str]]:
+    """`extract_flags`, character by character: for flags with quotes or escapes."""
     words: list[str] = []
     in_spaces, in_word, in_quote = 0, 1, 2
     phase = in_spaces
@@ -154,63 +198,8 @@ def parse_words(rest: str, escape: str) -> list[str]:
     """Whitespace-separated words; quotes and escapes are kept (removed later, when expanded)."""
     if "'" not in rest and '"' not in rest and escape not in rest:
         return [word for word in _GO_SPACE_RUN.split(rest) if word]  # nothing quoted
-    words: list[str] = []
-    in_spaces, in_word, in_quote = 0, 1, 2
-    phase = in_spaces
-    word: list[str] = []
-    quote = ""
-    blank_ok = False
-    pos = 0
-    length = len(rest)
-    while pos <= length:
-        char = rest[pos] if pos < length else ""
-        if phase == in_spaces:
-            if pos == length:
-                break
-            if is_go_space(char):
-                pos += 1
-                continue
-            phase = in_word
-        if pos == length:
-            if blank_ok or word:
-                words.append("".join(word))
-            break
-        if phase == in_word:
-            if is_go_space(char):
-                phase = in_spaces
-                if blank_ok or word:
-                    words.append("".join(word))
-                word = []
-                blank_ok = False
-                pos += 1
-                continue
-            if char in ("'", '"'):
-                quote = char
-                blank_ok = True
-                phase = in_quote
-            if char == escape:
-                if pos + 1 == length:
-                    pos += 1
-                    continue  # an escape character at the very end is dropped
-                word.append(char)
-                pos += 1
-                char = rest[pos]
-            word.append(char)
-        else:
-            if char == quote:
-                phase = in_word
-            # The escape character is special inside double quotes only.
-            if char == escape and quote != "'":
-                if pos + 1 == length:
-                    phase = in_word
-                    pos += 1
-                    continue
-                pos += 1
-                word.append(char)
-                char = rest[pos]
-            word.append(char)
-        pos += 1
-    return words
+    shell_word = _SHELL_WORD.get(escape) or _shell_word(escape)
+    return [word for word in shell_word.findall(rest) if word]
 
 
 def _parse_name_value(rest: str, escape: str, keyword: str) -> list[str]:
