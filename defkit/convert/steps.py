@@ -69,14 +69,16 @@ def convert_instruction(state: StageState, instruction: Instruction, ctx: Contex
 
 
 def _env(state: StageState, instruction: Instruction, command: EnvCommand, ctx: Context) -> None:
-    before = state.scope.copy()
+    # Every pair sees the scope from before the instruction: it is only changed after the loop.
+    before = state.scope
     assigned: set[str] = set()
     updates: list[tuple[str, str, str]] = []
     for pair in command.pairs:
         key = plain_value(expand_word(pair.key, before, ctx.escape), before, literal=True)
         raw = pair.value or ""
         value = expand_word(raw, before, ctx.escape)
-        shell_text = expand_word(raw, before, ctx.escape, shell=True)
+        # Without a `$` nothing is looked up, so the shell view is the same text.
+        shell_text = expand_word(raw, before, ctx.escape, shell=True) if "$" in raw else value
         if any(name in assigned for _kind, name in marked_names(shell_text)):
             # All pairs of one ENV see the values from before it; a later pair of the same
             # instruction must not see an earlier one through the shell.
@@ -94,7 +96,9 @@ def _env(state: StageState, instruction: Instruction, command: EnvCommand, ctx: 
 
 
 def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: Context) -> None:
-    before = state.scope.copy()
+    # Later pairs see the scope from before the instruction (a single pair needs no copy: the
+    # scope changes after it is read).
+    before = state.scope.copy() if len(command.pairs) > 1 else state.scope
     for pair in command.pairs:
         name = plain_value(expand_word(pair.key, before, ctx.escape), before, literal=True)
         value: Optional[str]
