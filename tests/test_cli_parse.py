@@ -79,3 +79,10 @@ def test_fmt_check_diff_and_write(tmp_path: Path) -> None:
     bad = write(tmp_path, "Bootstrap: docker\nNope: x\n", "bad.def")
     result = defkit("fmt", bad)
     assert result.returncode == 1 and result.stderr.startswith(f"{bad}:2:1: error: ")
+
+
+def test_fmt_skips_files_that_are_not_definition_files(tmp_path: Path) -> None:
+    module = write(tmp_path, "LIBRARY mylib\nEXPORTS\n    func1 @1\n", "mylib.def")
+    result = defkit("fmt", "--check", module)
+    assert result.returncode == 0 and result.stderr == ""
+    assert Path(module).read_text() == "LIBRARY mylib\nEXPORTS\n    func1 @1\n"

@@ -36,11 +36,16 @@ def fmt(files: tuple[str, ...], check: bool, show_diff: bool) -> int:
 
     changed = failed = 0
     for path in files:
+        original = b""
         try:
             original = read_source(path)
             deffile = parse_text(original, path)
             formatted = format_checked(deffile)
         except DefkitError as exc:
+            from defkit.lint.linter import looks_like_deffile
+
+            if original and not looks_like_deffile(original.decode("utf-8", "replace")):
+                continue  # not an Apptainer file (a Windows module .def, say): not ours to format
             click.echo(exc.format(), err=True)
             failed += 1
             continue
