@@ -159,7 +159,7 @@ class PendingCheck:
             return
         binary = find_shellcheck()
         identity = sccache.binary_identity(binary) if self._cache_dir else ""
-        batches: dict[str, list[str]] = {}
+        batches: dict[str, list[tuple[str, int]]] = {}
         for index, snippet in enumerate(self.snippets):
             if self._cache_dir is not None:
                 argv = _argv("", snippet.dialect, options)
@@ -175,7 +175,7 @@ class PendingCheck:
             with open(name, "w", encoding="utf-8", errors="surrogateescape") as handle:
                 handle.write(snippet.text)
             self.names[name] = index
-            batches.setdefault(snippet.dialect, []).append(name)
+            batches.setdefault(snippet.dialect, []).append((name, len(snippet.text)))
         workers = jobs or os.cpu_count() or 1
         commands = [
             _argv(binary, dialect, options) + chunk
@@ -245,11 +245,18 @@ MIN_PER_PROCESS = 8
 MAX_PER_PROCESS = 100
 
 
-def _chunks(files: list[str], workers: int) -> list[list[str]]:
-    """`files` split evenly over the processes to start."""
+def _chunks(files: list[tuple[str, int]], workers: int) -> list[list[str]]:
+    """(name, size) pairs split over the processes to start, so that each gets about the same
+    amount of script (largest first, each to the lightest process): the slowest one decides."""
     wanted = max(workers, -(-len(files) // MAX_PER_PROCESS))
     count = max(1, min(-(-len(files) // MIN_PER_PROCESS), wanted))
-    return [files[i::count] for i in range(count)]
+    chunks: list[list[str]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for name, size in sorted(files, key=lambda item: -item[1]):
+        lightest = loads.index(min(loads))
+        chunks[lightest].append(name)
+        loads[lightest] += size + 200  # a file costs something even when it is short
+    return chunks
 
 
 def _run(runner: Runner, argv: list[str]) -> list[dict[str, object]]:
