@@ -56,9 +56,9 @@ def default_mode(fakeroot: bool) -> tuple[Mode, Optional[str]]:
     if os.geteuid() == 0 and not fakeroot:
         return "root", None
     if subid_ranges() is not None:
-        return "userns", None if fakeroot else (
-            "not running as root: building rootless with --fakeroot (user namespace with your "
-            "/etc/subuid range)")
+        # Always said, so the log tells a subuid-mapped build from a root-mapped one.
+        reason = "--fakeroot" if fakeroot else "not running as root: building with --fakeroot"
+        return "userns", f"{reason}: user namespace with your /etc/subuid range"
     if not fakeroot_available():
         return "userns", ("fakeroot is not installed: building in a root-mapped user namespace "
                           "only (packages that chown to other users will fail)")
