@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -129,12 +128,6 @@ def parse_lenient(
         return None, [exc]
     deffile, errors = _parse_all(text, path, flavour, strict=False)
     return deffile, errors
-
-
-def stage_lines(deffile: DefFile, stage: Stage) -> Iterator[str]:
-    """The stage's lines as in the file (CR dropped), for tools that show source."""
-    lines = deffile.text.split("\n")
-    yield from lines[stage.span.line - 1 : stage.span.end_line]
 
 
 @functools.lru_cache(maxsize=1)

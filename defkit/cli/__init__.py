@@ -59,7 +59,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from defkit.cli.errors import run_cli
 
     return run_cli(cli, list(argv) if argv is not None else sys.argv[1:])
-
-
-def echo_error(message: str) -> None:
-    click.echo(message, err=True)
