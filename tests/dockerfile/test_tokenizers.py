@@ -8,7 +8,12 @@ import random
 import pytest
 
 from defkit.dockerfile.expand import is_go_space
-from defkit.dockerfile.nodes import GO_SPACE_CHARS, extract_flags, parse_words
+from defkit.dockerfile.nodes import (
+    GO_SPACE_CHARS,
+    _extract_flags_by_char,
+    extract_flags,
+    parse_words,
+)
 
 _ALPHABET = [*"ab=-" * 3, " ", " ", "\t", '"', "'", "\\", "`", "\u00a0", "\n", "$", "--", "--x=",
              "\u3000"]
@@ -76,65 +81,11 @@ def reference_parse_words(rest: str, escape: str) -> list[str]:
 
 
 def reference_extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
-    """Leading `--name[=value]` words (quotes removed) and the rest of the line; `--` ends them."""
+    """BuildKit's extractBuilderFlags character loop, which nodes.py keeps for flags with quotes
+    or escapes; the regex fast path must agree with it on every line."""
     if not line.lstrip(GO_SPACE_CHARS).startswith("--"):
         return line.lstrip(GO_SPACE_CHARS), []  # no flags: the common case
-    words: list[str] = []
-    in_spaces, in_word, in_quote = 0, 1, 2
-    phase = in_spaces
-    word: list[str] = []
-    quote = ""
-    blank_ok = False
-    pos = 0
-    length = len(line)
-    while pos <= length:
-        char = line[pos] if pos < length else ""
-        if phase == in_spaces:
-            if pos == length:
-                break
-            if is_go_space(char):
-                pos += 1
-                continue
-            if char != "-" or pos + 1 == length or line[pos + 1] != "-":
-                return line[pos:], words
-            phase = in_word
-        if pos == length:
-            text = "".join(word)
-            if text != "--" and (blank_ok or text):
-                words.append(text)
-            break
-        if phase == in_word:
-            if is_go_space(char):
-                text = "".join(word)
-                phase = in_spaces
-                if text == "--":
-                    return line[pos:], words
-                if blank_ok or text:
-                    words.append(text)
-                word = []
-                blank_ok = False
-            elif char in ("'", '"'):
-                quote = char
-                blank_ok = True
-                phase = in_quote
-            elif char == escape:
-                if pos + 1 < length:
-                    pos += 1
-                    word.append(line[pos])
-            else:
-                word.append(char)
-        elif char == quote:
-            phase = in_word
-        elif char == escape:
-            if pos + 1 == length:
-                phase = in_word
-            else:
-                pos += 1
-                word.append(line[pos])
-        else:
-            word.append(char)
-        pos += 1
-    return "", words
+    return _extract_flags_by_char(line, escape)
 
 
 @pytest.mark.parametrize("seed", range(4))
