@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Optional
 
 from defkit.errors import DefParseError
 from defkit.gotext import leading_space, trim_space
-from defkit.model import Argument, FileEntry, Label, Span
+from defkit.model import APP_SECTIONS, Argument, FileEntry, Label, Section, Span
+from defkit.scanner import Line, split_lines
 
 # deffile.go's fileSplitter, with Go's `\s` ([\t\n\f\r ]) and ASCII `\w` spelled out: Python's
 # `\s` also matches \v. Alternatives in order: pieces holding a `{{ var }}` placeholder; a bare
@@ -17,6 +19,107 @@ FILE_TOKEN = re.compile(
     rf"""(?:[^{_GO_S}"']*\{{\{{[{_GO_S}]*[0-9A-Za-z_]+[{_GO_S}]*\}}+[^{_GO_S}{{}}"']*)+"""
     rf"""|(?:[^{_GO_S}"']+|"[^"]*"|'[^']*)"""
 )
+
+
+def build_section(
+    group: list[Line], *, trimmed: bool, path: str, errors: list[DefParseError]
+) -> Optional[Section]:
+    """The section made of `group` (its `%name` line, then its body lines); `trimmed` for the
+    first token of a stage, which Apptainer TrimSpaces. Errors found are appended to `errors`."""
+    first = group[0]
+    column = 1
+    if trimmed:
+        token = trim_space("".join(line.text + "\n" for line in group))
+        line_text, newline, body = token.partition("\n")
+        column = leading_space(first.text) + 1
+        if not newline:
+            errors.append(
+                DefParseError(
+                    f"section {line_text}: could not be split into section name and body",
+                    path=path,
+                    span=line_span(first),
+                    kind="section-split",
+                )
+            )
+    else:
+        line_text = first.text
+        body = "".join(line.text + "\n" for line in group[1:])
+    header_span = Span(first.number, column, first.number, len(first.text) + 1)
+    last = group[-1]
+    span = Span(first.number, column, last.number, len(last.text) + 1)
+    name = section_name(line_text)
+    body_line = first.number + 1
+
+    def files() -> tuple[FileEntry, ...]:
+        entries, found = file_entries(body, body_line, path=path)
+        errors.extend(found)
+        return entries
+
+    if name in APP_SECTIONS:
+        parts = written_parts(line_text, 3)
+        if len(parts) < 2:
+            errors.append(
+                DefParseError(
+                    f"app section {parts[0]}: could not be split into section name and app name",
+                    path=path,
+                    span=header_span,
+                    kind="app-section-split",
+                )
+            )
+            return None
+        return Section(
+            name=name,
+            args="",
+            app=parts[1],
+            body=body,
+            span=span,
+            header_span=header_span,
+            body_line=body_line,
+            written_name=parts[0],
+            files=files() if name == "appfiles" else (),
+            labels=labels(body, body_line) if name == "applabels" else (),
+        )
+    parts = written_parts(line_text, 2)
+    return Section(
+        name=name,
+        args=parts[1] if len(parts) == 2 else "",
+        app=None,
+        body=body,
+        span=span,
+        header_span=header_span,
+        body_line=body_line,
+        written_name=parts[0],
+        args_present=len(parts) == 2,
+        files=files() if name == "files" else (),
+        labels=labels(body, body_line) if name == "labels" else (),
+        arguments=arguments(body, body_line) if name == "arguments" else (),
+    )
+
+
+def scanned_sections(chunk: str, first_line: int, path: str) -> list[Section]:
+    """The sections of one stage as the scanner alone sees them: each `%name` line with the
+    lines up to the next one (the grouping the grammar gives them), without the Lark parse.
+
+    The linter starts ShellCheck on these before the full parse is done, and checks them
+    against that parse before it uses the results."""
+    lines = split_lines(chunk, first_line)
+    found: list[Section] = []
+    group: list[Line] = []
+    first_group = True
+    for line in lines + [Line(0, "", 0, True)]:  # a sentinel ends the last section
+        if line.starts_section:
+            if group and group[0].starts_section:
+                section = build_section(group, trimmed=first_group, path=path, errors=[])
+                if section is not None:
+                    found.append(section)
+            first_group = first_group and not group
+            group = []
+        group.append(line)
+    return found
+
+
+def line_span(line: Line) -> Span:
+    return Span(line.number, 1, line.number, len(line.text) + 1)
 
 
 def section_name(first_line: str) -> str:

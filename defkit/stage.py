@@ -10,11 +10,10 @@ from lark import Token, Transformer
 
 from defkit import sections as bodies
 from defkit.errors import DefParseError
-from defkit.gotext import leading_space, trim_space
+from defkit.gotext import trim_space
 from defkit.header import parse_header
 from defkit.line_lexer import scan
 from defkit.model import (
-    APP_SECTIONS,
     STANDARD_SECTIONS,
     HeaderEntry,
     Section,
@@ -74,7 +73,7 @@ class _StageBuilder:
                 self.error(
                     "bufio.Scanner: token too long (Apptainer reads at most 64 KiB per section, "
                     "including the next section line)",
-                    _line_span(group[0]),
+                    bodies.line_span(group[0]),
                     "token-too-long",
                 )
             if kind == "header":
@@ -103,62 +102,7 @@ class _StageBuilder:
         return size > MAX_TOKEN_SIZE - 1  # at EOF the buffer needs one byte to spare
 
     def section(self, group: list[Line], *, trimmed: bool) -> Optional[Section]:
-        first = group[0]
-        column = 1
-        if trimmed:
-            # A stage that starts with a section: Apptainer TrimSpaces the whole token.
-            token = trim_space("".join(line.text + "\n" for line in group))
-            line_text, newline, body = token.partition("\n")
-            column = leading_space(first.text) + 1
-            if not newline:
-                self.error(
-                    f"section {line_text}: could not be split into section name and body",
-                    _line_span(first),
-                    "section-split",
-                )
-        else:
-            line_text = first.text
-            body = "".join(line.text + "\n" for line in group[1:])
-        header_span = Span(first.number, column, first.number, len(first.text) + 1)
-        last = group[-1]
-        span = Span(first.number, column, last.number, len(last.text) + 1)
-        name = bodies.section_name(line_text)
-        body_line = first.number + 1
-        if name in APP_SECTIONS:
-            parts = bodies.written_parts(line_text, 3)
-            if len(parts) < 2:
-                self.error(
-                    f"app section {parts[0]}: could not be split into section name and app name",
-                    header_span,
-                    "app-section-split",
-                )
-                return None
-            return Section(
-                name=name, args="", app=parts[1], body=body, span=span, header_span=header_span,
-                body_line=body_line, written_name=parts[0],
-                files=self.files(body, body_line) if name == "appfiles" else (),
-                labels=bodies.labels(body, body_line) if name == "applabels" else (),
-            )
-        parts = bodies.written_parts(line_text, 2)
-        return Section(
-            name=name,
-            args=parts[1] if len(parts) == 2 else "",
-            app=None,
-            body=body,
-            span=span,
-            header_span=header_span,
-            body_line=body_line,
-            written_name=parts[0],
-            args_present=len(parts) == 2,
-            files=self.files(body, body_line) if name == "files" else (),
-            labels=bodies.labels(body, body_line) if name == "labels" else (),
-            arguments=bodies.arguments(body, body_line) if name == "arguments" else (),
-        )
-
-    def files(self, body: str, body_line: int) -> tuple[Any, ...]:
-        entries, errors = bodies.file_entries(body, body_line, path=self.path)
-        self.errors.extend(errors)
-        return entries
+        return bodies.build_section(group, trimmed=trimmed, path=self.path, errors=self.errors)
 
     def check_names(self, sections: Sequence[Section]) -> None:
         invalid = [section for section in sections if not section.is_known]
@@ -181,10 +125,6 @@ def custom_key(section: Section) -> str:
     if section.app is not None:
         return f"{section.written_name} {section.app}"
     return section.name
-
-
-def _line_span(line: Line) -> Span:
-    return Span(line.number, 1, line.number, len(line.text) + 1)
 
 
 def _is_empty(stage: Stage) -> bool:
