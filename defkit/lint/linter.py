@@ -61,46 +61,58 @@ def lint_sources(
     in the background while the rules run. `cache` reuses ShellCheck's findings for snippets
     checked before (see `defkit.lint.sccache`)."""
     from defkit.lint import shellcheck as sc
-    from defkit.parser import parse_lenient
 
     is_def = [looks_like_deffile(source.text) for source in sources]
-    parsed: list[tuple[Optional[DefFile], tuple[DefParseError, ...]]] = []
+    # ShellCheck starts first, on the sections the scanner finds, and runs while the files are
+    # parsed (which needs Lark) and the rules run; the parsed snippets are matched afterwards.
     # Files whose configurations agree on ShellCheck's options share its processes.
-    groups: dict[ShellcheckOptions, tuple[list[sc.Snippet], list[int]]] = {}
-    for index, source in enumerate(sources):
-        if not is_def[index]:
-            parsed.append((None, ()))
-            continue
-        flavour = source.config.settings.flavour
-        deffile, found_errors = parse_lenient(source.text, source.path, flavour=flavour)
-        parsed.append((deffile, tuple(found_errors)))
-        options = source.config.shellcheck
-        if shellcheck and options.enabled and deffile is not None:
-            found = sc.snippets_for(deffile, options.exclude)
-            snippets, owners = groups.setdefault(dataclasses.replace(options, exclude=()), ([], []))
-            snippets.extend(found)
-            owners.extend([index] * len(found))
-    pending = [
-        (owners, sc.PendingCheck(snippets, options, runner=runner, cache=cache))
-        for options, (snippets, owners) in groups.items()
-        if snippets
-    ]
-    problems = [
-        list(_run_rules(source, deffile, errors)) if wanted else []
-        for source, (deffile, errors), wanted in zip(sources, parsed, is_def)
-    ]
-    for owners, check in pending:
-        for owner, findings in zip(owners, check.results()):
-            source = sources[owner]
+    early: dict[ShellcheckOptions, list[sc.Snippet]] = {}
+    for source, wanted in zip(sources, is_def):
+        if wanted and shellcheck and source.config.shellcheck.enabled:
+            found = sc.early_snippets(source.path, source.text, source.config.shellcheck.exclude)
+            early.setdefault(_shared_options(source), []).extend(found)
+    checks = {
+        options: sc.PendingCheck(snippets, options, runner=runner, cache=cache)
+        for options, snippets in early.items()
+    }
+    try:
+        parsed = [_parse(s) if wanted else (None, ()) for s, wanted in zip(sources, is_def)]
+        problems = [
+            list(_run_rules(source, deffile, errors)) if wanted else []
+            for source, (deffile, errors), wanted in zip(sources, parsed, is_def)
+        ]
+        for index, (source, (deffile, _)) in enumerate(zip(sources, parsed)):
+            if not (shellcheck and source.config.shellcheck.enabled and deffile is not None):
+                continue
+            options = _shared_options(source)
+            check = checks.get(options) or sc.PendingCheck([], options, runner=runner, cache=cache)
+            snippets = sc.snippets_for(deffile, source.config.shellcheck.exclude)
             ignore = source.config.ignores_for(source.path)
-            problems[owner].extend(
-                p for p in findings if _enabled(p.code, p.name, source.config, ignore, True)
-            )
+            for findings in check.results_for(snippets):
+                problems[index].extend(
+                    p for p in findings if _enabled(p.code, p.name, source.config, ignore, True)
+                )
+    finally:
+        for check in checks.values():
+            check.close()
     results = []
     for source, (deffile, errors), file_problems, wanted in zip(sources, parsed, problems, is_def):
         finished = _finish(source, deffile, file_problems, shellcheck) if wanted else ()
         results.append(FileResult(source.path, source.text, finished, deffile, errors, not wanted))
     return results
+
+
+def _parse(source: Source) -> tuple[Optional[DefFile], tuple[DefParseError, ...]]:
+    from defkit.parser import parse_lenient
+
+    flavour = source.config.settings.flavour
+    deffile, errors = parse_lenient(source.text, source.path, flavour=flavour)
+    return deffile, tuple(errors)
+
+
+def _shared_options(source: Source) -> ShellcheckOptions:
+    """The ShellCheck options that decide its processes (exclusions are applied afterwards)."""
+    return dataclasses.replace(source.config.shellcheck, exclude=())
 
 
 def lint_text(text: str, path: str, config: LintConfig, *, shellcheck: bool = True) -> FileResult:

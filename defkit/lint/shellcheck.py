@@ -8,23 +8,26 @@ Python's start-up time. Findings map back exactly: a body is verbatim, so body l
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from defkit.errors import DefkitError, ToolMissingError
 from defkit.lint.config import ShellcheckOptions
 from defkit.lint.problem import Problem, Severity
 from defkit.model import DefFile, Section, Span
 from defkit.runner import Runner, run
+
+if TYPE_CHECKING:
+    from defkit.lint.sccache import Comments
 
 NAME = "shellcheck"
 #: Noise everywhere: sourced files are not in the build context (as hadolint).
@@ -102,19 +105,40 @@ def _placeholder(match: re.Match[str]) -> str:
 
 
 def snippets_for(deffile: DefFile, extra_excluded: Sequence[str] = ()) -> list[Snippet]:
+    sections = [section for stage in deffile.stages for section in stage.sections]
+    return _snippets(deffile.path, sections, extra_excluded)
+
+
+def early_snippets(path: str, text: str, extra_excluded: Sequence[str] = ()) -> list[Snippet]:
+    """The snippets of a file as its scanned sections give them, before the full parse: they
+    start ShellCheck as soon as the files are read. `PendingCheck.results_for` is then asked
+    for the parsed file's snippets and checks any the scan did not foresee."""
+    from defkit.parser import split_stages
+    from defkit.sections import scanned_sections
+
+    sections = [
+        section
+        for first_line, chunk in split_stages(text)
+        for section in scanned_sections(chunk, first_line, path)
+    ]
+    return _snippets(path, sections, extra_excluded)
+
+
+def _snippets(
+    path: str, sections: Sequence[Section], extra_excluded: Sequence[str]
+) -> list[Snippet]:
     found: list[Snippet] = []
-    for stage in deffile.stages:
-        for section in stage.sections:
-            if not section.body.strip():
-                continue
-            dialect = dialect_for(section)
-            if dialect is None:
-                continue
-            excluded = set(ALWAYS_EXCLUDED) | set(extra_excluded)
-            if section.name in ERREXIT_SECTIONS:
-                excluded.update(ERREXIT_EXCLUDED)
-            text = _TEMPLATE.sub(_placeholder, section.body)
-            found.append(Snippet(deffile.path, section, dialect, text, frozenset(excluded)))
+    for section in sections:
+        if not section.body.strip():
+            continue
+        dialect = dialect_for(section)
+        if dialect is None:
+            continue
+        excluded = set(ALWAYS_EXCLUDED) | set(extra_excluded)
+        if section.name in ERREXIT_SECTIONS:
+            excluded.update(ERREXIT_EXCLUDED)
+        text = _TEMPLATE.sub(_placeholder, section.body)
+        found.append(Snippet(path, section, dialect, text, frozenset(excluded)))
     return found
 
 
@@ -129,11 +153,15 @@ def find_shellcheck() -> str:
     return found
 
 
+_Script = tuple[str, str]  # (dialect, text): what ShellCheck's findings depend on
+
+
 class PendingCheck:
-    """ShellCheck running in the background over a set of snippets; `results()` waits for it.
+    """ShellCheck running in the background over a set of snippets; `results_for()` waits.
 
     Starting it before the Python rules run lets both proceed at once (the rules hold the GIL,
-    ShellCheck runs in its own processes).
+    ShellCheck runs in its own processes). ShellCheck's findings depend only on a script's text
+    and dialect, so each distinct (dialect, text) is checked once, whichever files hold it.
     """
 
     def __init__(
@@ -145,75 +173,102 @@ class PendingCheck:
         jobs: Optional[int] = None,
         cache: bool = False,
     ):
-        from defkit.lint import sccache
+        if cache:  # (its hashing and JSON modules are imported only when it is used)
+            from defkit.lint import sccache
 
         self.snippets = list(snippets)
-        self.names: dict[str, int] = {}
-        self._cached: dict[int, sccache.Comments] = {}
-        self._keys: dict[int, str] = {}
+        self.options = options
+        self.runner = runner
+        self.cache = cache
+        self._found: dict[_Script, Comments] = {}
+        self._names: dict[str, _Script] = {}
+        self._keys: dict[_Script, str] = {}
         self._cache_dir = sccache.cache_directory() if cache else None
         self._tmp: Optional[tempfile.TemporaryDirectory[str]] = None
-        self._futures: list[Future[list[dict[str, object]]]] = []
-        self._pool: Optional[ThreadPoolExecutor] = None
-        if not self.snippets:
+        self._jobs: list[_Job] = []
+        scripts = list(dict.fromkeys((snippet.dialect, snippet.text) for snippet in snippets))
+        if not scripts:
             return
         binary = find_shellcheck()
         identity = sccache.binary_identity(binary) if self._cache_dir else ""
         batches: dict[str, list[tuple[str, int]]] = {}
-        for index, snippet in enumerate(self.snippets):
+        for index, script in enumerate(scripts):
+            dialect, text = script
             if self._cache_dir is not None:
-                argv = _argv("", snippet.dialect, options)
-                key = sccache.snippet_key(identity, argv, snippet.dialect, snippet.text)
+                argv = _argv("", dialect, options)
+                key = sccache.snippet_key(identity, argv, dialect, text)
                 hit = sccache.load(self._cache_dir, key)
                 if hit is not None:
-                    self._cached[index] = hit
+                    self._found[script] = hit
                     continue
-                self._keys[index] = key
+                self._keys[script] = key
             if self._tmp is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="defkit-shellcheck-")
             name = os.path.join(self._tmp.name, f"{index}.sh")
             with open(name, "w", encoding="utf-8", errors="surrogateescape") as handle:
-                handle.write(snippet.text)
-            self.names[name] = index
-            batches.setdefault(snippet.dialect, []).append((name, len(snippet.text)))
+                handle.write(text)
+            self._names[name] = script
+            batches.setdefault(dialect, []).append((name, len(text)))
         workers = jobs or os.cpu_count() or 1
-        commands = [
-            _argv(binary, dialect, options) + chunk
+        # All at once: the chunks are sized for the CPUs; a pool would hold one dialect's
+        # process back until another's ends.
+        self._jobs = [
+            _Job(runner, _argv(binary, dialect, options) + chunk)
             for dialect, files in batches.items()
             for chunk in _chunks(files, workers)
         ]
-        if commands:
-            self._pool = ThreadPoolExecutor(max_workers=max(1, min(len(commands), workers)))
-            self._futures = [self._pool.submit(_run, runner, argv) for argv in commands]
 
-    def results(self) -> list[list[Problem]]:
-        """The findings of each snippet, in the order given (paths and positions in the .def)."""
-        from defkit.lint import sccache
+    def close(self) -> None:
+        """Wait for the processes and remove their files (results stay available)."""
+        self._collect()
 
-        comments: dict[int, sccache.Comments] = dict(self._cached)
+    def _collect(self) -> None:
+        """Wait for the processes and file their findings under each script (once)."""
+        jobs, self._jobs = self._jobs, []
         try:
-            fresh: dict[int, sccache.Comments] = {index: [] for index in self.names.values()}
-            for future in self._futures:
-                for comment in future.result():
-                    index = self.names.get(str(comment.pop("file", "")))
-                    if index is not None:
-                        fresh[index].append(comment)
+            fresh: dict[_Script, Comments] = {script: [] for script in self._names.values()}
+            for job in jobs:
+                for comment in job.result():
+                    script = self._names.get(str(comment.pop("file", "")))
+                    if script is not None:
+                        fresh[script].append(comment)
             if self._cache_dir is not None:
-                for index, found in fresh.items():
-                    sccache.store(self._cache_dir, self._keys[index], found)
-            comments.update(fresh)
+                from defkit.lint import sccache
+
+                for script, found in fresh.items():
+                    sccache.store(self._cache_dir, self._keys[script], found)
+            self._found.update(fresh)
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
+            for job in jobs:
+                job.thread.join()
             if self._tmp is not None:
                 self._tmp.cleanup()
-        problems: list[list[Problem]] = [[] for _ in self.snippets]
-        for index, found in comments.items():
-            snippet = self.snippets[index]
-            for comment in found:
-                problem = _problem(snippet, comment)
-                if problem.code not in snippet.excluded:
-                    problems[index].append(problem)
+                self._tmp = None
+            self._names = {}
+
+    def results(self) -> list[list[Problem]]:
+        """The findings of each snippet given, in order (paths and positions in the .def)."""
+        return self.results_for(self.snippets)
+
+    def results_for(self, snippets: Sequence[Snippet]) -> list[list[Problem]]:
+        """The findings of each of `snippets`, in order, at their own positions. A script that
+        was not among those started is checked now."""
+        self._collect()
+        missing = [s for s in snippets if (s.dialect, s.text) not in self._found]
+        if missing:
+            late = PendingCheck(missing, self.options, runner=self.runner, cache=self.cache)
+            late._collect()
+            self._found.update(late._found)
+        problems: list[list[Problem]] = []
+        for snippet in snippets:
+            found = self._found[(snippet.dialect, snippet.text)]
+            problems.append(
+                [
+                    problem
+                    for problem in (_problem(snippet, comment) for comment in found)
+                    if problem.code not in snippet.excluded
+                ]
+            )
         return problems
 
 
@@ -259,8 +314,31 @@ def _chunks(files: list[tuple[str, int]], workers: int) -> list[list[str]]:
     return chunks
 
 
-def _run(runner: Runner, argv: list[str]) -> list[dict[str, object]]:
-    completed = runner(argv)
+class _Job:
+    """One ShellCheck process, run by the runner in a thread (the runner blocks; the thread
+    only waits, so the rules keep the interpreter meanwhile)."""
+
+    def __init__(self, runner: Runner, argv: list[str]) -> None:
+        self._outcome: list[subprocess.CompletedProcess[bytes]] = []
+        self._error: list[BaseException] = []
+        self.thread = threading.Thread(target=self._work, args=(runner, argv), daemon=True)
+        self.thread.start()
+
+    def _work(self, runner: Runner, argv: list[str]) -> None:
+        try:
+            self._outcome.append(runner(argv))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+            self._error.append(exc)
+
+    def result(self) -> list[dict[str, object]]:
+        self.thread.join()
+        if self._error:
+            raise self._error[0]
+        return _comments(self._outcome[0])
+
+
+def _comments(completed: subprocess.CompletedProcess[bytes]) -> list[dict[str, object]]:
+    import json  # after the processes started: not on the way to them
     if completed.returncode not in (0, 1):
         message = completed.stderr.decode("utf-8", "replace").strip().splitlines()
         raise DefkitError(f"shellcheck failed: {message[0] if message else completed.returncode}")

@@ -11,8 +11,15 @@ import pytest
 
 from defkit.lint.config import LintConfig, ShellcheckOptions
 from defkit.lint.linter import Source, lint_sources
-from defkit.lint.shellcheck import dialect_for, find_shellcheck, interpreter_dialect
+from defkit.lint.shellcheck import (
+    PendingCheck,
+    dialect_for,
+    find_shellcheck,
+    interpreter_dialect,
+    snippets_for,
+)
 from defkit.model import Section, Span
+from defkit.parser import parse_text
 from defkit.runner import run
 from tests.lint.helpers import dedent, lint, own
 
@@ -144,12 +151,48 @@ def test_batched_processes_per_dialect_for_many_files() -> None:
     results = lint_sources(sources, runner=counting_runner)
     assert len(calls) == 2  # sh and bash: a few snippets each, one process each
     calls.clear()
-    many = [Source(f"g{i}.def", sh_file, LintConfig()) for i in range(150)]  # 300 sh snippets
+    many = [  # 300 distinct sh snippets
+        Source(f"g{i}.def", sh_file.replace("$1", f"$1 # {i}").replace("$2", f"$2 # {i}"),
+               LintConfig())
+        for i in range(150)
+    ]
     assert all(len(sc(result)) == 2 for result in lint_sources(many, runner=counting_runner))
     assert len(calls) == max(os.cpu_count() or 1, 3)  # at most MAX_PER_PROCESS (100) each
     assert all(call[0] == find_shellcheck() for call in calls)
     assert all(len(sc(result)) == 2 for result in results)
     assert {p.path for p in results[3].problems} == {"f3.def"}
+
+
+def test_a_script_repeated_across_files_is_checked_once_and_reported_in_each() -> None:
+    checked: list[str] = []
+
+    def counting_runner(
+        argv: Sequence[str], **kwargs: object
+    ) -> subprocess.CompletedProcess[bytes]:
+        checked.extend(arg for arg in argv if arg.endswith(".sh"))
+        return run(argv, **kwargs)  # type: ignore[arg-type]
+
+    text = "Bootstrap: docker\nFrom: alpine\n%runscript\n    exec foo $1\n"
+    config = LintConfig(select=("SC",))
+    sources = [Source("a.def", text, config), Source("b.def", "# b\n" + text, config)]
+    first, second = lint_sources(sources, runner=counting_runner)
+    assert len(checked) == 1
+    assert sc(first) == [("SC2086", 4, 14)] and sc(second) == [("SC2086", 5, 14)]
+    assert {p.path for p in second.problems} == {"b.def"}
+
+
+def test_snippets_the_early_scan_did_not_start_are_checked_when_asked_for() -> None:
+    started = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n"))
+    other = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%test\n    ls $2\n"))
+    check = PendingCheck(started, ShellcheckOptions())
+    try:
+        found = check.results_for(other + started)
+    finally:
+        check.close()
+    assert [[(p.code, p.span.line, p.span.column) for p in problems] for problems in found] == [
+        [("SC2086", 4, 8)],  # %test `ls $2`: checked late
+        [("SC2086", 4, 10)],  # %post `echo $1`: started first
+    ]
 
 
 def test_files_with_different_shellcheck_options_in_one_run() -> None:
@@ -214,3 +257,18 @@ def test_environment_missing_export_supersedes_sc2034() -> None:
     rule = ("SC", "environment-missing-export")
     with_rule = lint_sources([Source("a.def", text, LintConfig(select=rule))])[0]
     assert [p.code for p in with_rule.problems] == ["DK401"]
+
+
+def test_the_early_scan_finds_the_parsed_snippets_of_every_corpus_file() -> None:
+    """ShellCheck starts on the scanned sections; on real files that is never wasted work."""
+    from defkit.lint.shellcheck import early_snippets
+    from defkit.parser import parse_lenient
+    from tests.shared import corpus_def_files
+
+    for path in corpus_def_files():
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+        deffile, _ = parse_lenient(text, str(path))
+        if deffile is None:
+            continue
+        parsed = [(s.dialect, s.text, s.section) for s in snippets_for(deffile)]
+        assert [(s.dialect, s.text, s.section) for s in early_snippets(str(path), text)] == parsed
