@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 
 import click
 
@@ -43,6 +42,8 @@ def run_cli(cli: click.Group, argv: list[str]) -> int:
             f"{REPORT_URL} with the traceback below.",
             err=True,
         )
+        import traceback  # only here: it is not worth its import time on every run
+
         click.echo(traceback.format_exc(), err=True)
         return 3
     return result if isinstance(result, int) else 0

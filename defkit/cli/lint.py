@@ -23,6 +23,8 @@ def _words(value: Optional[str]) -> Optional[tuple[str, ...]]:
 
 
 def _check_selectors(option: str, words: Optional[tuple[str, ...]]) -> None:
+    if not words:
+        return  # the rules are imported only once ShellCheck runs, unless a selector needs them
     from defkit.lint.config_file import did_you_mean
     from defkit.lint.rules import RULES
     from defkit.lint.selection import is_valid_selector

@@ -66,7 +66,9 @@ class Command:
                 return word
         return None
 
-    @property
+    # Cached: rules ask every command for its argv and name many times over.
+    # (cached_property stores in the instance __dict__, which a frozen dataclass allows.)
+    @functools.cached_property
     def argv(self) -> tuple[Word, ...]:
         """The words from the program name on: assignments, keywords and wrappers skipped."""
         words = list(self.words)
@@ -86,7 +88,7 @@ class Command:
                 break
         return tuple(words)
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """The program's base name ("apt-get" for `/usr/bin/apt-get`), "" when there is none."""
         argv = self.argv
