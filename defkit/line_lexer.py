@@ -1,4 +1,4 @@
-"""A Lark lexer that hands the grammar whole lines, classified by Apptainer's scanner rules."""
+"""A Lark lexer that hands the grammar blocks of whole lines, cut by Apptainer's scanner rules."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 from lark import Token
 from lark.lexer import Lexer
 
-from defkit.gotext import trim_space
 from defkit.scanner import Line, split_lines
 
 
@@ -19,21 +18,34 @@ def scan(text: str) -> tuple[Line, ...]:
     return tuple(split_lines(text, 1))
 
 
-def _kind(line: Line, in_header: bool) -> str:
-    if line.starts_section:
-        return "SECTION_LINE"
-    if not in_header:
-        return "BODY_LINE"
-    text = trim_space(line.text)
-    return "HEADER_GAP" if text == "" or text.startswith("#") else "HEADER_LINE"
+def _block(kind: str, lines: list[Line]) -> Token:
+    return Token(
+        kind,
+        "\n".join(line.text for line in lines),
+        line=lines[0].number,
+        column=1,
+        end_line=lines[-1].number,
+    )
 
 
 class LineLexer(Lexer):
+    """HEADER (the lines before the first section), then per section its SECTION_LINE and the
+    BODY lines that follow it. One token per block rather than per line: the grammar needs no
+    more, and Lark's per-token work is most of a parse."""
+
     def __init__(self, lexer_conf: Any) -> None:
         pass
 
     def lex(self, data: str) -> Iterator[Token]:  # type: ignore[override]
-        in_header = True
+        block: list[Line] = []
+        kind = "HEADER"
         for line in scan(data):
-            in_header = in_header and not line.starts_section
-            yield Token(_kind(line, in_header), line.text, line=line.number, column=1)
+            if line.starts_section:
+                if block:
+                    yield _block(kind, block)
+                yield _block("SECTION_LINE", [line])
+                block, kind = [], "BODY"
+            else:
+                block.append(line)
+        if block:
+            yield _block(kind, block)

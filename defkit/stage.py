@@ -24,22 +24,25 @@ from defkit.scanner import MAX_TOKEN_SIZE, Line
 
 
 class _Groups(Transformer[Token, Any]):
-    """Tree -> (header lines or None, [section lines, ...]) as line numbers within the stage."""
-
-    def header_line(self, children: list[Token]) -> Token:
-        return children[0]
-
-    def body_line(self, children: list[Token]) -> Token:
-        return children[0]
+    """Tree -> [("header" or "section", line numbers within the stage), ...]."""
 
     def header(self, children: list[Token]) -> tuple[str, list[int]]:
-        return ("header", [token.line for token in children])  # type: ignore[misc]
+        return ("header", _numbers(children))
 
     def section(self, children: list[Token]) -> tuple[str, list[int]]:
-        return ("section", [token.line for token in children])  # type: ignore[misc]
+        return ("section", _numbers(children))
 
     def start(self, children: list[tuple[str, list[int]]]) -> list[tuple[str, list[int]]]:
         return children
+
+
+def _numbers(tokens: list[Token]) -> list[int]:
+    """The line numbers a group of block tokens covers."""
+    numbers: list[int] = []
+    for token in tokens:
+        assert token.line is not None and token.end_line is not None  # set by LineLexer
+        numbers.extend(range(token.line, token.end_line + 1))
+    return numbers
 
 
 @dataclass
