@@ -10,13 +10,10 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
-import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Optional
-
-from defkit.lint.context import Settings
 
 LEVELS = ("error", "warning", "info", "style")
 FAIL_ON = (*LEVELS, "none")
@@ -35,7 +32,18 @@ def normalise_arch(arch: str) -> Optional[str]:
 
 
 def host_arch() -> str:
-    return normalise_arch(platform.machine()) or "amd64"
+    return normalise_arch(os.uname().machine) or "amd64"  # (what platform.machine() reads)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Project-wide settings from configuration and the command line (rules see them)."""
+
+    arch: str = "amd64"  # Apptainer's name for the target architecture
+    build_mode: str = "fakeroot"  # fakeroot | root | remote
+    flavour: str = "apptainer"  # apptainer | singularityce
+    trusted_registries: tuple[str, ...] = ()
+    required_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

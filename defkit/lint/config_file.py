@@ -16,11 +16,11 @@ from defkit.lint.config import (
     FLAVOURS,
     LEVELS,
     LintConfig,
+    Settings,
     ShellcheckOptions,
     host_arch,
     normalise_arch,
 )
-from defkit.lint.context import Settings
 from defkit.model import Span
 
 Key = Union[str, int]

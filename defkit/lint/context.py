@@ -8,19 +8,11 @@ from functools import lru_cache
 from typing import Any, Optional, Protocol
 
 from defkit.errors import DefParseError
+from defkit.lint.config import Settings
 from defkit.lint.problem import Problem, Severity
 from defkit.model import DefFile
 
-
-@dataclass(frozen=True)
-class Settings:
-    """Project-wide settings from configuration and the command line."""
-
-    arch: str = "amd64"  # Apptainer's name for the target architecture
-    build_mode: str = "fakeroot"  # fakeroot | root | remote
-    flavour: str = "apptainer"  # apptainer | singularityce
-    trusted_registries: tuple[str, ...] = ()
-    required_labels: tuple[str, ...] = ()
+__all__ = ["LintContext", "Rule", "Settings"]
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,17 @@ import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from defkit.errors import DefParseError
-from defkit.lint import selection, suppress
+from defkit.lint import selection
 from defkit.lint.config import LintConfig, ShellcheckOptions
-from defkit.lint.context import LintContext, Rule
-from defkit.lint.problem import Problem, Severity
 from defkit.model import DefFile
 from defkit.runner import Runner, run
+
+if TYPE_CHECKING:  # imported where used: ShellCheck starts before the rules need them
+    from defkit.lint.context import Rule
+    from defkit.lint.problem import Problem, Severity
 
 #: Codes whose findings are places where Apptainer rejects the file: they always fail the run.
 PARSE_ERROR_CODES = frozenset({"DK001", "DK002", "DK003"})
@@ -156,10 +158,12 @@ def _enabled(
 def _run_rules(
     source: Source, deffile: Optional[DefFile], errors: tuple[DefParseError, ...]
 ) -> Iterable[Problem]:
+    from defkit.lint import context
+
     for rule in enabled_rules(source.config, source.path):
         if rule.NAME == "unused-ignore":  # computed after suppression, in _finish
             continue
-        ctx = LintContext(
+        ctx = context.LintContext(
             path=source.path,
             text=source.text,
             deffile=deffile,
@@ -192,6 +196,8 @@ def _finish(
     ignore = config.ignores_for(source.path)
     kept = problems
     if config.inline_ignores:
+        from defkit.lint import suppress
+
         directives = suppress.parse_directives(source.text, _header_end(deffile, source.text))
         if directives:
             kept, unused = suppress.apply(
