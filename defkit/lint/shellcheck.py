@@ -1,9 +1,11 @@
 """ShellCheck over every script section, with the dialect the section really runs under.
 
-Snippets from all files of a run are written to one temporary directory and checked with one
-ShellCheck process per dialect (and per set of options), so a pre-commit call stays close to
-Python's start-up time. Findings map back exactly: a body is verbatim, so body line n is file line
-`body_line + n - 1`, at the same column (plus `body_column_offset` on the body's first line).
+The distinct scripts of all files of a run (a script repeated across files once) are written to
+one temporary directory and checked by a few ShellCheck processes per dialect (and per set of
+options), sized to the CPUs. They start on the sections the scanner finds, before the files are
+fully parsed, and run while the rules do. Findings map back exactly: a body is verbatim, so body
+line n is file line `body_line + n - 1`, at the same column (plus `body_column_offset` on the
+body's first line).
 """
 
 from __future__ import annotations
