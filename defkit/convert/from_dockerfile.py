@@ -89,7 +89,7 @@ def convert_dockerfile(
     try:
         dockerfile = parse(text, path)
         return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
-                              source=text, dockerignore=dockerignore, verify=verify)
+                              dockerignore=dockerignore, verify=verify)
     finally:
         if collecting:
             gc.enable()
@@ -101,7 +101,6 @@ def convert_parsed(
     build_args: Optional[Mapping[str, str]] = None,
     target: Optional[str] = None,
     arch: Optional[str] = None,
-    source: Optional[str] = None,
     dockerignore: Optional[str] = None,
     verify: bool = False,
 ) -> Conversion:
@@ -167,7 +166,6 @@ def convert_parsed(
 
     current = [target_index]
     ctx = Context(dockerfile.escape, notes, args, global_values, predefined, resolve_stage, used,
-                  source.split("\n") if source is not None else [],
                   ignore_patterns.parse(dockerignore) if dockerignore is not None else None)
     states: dict[int, StageState] = {}
 

@@ -88,26 +88,11 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[lis
 
     Only where a backslash-newline means the same to sh as to BuildKit: not inside single quotes
     or a comment, and only with the default escape character."""
-    span = instruction.span
-    first, last = span.line, span.end_line
-    source_lines = ctx.source_lines
-    if ctx.escape != "\\" or last == first or not source_lines:
-        return None
-    count = len(source_lines)
-    pieces = []
-    for number in range(first, last + 1):
-        raw = source_lines[number - 1] if number <= count else ""
-        if number > first:
-            stripped = raw.strip()
-            if not stripped or stripped[0] == "#":
-                continue  # BuildKit drops comment and blank lines inside a continuation
-        if number < last:
-            trimmed = raw.rstrip(" \t")
-            if trimmed.endswith("\\"):
-                raw = trimmed[:-1]  # the line-continuation backslash and the blanks after it
-        pieces.append(raw)
+    pieces = instruction.pieces  # the physical lines, as the parser joined them
+    if ctx.escape != "\\" or not pieces or instruction.span.column != 1:
+        return None  # (an indented first line would need its indentation back: left as is)
     joined = "".join(pieces).rstrip()
-    if joined != instruction.original.rstrip() or not joined.endswith(command):
+    if not joined.endswith(command):
         return None
     offset = len(joined) - len(command)
     lines: list[str] = []

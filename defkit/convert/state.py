@@ -30,7 +30,6 @@ class Context:
     # Given a COPY --from / --mount from= value, the Apptainer stage name to copy from.
     resolve_stage: Callable[[str, int], str]
     used_build_args: set[str] = field(default_factory=set)
-    source_lines: list[str] = field(default_factory=list)  # the Dockerfile, for line breaks
     ignore: Optional[list[Pattern]] = None  # .dockerignore patterns; None: no .dockerignore
 
 

@@ -222,6 +222,10 @@ class Instruction:
     heredocs: tuple[Heredoc, ...]
     span: Span  # first line .. last line (heredoc bodies included); end_column exclusive
     command: Optional[Command]  # typed view; None for an unknown keyword
+    # The physical lines `original` was joined from, each without its continuation character
+    # (comment and blank lines inside dropped, the first without its indentation); () when
+    # the instruction is on one line.
+    pieces: tuple[str, ...] = ()
 
     def flag(self, name: str) -> Optional[Flag]:
         """The last flag called `name` (BuildKit lets a later one win), or None."""

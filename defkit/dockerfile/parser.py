@@ -195,10 +195,12 @@ class _Parser:
         start_line = self.index
         start_column = len(first) - len(token) + 1
         last = token[-1]
+        pieces: tuple[str, ...] = ()
         if last != escape and last != " " and last != "\t":
             logical = token  # no continuation: the common case
         else:
-            logical = self.continued(token, escape)
+            pieces = self.continued(token, escape)
+            logical = "".join(pieces)
         try:
             node = parse_node(logical, escape)
         except NodeError as exc:
@@ -208,13 +210,13 @@ class _Parser:
         ) else ()
         end = self.index
         span = make_span(start_line, start_column, end, len(self.stripped[end - 1]) + 1)
-        return self.instruction(node, heredocs, span)
+        return self.instruction(node, heredocs, span, pieces if len(pieces) > 1 else ())
 
-    def continued(self, token: str, escape: str) -> str:
-        """The logical line that starts with `token`, continuation lines read."""
+    def continued(self, token: str, escape: str) -> tuple[str, ...]:
+        """The pieces of the logical line that starts with `token`, continuation lines read."""
         content, ended = trim_continuation(token, escape)
         if ended:
-            return content
+            return (content,)
         parts = [content]
         empty_line: Optional[int] = None
         lines = self.stripped
@@ -233,15 +235,14 @@ class _Parser:
                 break
             content, ended = trim_continuation(line, escape)
             parts.append(content)
-        logical = "".join(parts)
         if empty_line is not None:
             self.warnings.append(
                 ParseWarning(
-                    f"Empty continuation line found in: {logical}",
+                    f"Empty continuation line found in: {''.join(parts)}",
                     Span(empty_line, 1, empty_line, 1),
                 )
             )
-        return logical
+        return tuple(parts)
 
     def read_heredocs(
         self, node: Node, logical: str, start_line: int, start_column: int
@@ -278,7 +279,9 @@ class _Parser:
             )
         return tuple(heredocs)
 
-    def instruction(self, node: Node, heredocs: tuple[Heredoc, ...], span: Span) -> Instruction:
+    def instruction(
+        self, node: Node, heredocs: tuple[Heredoc, ...], span: Span, pieces: tuple[str, ...] = ()
+    ) -> Instruction:
         command: Optional[Command] = None
         lowered = node.keyword.lower()
         if lowered == "onbuild":
@@ -300,6 +303,7 @@ class _Parser:
             heredocs,
             span,
             command,
+            pieces,
         )
 
     def onbuild(
