@@ -87,12 +87,26 @@ class StagePlan:
 
     def sections(self) -> list[tuple[str, str]]:
         """(section line, body) in the order they are written; the header first, as ("", text)."""
+        parts = self._parts()
+        self._insert_arguments(parts)
+        return parts
+
+    def prune_arguments(self, parts: list[tuple[str, str]]) -> None:
+        """Keep only the %arguments some `{{ NAME }}` in `parts` (the rest of the stage) uses."""
+        if self.arguments:
+            used = set(PLACEHOLDER.findall("".join(body for _line, body in parts)))
+            self.arguments = {name: v for name, v in self.arguments.items() if name in used}
+
+    def _insert_arguments(self, parts: list[tuple[str, str]]) -> None:
+        if self.arguments:
+            body = "".join(f"{INDENT}{key}={value}\n" for key, value in self.arguments.items())
+            parts.insert(1, ("%arguments", body))
+
+    def _parts(self) -> list[tuple[str, str]]:
+        """The sections apart from %arguments."""
         header = "\n".join(f"{key}: {value}" for key, value in self.header)
         comments = "".join(f"# {comment}\n" for comment in self.header_comments)
         parts = [("", header + "\n" + comments)]
-        if self.arguments:
-            body = "".join(f"{INDENT}{key}={value}\n" for key, value in self.arguments.items())
-            parts.append(("%arguments", body))
         for stage, entries in self.files_from.items():
             parts.append((f"%files from {stage}", _files_body(entries)))
         if self.files:
@@ -130,7 +144,12 @@ def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = Fa
 
     With `check`, the text is read back with Apptainer's rules (see `check_rendered`)."""
     head = "".join(f"# {line}\n" if line else "#\n" for line in preamble)
-    rendered = [(stage, stage.sections()) for stage in stages]
+    rendered = []
+    for stage in stages:
+        parts = stage._parts()  # rendered once: the arguments kept depend on it
+        stage.prune_arguments(parts)
+        stage._insert_arguments(parts)
+        rendered.append((stage, parts))
     text = head + "\n".join(
         "\n".join(f"{line}\n{body}" if line else body for line, body in sections)
         for _stage, sections in rendered

@@ -19,7 +19,6 @@ from defkit.convert import dockerignore as ignore_patterns
 from defkit.convert.emit import Script, StagePlan, render_def
 from defkit.convert.notes import Conversion, ConvertError, NoteSink
 from defkit.convert.runscript import build_runscript
-from defkit.convert.shell import PLACEHOLDER
 from defkit.convert.state import Context, StageState
 from defkit.convert.steps import convert_instruction
 from defkit.convert.words import (
@@ -341,11 +340,7 @@ def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> No
         plan.post_epilogue.add("rm -rf /.defkit")
     if final:
         _finish_final(state, notes, stage)
-    # Keep only the %arguments that some {{ NAME }} uses (a stage without %post has none).
-    if plan.arguments:
-        arguments, plan.arguments = plan.arguments, {}
-        used = set(PLACEHOLDER.findall(plan.render()))
-        plan.arguments = {name: value for name, value in arguments.items() if name in used}
+    # (render_def keeps only the %arguments that some {{ NAME }} of the stage uses.)
 
 
 def _finish_final(state: StageState, notes: NoteSink, stage: Stage) -> None:
