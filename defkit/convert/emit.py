@@ -86,21 +86,18 @@ class StagePlan:
         )
 
     def sections(self) -> list[tuple[str, str]]:
-        """(section line, body) in the order they are written; the header first, as ("", text)."""
-        parts = self._parts()
-        self._insert_arguments(parts)
-        return parts
+        """(section line, body) in the order they are written; the header first, as ("", text).
 
-    def prune_arguments(self, parts: list[tuple[str, str]]) -> None:
-        """Keep only the %arguments some `{{ NAME }}` in `parts` (the rest of the stage) uses."""
+        %arguments keeps only the names some `{{ NAME }}` of the other sections uses; the
+        others are dropped from `arguments` too (the self-check compares with it)."""
+        parts = self._parts()
         if self.arguments:
             used = set(PLACEHOLDER.findall("".join(body for _line, body in parts)))
             self.arguments = {name: v for name, v in self.arguments.items() if name in used}
-
-    def _insert_arguments(self, parts: list[tuple[str, str]]) -> None:
         if self.arguments:
             body = "".join(f"{INDENT}{key}={value}\n" for key, value in self.arguments.items())
             parts.insert(1, ("%arguments", body))
+        return parts
 
     def _parts(self) -> list[tuple[str, str]]:
         """The sections apart from %arguments."""
@@ -129,11 +126,6 @@ class StagePlan:
             parts.append(("%help", "".join(f"{INDENT}{line}\n" for line in self.help)))
         return parts
 
-    def render(self) -> str:
-        return "\n".join(
-            f"{line}\n{body}" if line else body for line, body in self.sections()
-        )
-
 
 def _files_body(entries: list[tuple[str, str]]) -> str:
     return "".join(f"{INDENT}{files_word(src)} {files_word(dst)}\n" for src, dst in entries)
@@ -144,12 +136,7 @@ def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = Fa
 
     With `check`, the text is read back with Apptainer's rules (see `check_rendered`)."""
     head = "".join(f"# {line}\n" if line else "#\n" for line in preamble)
-    rendered = []
-    for stage in stages:
-        parts = stage._parts()  # rendered once: the arguments kept depend on it
-        stage.prune_arguments(parts)
-        stage._insert_arguments(parts)
-        rendered.append((stage, parts))
+    rendered = [(stage, stage.sections()) for stage in stages]
     text = head + "\n".join(
         "\n".join(f"{line}\n{body}" if line else body for line, body in sections)
         for _stage, sections in rendered

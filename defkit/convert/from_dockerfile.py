@@ -340,7 +340,6 @@ def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> No
         plan.post_epilogue.add("rm -rf /.defkit")
     if final:
         _finish_final(state, notes, stage)
-    # (render_def keeps only the %arguments that some {{ NAME }} of the stage uses.)
 
 
 def _finish_final(state: StageState, notes: NoteSink, stage: Stage) -> None:
