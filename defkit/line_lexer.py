@@ -9,7 +9,7 @@ from typing import Any
 from lark import Token
 from lark.lexer import Lexer
 
-from defkit.scanner import Line, split_lines
+from defkit.scanner import Line, blocks, split_lines
 
 
 @functools.lru_cache(maxsize=8)
@@ -37,15 +37,10 @@ class LineLexer(Lexer):
         pass
 
     def lex(self, data: str) -> Iterator[Token]:  # type: ignore[override]
-        block: list[Line] = []
-        kind = "HEADER"
-        for line in scan(data):
-            if line.starts_section:
-                if block:
-                    yield _block(kind, block)
-                yield _block("SECTION_LINE", [line])
-                block, kind = [], "BODY"
-            else:
-                block.append(line)
-        if block:
-            yield _block(kind, block)
+        for kind, lines in blocks(scan(data)):
+            if kind == "header":
+                yield _block("HEADER", lines)
+                continue
+            yield _block("SECTION_LINE", lines[:1])
+            if len(lines) > 1:
+                yield _block("BODY", lines[1:])

@@ -9,6 +9,7 @@ Lark grammar (`grammar/deffile.lark`) receives whole lines as tokens.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from defkit.gotext import first_word_starts_with_percent
@@ -40,3 +41,16 @@ def split_lines(text: str, first_line: int) -> list[Line]:
             Line(first_line + index, content, raw_size, first_word_starts_with_percent(content))
         )
     return lines
+
+
+def blocks(lines: Sequence[Line]) -> Iterator[tuple[str, list[Line]]]:
+    """The stage's lines in Apptainer's tokens: ("header", the lines before the first section),
+    then ("section", a `%name` line and the lines up to the next one) for each section."""
+    block: list[Line] = []
+    for line in lines:
+        if line.starts_section and block:
+            yield ("section" if block[0].starts_section else "header"), block
+            block = []
+        block.append(line)
+    if block:
+        yield ("section" if block[0].starts_section else "header"), block

@@ -9,7 +9,7 @@ from typing import Optional
 from defkit.errors import DefParseError
 from defkit.gotext import leading_space, trim_space
 from defkit.model import APP_SECTIONS, Argument, FileEntry, Label, Section, Span
-from defkit.scanner import Line, split_lines
+from defkit.scanner import Line, blocks, split_lines
 
 # deffile.go's fileSplitter, with Go's `\s` ([\t\n\f\r ]) and ASCII `\w` spelled out: Python's
 # `\s` also matches \v. Alternatives in order: pieces holding a `{{ var }}` placeholder; a bare
@@ -97,24 +97,17 @@ def build_section(
 
 
 def scanned_sections(chunk: str, first_line: int, path: str) -> list[Section]:
-    """The sections of one stage as the scanner alone sees them: each `%name` line with the
-    lines up to the next one (the grouping the grammar gives them), without the Lark parse.
+    """The sections of one stage as the scanner's tokens give them (the blocks the lexer hands
+    the grammar), without the Lark parse.
 
     The linter starts ShellCheck on these before the full parse is done, and checks them
     against that parse before it uses the results."""
-    lines = split_lines(chunk, first_line)
     found: list[Section] = []
-    group: list[Line] = []
-    first_group = True
-    for line in lines + [Line(0, "", 0, True)]:  # a sentinel ends the last section
-        if line.starts_section:
-            if group and group[0].starts_section:
-                section = build_section(group, trimmed=first_group, path=path, errors=[])
-                if section is not None:
-                    found.append(section)
-            first_group = first_group and not group
-            group = []
-        group.append(line)
+    for index, (kind, group) in enumerate(blocks(split_lines(chunk, first_line))):
+        if kind == "section":  # the first token of a stage is trimmed, as the builder does
+            section = build_section(group, trimmed=index == 0, path=path, errors=[])
+            if section is not None:
+                found.append(section)
     return found
 
 
