@@ -143,57 +143,13 @@ def convert_parsed(
 
     target_index = _target_index(stages, names, target, path)
     apptainer_names = {s.index: s.name or f"stage-{s.index}" for s in stages}
-    external: dict[str, str] = {}  # external image -> extra stage name
-    copy_sources: dict[int, set[int]] = {}
-
-    def resolve_stage(reference: str, line: int) -> str:
-        lowered = reference.lower()
-        if lowered in names:
-            index = names[lowered]
-        elif reference.isdigit() and int(reference) < len(stages):
-            index = int(reference)
-        else:
-            if reference not in external:
-                _image_reference(reference, Span(line, 1, line, 1), "COPY --from", path)
-                number = len(external) + 1
-                while f"image-{number}" in names:
-                    number += 1
-                external[reference] = f"image-{number}"
-            return external[reference]
-        copy_sources.setdefault(current[0], set()).add(index)
-        return apptainer_names[index]
-
-    current = [target_index]
-    ctx = Context(dockerfile.escape, notes, args, global_values, predefined, resolve_stage, used,
+    refs = _StageRefs(names, len(stages), apptainer_names, path, target_index)
+    ctx = Context(dockerfile.escape, notes, args, global_values, predefined, refs.resolve, used,
                   ignore_patterns.parse(dockerignore) if dockerignore is not None else None)
-    states: dict[int, StageState] = {}
-
-    def convert_stage(index: int) -> StageState:
-        if index in states:
-            return states[index]
-        stage = stages[index]
-        parent = parents[index]
-        if parent is not None:
-            line = stage.from_instruction.span.line
-            state = convert_stage(parent).fork(
-                apptainer_names[index],
-                f"Dockerfile line {line}: {stage.from_instruction.original} "
-                f"(the steps of stage {apptainer_names[parent]} are replayed here)",
-            )
-            copy_sources.setdefault(index, set()).update(copy_sources.get(parent, set()))
-            # Files a scratch parent placed with %files are there before this stage's %post.
-            state.direct_files = state.direct_files and not _needs_shell(stage)
-        else:
-            state = _root_state(dockerfile, stage, bases[index], global_scope,
-                                apptainer_names[index], notes)
-            state.direct_files = state.plan.header[0][1] == "scratch" and not _needs_shell(stage)
-        previous = current[0]
-        current[0] = index
-        for instruction in stage.instructions:
-            convert_instruction(state, instruction, ctx)
-        current[0] = previous
-        states[index] = state
-        return state
+    walk = _Walk(dockerfile, ctx, refs, bases, parents, global_scope)
+    states = walk.states
+    copy_sources = refs.copy_sources
+    external = refs.external
 
     # Walk from the target: every stage it copies from is needed (and what those copy from).
     needed: list[int] = []
@@ -202,7 +158,7 @@ def convert_parsed(
         index = pending.pop()
         if index in needed:
             continue
-        convert_stage(index)
+        walk.convert_stage(index)
         needed.append(index)
         pending.extend(sorted(copy_sources.get(index, set())))
     ordered = sorted(needed)
@@ -237,6 +193,87 @@ def convert_parsed(
         preamble.append("Not needed for the target, not converted: " + ", ".join(dropped))
     text = render_def(plans, preamble, check=verify)
     return Conversion(text, notes.sorted(), "dockerfile", "def", tuple(p.name for p in plans))
+
+
+class _StageRefs:
+    """How `COPY --from` and `--mount from=` name other stages (`Context.resolve_stage`), and
+    which stages each converted stage copies from."""
+
+    def __init__(self, names: dict[str, int], count: int, apptainer_names: dict[int, str],
+                 path: str, current: int) -> None:
+        self.names = names
+        self.count = count
+        self.apptainer_names = apptainer_names
+        self.path = path
+        self.current = current  # the stage being converted
+        self.external: dict[str, str] = {}  # external image -> extra stage name
+        self.copy_sources: dict[int, set[int]] = {}
+
+    def resolve(self, reference: str, line: int) -> str:
+        lowered = reference.lower()
+        if lowered in self.names:
+            index = self.names[lowered]
+        elif reference.isdigit() and int(reference) < self.count:
+            index = int(reference)
+        else:
+            external = self.external
+            if reference not in external:
+                _image_reference(reference, Span(line, 1, line, 1), "COPY --from", self.path)
+                number = len(external) + 1
+                while f"image-{number}" in self.names:
+                    number += 1
+                external[reference] = f"image-{number}"
+            return external[reference]
+        self.copy_sources.setdefault(self.current, set()).add(index)
+        return self.apptainer_names[index]
+
+
+class _Walk:
+    """Converts stages on demand, each once; a stage built on another replays its parent.
+
+    (A class rather than nested functions: a recursive closure is a reference cycle, which
+    would keep the whole parsed Dockerfile alive until the cyclic collector runs.)"""
+
+    def __init__(self, dockerfile: Dockerfile, ctx: Context, refs: _StageRefs,
+                 bases: dict[int, str], parents: dict[int, Optional[int]],
+                 global_scope: Scope) -> None:
+        self.dockerfile = dockerfile
+        self.ctx = ctx
+        self.refs = refs
+        self.bases = bases
+        self.parents = parents
+        self.global_scope = global_scope
+        self.states: dict[int, StageState] = {}
+
+    def convert_stage(self, index: int) -> StageState:
+        if index in self.states:
+            return self.states[index]
+        stage = self.dockerfile.stages[index]
+        parent = self.parents[index]
+        names = self.refs.apptainer_names
+        copy_sources = self.refs.copy_sources
+        if parent is not None:
+            line = stage.from_instruction.span.line
+            state = self.convert_stage(parent).fork(
+                names[index],
+                f"Dockerfile line {line}: {stage.from_instruction.original} "
+                f"(the steps of stage {names[parent]} are replayed here)",
+            )
+            copy_sources.setdefault(index, set()).update(copy_sources.get(parent, set()))
+            # Files a scratch parent placed with %files are there before this stage's %post.
+            state.direct_files = state.direct_files and not _needs_shell(stage)
+        else:
+            state = _root_state(self.dockerfile, stage, self.bases[index], self.global_scope,
+                                names[index], self.ctx.notes)
+            state.direct_files = state.plan.header[0][1] == "scratch" and not _needs_shell(stage)
+        previous = self.refs.current
+        self.refs.current = index
+        ctx = self.ctx
+        for instruction in stage.instructions:
+            convert_instruction(state, instruction, ctx)
+        self.refs.current = previous
+        self.states[index] = state
+        return state
 
 
 def _literal(word: str, scope: Scope, escape: str, instruction: Instruction) -> str:
