@@ -30,6 +30,8 @@ quotes left alone (`expand_heredoc`) unless its marker was quoted; a RUN heredoc
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
@@ -124,6 +126,14 @@ class _Words:
         return self.words
 
 
+@functools.lru_cache(maxsize=None)
+def _plain_run(escape: str, stop: str, skip_quotes: bool) -> re.Pattern[str]:
+    """One or more characters the lexer copies as they are: no `$`, `<`, quote (unless quotes
+    are not special), escape character, white space (it splits words) or `stop`."""
+    special = "$<" + escape + stop + ("" if skip_quotes else "'\"") + "".join(GO_SPACE)
+    return re.compile("[^" + re.escape(special) + "]+")
+
+
 class _Lexer:
     def __init__(self, text: str, env: Mapping[str, str], options: LexOptions) -> None:
         self.text = text
@@ -155,7 +165,18 @@ class _Lexer:
         """Read up to `stop` (consumed) or the end of the text when `stop` is _EOF."""
         result: list[str] = []
         words = _Words()
+        plain = _plain_run(self.escape, stop, self.options.skip_quotes).match
+        source = self.text
         while self.peek() != _EOF:
+            run = plain(source, self.pos)
+            if run is not None:
+                # A run of characters with no special meaning here: taken as a whole (what
+                # the character-by-character branch below does with each of them).
+                chunk = run.group()
+                self.pos = run.end()
+                result.append(chunk)
+                words.add_raw(chunk)
+                continue
             char = self.peek()
             if stop and char == stop:
                 self.next()

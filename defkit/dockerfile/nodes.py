@@ -247,13 +247,17 @@ def _reject_constant(name: str) -> object:
     raise ValueError(name)  # NaN/Infinity are not JSON; Go's decoder rejects them
 
 
+# One decoder for every line (json.loads with an option builds a new one per call).
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _parse_json(rest: str) -> Optional[list[str]]:
     """A JSON array of strings; None to fall back to the shell form."""
     rest = rest.lstrip(GO_SPACE_CHARS)
     if not rest.startswith("["):
         return None
     try:
-        value = json.loads(rest, parse_constant=_reject_constant)
+        value = _JSON.decode(rest)
     except ValueError:
         return None
     if not isinstance(value, list):
