@@ -41,6 +41,13 @@ _VALID_STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
 _GO_DURATION = re.compile(r"^[-+]?(0|([0-9]*(\.[0-9]*)?(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$")
 
 
+# What a builder gets: a node's fields (no Node record: the parser does not build one), its
+# flags split once (the parser keeps them for the Instruction too), the heredocs.
+_Args = tuple[str, ...]
+_FlagTuple = tuple[Flag, ...]
+_Heredocs = tuple[Heredoc, ...]
+
+
 class CommandError(ValueError):
     """An instruction BuildKit's instruction parser rejects."""
 
@@ -50,19 +57,23 @@ def split_flag(raw: str) -> Flag:
     return Flag(name[2:] if name.startswith("--") else name, value if equals else None, raw)
 
 
+def split_flags(raw_flags: tuple[str, ...]) -> tuple[Flag, ...]:
+    """A node's flags as `Flag` records (split once: the command and the instruction use them)."""
+    return tuple([split_flag(raw) for raw in raw_flags]) if raw_flags else ()
+
+
 class _Flags:
     """BuildKit's BFlags.Parse: only the declared flags, each once (repeatable ones excepted)."""
 
-    def __init__(self, raw_flags: tuple[str, ...], declared: dict[str, str]) -> None:
-        self.values: dict[str, list[str]] = {}
-        if not raw_flags:
-            return
-        for raw in raw_flags:
+    def __init__(self, flags: tuple[Flag, ...], declared: dict[str, str]) -> None:
+        self.values: dict[str, list[str]] = {}  # every value given, in order
+        self.last: dict[str, str] = {}  # the value that counts: a repeated flag's last
+        for flag in flags:
+            raw = flag.raw
             if raw == "--":
                 break
             if not raw.startswith("--"):
                 raise CommandError(f"arg should start with -- : {raw}")
-            flag = split_flag(raw)
             kind = declared.get(flag.name)
             spelled = "--" + flag.name
             if kind is None:
@@ -82,10 +93,10 @@ class _Flags:
             else:
                 value = flag.value
             self.values.setdefault(flag.name, []).append(value)
+            self.last[flag.name] = value
 
     def string(self, name: str) -> Optional[str]:
-        values = self.values.get(name)
-        return values[-1] if values else None
+        return self.last.get(name)
 
     def strings(self, name: str) -> tuple[str, ...]:
         return tuple(self.values.get(name, ()))
@@ -97,18 +108,25 @@ class _Flags:
 
 def build_command(node: Node, heredocs: tuple[Heredoc, ...]) -> Optional[Command]:
     """The typed command for a node; None for an unknown keyword. Raises CommandError."""
-    builder = _BUILDERS.get(node.keyword.lower())
-    return None if builder is None else builder(node, heredocs)
+    builder = BUILDERS.get(node.keyword.lower())
+    if builder is None:
+        return None
+    return builder(node.keyword, node.args, node.json_form, split_flags(node.flags), heredocs)
 
 
-def _exactly_one(node: Node, keyword: str) -> str:
-    if len(node.args) != 1:
+def _no_flags(flags: tuple[Flag, ...]) -> None:
+    """BuildKit parses the flags of most instructions against an empty set: any is an error."""
+    if flags:
+        _Flags(flags, {})
+
+
+def _exactly_one(args: _Args, keyword: str) -> str:
+    if len(args) != 1:
         raise CommandError(f"{keyword} requires exactly one argument")
-    return node.args[0]
+    return args[0]
 
 
-def _pairs(node: Node, keyword: str) -> tuple[KeyValue, ...]:
-    args = node.args
+def _pairs(args: _Args, keyword: str) -> tuple[KeyValue, ...]:
     if not args:
         raise CommandError(f"{keyword} requires at least one argument")
     if len(args) % 3:
@@ -121,28 +139,36 @@ def _pairs(node: Node, keyword: str) -> tuple[KeyValue, ...]:
     return tuple(pairs)
 
 
-def _env(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    _Flags(node.flags, {})
-    legacy = len(node.args) == 3 and node.args[2] == ""
-    return EnvCommand(_pairs(node, "ENV"), legacy)
+def _env(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    _no_flags(flags)
+    legacy = len(args) == 3 and args[2] == ""
+    return EnvCommand(_pairs(args, "ENV"), legacy)
 
 
-def _label(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    _Flags(node.flags, {})
-    return LabelCommand(_pairs(node, "LABEL"))
+def _label(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    _no_flags(flags)
+    return LabelCommand(_pairs(args, "LABEL"))
 
 
-def _maintainer(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    name = _exactly_one(node, "MAINTAINER")
-    _Flags(node.flags, {})
+def _maintainer(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    name = _exactly_one(args, "MAINTAINER")
+    _no_flags(flags)
     return MaintainerCommand(name)
 
 
-def _arg(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    if not node.args:
+def _arg(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    if not args:
         raise CommandError("ARG requires at least one argument")
     pairs = []
-    for word in node.args:
+    for word in args:
         key, equals, value = word.partition("=")
         if equals and not key:
             raise CommandError("ARG names can not be blank")
@@ -150,8 +176,9 @@ def _arg(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
     return ArgCommand(tuple(pairs))
 
 
-def _from(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    args = node.args
+def _from(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
     stage_name: Optional[str] = None
     if len(args) == 3 and args[1].lower() == "as":
         stage_name = args[2].lower()
@@ -162,8 +189,11 @@ def _from(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
             )
     elif len(args) != 1:
         raise CommandError("FROM requires either one or three arguments")
-    flags = _Flags(node.flags, {"platform": _STRING})
-    return FromCommand(args[0], stage_name, flags.string("platform"))
+    platform = _Flags(flags, _FROM_FLAGS).string("platform") if flags else None
+    return FromCommand(args[0], stage_name, platform)
+
+
+_FROM_FLAGS = {"platform": _STRING}
 
 
 _COMMON_COPY_FLAGS = {"chown": _STRING, "chmod": _STRING, "link": _BOOL, "exclude": _STRINGS}
@@ -171,56 +201,61 @@ _ADD_FLAGS = {**_COMMON_COPY_FLAGS, "keep-git-dir": _BOOL, "checksum": _STRING, 
 _COPY_FLAGS = {**_COMMON_COPY_FLAGS, "from": _STRING, "parents": _BOOL}
 
 
-def _copy(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    keyword = node.keyword.upper()
-    if len(node.args) < 2:
+def _copy(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    keyword = keyword.upper()
+    if len(args) < 2:
         raise CommandError(
             f"{keyword} requires at least two arguments, but only one was provided. "
             "Destination could not be determined"
         )
-    flags = _Flags(node.flags, _ADD_FLAGS if keyword == "ADD" else _COPY_FLAGS)
-    *sources, dest = node.args
-    if parse_marker(dest) is not None:
+    parsed = _Flags(flags, _ADD_FLAGS if keyword == "ADD" else _COPY_FLAGS)
+    dest = args[-1]
+    if "<<" in dest and parse_marker(dest) is not None:  # a heredoc marker holds "<<"
         raise CommandError(f"{keyword} cannot accept a heredoc as a destination")
+    string = parsed.last.get  # `parsed.string`, without a method call for each flag
     return CopyCommand(
         keyword=keyword,
-        sources=tuple(sources),
+        sources=args[:-1],
         dest=dest,
-        from_=flags.string("from"),
-        chown=flags.string("chown"),
-        chmod=flags.string("chmod"),
-        link=bool(flags.boolean("link")),
-        checksum=flags.string("checksum"),
-        exclude=flags.strings("exclude"),
-        parents=bool(flags.boolean("parents")),
-        keep_git_dir=flags.boolean("keep-git-dir"),
+        from_=string("from"),
+        chown=string("chown"),
+        chmod=string("chmod"),
+        link=string("link") == "true",  # `bool(parsed.boolean("link"))`
+        checksum=string("checksum"),
+        exclude=parsed.strings("exclude"),
+        parents=string("parents") == "true",
+        keep_git_dir=parsed.boolean("keep-git-dir"),
         heredocs=heredocs,
-        json_form=node.json_form,
-        unpack=flags.boolean("unpack"),
+        json_form=json_form,
+        unpack=parsed.boolean("unpack"),
     )
 
 
-def _command_line(node: Node, keyword: str) -> CommandLine:
-    if node.json_form:
-        return CommandLine(keyword, None, node.args)
-    return CommandLine(keyword, " ".join(node.args), None)
+def _command_line(keyword: str, args: _Args, json_form: bool) -> CommandLine:
+    if json_form:
+        return CommandLine(keyword, None, args)
+    return CommandLine(keyword, " ".join(args), None)
 
 
-def _run(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    if node.json_form:
-        shell, argv = None, node.args
+def _run(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    if json_form:
+        shell, argv = None, args
     else:
-        shell, argv = " ".join(node.args), None
-    if not node.flags:
+        shell, argv = " ".join(args), None
+    if not flags:
         return RunCommand(shell, argv, (), None, None, heredocs)
-    flags = _Flags(node.flags, _RUN_FLAGS)
-    mounts = tuple(parse_mount(value) for value in flags.strings("mount"))
+    parsed = _Flags(flags, _RUN_FLAGS)
+    mounts = tuple(parse_mount(value) for value in parsed.strings("mount"))
     return RunCommand(
         shell,
         argv,
         mounts,
-        flags.string("network"),
-        flags.string("security"),
+        parsed.string("network"),
+        parsed.string("security"),
         heredocs,
     )
 
@@ -228,88 +263,104 @@ def _run(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
 _RUN_FLAGS = {"mount": _STRINGS, "network": _STRING, "security": _STRING, "device": _STRINGS}
 
 
-def _cmd_or_entrypoint(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    _Flags(node.flags, {})
-    return _command_line(node, node.keyword.upper())
+def _cmd_or_entrypoint(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    _no_flags(flags)
+    return _command_line(keyword.upper(), args, json_form)
 
 
-def _shell(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    _Flags(node.flags, {})
-    if not node.args:
+def _shell(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    _no_flags(flags)
+    if not args:
         raise CommandError("SHELL requires at least one argument")
-    if not node.json_form:
+    if not json_form:
         raise CommandError("SHELL requires the arguments to be in JSON form")
-    return CommandLine("SHELL", None, node.args)
+    return CommandLine("SHELL", None, args)
 
 
-def _healthcheck(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    if not node.args:
+def _healthcheck(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    if not args:
         raise CommandError("HEALTHCHECK requires at least one argument")
-    kind = node.args[0].upper()
+    kind = args[0].upper()
     if kind == "NONE":
-        if len(node.args) != 1:
+        if len(args) != 1:
             raise CommandError("HEALTHCHECK NONE takes no arguments")
         return HealthcheckCommand("NONE", None, None, None, None, None, None)
     names = ("interval", "timeout", "start-period", "start-interval", "retries")
-    flags = _Flags(node.flags, {name: _STRING for name in names})
+    parsed = _Flags(flags, {name: _STRING for name in names})
     if kind != "CMD":
         raise CommandError(f"Unknown type {go_quote(kind)} in HEALTHCHECK (try CMD)")
-    if len(node.args) == 1:
+    if len(args) == 1:
         raise CommandError("Missing command after HEALTHCHECK CMD")
     for name in names[:4]:
-        value = flags.string(name)
+        value = parsed.string(name)
         if value and not _GO_DURATION.match(value):
             raise CommandError(f"time: invalid duration {go_quote(value)}")
-    retries = flags.string("retries")
+    retries = parsed.string("retries")
     if retries:
         if not re.fullmatch(r"[-+]?[0-9]+", retries):
             raise CommandError(f"strconv.ParseInt: parsing {go_quote(retries)}: invalid syntax")
         if int(retries) < 0:
             raise CommandError(f"--retries cannot be negative ({int(retries)})")
-    rest = node.args[1:]
-    test = CommandLine("CMD", None, rest) if node.json_form else CommandLine("CMD", rest[0], None)
+    rest = args[1:]
+    test = CommandLine("CMD", None, rest) if json_form else CommandLine("CMD", rest[0], None)
     return HealthcheckCommand(
         "CMD",
         test,
-        flags.string("interval"),
-        flags.string("timeout"),
-        flags.string("start-period"),
-        flags.string("start-interval"),
+        parsed.string("interval"),
+        parsed.string("timeout"),
+        parsed.string("start-period"),
+        parsed.string("start-interval"),
         retries,
     )
 
 
-def _expose(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    if not node.args:
+def _expose(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    if not args:
         raise CommandError("EXPOSE requires at least one argument")
-    _Flags(node.flags, {})
-    return ExposeCommand(node.args)
+    _no_flags(flags)
+    return ExposeCommand(args)
 
 
-def _user(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    user = _exactly_one(node, "USER")
-    _Flags(node.flags, {})
+def _user(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    user = _exactly_one(args, "USER")
+    _no_flags(flags)
     return UserCommand(user)
 
 
-def _volume(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    if not node.args:
+def _volume(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    if not args:
         raise CommandError("VOLUME requires at least one argument")
-    _Flags(node.flags, {})
-    paths = tuple(path.strip() for path in node.args)
+    _no_flags(flags)
+    paths = tuple(path.strip() for path in args)
     if "" in paths:
         raise CommandError("VOLUME specified can not be an empty string")
     return VolumeCommand(paths)
 
 
-def _workdir(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    path = _exactly_one(node, "WORKDIR")
-    _Flags(node.flags, {})
+def _workdir(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    path = _exactly_one(args, "WORKDIR")
+    _no_flags(flags)
     return WorkdirCommand(path)
 
 
-def _stopsignal(node: Node, heredocs: tuple[Heredoc, ...]) -> Command:
-    return StopsignalCommand(_exactly_one(node, "STOPSIGNAL"))
+def _stopsignal(
+    keyword: str, args: _Args, json_form: bool, flags: _FlagTuple, heredocs: _Heredocs
+) -> Command:
+    return StopsignalCommand(_exactly_one(args, "STOPSIGNAL"))
 
 
 def parse_mount(value: str) -> Mount:
@@ -327,6 +378,8 @@ def parse_mount(value: str) -> Mount:
 
 def _csv_fields(value: str) -> list[str]:
     """One CSV record: commas separate, double quotes group (`""` is a literal quote)."""
+    if '"' not in value:
+        return [field for field in value.split(",") if field]  # nothing quoted: the common case
     fields: list[str] = []
     current: list[str] = []
     in_quotes = False
@@ -353,9 +406,11 @@ def _csv_fields(value: str) -> list[str]:
     return [field for field in fields if field]
 
 
-_Builder = Callable[[Node, "tuple[Heredoc, ...]"], Command]
+#: keyword (as written), args, json_form (the node's), flags, heredocs -> the typed command.
+Builder = Callable[[str, _Args, bool, _FlagTuple, _Heredocs], Command]
 
-_BUILDERS: dict[str, _Builder] = {
+#: The typed-command builder of each keyword (lower case) but ONBUILD, which the parser handles.
+BUILDERS: dict[str, Builder] = {
     "add": _copy,
     "arg": _arg,
     "cmd": _cmd_or_entrypoint,

@@ -126,7 +126,7 @@ class _Words:
         return self.words
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _plain_run(escape: str, stop: str, skip_quotes: bool) -> re.Pattern[str]:
     """One or more characters the lexer copies as they are: no `$`, `<`, quote (unless quotes
     are not special), escape character, white space (it splits words) or `stop`."""

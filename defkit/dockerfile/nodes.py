@@ -57,19 +57,37 @@ def go_trim_left_space(text: str) -> str:
 MAX_ONBUILD_NESTING = 32
 
 
+#: A node's fields but `original` (the line): keyword, flags, args, json_form, child.
+NodeFields = tuple[str, tuple[str, ...], tuple[str, ...], bool, Optional[Node]]
+
+
 def parse_node(line: str, escape: str, depth: int = 0) -> Node:
     """BuildKit's newNodeFromLine: split off the keyword and flags, then dispatch on the keyword."""
+    keyword, flags, args, json_form, child = node_fields(line, escape, depth)
+    return Node(keyword, line, flags, args, json_form, child)
+
+
+def node_fields(line: str, escape: str, depth: int = 0) -> NodeFields:
+    """`parse_node` without building the Node (the parser makes an `Instruction` of the fields
+    directly, one record per line instead of two)."""
     if depth > MAX_ONBUILD_NESTING:
         raise NodeError(f"ONBUILD nested more than {MAX_ONBUILD_NESTING} levels deep")
-    parts = _WHITESPACE.split(line.strip(GO_SPACE_CHARS), maxsplit=1)
-    keyword = parts[0]
-    flags: list[str] = _NO_FLAGS
-    rest = ""
-    if len(parts) == 2:
-        rest = parts[1].lstrip(GO_SPACE_CHARS)
+    text = line.strip(GO_SPACE_CHARS)
+    keyword, _, rest = text.partition(" ")
+    if not keyword.isalpha():
+        # BuildKit splits at the first run of blanks (_WHITESPACE); the first space is that place
+        # when the word before it is all letters (no tab, \v, \f or \r in it). Else: its regex.
+        parts = _WHITESPACE.split(text, maxsplit=1)
+        keyword = parts[0]
+        rest = parts[1] if len(parts) == 2 else ""
+    flags: tuple[str, ...] = ()
+    if rest:
+        # `text` has no blanks at its end, so `rest` (its tail) has none either once lstripped.
+        rest = rest.lstrip(GO_SPACE_CHARS)
         if rest.startswith("--"):
-            rest, flags = extract_flags(rest, escape)
-        rest = rest.strip(GO_SPACE_CHARS)
+            rest, flag_words = extract_flags(rest, escape)
+            flags = tuple(flag_words)
+            rest = rest.strip(GO_SPACE_CHARS)
     lowered = keyword.lower()
     line_parser = _LINE_PARSERS.get(lowered)
     child: Optional[Node] = None
@@ -82,10 +100,7 @@ def parse_node(line: str, escape: str, depth: int = 0) -> Node:
             child = parse_node(rest, escape, depth + 1)
     else:
         args, json_form = line_parser(rest, escape)
-    return Node(keyword, line, tuple(flags), tuple(args), json_form, child)
-
-
-_NO_FLAGS: list[str] = []  # shared, never modified
+    return keyword, flags, tuple(args), json_form, child
 
 
 def _flag_word(escape: str) -> re.Pattern[str]:
@@ -95,11 +110,12 @@ def _flag_word(escape: str) -> re.Pattern[str]:
 
 def _shell_word(escape: str) -> re.Pattern[str]:
     """One word of BuildKit's parseWords, quotes and escapes kept: group 1 is the word, without
-    an escape character that ends the line (BuildKit drops it, in or out of double quotes)."""
+    an escape character that ends the line (BuildKit drops it, in or out of double quotes).
+    Runs of ordinary characters are taken at once (one step of the regex engine, not one each)."""
     e = re.escape(escape)
     blank = re.escape(GO_SPACE_CHARS)
     return re.compile(
-        rf"((?:{e}.|\"(?:{e}.|[^\"{e}])*\"?|'[^']*'?|[^{blank}\"'{e}])+)(?:{e}\Z)?|{e}\Z",
+        rf"((?:[^{blank}\"'{e}]+|{e}.|\"(?:[^\"{e}]+|{e}.)*\"?|'[^']*'?)+)(?:{e}\Z)?|{e}\Z",
         re.DOTALL,
     )
 
@@ -236,7 +252,18 @@ def _parse_name_or_name_value(rest: str, escape: str) -> tuple[list[str], bool]:
 
 
 def _parse_whitespace_delimited(rest: str, escape: str) -> tuple[list[str], bool]:
-    return (_WHITESPACE.split(rest) if rest else []), False
+    return (_split_blanks(rest) if rest else []), False
+
+
+def _split_blanks(text: str) -> list[str]:
+    """`_WHITESPACE.split(text)`. Words are commonly separated by single spaces: a printable text
+    holds no tab, vertical tab, form feed or carriage return, and when no word is empty no space
+    was doubled (or at an end), so splitting on " " is the same split, without the regex engine."""
+    if text.isprintable():
+        words = text.split(" ")
+        if "" not in words:
+            return words
+    return _WHITESPACE.split(text)
 
 
 def _parse_string(rest: str, escape: str) -> tuple[list[str], bool]:

@@ -9,10 +9,10 @@ The scanner reads physical lines the way BuildKit's does:
 * a RUN/COPY/ADD (also under ONBUILD) whose line holds `<<WORD` markers takes the following lines
   as here-document bodies, up to each terminator line in turn.
 
-Each logical line then goes through `nodes.parse_node` (BuildKit's parser) and, unless
-`strict=False`, `commands.build_command` (BuildKit's instruction parser). `strict=False` accepts
-what only the parser accepts (unknown instructions or flags: `command` is None), which is what
-BuildKit's parser tests expect.
+Each logical line then goes through `nodes.node_fields` (BuildKit's parser: `parse_node`'s fields,
+without the Node record) and, unless `strict=False`, the keyword's builder in `commands.BUILDERS`
+(BuildKit's instruction parser). `strict=False` accepts what only the parser accepts (unknown
+instructions or flags: `command` is None), which is what BuildKit's parser tests expect.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from defkit.dockerfile.ast import (
     ArgCommand,
     Command,
     Dockerfile,
+    Flag,
     FromCommand,
     Heredoc,
     Instruction,
@@ -34,10 +35,10 @@ from defkit.dockerfile.ast import (
     Stage,
     make_span,
 )
-from defkit.dockerfile.commands import CommandError, build_command, split_flag
+from defkit.dockerfile.commands import BUILDERS, CommandError, split_flags
 from defkit.dockerfile.errors import DockerfileParseError, ExpansionError
 from defkit.dockerfile.heredoc import chomp, markers_in_line
-from defkit.dockerfile.nodes import GO_SPACE_CHARS, KNOWN_KEYWORDS, Node, NodeError, parse_node
+from defkit.dockerfile.nodes import GO_SPACE_CHARS, Node, NodeError, NodeFields, node_fields
 from defkit.model import Span
 
 # bufio.Scanner's limit in BuildKit: a longer line is an error, not a silent split.
@@ -149,48 +150,48 @@ class _Parser:
         instructions: list[Instruction] = []
         lines = self.stripped
         count = len(lines)
-        while self.index < count and not self.directives.done:
-            instruction = self.read_instruction()
-            if instruction is not None:
-                instructions.append(instruction)
         long_lines = self.long_lines
-        index = self.index
+        index = self.read_directives()
         while index < count:
-            # Blank lines and comments between instructions: skipped here, without a call
-            # (what read_instruction does with them, size check included).
             line = lines[index]
-            lead = line.lstrip(GO_SPACE_CHARS)
-            if not lead or lead[0] == "#":
-                index += 1
-                if long_lines:
-                    self.check_size(line, index)
-                continue
+            index += 1
+            if long_lines:
+                self.check_size(line, index)
+            token = line.lstrip(GO_SPACE_CHARS)
+            if not token or token[0] == "#":
+                continue  # blank lines and comments
             self.index = index
-            instruction = self.read_instruction()
+            instructions.append(self.read_instruction(line, token))
             index = self.index
-            if instruction is not None:
-                instructions.append(instruction)
         if not instructions:
             raise self.error("file with no instructions", max(1, count))
         return self.assemble(tuple(instructions))
 
-    def read_instruction(self) -> Optional[Instruction]:
-        first = self.next_line()
-        token = first.lstrip(GO_SPACE_CHARS)
-        if not self.directives.done:
+    def read_directives(self) -> int:
+        """Feeds the first lines to the directive parser; the index of the first other line
+        (which `run` then reads like any line: a blank line, a comment or an instruction)."""
+        directives = self.directives
+        for index, line in enumerate(self.stripped):
+            if self.long_lines:
+                self.check_size(line, index + 1)
             try:
-                directive = self.directives.feed(token)
+                directive = directives.feed(line.lstrip(GO_SPACE_CHARS))
             except ValueError as exc:
-                raise self.error(str(exc), self.index) from None
-            if directive is not None and directive[0] == "escape":
+                raise self.error(str(exc), index + 1) from None
+            if directive is None:
+                return index
+            if directive[0] == "escape":
                 if directive[1] not in ("\\", "`"):
                     raise self.error(
                         f"invalid escape token '{directive[1]}' does not match ` or \\",
-                        self.index,
+                        index + 1,
                     )
                 self.escape = directive[1]
-        if not token or token[0] == "#":
-            return None  # blank lines and comments
+        return len(self.stripped)
+
+    def read_instruction(self, first: str, token: str) -> Instruction:
+        """The instruction that starts on the line just read: `first`, `token` without its
+        indentation (not blank, not a comment)."""
         escape = self.escape
         start_line = self.index
         start_column = len(first) - len(token) + 1
@@ -201,16 +202,18 @@ class _Parser:
         else:
             pieces = self.continued(token, escape)
             logical = "".join(pieces)
+            if len(pieces) == 1:
+                pieces = ()
         try:
-            node = parse_node(logical, escape)
+            fields = node_fields(logical, escape)
         except NodeError as exc:
             raise self.error(str(exc), start_line, start_column) from None
-        heredocs = self.read_heredocs(node, logical, start_line, start_column) if (
+        heredocs = self.read_heredocs(fields, logical, start_line, start_column) if (
             "<<" in logical
         ) else ()
         end = self.index
         span = make_span(start_line, start_column, end, len(self.stripped[end - 1]) + 1)
-        return self.instruction(node, heredocs, span, pieces if len(pieces) > 1 else ())
+        return self.instruction(fields, logical, heredocs, span, pieces)
 
     def continued(self, token: str, escape: str) -> tuple[str, ...]:
         """The pieces of the logical line that starts with `token`, continuation lines read."""
@@ -221,11 +224,16 @@ class _Parser:
         empty_line: Optional[int] = None
         lines = self.stripped
         count = len(lines)
-        while not ended and self.index < count:
-            line = self.next_line()
+        long_lines = self.long_lines
+        index = self.index
+        while not ended and index < count:
+            line = lines[index]
+            index += 1
+            if long_lines:
+                self.check_size(line, index)
             lead = line.lstrip(GO_SPACE_CHARS)
             if not lead:
-                empty_line = empty_line or self.index  # dropped, with a warning
+                empty_line = empty_line or index  # dropped, with a warning
                 continue
             if lead[0] == "#":
                 continue  # comment lines inside a continuation are dropped
@@ -233,8 +241,12 @@ class _Parser:
             if last != escape and last != " " and last != "\t":
                 parts.append(line)
                 break
+            if last == escape and (len(line) == 1 or line[-2] != escape):
+                parts.append(line[:-1])  # what trim_continuation gives, without the call
+                continue
             content, ended = trim_continuation(line, escape)
             parts.append(content)
+        self.index = index
         if empty_line is not None:
             self.warnings.append(
                 ParseWarning(
@@ -245,10 +257,12 @@ class _Parser:
         return tuple(parts)
 
     def read_heredocs(
-        self, node: Node, logical: str, start_line: int, start_column: int
+        self, fields: NodeFields, logical: str, start_line: int, start_column: int
     ) -> tuple[Heredoc, ...]:
-        target = node.child if node.keyword.lower() == "onbuild" and node.child else node
-        if target.keyword.lower() not in _HEREDOC_KEYWORDS or target.json_form:
+        keyword, _, _, json_form, child = fields
+        if keyword.lower() == "onbuild" and child:
+            keyword, json_form = child.keyword, child.json_form
+        if keyword.lower() not in _HEREDOC_KEYWORDS or json_form:
             return ()
         try:
             markers = markers_in_line(logical)
@@ -280,26 +294,35 @@ class _Parser:
         return tuple(heredocs)
 
     def instruction(
-        self, node: Node, heredocs: tuple[Heredoc, ...], span: Span, pieces: tuple[str, ...] = ()
+        self,
+        fields: NodeFields,
+        original: str,
+        heredocs: tuple[Heredoc, ...],
+        span: Span,
+        pieces: tuple[str, ...] = (),
     ) -> Instruction:
+        """The instruction of a node (given as its fields and `original` line)."""
+        keyword, raw_flags, args, json_form, child = fields
         command: Optional[Command] = None
-        lowered = node.keyword.lower()
-        if lowered == "onbuild":
-            command = self.onbuild(node, heredocs, span)
-        elif self.strict and lowered not in KNOWN_KEYWORDS:
-            raise self.error(f"unknown instruction: {node.keyword}", span.line, span.column)
-        else:
+        lowered = keyword.lower()
+        flags = split_flags(raw_flags)  # once, for the command and the instruction
+        builder = BUILDERS.get(lowered)
+        if builder is not None:
             try:
-                command = build_command(node, heredocs)
+                command = builder(keyword, args, json_form, flags, heredocs)
             except CommandError as exc:
                 if self.strict:
                     raise self.error(str(exc), span.line, span.column) from None
+        elif lowered == "onbuild":
+            command = self.onbuild(child, flags, heredocs, span)
+        elif self.strict:
+            raise self.error(f"unknown instruction: {keyword}", span.line, span.column)
         return Instruction(
-            node.keyword.upper(),
-            node.original,
-            node.args,
-            tuple([split_flag(flag) for flag in node.flags]) if node.flags else (),
-            node.json_form,
+            keyword.upper(),
+            original,
+            args,
+            flags,
+            json_form,
             heredocs,
             span,
             command,
@@ -307,14 +330,17 @@ class _Parser:
         )
 
     def onbuild(
-        self, node: Node, heredocs: tuple[Heredoc, ...], span: Span
+        self,
+        child: Optional[Node],
+        flags: tuple[Flag, ...],
+        heredocs: tuple[Heredoc, ...],
+        span: Span,
     ) -> Optional[OnbuildCommand]:
-        child = node.child
         problem: Optional[str] = None
         if child is None:
             problem = "ONBUILD requires at least one argument"
-        elif node.flags:
-            problem = f"unknown flag: --{split_flag(node.flags[0]).name}"
+        elif flags:
+            problem = f"unknown flag: --{flags[0].name}"
         else:
             trigger = child.keyword.upper()
             if trigger == "ONBUILD":
@@ -327,7 +353,8 @@ class _Parser:
             if child is None:
                 return None
         assert child is not None
-        return OnbuildCommand(self.instruction(child, heredocs, span))
+        fields = (child.keyword, child.flags, child.args, child.json_form, child.child)
+        return OnbuildCommand(self.instruction(fields, child.original, heredocs, span))
 
     def assemble(self, instructions: tuple[Instruction, ...]) -> Dockerfile:
         global_args: list[Instruction] = []
