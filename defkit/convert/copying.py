@@ -56,7 +56,6 @@ def convert_copy(
     sources = [s for s in command.sources if not s.startswith("<<")]
     several = len(command.sources) > 1 or any(_WILDCARD.search(s) for s in sources)
     dest_shell = _resolve_dest(dest_shell, state.workdir, several)
-    dest_value = _resolve_dest(dest_value, state.workdir_value, several)
     if not command.dest.startswith("/") and state.workdir is None and state.external_base:
         notes.info(
             span,
@@ -70,6 +69,7 @@ def convert_copy(
     owner_args = _owner_args(chown, chmod)
 
     if state.direct_files:
+        dest_value = _resolve_dest(dest_value, state.workdir_value, several)
         _direct(state, instruction, command, ctx, sources, source_stage, dest_value)
         return
 

@@ -17,41 +17,52 @@ from defkit.gotext import GO_SPACE, trim_space
 from defkit.sections import FILE_TOKEN, arguments_map, labels_map
 
 INDENT = "    "
-_WHITE_SPACE = re.compile(r"\s")  # str.isspace's characters
+BLOCK_INDENT = INDENT + INDENT
+WHITE_SPACE = re.compile(r"\s")  # str.isspace's characters
 
 
 @dataclass
 class Script:
-    """Lines of one script section; raw lines are written without indentation."""
+    """Lines of one script section, kept as they are written: `add` indents a line (an empty
+    one stays empty), `add_raw` keeps it byte for byte."""
 
-    lines: list[tuple[str, bool]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
 
     def add(self, *lines: str) -> None:
         for line in lines:
-            self.lines.append((line, False))
+            self.lines.append(INDENT + line if line else "")
 
     def add_raw(self, *lines: str) -> None:
-        for line in lines:
-            self.lines.append((line, True))
+        self.lines.extend(lines)
 
     def copy(self) -> Script:
         return Script(list(self.lines))
-
-    def extend(self, other: Script) -> None:
-        self.lines.extend(other.lines)
 
     def __bool__(self) -> bool:
         return bool(self.lines)
 
     def render(self) -> str:
-        return "\n".join(
-            [text if raw or not text else INDENT + text for text, raw in self.lines]
-        ) + "\n"
+        return "\n".join(self.lines) + "\n"
+
+
+@dataclass
+class Block:
+    """Lines written into a Script one level deeper (the body of a RUN's subshell). The body is
+    indented as a whole, so an empty line keeps its indentation too."""
+
+    lines: list[str]
+
+    def add(self, *lines: str) -> None:
+        for line in lines:
+            self.lines.append(BLOCK_INDENT + line)
+
+    def add_raw(self, *lines: str) -> None:
+        self.lines.extend(lines)
 
 
 def files_word(path: str) -> str:
     """A %files token: bare unless it has whitespace (Apptainer's only quoting is "...")."""
-    if not path or _WHITE_SPACE.search(path):
+    if not path or WHITE_SPACE.search(path):
         return f'"{path}"'
     return path
 
@@ -92,43 +103,46 @@ class StagePlan:
         others are dropped from `arguments` too (the self-check compares with it)."""
         parts = self._parts()
         if self.arguments:
-            used = set(PLACEHOLDER.findall("".join(body for _line, body in parts)))
+            used = placeholders(parts)
             self.arguments = {name: v for name, v in self.arguments.items() if name in used}
         if self.arguments:
-            body = "".join(f"{INDENT}{key}={value}\n" for key, value in self.arguments.items())
+            body = "".join([f"{INDENT}{key}={value}\n" for key, value in self.arguments.items()])
             parts.insert(1, ("%arguments", body))
         return parts
 
     def _parts(self) -> list[tuple[str, str]]:
         """The sections apart from %arguments."""
-        header = "\n".join(f"{key}: {value}" for key, value in self.header)
-        comments = "".join(f"# {comment}\n" for comment in self.header_comments)
+        header = "\n".join([f"{key}: {value}" for key, value in self.header])
+        comments = "".join([f"# {comment}\n" for comment in self.header_comments])
         parts = [("", header + "\n" + comments)]
         for stage, entries in self.files_from.items():
             parts.append((f"%files from {stage}", _files_body(entries)))
         if self.files:
             parts.append(("%files", _files_body(self.files)))
-        if self.setup:
+        if self.setup.lines:
             parts.append(("%setup", self.setup.render()))
-        if self.post or self.post_prologue or self.post_epilogue:
-            post = Script()
-            for part in (self.post_prologue, self.post, self.post_epilogue):
-                post.extend(part)
-            parts.append(("%post", post.render()))
-        if self.environment:
+        post = self.post_prologue.lines + self.post.lines + self.post_epilogue.lines
+        if post:
+            parts.append(("%post", "\n".join(post) + "\n"))
+        if self.environment.lines:
             parts.append(("%environment", self.environment.render()))
         if self.runscript is not None:
             parts.append(("%runscript", self.runscript.render()))
         if self.labels:
-            body = "".join(f"{INDENT}{key} {value}\n" for key, value in self.labels.items())
+            body = "".join([f"{INDENT}{key} {value}\n" for key, value in self.labels.items()])
             parts.append(("%labels", body))
         if self.help:
-            parts.append(("%help", "".join(f"{INDENT}{line}\n" for line in self.help)))
+            parts.append(("%help", "".join([f"{INDENT}{line}\n" for line in self.help])))
         return parts
 
 
+def placeholders(sections: list[tuple[str, str]]) -> set[str]:
+    """The NAMEs of the `{{ NAME }}` placeholders in the bodies of `sections`."""
+    return set(PLACEHOLDER.findall("".join([body for _line, body in sections])))
+
+
 def _files_body(entries: list[tuple[str, str]]) -> str:
-    return "".join(f"{INDENT}{files_word(src)} {files_word(dst)}\n" for src, dst in entries)
+    return "".join([f"{INDENT}{files_word(src)} {files_word(dst)}\n" for src, dst in entries])
 
 
 def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = False) -> str:
@@ -179,8 +193,7 @@ def check_rendered(text: str, rendered: list[tuple[StagePlan, list[tuple[str, st
             if not value or value != trim_space(value) or _BAD_HEADER_VALUE.search(value):
                 raise RenderError(f"stage {plan.name}: header {key}: {value!r} would be misread")
         expected.extend(line for line, _body in sections if line)
-        stage_text = "".join(body for _line, body in sections)
-        used = set(PLACEHOLDER.findall(stage_text))
+        used = placeholders(sections)
         if not used <= set(plan.arguments):
             raise RenderError(f"stage {plan.name}: undeclared {sorted(used - set(plan.arguments))}")
         for line, body in sections:

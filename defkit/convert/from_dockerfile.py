@@ -19,6 +19,7 @@ from defkit.convert import dockerignore as ignore_patterns
 from defkit.convert.emit import Script, StagePlan, render_def
 from defkit.convert.notes import Conversion, ConvertError, NoteSink
 from defkit.convert.runscript import build_runscript
+from defkit.convert.shell import double_quote
 from defkit.convert.state import Context, StageState
 from defkit.convert.steps import convert_instruction
 from defkit.convert.words import (
@@ -49,6 +50,8 @@ _WINDOWS = re.compile(
     r"|:[^/]*(nanoserver|servercore|ltsc20\d\d)",
     re.IGNORECASE,
 )
+# Every alternative of _WINDOWS contains one of these words.
+_WINDOWS_WORDS = ("windows", "nanoserver", "servercore", "ltsc20")
 # A Windows program in an exec-form SHELL/CMD/ENTRYPOINT (for images built on a Windows base).
 _WINDOWS_PROGRAM = re.compile(r"^[a-z]:\\|\.exe$|^(powershell|pwsh|cmd)$", re.IGNORECASE)
 # Docker's default SHELL for a Windows image.
@@ -289,12 +292,13 @@ def _simple(value: str) -> bool:
 
 def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> str:
     span = stage.from_instruction.span
+    command = stage.base
     try:
-        base = expand_word(stage.base.image, scope, escape)
+        base = expand_word(command.image, scope, escape)
     except ExpansionError as exc:
         raise ConvertError(f"FROM: {exc.message}", span=span) from None
-    if stage.base.platform:
-        notes.info(span, f"FROM --platform={stage.base.platform} dropped: Apptainer pulls for the "
+    if command.platform:
+        notes.info(span, f"FROM --platform={command.platform} dropped: Apptainer pulls for the "
                    "build host's architecture (see `apptainer build --arch`)")
     if not plain_value(base, scope, literal=True):
         raise ConvertError("FROM names no image (an ARG expands to nothing)", span=span)
@@ -322,12 +326,13 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, n
                 notes: NoteSink) -> StageState:
     span = stage.from_instruction.span
     image = plain_value(base, scope, literal=True)
+    scratch = image.lower() == "scratch"
     plan = StagePlan(name=name)
     windows = False
-    if image.lower() == "scratch":
+    if scratch:
         plan.header = [("Bootstrap", "scratch"), ("Stage", name)]
     else:
-        windows = bool(_WINDOWS.search(image)) or _windows_programs(stage)
+        windows = _windows_image(image) or _windows_programs(stage)
         if windows:
             notes.warn(span, WINDOWS_WARNING)
         from_value = plain_value(base, scope)
@@ -337,12 +342,12 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, n
             if kind == "a" and arg in scope.templated and scope.args.get(arg) is not None:
                 plan.arguments[arg] = scope.args[arg] or ""
     plan.header_comments.append(f"Dockerfile line {span.line}: {stage.from_instruction.original}")
-    state = StageState(plan=plan, scope=Scope(base_vars=image.lower() != "scratch"))
+    state = StageState(plan=plan, scope=Scope(base_vars=not scratch))
     if windows:
         # Docker's default SHELL on Windows: RUN text goes to cmd like any non-default SHELL.
         state.shell = WINDOWS_SHELL
         state.windows = True
-    state.external_base = image.lower() != "scratch"
+    state.external_base = not scratch
     return state
 
 
@@ -355,8 +360,21 @@ def _image_reference(value: str, span: Span, what: str, path: str) -> None:
 
 def _label_word(key: str, value: str) -> str:
     """`key value` as a double-quoted shell word; `{{ X }}` placeholders stay templated."""
-    text = f"{key} {value}"
-    return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
+    return double_quote(f"{key} {value}")
+
+
+def _windows_image(image: str) -> bool:
+    """Whether `image` names a Windows base image (`_WINDOWS`).
+
+    For ASCII text (nearly every image reference), case-insensitive matching is matching the
+    lower-cased text, so an image holding none of `_WINDOWS_WORDS` is ruled out with `in`, many
+    times faster than the case-insensitive search. (Not for other text: the search also folds
+    letters such as "ſ" to "s", which `lower()` does not.)"""
+    if image.isascii():
+        lowered = image.lower()
+        if not any(word in lowered for word in _WINDOWS_WORDS):
+            return False
+    return bool(_WINDOWS.search(image))
 
 
 def _windows_programs(stage: Stage) -> bool:
@@ -384,13 +402,14 @@ def _finish_final(state: StageState, notes: NoteSink, stage: Stage) -> None:
     if plan.labels and not state.direct_files and state.external_base:
         # %labels does not replace a label the base image already has (without --force);
         # lines written to $APPTAINER_LABELS do, as LABEL does in Docker.
-        plan.post_epilogue.lines[0:0] = [
-            ("# LABEL: also written here to override labels of the base image, as Docker does",
-             False),
-            ("printf '%s\\n' \\", False),
-            *((f"  {_label_word(key, value)} \\", False) for key, value in plan.labels.items()),
-            ('  >> "$APPTAINER_LABELS"', False),
-        ]
+        labels = Script()
+        labels.add(
+            "# LABEL: also written here to override labels of the base image, as Docker does",
+            "printf '%s\\n' \\",
+            *(f"  {_label_word(key, value)} \\" for key, value in plan.labels.items()),
+            '  >> "$APPTAINER_LABELS"',
+        )
+        plan.post_epilogue.lines[0:0] = labels.lines
     workdir = None
     if state.workdir is not None:
         workdir = shell_value(state.workdir, "env", state.scope)

@@ -9,11 +9,12 @@ stops when it fails). Another SHELL gets the text through a quoted here-document
 from __future__ import annotations
 
 import posixpath
+from itertools import accumulate
 from typing import Optional
 
 from defkit.convert import helpers
 from defkit.convert.copying import apply_ignore, context_path
-from defkit.convert.emit import Script
+from defkit.convert.emit import Block
 from defkit.convert.shell import (
     heredoc_marker,
     printf_lines,
@@ -37,16 +38,25 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
         ctx.notes.warn(span, "RUN in a stage built from scratch: Apptainer runs %post with "
                        "/bin/sh, which the image must contain by then")
     post.add(f"# RUN (Dockerfile line {span.line})")
-    body = Script()
+    cd = None
     if state.workdir is not None and state.workdir != "/":
-        body.add(f"cd {shell_value(state.workdir, 'post', state.scope)} || exit 1")
-    _mounts(state, instruction, command, ctx, body)
+        cd = f"cd {shell_value(state.workdir, 'post', state.scope)} || exit 1"
+    # The mounts are converted before the subshell is opened: a bind mount's .dockerignore
+    # pruning is a %post line of its own, written before the subshell.
+    mounts = Block([])
+    if command.mounts:
+        _mounts(state, instruction, command, ctx, mounts)
     if command.network:
         ctx.notes.info(span, f"RUN --network={command.network} dropped (Apptainer builds use "
                        "the host network)")
     if command.security:
         ctx.notes.warn(span, f"RUN --security={command.security} has no Apptainer equivalent")
 
+    post.add("(")
+    body = Block(post.lines)  # the subshell's lines go straight into %post
+    if cd is not None:
+        body.add(cd)
+    body.add_raw(*mounts.lines)
     if command.argv is not None:
         # Exec form: no shell, no variable expansion; the argv runs as is.
         line = f"exec {quote_argv(command.argv)}"
@@ -78,8 +88,6 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
                 script = text
                 wrapped = rewrap(instruction, text, ctx)
             _run_text(state, body, script, span.line, wrapped)
-    post.add("(")
-    post.extend(_indented(body))
     post.add(")")
 
 
@@ -91,23 +99,19 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[lis
     pieces = instruction.pieces  # the physical lines, as the parser joined them
     if ctx.escape != "\\" or not pieces or instruction.span.column != 1:
         return None  # (an indented first line would need its indentation back: left as is)
+    if not command:
+        return None  # nothing to split
     joined = "".join(pieces).rstrip()
     if not joined.endswith(command):
         return None
     offset = len(joined) - len(command)
-    lines: list[str] = []
-    points: list[int] = []
-    position = 0
-    for piece in pieces:
-        start = position
-        position += len(piece)
-        if position <= offset:
-            continue
-        if lines:
-            points.append(start - offset)
-            lines.append(piece)
-        else:
-            lines.append(piece[offset - start :])
+    first = 0  # the piece the command starts in (there is one: the command is not empty)
+    start = 0  # where that piece starts in `joined`
+    while start + len(pieces[first]) <= offset:
+        start += len(pieces[first])
+        first += 1
+    lines = [pieces[first][offset - start :], *pieces[first + 1 :]]
+    points = list(accumulate(map(len, lines[:-1])))  # where each later line starts in `command`
     if len(lines) < 2 or not split_points_safe(command, points):
         return None
     lines[-1] = lines[-1].rstrip()
@@ -116,14 +120,7 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[lis
     return [line + "\\" for line in lines[:-1]] + [lines[-1]]
 
 
-def _indented(body: Script) -> Script:
-    out = Script()
-    for text, raw in body.lines:
-        out.lines.append((text if raw else "    " + text, raw))
-    return out
-
-
-def _run_text(state: StageState, body: Script, script: str, line: int,
+def _run_text(state: StageState, body: Block, script: str, line: int,
               wrapped: Optional[list[str]] = None) -> None:
     script = script if script.endswith("\n") else script + "\n"
     if text_is_unsafe(script):
@@ -135,15 +132,15 @@ def _run_text(state: StageState, body: Script, script: str, line: int,
         body.add(f'exec {quote_argv(state.shell)} "$(cat {quote(path)})"')
         return
     if state.shell == DEFAULT_SHELL:
-        body.add("set +e")
         if wrapped:
-            body.add(wrapped[0])  # continuation lines keep the Dockerfile's indentation
+            body.add("set +e", wrapped[0])  # continuation lines keep the Dockerfile's indentation
             body.add_raw(*wrapped[1:])
             return
         lines = script.rstrip("\n").split("\n")
         if len(lines) == 1:
-            body.add(lines[0])
+            body.add("set +e", lines[0])
         else:
+            body.add("set +e")
             body.add_raw(*lines)  # several lines: keep them byte for byte
         return
     marker = heredoc_marker(script, "DEFKIT_RUN")
@@ -152,7 +149,7 @@ def _run_text(state: StageState, body: Script, script: str, line: int,
     body.add(')"')
 
 
-def _write_file(body: Script, content: str, path: str) -> None:
+def _write_file(body: Block, content: str, path: str) -> None:
     body.add(f"mkdir -p {quote(posixpath.dirname(path))}")
     if text_is_unsafe(content):
         lines = printf_lines(content)
@@ -164,7 +161,7 @@ def _write_file(body: Script, content: str, path: str) -> None:
 
 
 def _mounts(state: StageState, instruction: Instruction, command: RunCommand, ctx: Context,
-            body: Script) -> None:
+            body: Block) -> None:
     span = instruction.span
     for mount in command.mounts:
         kind = mount.type
@@ -198,7 +195,7 @@ def _abs(state: StageState, target: str) -> str:
 
 
 def _bind(state: StageState, instruction: Instruction, source_stage: Optional[str], source: str,
-          target: str, ctx: Context, body: Script) -> None:
+          target: str, ctx: Context, body: Block) -> None:
     """A bind mount is emulated by copying its source to the target before the step."""
     span = instruction.span
     stage = None

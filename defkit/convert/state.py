@@ -40,7 +40,7 @@ class StageState:
     workdir: Optional[str] = None  # shell view (markers), None: not set by the Dockerfile
     workdir_value: Optional[str] = None  # value view
     shell: tuple[str, ...] = DEFAULT_SHELL
-    process: Process = field(default_factory=Process)
+    process: Process = Process()  # (immutable: one instance can be every stage's default)
     user: Optional[str] = None
     external_base: bool = True  # the chain starts from an image (not scratch)
     windows: bool = False  # the chain starts from a Windows image (SHELL cmd, C:\ paths)

@@ -8,12 +8,14 @@ import re
 from typing import Optional
 
 from defkit.convert.copying import convert_copy
+from defkit.convert.emit import WHITE_SPACE
 from defkit.convert.run import convert_run
 from defkit.convert.runscript import shell_form
 from defkit.convert.shell import double_quote, quote
 from defkit.convert.state import Context, StageState
 from defkit.convert.words import (
     expand_word,
+    has_markers,
     is_templatable,
     marked_names,
     plain_value,
@@ -79,7 +81,7 @@ def _env(state: StageState, instruction: Instruction, command: EnvCommand, ctx: 
         value = expand_word(raw, before, ctx.escape)
         # Without a `$` nothing is looked up, so the shell view is the same text.
         shell_text = expand_word(raw, before, ctx.escape, shell=True) if "$" in raw else value
-        if any(name in assigned for _kind, name in marked_names(shell_text)):
+        if assigned and any(name in assigned for _kind, name in marked_names(shell_text)):
             # All pairs of one ENV see the values from before it; a later pair of the same
             # instruction must not see an earlier one through the shell.
             shell_text = value
@@ -91,8 +93,11 @@ def _env(state: StageState, instruction: Instruction, command: EnvCommand, ctx: 
                            "it cannot be set in %post or %environment")
             continue
         state.scope.env[key] = value
-        state.plan.post.add(f"export {key}={shell_value(shell_text, 'post', state.scope)}")
-        state.plan.environment.add(f"export {key}={shell_value(shell_text, 'env', state.scope)}")
+        post_word = env_word = shell_value(shell_text, "post", state.scope)
+        if has_markers(shell_text):  # (the targets differ only in how markers are written)
+            env_word = shell_value(shell_text, "env", state.scope)
+        state.plan.post.add(f"export {key}={post_word}")
+        state.plan.environment.add(f"export {key}={env_word}")
 
 
 def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: Context) -> None:
@@ -189,7 +194,7 @@ def _label(state: StageState, instruction: Instruction, raw_key: str, raw_value:
            ctx: Context) -> None:
     key = plain_value(expand_word(raw_key, state.scope, ctx.escape), state.scope)
     value = plain_value(expand_word(raw_value, state.scope, ctx.escape), state.scope)
-    if not key or any(ch.isspace() for ch in key):
+    if not key or WHITE_SPACE.search(key):
         ctx.notes.warn(instruction.span, f"LABEL key {key!r} contains spaces; Apptainer labels "
                        "cannot hold it, skipped")
         return

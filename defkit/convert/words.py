@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
+from defkit.convert.shell import escape_double_quoted
 from defkit.dockerfile.expand import LexOptions, process
 
 _MARK = "\x00"
@@ -117,8 +118,8 @@ def expand_word(word: str, scope: Scope, escape: str, *, shell: bool = False) ->
 
     Modifiers such as `${X%.*}` cannot work on a marker; the word is then expanded with the
     conversion-time values instead."""
-    if not _SPECIAL.search(word) and escape not in word:
-        return word  # nothing to substitute or unquote (the common case)
+    if "$" not in word and "'" not in word and '"' not in word and escape not in word:
+        return word  # nothing to substitute or unquote (the common case; `in` beats a regex)
     simple = _SIMPLE_WORD.match(word) if escape not in word else None
     if simple is not None:
         # Only plain $NAME / ${NAME} references, optionally inside one pair of double quotes:
@@ -149,6 +150,8 @@ _REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 def unset_args(word: str, scope: Scope) -> list[str]:
     """ARGs that `word` refers to which were declared without a value (they expand to "")."""
+    if "$" not in word:
+        return []  # no reference (the common case)
     names = []
     for name in _REFERENCE.findall(word):
         if name in scope.args and scope.args[name] is None and name not in scope.env:
@@ -161,7 +164,10 @@ def has_markers(value: str) -> bool:
 
 
 def marked_names(value: str) -> list[tuple[str, str]]:
-    return [(match.group(1), match.group(2)) for match in _MARKED.finditer(value)]
+    """(kind, name) of each marker in `value`, in order: kind "a" for an ARG, "v" otherwise."""
+    if _MARK not in value:
+        return []
+    return _MARKED.findall(value)  # (the regex has two groups: findall gives the pairs)
 
 
 def plain_value(value: str, scope: Scope, *, literal: bool = False) -> str:
@@ -218,9 +224,6 @@ def _commented_placeholder(text: str) -> bool:
     return re.search(r"#[^!]", text[:index] + " ") is not None and "#" in text[:index]
 
 
-_DOUBLE_SPECIAL = re.compile(r'([\\"$`])')
-
-
 def _escape_double(text: str) -> str:
     # `{""{` keeps Apptainer's templating from seeing a literal `{{` (the shell joins it back).
-    return _DOUBLE_SPECIAL.sub(r"\\\1", text).replace("{{", '{""{')
+    return escape_double_quoted(text).replace("{{", '{""{')

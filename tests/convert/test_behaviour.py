@@ -24,7 +24,7 @@ def run_runscript(process: Process, args: list[str], tmp_path: pathlib.Path) -> 
     show.write_text('#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\n')
     show.chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
-    body = "\n".join(line for line, _raw in script.lines)
+    body = script.render()
     result = subprocess.run(["sh", "-c", body, "runscript", *args], capture_output=True,
                             text=True, env=env, check=True)
     return result.stdout.splitlines()
