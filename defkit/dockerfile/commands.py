@@ -210,26 +210,33 @@ def _copy(
             f"{keyword} requires at least two arguments, but only one was provided. "
             "Destination could not be determined"
         )
-    parsed = _Flags(flags, _ADD_FLAGS if keyword == "ADD" else _COPY_FLAGS)
+    # Flags are checked before the destination, as BuildKit does.
+    parsed = _Flags(flags, _ADD_FLAGS if keyword == "ADD" else _COPY_FLAGS) if flags else None
     dest = args[-1]
     if "<<" in dest and parse_marker(dest) is not None:  # a heredoc marker holds "<<"
         raise CommandError(f"{keyword} cannot accept a heredoc as a destination")
+    if parsed is None:  # no flags (the common case): every option unset
+        return CopyCommand(
+            keyword, args[:-1], dest, None, None, None, False, None, (), False, None, heredocs,
+            json_form, None,
+        )
     string = parsed.last.get  # `parsed.string`, without a method call for each flag
+    # Positional arguments, in CopyCommand's field order (about twice as fast as keywords).
     return CopyCommand(
-        keyword=keyword,
-        sources=args[:-1],
-        dest=dest,
-        from_=string("from"),
-        chown=string("chown"),
-        chmod=string("chmod"),
-        link=string("link") == "true",  # `bool(parsed.boolean("link"))`
-        checksum=string("checksum"),
-        exclude=parsed.strings("exclude"),
-        parents=string("parents") == "true",
-        keep_git_dir=parsed.boolean("keep-git-dir"),
-        heredocs=heredocs,
-        json_form=json_form,
-        unpack=parsed.boolean("unpack"),
+        keyword,
+        args[:-1],  # sources
+        dest,
+        string("from"),
+        string("chown"),
+        string("chmod"),
+        string("link") == "true",  # `bool(parsed.boolean("link"))`
+        string("checksum"),
+        parsed.strings("exclude"),
+        string("parents") == "true",
+        parsed.boolean("keep-git-dir"),
+        heredocs,
+        json_form,
+        parsed.boolean("unpack"),
     )
 
 

@@ -212,8 +212,11 @@ def _extract_flags_by_char(line: str, escape: str) -> tuple[str, list[str]]:
 
 def parse_words(rest: str, escape: str) -> list[str]:
     """Whitespace-separated words; quotes and escapes are kept (removed later, when expanded)."""
-    if "'" not in rest and '"' not in rest and escape not in rest:
-        return [word for word in _GO_SPACE_RUN.split(rest) if word]  # nothing quoted
+    if "'" not in rest and '"' not in rest and escape not in rest:  # nothing quoted
+        if rest.isprintable():
+            # The only white space a printable text holds is " " (for Go and for str.split).
+            return rest.split()
+        return [word for word in _GO_SPACE_RUN.split(rest) if word]
     shell_word = _SHELL_WORD.get(escape) or _shell_word(escape)
     return [word for word in shell_word.findall(rest) if word]
 
@@ -224,7 +227,7 @@ def _parse_name_value(rest: str, escape: str, keyword: str) -> list[str]:
     if not words:
         return []
     if "=" not in words[0]:
-        parts = _WHITESPACE.split(rest, maxsplit=1)
+        parts = _split_at_blanks(rest)
         if len(parts) < 2:
             raise NodeError(f"{keyword} must have two arguments")
         return [parts[0], parts[1], ""]
@@ -234,9 +237,18 @@ def _parse_name_value(rest: str, escape: str, keyword: str) -> list[str]:
             raise NodeError(
                 f"Syntax error - can't find = in {go_quote(word)}. Must be of the form: name=value"
             )
-        key, value = word.split("=", 1)
-        args += [key, value, "="]
+        key, _, value = word.partition("=")
+        args += (key, value, "=")
     return args
+
+
+def _split_at_blanks(text: str) -> list[str]:
+    """`_WHITESPACE.split(text, maxsplit=1)`. In a printable text the only such blank is the
+    space: the first run of spaces is where `partition` splits, plus the spaces after it."""
+    if not text.isprintable():
+        return _WHITESPACE.split(text, maxsplit=1)
+    head, space, tail = text.partition(" ")
+    return [head, tail.lstrip(" ")] if space else [head]
 
 
 def _parse_env(rest: str, escape: str) -> tuple[list[str], bool]:
@@ -280,6 +292,8 @@ _JSON = json.JSONDecoder(parse_constant=_reject_constant)
 
 def _parse_json(rest: str) -> Optional[list[str]]:
     """A JSON array of strings; None to fall back to the shell form."""
+    if "[" not in rest:
+        return None  # the common shell form, found without stripping or decoding
     rest = rest.lstrip(GO_SPACE_CHARS)
     if not rest.startswith("["):
         return None

@@ -305,7 +305,7 @@ class _Parser:
         keyword, raw_flags, args, json_form, child = fields
         command: Optional[Command] = None
         lowered = keyword.lower()
-        flags = split_flags(raw_flags)  # once, for the command and the instruction
+        flags = split_flags(raw_flags) if raw_flags else ()  # once, for command and instruction
         builder = BUILDERS.get(lowered)
         if builder is not None:
             try:
