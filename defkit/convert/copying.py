@@ -13,6 +13,7 @@ import re
 from typing import Optional
 
 from defkit.convert import dockerignore, helpers
+from defkit.convert.emit import indented_block
 from defkit.convert.shell import heredoc_marker, printf_lines, quote, text_is_unsafe
 from defkit.convert.state import STAGING, Context, StageState
 from defkit.convert.words import (
@@ -54,7 +55,7 @@ def convert_copy(
     dest_shell = expand_word(command.dest, state.scope, ctx.escape, shell=True)
     dest_value = expand_word(command.dest, state.scope, ctx.escape)
     sources = [s for s in command.sources if not s.startswith("<<")]
-    several = len(command.sources) > 1 or any(_WILDCARD.search(s) for s in sources)
+    several = len(command.sources) > 1 or any(map(_WILDCARD.search, sources))
     dest_shell = _resolve_dest(dest_shell, state.workdir, several)
     if not command.dest.startswith("/") and state.workdir is None and state.external_base:
         notes.info(
@@ -103,8 +104,8 @@ def convert_copy(
             _stage(state, source_stage, source, staged)
             if source_stage is None:
                 apply_ignore(state, ctx, stage_dir, posixpath.dirname(source))
-            state.need_helper("copy", helpers.COPY)
-            state.need_helper("copy_all", helpers.COPY_ALL)
+            state.need_helper("copy", helpers.COPY_BLOCK)
+            state.need_helper("copy_all", helpers.COPY_ALL_BLOCK)
             post.add(f"defkit_copy_all {quote(stage_dir)} {dest_word}{owner_args}")
             continue
         base = posixpath.basename(source.rstrip("/")) or "context"
@@ -114,9 +115,9 @@ def convert_copy(
         _stage(state, source_stage, source, staged)
         if source_stage is None:
             apply_ignore(state, ctx, staged, source)
-        state.need_helper("copy", helpers.COPY)
+        state.need_helper("copy", helpers.COPY_BLOCK)
         if helper == "defkit_add":
-            state.need_helper("add", helpers.ADD)
+            state.need_helper("add", helpers.ADD_BLOCK)
         post.add(f"{helper} {quote(staged)} {dest_word}{owner_args}")
 
 
@@ -132,7 +133,8 @@ def apply_ignore(state: StageState, ctx: Context, staged: str, source: str) -> N
     """Prune a staged context directory by .dockerignore (no-op for files)."""
     if not ctx.ignore:
         return
-    state.need_helper("ignore", dockerignore.helper(ctx.ignore))
+    if "ignore" not in state.helpers:  # (built from the patterns: only when a stage needs it)
+        state.need_helper("ignore", indented_block(dockerignore.helper(ctx.ignore)))
     relative = posixpath.normpath(source).lstrip("/") or "."
     state.plan.post.add(f"defkit_ignore {quote(staged)} {quote(relative)}")
 
@@ -181,9 +183,9 @@ def _copy_heredoc(state: StageState, heredoc: Heredoc, dest: str, owner_args: st
     else:
         marker = heredoc_marker(content)
         post.add(f"cat > {word} <<" + (f"'{marker}'" if quoted else marker))
-        post.add_raw(*content.rstrip("\n").split("\n"), marker)
+        post.add_raw(content.rstrip("\n"), marker)
     if owner_args:
-        state.need_helper("copy", helpers.COPY)
+        state.need_helper("copy", helpers.COPY_BLOCK)
         post.add(f"defkit_own {word}{owner_args}")
 
 
@@ -193,7 +195,7 @@ def _add_url(state: StageState, instruction: Instruction, command: CopyCommand, 
     if _GIT.search(url):
         repo, _, ref = url.partition("#")
         staged = f"{stage_dir}/repo"
-        state.need_helper("git", helpers.GIT)
+        state.need_helper("git", helpers.GIT_BLOCK)
         keep = " 1" if command.keep_git_dir else ""
         state.plan.post.add(f"defkit_git {quote(repo)} {quote(ref)} {quote(staged)}{keep}")
         ctx.notes.info(span, "ADD of a Git repository: cloned with git, which the image needs")
@@ -207,11 +209,11 @@ def _add_url(state: StageState, instruction: Instruction, command: CopyCommand, 
                 checksum = f" {quote(digest)}"
             else:
                 ctx.notes.warn(span, f"ADD --checksum={command.checksum}: only sha256 is checked")
-        state.need_helper("fetch", helpers.FETCH)
+        state.need_helper("fetch", helpers.FETCH_BLOCK)
         state.plan.post.add(f"defkit_fetch {quote(url)} {quote(staged)}{checksum}")
         # Docker gives downloaded files mode 600 unless --chmod says otherwise.
         chmod = chmod or "600"
-    state.need_helper("copy", helpers.COPY)
+    state.need_helper("copy", helpers.COPY_BLOCK)
     state.plan.post.add(f"defkit_copy {quote(staged)} {dest_word}{_owner_args(chown, chmod)}")
 
 

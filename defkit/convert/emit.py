@@ -24,7 +24,9 @@ WHITE_SPACE = re.compile(r"\s")  # str.isspace's characters
 @dataclass
 class Script:
     """Lines of one script section, kept as they are written: `add` indents a line (an empty
-    one stays empty), `add_raw` keeps it byte for byte."""
+    one stays empty), `add_raw` keeps it byte for byte. An entry of `lines` may hold several
+    lines (a raw block such as a here-document body is kept as one string, not split only to
+    be joined again): the section is the entries joined with line breaks."""
 
     lines: list[str] = field(default_factory=list)
 
@@ -58,6 +60,12 @@ class Block:
 
     def add_raw(self, *lines: str) -> None:
         self.lines.extend(lines)
+
+
+def indented_block(text: str) -> str:
+    """The lines of `text` (without its final line break) as `Script.add` would write them,
+    as one entry for `Script.add_raw`."""
+    return "\n".join([INDENT + line if line else "" for line in text.rstrip("\n").split("\n")])
 
 
 def files_word(path: str) -> str:
@@ -151,10 +159,9 @@ def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = Fa
     With `check`, the text is read back with Apptainer's rules (see `check_rendered`)."""
     head = "".join(f"# {line}\n" if line else "#\n" for line in preamble)
     rendered = [(stage, stage.sections()) for stage in stages]
-    text = head + "\n".join(
-        "\n".join(f"{line}\n{body}" if line else body for line, body in sections)
-        for _stage, sections in rendered
-    )
+    # (Stages, like the sections of a stage, are separated by an empty line: one join.)
+    text = head + "\n".join([f"{line}\n{body}" if line else body
+                             for _stage, sections in rendered for line, body in sections])
     if check:
         check_rendered(text, rendered)
     return text
@@ -185,16 +192,20 @@ def check_rendered(text: str, rendered: list[tuple[StagePlan, list[tuple[str, st
       (`defkit.sections`, the .def parser's own readers).
     Cheap (a few regular expressions over the text); the tests also parse every output with
     `defkit.parser.parse_text`."""
+    # Every header value at once (`map` runs the loop in C); when one would be misread, each is
+    # tested again in turn, so that the error raised is the first in the order below.
+    kept = all(map(_KEPT_HEADER_VALUE.fullmatch,
+                   [value for plan, _sections in rendered for _key, value in plan.header]))
     expected: list[str] = []
     for plan, sections in rendered:
         for key, value in plan.header:
             if key.lower() == "bootstrap":
                 expected.append(f"{key}: {value}")
-            if not value or value != trim_space(value) or _BAD_HEADER_VALUE.search(value):
+            if not kept and not _KEPT_HEADER_VALUE.fullmatch(value):
                 raise RenderError(f"stage {plan.name}: header {key}: {value!r} would be misread")
-        expected.extend(line for line, _body in sections if line)
+        expected += [line for line, _body in sections if line]
         used = placeholders(sections)
-        if not used <= set(plan.arguments):
+        if not used <= plan.arguments.keys():
             raise RenderError(f"stage {plan.name}: undeclared {sorted(used - set(plan.arguments))}")
         for line, body in sections:
             if line == "%arguments" and arguments_map(body) != plan.arguments:
@@ -210,12 +221,22 @@ def check_rendered(text: str, rendered: list[tuple[StagePlan, list[tuple[str, st
         raise RenderError(f"a script line would start a stage or a section: {extra!r}")
 
 
-_BAD_HEADER_VALUE = re.compile(r"[\n#]|\\$")
+# A header value Apptainer's header parser keeps as it is: not empty, no Go white space at either
+# end (TrimSpace), no line break, no `#` (a comment starts there) and no backslash at the end (a
+# continuation). As one expression, one call per value: a first character that is neither white
+# space nor `#`, then anything but a line break or `#`, then a last character that is none of
+# these nor a backslash (a single character is only the last).
+_GO_SPACE_CLASS = re.escape("".join(sorted(GO_SPACE)))
+_KEPT_HEADER_VALUE = re.compile(rf"(?:[^{_GO_SPACE_CLASS}#][^\n#]*)?[^{_GO_SPACE_CLASS}#\\]")
 
 
 def _check_files(plan: StagePlan, body: str, entries: list[tuple[str, str]]) -> None:
-    lines = body.split("\n")[:-1]
-    for line, (source, destination) in zip(lines, entries):
-        tokens = [trim_space(token).strip('"') for token in FILE_TOKEN.findall(line)]
-        if tokens != [source, destination]:
+    """Each line of a %files body reads back (`FILE_TOKEN`, as the .def parser reads it) as
+    exactly the source and destination written. (`zip` stops at the last entry: the body has
+    a line per entry, and more if a path holds a line break.)"""
+    tokens_of = FILE_TOKEN.findall
+    for line, (source, destination) in zip(body.split("\n"), entries):
+        tokens = tokens_of(line)
+        if (len(tokens) != 2 or trim_space(tokens[0]).strip('"') != source
+                or trim_space(tokens[1]).strip('"') != destination):
             raise RenderError(f"stage {plan.name}: %files line {line.strip()!r} would be misread")

@@ -137,11 +137,12 @@ def convert_parsed(
     names = {stage.name: stage.index for stage in stages if stage.name}
     bases: dict[int, str] = {}
     parents: dict[int, Optional[int]] = {}
+    images: dict[int, str] = {}  # the bases as image references, ARGs at their values
     for stage in stages:
-        base = _expand_from(stage, global_scope, dockerfile.escape, notes)
+        base, image = _expand_from(stage, global_scope, dockerfile.escape, notes)
         bases[stage.index] = base
-        resolved = plain_value(base, global_scope, literal=True)
-        parent = names.get(resolved.lower())
+        images[stage.index] = image
+        parent = names.get(image.lower())
         parents[stage.index] = parent if parent is not None and parent < stage.index else None
 
     target_index = _target_index(stages, names, target, path)
@@ -149,7 +150,7 @@ def convert_parsed(
     refs = _StageRefs(names, len(stages), apptainer_names, path, target_index)
     ctx = Context(dockerfile.escape, notes, args, global_values, predefined, refs.resolve, used,
                   ignore_patterns.parse(dockerignore) if dockerignore is not None else None)
-    walk = _Walk(dockerfile, ctx, refs, bases, parents, global_scope)
+    walk = _Walk(dockerfile, ctx, refs, bases, images, parents, global_scope)
     states = walk.states
     copy_sources = refs.copy_sources
     external = refs.external
@@ -238,12 +239,13 @@ class _Walk:
     would keep the whole parsed Dockerfile alive until the cyclic collector runs.)"""
 
     def __init__(self, dockerfile: Dockerfile, ctx: Context, refs: _StageRefs,
-                 bases: dict[int, str], parents: dict[int, Optional[int]],
-                 global_scope: Scope) -> None:
+                 bases: dict[int, str], images: dict[int, str],
+                 parents: dict[int, Optional[int]], global_scope: Scope) -> None:
         self.dockerfile = dockerfile
         self.ctx = ctx
         self.refs = refs
         self.bases = bases
+        self.images = images
         self.parents = parents
         self.global_scope = global_scope
         self.states: dict[int, StageState] = {}
@@ -266,8 +268,8 @@ class _Walk:
             # Files a scratch parent placed with %files are there before this stage's %post.
             state.direct_files = state.direct_files and not _needs_shell(stage)
         else:
-            state = _root_state(self.dockerfile, stage, self.bases[index], self.global_scope,
-                                names[index], self.ctx.notes)
+            state = _root_state(self.dockerfile, stage, self.bases[index], self.images[index],
+                                self.global_scope, names[index], self.ctx.notes)
             state.direct_files = state.plan.header[0][1] == "scratch" and not _needs_shell(stage)
         previous = self.refs.current
         self.refs.current = index
@@ -290,7 +292,9 @@ def _simple(value: str) -> bool:
     return is_templatable(value) and bool(value)
 
 
-def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> str:
+def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> tuple[str, str]:
+    """The stage's base: as expanded (with markers), and as an image reference (ARGs at their
+    conversion-time values)."""
     span = stage.from_instruction.span
     command = stage.base
     try:
@@ -300,9 +304,10 @@ def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> st
     if command.platform:
         notes.info(span, f"FROM --platform={command.platform} dropped: Apptainer pulls for the "
                    "build host's architecture (see `apptainer build --arch`)")
-    if not plain_value(base, scope, literal=True):
+    image = plain_value(base, scope, literal=True)
+    if not image:
         raise ConvertError("FROM names no image (an ARG expands to nothing)", span=span)
-    return base
+    return base, image
 
 
 def _target_index(stages: tuple[Stage, ...], names: dict[str, int], target: Optional[str],
@@ -322,10 +327,9 @@ def _needs_shell(stage: Stage) -> bool:
     return any(isinstance(i.command, RunCommand) for i in stage.instructions)
 
 
-def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, scope: Scope, name: str,
-                notes: NoteSink) -> StageState:
+def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, image: str, scope: Scope,
+                name: str, notes: NoteSink) -> StageState:
     span = stage.from_instruction.span
-    image = plain_value(base, scope, literal=True)
     scratch = image.lower() == "scratch"
     plan = StagePlan(name=name)
     windows = False

@@ -5,6 +5,8 @@ and tar, which every base image with a shell has."""
 
 from __future__ import annotations
 
+from defkit.convert.emit import indented_block
+
 # Docker's COPY of one staged source into DST. A directory copies its *contents*; DST ending in
 # "/" (or an existing directory) receives a file under its own name. OWNER and MODE (optional)
 # apply to what was copied, as --chown/--chmod do.
@@ -125,3 +127,12 @@ defkit_git() {
     if [ -z "${4:-}" ]; then rm -rf "$3/.git"; fi
 }
 """
+
+
+# Each function as one %post entry (`StageState.need_helper`), indented once here rather than
+# every time a stage needs it.
+COPY_BLOCK = indented_block(COPY)
+COPY_ALL_BLOCK = indented_block(COPY_ALL)
+ADD_BLOCK = indented_block(ADD)
+FETCH_BLOCK = indented_block(FETCH)
+GIT_BLOCK = indented_block(GIT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Optional
 
 from defkit.errors import DefkitError
@@ -43,6 +44,9 @@ class Conversion:
     stages: tuple[str, ...] = ()  # names of the stages written, in order
 
 
+_POSITION = attrgetter("line", "column")  # (line, column) of a Note: the order of the notes
+
+
 class ConvertError(DefkitError):
     """The input cannot be converted at all (for example `--target` names no stage)."""
 
@@ -69,4 +73,4 @@ class NoteSink:
         self.add(span, "info", message)
 
     def sorted(self) -> tuple[Note, ...]:
-        return tuple(sorted(self.notes, key=lambda note: (note.line, note.column)))
+        return tuple(sorted(self.notes, key=_POSITION))

@@ -43,9 +43,9 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
         cd = f"cd {shell_value(state.workdir, 'post', state.scope)} || exit 1"
     # The mounts are converted before the subshell is opened: a bind mount's .dockerignore
     # pruning is a %post line of its own, written before the subshell.
-    mounts = Block([])
+    mounts: list[str] = []
     if command.mounts:
-        _mounts(state, instruction, command, ctx, mounts)
+        _mounts(state, instruction, command, ctx, Block(mounts))
     if command.network:
         ctx.notes.info(span, f"RUN --network={command.network} dropped (Apptainer builds use "
                        "the host network)")
@@ -56,7 +56,8 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
     body = Block(post.lines)  # the subshell's lines go straight into %post
     if cd is not None:
         body.add(cd)
-    body.add_raw(*mounts.lines)
+    if mounts:
+        body.add_raw(*mounts)
     if command.argv is not None:
         # Exec form: no shell, no variable expansion; the argv runs as is.
         line = f"exec {quote_argv(command.argv)}"
@@ -91,14 +92,17 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
     post.add(")")
 
 
-def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[list[str]]:
-    """The command split at the Dockerfile's own line breaks (BuildKit joined them), or None.
+def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[str]:
+    """The command split at the Dockerfile's own line breaks (BuildKit joined them), each line
+    but the last ending with a backslash, or None.
 
     Only where a backslash-newline means the same to sh as to BuildKit: not inside single quotes
     or a comment, and only with the default escape character."""
     pieces = instruction.pieces  # the physical lines, as the parser joined them
-    if ctx.escape != "\\" or not pieces or instruction.span.column != 1:
-        return None  # (an indented first line would need its indentation back: left as is)
+    if ctx.escape != "\\" or len(pieces) < 2 or instruction.span.column != 1:
+        # (With one piece there is one line: nothing to split. An indented first line would
+        # need its indentation back: left as is.)
+        return None
     if not command:
         return None  # nothing to split
     joined = "".join(pieces).rstrip()
@@ -117,11 +121,11 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[lis
     lines[-1] = lines[-1].rstrip()
     if "".join(lines) != command:
         return None
-    return [line + "\\" for line in lines[:-1]] + [lines[-1]]
+    return "\\\n".join(lines)
 
 
 def _run_text(state: StageState, body: Block, script: str, line: int,
-              wrapped: Optional[list[str]] = None) -> None:
+              wrapped: Optional[str] = None) -> None:
     script = script if script.endswith("\n") else script + "\n"
     if text_is_unsafe(script):
         # A line would start a %section or a new stage, or `{{ X }}` would be templated:
@@ -132,20 +136,21 @@ def _run_text(state: StageState, body: Block, script: str, line: int,
         body.add(f'exec {quote_argv(state.shell)} "$(cat {quote(path)})"')
         return
     if state.shell == DEFAULT_SHELL:
-        if wrapped:
-            body.add("set +e", wrapped[0])  # continuation lines keep the Dockerfile's indentation
-            body.add_raw(*wrapped[1:])
+        if wrapped is not None:
+            first, _, rest = wrapped.partition("\n")
+            body.add("set +e", first)
+            body.add_raw(rest)  # continuation lines keep the Dockerfile's indentation
             return
-        lines = script.rstrip("\n").split("\n")
-        if len(lines) == 1:
-            body.add("set +e", lines[0])
+        text = script.rstrip("\n")
+        if "\n" not in text:
+            body.add("set +e", text)
         else:
             body.add("set +e")
-            body.add_raw(*lines)  # several lines: keep them byte for byte
+            body.add_raw(text)  # several lines: keep them byte for byte
         return
     marker = heredoc_marker(script, "DEFKIT_RUN")
     body.add(f"exec {quote_argv(state.shell)} \"$(cat <<'{marker}'")
-    body.add_raw(*(wrapped or script.rstrip("\n").split("\n")), marker)
+    body.add_raw(wrapped or script.rstrip("\n"), marker)
     body.add(')"')
 
 
@@ -157,7 +162,7 @@ def _write_file(body: Block, content: str, path: str) -> None:
         return
     marker = heredoc_marker(content)
     body.add(f"cat > {quote(path)} <<'{marker}'")
-    body.add_raw(*content.rstrip("\n").split("\n"), marker)
+    body.add_raw(content.rstrip("\n"), marker)
 
 
 def _mounts(state: StageState, instruction: Instruction, command: RunCommand, ctx: Context,
@@ -215,7 +220,7 @@ def _bind(state: StageState, instruction: Instruction, source_stage: Optional[st
         apply_ignore(state, ctx, staged, source)
     else:
         state.plan.files_from.setdefault(stage, []).append((source, staged))
-    state.need_helper("copy", helpers.COPY)
+    state.need_helper("copy", helpers.COPY_BLOCK)
     body.add(f"defkit_copy {quote(staged)} {quote(_abs(state, target or '/'))}")
     ctx.notes.info(span, f"RUN --mount=type=bind,target={target}: the source is copied there "
                    "before the step and stays in the image")

@@ -56,12 +56,13 @@ class StageState:
         self.counter += 1
         return f"{line}.{self.counter}"
 
-    def need_helper(self, name: str, text: str) -> None:
-        """Define a helper function at the top of %post (once per stage)."""
+    def need_helper(self, name: str, block: str) -> None:
+        """Define a helper function at the top of %post (once per stage); `block` is its text
+        as `emit.indented_block` writes it (`helpers.COPY_BLOCK`, ...)."""
         if name in self.helpers:
             return
         self.helpers.add(name)
-        self.plan.post_prologue.add(*text.rstrip("\n").split("\n"))
+        self.plan.post_prologue.add_raw(block)
 
     def fork(self, name: str, comment: str) -> StageState:
         """A copy for a child stage (`FROM <this stage>`) named `name`."""
