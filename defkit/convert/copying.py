@@ -14,7 +14,13 @@ from typing import Optional
 
 from defkit.convert import dockerignore, helpers
 from defkit.convert.emit import indented_block
-from defkit.convert.shell import heredoc_marker, printf_lines, quote, text_is_unsafe
+from defkit.convert.shell import (
+    PLACEHOLDER,
+    heredoc_marker,
+    printf_lines,
+    quote,
+    text_is_unsafe,
+)
 from defkit.convert.state import STAGING, Context, StageState
 from defkit.convert.words import (
     expand_word,
@@ -37,6 +43,11 @@ def convert_copy(
     span = instruction.span
     keyword = command.keyword
     notes = ctx.notes
+    paths = [s for s in command.sources if not s.startswith("<<")] + [command.dest]
+    if "{{" in instruction.original and any(map(PLACEHOLDER.search, paths)):
+        notes.warn(span, f"{keyword} skipped: `{{{{ NAME }}}}` in a path is Apptainer's "
+                   "build-argument syntax, which a .def cannot hold as a file name")
+        return
     if command.link:
         notes.info(span, f"{keyword} --link has no effect here (Apptainer has no layers)")
     if command.exclude:

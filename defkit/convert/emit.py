@@ -69,8 +69,9 @@ def indented_block(text: str) -> str:
 
 
 def files_word(path: str) -> str:
-    """A %files token: bare unless it has whitespace (Apptainer's only quoting is "...")."""
-    if not path or WHITE_SPACE.search(path):
+    """A %files token: bare unless it has whitespace or starts a comment (`#`); Apptainer's only
+    quoting is "..."."""
+    if not path or WHITE_SPACE.search(path) or path.startswith("#"):
         return f'"{path}"'
     return path
 
@@ -237,6 +238,7 @@ def _check_files(plan: StagePlan, body: str, entries: list[tuple[str, str]]) -> 
     tokens_of = FILE_TOKEN.findall
     for line, (source, destination) in zip(body.split("\n"), entries):
         tokens = tokens_of(line)
-        if (len(tokens) != 2 or trim_space(tokens[0]).strip('"') != source
+        if (len(tokens) != 2 or trim_space(line).startswith("#")  # a comment line
+                or trim_space(tokens[0]).strip('"') != source
                 or trim_space(tokens[1]).strip('"') != destination):
             raise RenderError(f"stage {plan.name}: %files line {line.strip()!r} would be misread")

@@ -19,7 +19,7 @@ from defkit.convert import dockerignore as ignore_patterns
 from defkit.convert.emit import Script, StagePlan, render_def
 from defkit.convert.notes import Conversion, ConvertError, NoteSink
 from defkit.convert.runscript import build_runscript
-from defkit.convert.shell import double_quote
+from defkit.convert.shell import PLACEHOLDER, double_quote
 from defkit.convert.state import Context, StageState
 from defkit.convert.steps import convert_instruction
 from defkit.convert.words import (
@@ -301,6 +301,8 @@ def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> tu
         base = expand_word(command.image, scope, escape)
     except ExpansionError as exc:
         raise ConvertError(f"FROM: {exc.message}", span=span) from None
+    if PLACEHOLDER.search(base):  # (`{{ NAME }}` written in the Dockerfile, not from an ARG)
+        raise ConvertError(f"FROM {base!r}: not a valid image reference", span=span)
     if command.platform:
         notes.info(span, f"FROM --platform={command.platform} dropped: Apptainer pulls for the "
                    "build host's architecture (see `apptainer build --arch`)")

@@ -17,6 +17,7 @@ from defkit.convert.copying import apply_ignore, context_path
 from defkit.convert.emit import Block
 from defkit.convert.shell import (
     heredoc_marker,
+    line_is_unsafe,
     printf_lines,
     quote,
     quote_argv,
@@ -119,8 +120,8 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[str
     if len(lines) < 2 or not split_points_safe(command, points):
         return None
     lines[-1] = lines[-1].rstrip()
-    if "".join(lines) != command:
-        return None
+    if "".join(lines) != command or any(map(line_is_unsafe, lines[1:])):
+        return None  # (a continuation line such as `%post x` would start a section there)
     return "\\\n".join(lines)
 
 

@@ -71,6 +71,12 @@ def break_placeholders(quoted: str) -> str:
     return quoted.replace("{{", "{''{")
 
 
+def defuse_placeholders(text: str) -> str:
+    """`text` with a space between the braces of each `{{ NAME }}` in it: Apptainer would take
+    it for a build argument, and %labels, %help and %files have no quoting to hide it in."""
+    return PLACEHOLDER.sub(lambda match: "{ " + match.group()[1:], text)
+
+
 def printf_lines(text: str) -> list[str]:
     """Shell lines that print `text` (with a final newline), safe in any .def body.
 

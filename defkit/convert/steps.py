@@ -11,7 +11,7 @@ from defkit.convert.copying import convert_copy
 from defkit.convert.emit import WHITE_SPACE
 from defkit.convert.run import convert_run
 from defkit.convert.runscript import shell_form
-from defkit.convert.shell import double_quote, quote
+from defkit.convert.shell import PLACEHOLDER, defuse_placeholders, double_quote, quote
 from defkit.convert.state import Context, StageState
 from defkit.convert.words import (
     expand_word,
@@ -63,7 +63,8 @@ def convert_instruction(state: StageState, instruction: Instruction, ctx: Contex
             for pair in command.pairs:
                 _label(state, instruction, pair.key, pair.value or "", ctx)
         elif isinstance(command, MaintainerCommand):
-            state.plan.labels["maintainer"] = _one_line(command.name)
+            name = _as_text(command.name, instruction, ctx)
+            state.plan.labels["maintainer"] = _one_line(name)
         else:
             _metadata(state, instruction, ctx)
     except ExpansionError as exc:
@@ -192,8 +193,8 @@ def _command_line(state: StageState, instruction: Instruction, command: CommandL
 
 def _label(state: StageState, instruction: Instruction, raw_key: str, raw_value: str,
            ctx: Context) -> None:
-    key = plain_value(expand_word(raw_key, state.scope, ctx.escape), state.scope)
-    value = plain_value(expand_word(raw_value, state.scope, ctx.escape), state.scope)
+    key = plain_value(_expand_text(raw_key, state, instruction, ctx), state.scope)
+    value = plain_value(_expand_text(raw_value, state, instruction, ctx), state.scope)
     if not key or WHITE_SPACE.search(key):
         ctx.notes.warn(instruction.span, f"LABEL key {key!r} contains spaces; Apptainer labels "
                        "cannot hold it, skipped")
@@ -207,6 +208,21 @@ def _label(state: StageState, instruction: Instruction, raw_key: str, raw_value:
     state.plan.labels[key] = _one_line(value)
 
 
+def _expand_text(word: str, state: StageState, instruction: Instruction, ctx: Context) -> str:
+    """`word` expanded for a place without quoting (%labels, %help), literal `{{ NAME }}` defused
+    before ARGs become placeholders (`_as_text`)."""
+    return _as_text(expand_word(word, state.scope, ctx.escape), instruction, ctx)
+
+
+def _as_text(text: str, instruction: Instruction, ctx: Context) -> str:
+    """`text` with any literal `{{ NAME }}` defused (`defuse_placeholders`), with a warning."""
+    if not PLACEHOLDER.search(text):
+        return text
+    ctx.notes.warn(instruction.span, f"{instruction.keyword}: `{{{{ NAME }}}}` is Apptainer's "
+                   "build-argument syntax; written as `{ { NAME }}` so that it stays text")
+    return defuse_placeholders(text)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split()) if "\n" in text or "\r" in text else text.strip()
 
@@ -216,7 +232,7 @@ def _metadata(state: StageState, instruction: Instruction, ctx: Context) -> None
     span = instruction.span
     notes = ctx.notes
     if isinstance(command, UserCommand):
-        user = plain_value(expand_word(command.user, state.scope, ctx.escape), state.scope)
+        user = plain_value(_expand_text(command.user, state, instruction, ctx), state.scope)
         state.user = user
         if user.split(":")[0] in ("root", "0"):
             notes.info(span, f"USER {user}: build steps run as root here anyway; at run time "
@@ -227,7 +243,7 @@ def _metadata(state: StageState, instruction: Instruction, ctx: Context) -> None
         state.help_lines.append(f"Docker USER: {user} (the container runs as the calling user)")
     elif isinstance(command, ExposeCommand):
         ports = " ".join(
-            plain_value(expand_word(port, state.scope, ctx.escape), state.scope)
+            plain_value(_expand_text(port, state, instruction, ctx), state.scope)
             for port in command.ports
         )
         notes.info(span, f"EXPOSE {ports}: not needed, Apptainer shares the host's network")
@@ -241,10 +257,15 @@ def _metadata(state: StageState, instruction: Instruction, ctx: Context) -> None
                    "bind a host directory there (--bind)")
         if not state.direct_files:
             state.plan.post.add("mkdir -p " + " ".join(quote(path) for path in paths))
-        state.help_lines.append(f"Docker VOLUME: {' '.join(paths)} (use --bind HOST:PATH)")
+        shown = " ".join(
+            plain_value(_expand_text(path, state, instruction, ctx), state.scope)
+            for path in command.paths
+        )
+        state.help_lines.append(f"Docker VOLUME: {shown} (use --bind HOST:PATH)")
     elif isinstance(command, StopsignalCommand):
         notes.warn(span, f"STOPSIGNAL {command.signal} has no Apptainer equivalent")
-        state.help_lines.append(f"Docker STOPSIGNAL: {command.signal}")
+        signal = _as_text(command.signal, instruction, ctx)
+        state.help_lines.append(f"Docker STOPSIGNAL: {signal}")
     elif isinstance(command, HealthcheckCommand):
         if command.kind.upper() == "NONE" or command.test is None:
             notes.info(span, "HEALTHCHECK NONE: nothing to carry over")
@@ -253,7 +274,8 @@ def _metadata(state: StageState, instruction: Instruction, ctx: Context) -> None
         text = test.shell if test.argv is None else " ".join(quote(a) for a in test.argv)
         notes.warn(span, "HEALTHCHECK has no Apptainer equivalent (it probes a running service, "
                    "so it is not a %test); recorded in %help")
-        state.help_lines.append(f"Docker HEALTHCHECK: {_one_line(text or '')}")
+        text = _as_text(text or "", instruction, ctx)
+        state.help_lines.append(f"Docker HEALTHCHECK: {_one_line(text)}")
     elif isinstance(command, OnbuildCommand):
         notes.warn(span, f"ONBUILD {command.instruction.keyword}: triggers for child images are "
                    "not carried over")

@@ -74,3 +74,39 @@ def test_label_key_read_as_a_comment_is_skipped_with_a_warning() -> None:
     result = convert_dockerfile('FROM alpine\nLABEL "#k"=v ok=1\n', "Dockerfile")
     assert "    ok 1\n" in result.text and "#k" not in result.text.split("%labels")[1]
     assert any("starts with '#'" in note.message for note in result.notes)
+
+
+def test_a_files_path_starting_with_a_hash_is_quoted_not_read_as_a_comment() -> None:
+    result = convert_dockerfile("FROM alpine\nCOPY #notes /x\n", "Dockerfile")
+    files = parse_text(result.text).stages[0].sections[0].files
+    assert [entry.source for entry in files] == ["#notes"]
+
+
+def test_a_continuation_line_that_would_start_a_section_stays_joined() -> None:
+    result = convert_dockerfile("FROM alpine\nRUN echo a \\\n%post b\n", "Dockerfile")
+    names = [section.name for section in parse_text(result.text).stages[0].sections]
+    assert names.count("post") == 1
+    assert "echo a %post b" in result.text
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    ['LABEL a="{{ A }}"', "MAINTAINER {{A}}", "USER {{ A }}", "EXPOSE {{A}}", "VOLUME /{{A}}",
+     "STOPSIGNAL {{A}}", "HEALTHCHECK CMD {{A}}"],
+)
+def test_literal_placeholders_stay_text_with_a_warning(instruction: str) -> None:
+    # Apptainer would substitute `{{ A }}` (and stop: A is no build argument of the .def).
+    result = convert_dockerfile(f"FROM alpine\n{instruction}\n", "Dockerfile")
+    parse_text(result.text)
+    assert "{ {" in result.text
+    assert any("build-argument syntax" in note.message and note.line == 2
+               for note in result.notes)
+
+
+def test_literal_placeholders_in_paths_and_images() -> None:
+    result = convert_dockerfile("FROM alpine\nCOPY {{A}} /x\n", "Dockerfile")
+    assert "{{A}}" not in result.text
+    assert any(note.message.startswith("COPY skipped") for note in result.notes)
+    with pytest.raises(ConvertError) as info:
+        convert_dockerfile("FROM {{A}}\n", "Dockerfile")
+    assert ":1:1: error: FROM '{{A}}': not a valid image reference" in info.value.format()
