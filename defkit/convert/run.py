@@ -16,8 +16,8 @@ from defkit.convert import helpers
 from defkit.convert.copying import apply_ignore, context_path
 from defkit.convert.emit import Block
 from defkit.convert.shell import (
+    has_unsafe_line,
     heredoc_marker,
-    line_is_unsafe,
     printf_lines,
     quote,
     quote_argv,
@@ -120,9 +120,11 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[str
     if len(lines) < 2 or not split_points_safe(command, points):
         return None
     lines[-1] = lines[-1].rstrip()
-    if "".join(lines) != command or any(map(line_is_unsafe, lines[1:])):
-        return None  # (a continuation line such as `%post x` would start a section there)
-    return "\\\n".join(lines)
+    if "".join(lines) != command:
+        return None
+    wrapped = "\\\n".join(lines)
+    # (A continuation line such as `%post x` would start a section once at a line start.)
+    return None if has_unsafe_line(wrapped) else wrapped
 
 
 def _run_text(state: StageState, body: Block, script: str, line: int,

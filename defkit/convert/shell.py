@@ -59,8 +59,12 @@ def line_is_unsafe(line: str) -> bool:
 
 def text_is_unsafe(text: str) -> bool:
     """True when verbatim `text` cannot go into a .def script body as is."""
-    return bool(PLACEHOLDER.search(text) or _UNSAFE_FIRST_LINE.match(text)
-                or _UNSAFE_LATER_LINE.search(text))
+    return bool(PLACEHOLDER.search(text)) or has_unsafe_line(text)
+
+
+def has_unsafe_line(text: str) -> bool:
+    """True when some line of `text` is one `line_is_unsafe` refuses."""
+    return bool(_UNSAFE_FIRST_LINE.match(text) or _UNSAFE_LATER_LINE.search(text))
 
 
 def break_placeholders(quoted: str) -> str:
