@@ -11,15 +11,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from defkit.gotext import GO_SPACE
+
 # Characters that never need quoting in a POSIX shell word.
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 # Apptainer's placeholder pattern (Go: \w ASCII, \s = [\t\n\f\r ]).
 PLACEHOLDER = re.compile(r"\{\{[\t\n\f\r ]*(\w+)[\t\n\f\r ]*\}\}", re.ASCII)
 _STAGE_SPLIT = re.compile(r"bootstrap:", re.IGNORECASE)
-_GO_SPACE = " \t\n\v\f\r\x85\xa0"
+# Go's unicode.IsSpace, which Apptainer trims before it looks for a `%section` (not only the
+# Latin-1 spaces: U+2003 EM SPACE before `%post` starts a section too).
+_GO_SPACE = "".join(sorted(GO_SPACE))
 # A line for which line_is_unsafe is true, from its start. Texts are searched for one after a
 # "\n" (a literal first character lets the regex engine skip to line starts) and matched at 0.
-_UNSAFE_START = r"(?:[ \t\v\f\r\x85\xa0]*%|(?i:bootstrap:))"
+_UNSAFE_START = (
+    r"(?:[" + re.escape("".join(sorted(GO_SPACE - {"\n"}))) + r"]*%|(?i:bootstrap:))"
+)
 _UNSAFE_FIRST_LINE = re.compile(_UNSAFE_START)
 _UNSAFE_LATER_LINE = re.compile("\n" + _UNSAFE_START)
 

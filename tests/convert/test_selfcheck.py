@@ -110,3 +110,11 @@ def test_literal_placeholders_in_paths_and_images() -> None:
     with pytest.raises(ConvertError) as info:
         convert_dockerfile("FROM {{A}}\n", "Dockerfile")
     assert ":1:1: error: FROM '{{A}}': not a valid image reference" in info.value.format()
+
+
+@pytest.mark.parametrize("space", ["\u2003", "\u3000", "\x85", "\u00a0"])
+def test_a_script_line_behind_unicode_space_that_starts_a_section_is_staged(space: str) -> None:
+    # Apptainer trims Go's unicode.IsSpace before looking for `%`: such a line starts a section.
+    source = f"FROM alpine\nRUN <<EOF\necho\n{space}%post x\nEOF\n"
+    result = convert_dockerfile(source, "Dockerfile")
+    assert [s.name for s in parse_text(result.text).stages[0].sections].count("post") == 1
