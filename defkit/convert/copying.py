@@ -43,8 +43,8 @@ def convert_copy(
     span = instruction.span
     keyword = command.keyword
     notes = ctx.notes
-    paths = [s for s in command.sources if not s.startswith("<<")] + [command.dest]
-    if "{{" in instruction.original and any(map(PLACEHOLDER.search, paths)):
+    sources = [s for s in command.sources if not s.startswith("<<")]
+    if "{{" in instruction.original and any(map(PLACEHOLDER.search, [*sources, command.dest])):
         notes.warn(span, f"{keyword} skipped: `{{{{ NAME }}}}` in a path is Apptainer's "
                    "build-argument syntax, which a .def cannot hold as a file name")
         return
@@ -65,7 +65,6 @@ def convert_copy(
                        f"with `defkit convert --build-arg {name}=...`")
     dest_shell = expand_word(command.dest, state.scope, ctx.escape, shell=True)
     dest_value = expand_word(command.dest, state.scope, ctx.escape)
-    sources = [s for s in command.sources if not s.startswith("<<")]
     several = len(command.sources) > 1 or any(map(_WILDCARD.search, sources))
     dest_shell = _resolve_dest(dest_shell, state.workdir, several)
     if not command.dest.startswith("/") and state.workdir is None and state.external_base:

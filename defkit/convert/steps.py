@@ -249,18 +249,15 @@ def _metadata(state: StageState, instruction: Instruction, ctx: Context) -> None
         notes.info(span, f"EXPOSE {ports}: not needed, Apptainer shares the host's network")
         state.help_lines.append(f"Docker EXPOSE: {ports}")
     elif isinstance(command, VolumeCommand):
-        paths = [
-            plain_value(expand_word(path, state.scope, ctx.escape), state.scope)
-            for path in command.paths
-        ]
+        expanded = [expand_word(path, state.scope, ctx.escape) for path in command.paths]
+        paths = [plain_value(path, state.scope) for path in expanded]
         notes.warn(span, f"VOLUME {' '.join(paths)}: the image is read-only at run time; "
                    "bind a host directory there (--bind)")
         if not state.direct_files:
             state.plan.post.add("mkdir -p " + " ".join(quote(path) for path in paths))
-        shown = " ".join(
-            plain_value(_expand_text(path, state, instruction, ctx), state.scope)
-            for path in command.paths
-        )
+        # (%help has no quoting: literal `{{ NAME }}` is defused there, not in the mkdir word.)
+        shown = " ".join(plain_value(_as_text(path, instruction, ctx), state.scope)
+                         for path in expanded)
         state.help_lines.append(f"Docker VOLUME: {shown} (use --bind HOST:PATH)")
     elif isinstance(command, StopsignalCommand):
         notes.warn(span, f"STOPSIGNAL {command.signal} has no Apptainer equivalent")
