@@ -11,17 +11,18 @@ GO_SPACE = frozenset(
     "\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-_GO_SPACE_CHARS = "".join(sorted(GO_SPACE))
+#: The same characters as one string, for str.strip and friends.
+GO_SPACE_CHARS = "".join(sorted(GO_SPACE))
 
 
 def trim_space(text: str) -> str:
     """strings.TrimSpace."""
-    return text.strip(_GO_SPACE_CHARS)
+    return text.strip(GO_SPACE_CHARS)
 
 
 def leading_space(text: str) -> int:
     """How many characters of Go white space start `text`."""
-    return len(text) - len(text.lstrip(_GO_SPACE_CHARS))
+    return len(text) - len(text.lstrip(GO_SPACE_CHARS))
 
 
 def fields(text: str) -> list[str]:

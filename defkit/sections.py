@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Optional
 
 from defkit.errors import DefParseError
-from defkit.gotext import leading_space, trim_space
+from defkit.gotext import GO_SPACE_CHARS, leading_space, trim_space
 from defkit.model import APP_SECTIONS, Argument, FileEntry, Label, Section, Span
 from defkit.scanner import Line, blocks, split_lines
 
@@ -134,6 +134,13 @@ def _body_lines(body: str, first_line: int) -> Iterator[tuple[int, int, str]]:
             yield first_line + offset, leading_space(raw) + 1, text
 
 
+def _body_texts(body: str) -> list[str]:
+    """The trimmed texts `_body_lines` gives, without their places (for the maps: one list
+    comprehension instead of a generator that also measures each line's indentation)."""
+    texts = [raw.strip(GO_SPACE_CHARS) for raw in body.split("\n")]
+    return [text for text in texts if text and text[0] != "#"]
+
+
 def file_entries(
     body: str, first_line: int, *, path: str
 ) -> tuple[tuple[FileEntry, ...], list[DefParseError]]:
@@ -175,7 +182,7 @@ def labels(body: str, first_line: int) -> tuple[Label, ...]:
 
 def labels_map(script: str) -> dict[str, str]:
     """Apptainer's labels from a (merged) `%labels` script; the last duplicate wins."""
-    return {key: value for key, value in (split_label(t) for _, _, t in _body_lines(script, 1))}
+    return dict(map(split_label, _body_texts(script)))
 
 
 def split_argument(text: str) -> tuple[str, str] | None:
@@ -198,5 +205,5 @@ def arguments(body: str, first_line: int) -> tuple[Argument, ...]:
 
 def arguments_map(script: str) -> dict[str, str]:
     """ReadDefaults over a (merged) `%arguments` script; the last duplicate wins."""
-    pairs = (split_argument(text) for _, _, text in _body_lines(script, 1))
+    pairs = map(split_argument, _body_texts(script))
     return {pair[0]: pair[1] for pair in pairs if pair is not None}

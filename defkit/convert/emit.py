@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from defkit.convert.shell import PLACEHOLDER
-from defkit.gotext import GO_SPACE, trim_space
+from defkit.gotext import GO_SPACE, GO_SPACE_CHARS, trim_space
 from defkit.sections import FILE_TOKEN, arguments_map, labels_map
 
 INDENT = "    "
@@ -164,7 +164,7 @@ def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = Fa
     text = head + "\n".join([f"{line}\n{body}" if line else body
                              for _stage, sections in rendered for line, body in sections])
     if check:
-        check_rendered(text, rendered)
+        check_rendered(head, rendered, text)
     return text
 
 
@@ -181,9 +181,12 @@ class RenderError(AssertionError):
     """The converter wrote a .def that Apptainer would read differently (a converter bug)."""
 
 
-def check_rendered(text: str, rendered: list[tuple[StagePlan, list[tuple[str, str]]]]) -> None:
-    """The converter's self-check: `text` reads back, with the .def parser's own line rules, as
-    the stages and sections it was written from.
+def check_rendered(head: str, rendered: list[tuple[StagePlan, list[tuple[str, str]]]],
+                   text: str) -> None:
+    """The converter's self-check: `text`, which `render_def` wrote as `head` then the pieces of
+    `rendered` (each section line followed by its body, each piece ending with a line break,
+    pieces joined with line breaks), reads back, with the .def parser's own line rules, as the
+    stages and sections it was written from.
 
     * the lines that start a stage or a section are exactly the Bootstrap and %section lines
       written (no script line can start a section or a stage);
@@ -197,17 +200,28 @@ def check_rendered(text: str, rendered: list[tuple[StagePlan, list[tuple[str, st
     # tested again in turn, so that the error raised is the first in the order below.
     kept = all(map(_KEPT_HEADER_VALUE.fullmatch,
                    [value for plan, _sections in rendered for _key, value in plan.header]))
+    # Placeholders are looked for stage by stage only when the text has one at all.
+    templated = PLACEHOLDER.search(text) is not None
     expected: list[str] = []
+    found = _structure_lines(head)
     for plan, sections in rendered:
         for key, value in plan.header:
             if key.lower() == "bootstrap":
                 expected.append(f"{key}: {value}")
             if not kept and not _KEPT_HEADER_VALUE.fullmatch(value):
                 raise RenderError(f"stage {plan.name}: header {key}: {value!r} would be misread")
-        expected += [line for line, _body in sections if line]
-        used = placeholders(sections)
-        if not used <= plan.arguments.keys():
-            raise RenderError(f"stage {plan.name}: undeclared {sorted(used - set(plan.arguments))}")
+        for line, body in sections:
+            if line:
+                expected.append(line)
+                # (A section line as written: one line, starting with `%`.)
+                simple = line.startswith("%") and "\n" not in line
+                found += [line] if simple else _structure_lines(f"{line}\n")
+            found += _structure_lines(body)
+        if templated:
+            used = placeholders(sections)
+            if not used <= plan.arguments.keys():
+                raise RenderError(
+                    f"stage {plan.name}: undeclared {sorted(used - set(plan.arguments))}")
         for line, body in sections:
             if line == "%arguments" and arguments_map(body) != plan.arguments:
                 raise RenderError(f"stage {plan.name}: %arguments would be misread")
@@ -216,10 +230,35 @@ def check_rendered(text: str, rendered: list[tuple[StagePlan, list[tuple[str, st
             elif line.startswith("%files"):
                 entries = plan.files if line == "%files" else plan.files_from[line.split()[-1]]
                 _check_files(plan, body, entries)
-    found = _STRUCTURE.findall("\n" + text)
     if found != expected:
         extra = next((a for a, b in zip(found + [""], expected + [""]) if a != b), "")
         raise RenderError(f"a script line would start a stage or a section: {extra!r}")
+
+
+def _structure_lines(piece: str) -> list[str]:
+    """The lines of `piece` (which starts at a line start and ends with a line break) that
+    Apptainer reads as the start of a stage or a section: what `_STRUCTURE` finds.
+
+    The lines of the whole text are those of its pieces, so the text is searched piece by
+    piece, with str methods (several times faster than the regular expression over every
+    line): a line can only start a section where a `%` is. A piece holding `bootstrap:` in any
+    case is searched with the regular expression itself. (`casefold` folds every letter the
+    case-insensitive expression matches to its ASCII letter, "ſ" to "s" too; a `bootstrap:`
+    anywhere but at a line start only costs the search.)"""
+    if "bootstrap:" in piece.casefold():
+        return _STRUCTURE.findall("\n" + piece)
+    found: list[str] = []
+    find = piece.find
+    percent = find("%")
+    while percent >= 0:
+        line_start = piece.rfind("\n", 0, percent) + 1
+        if not piece[line_start:percent].strip(GO_SPACE_CHARS):  # only white space before
+            line_end = find("\n", percent)  # (the piece ends with a line break)
+            found.append(piece[line_start:line_end])
+            percent = find("%", line_end)
+        else:
+            percent = find("%", percent + 1)
+    return found
 
 
 # A header value Apptainer's header parser keeps as it is: not empty, no Go white space at either
@@ -227,7 +266,7 @@ def check_rendered(text: str, rendered: list[tuple[StagePlan, list[tuple[str, st
 # continuation). As one expression, one call per value: a first character that is neither white
 # space nor `#`, then anything but a line break or `#`, then a last character that is none of
 # these nor a backslash (a single character is only the last).
-_GO_SPACE_CLASS = re.escape("".join(sorted(GO_SPACE)))
+_GO_SPACE_CLASS = re.escape(GO_SPACE_CHARS)
 _KEPT_HEADER_VALUE = re.compile(rf"(?:[^{_GO_SPACE_CLASS}#][^\n#]*)?[^{_GO_SPACE_CLASS}#\\]")
 
 
@@ -235,8 +274,16 @@ def _check_files(plan: StagePlan, body: str, entries: list[tuple[str, str]]) -> 
     """Each line of a %files body reads back (`FILE_TOKEN`, as the .def parser reads it) as
     exactly the source and destination written. (`zip` stops at the last entry: the body has
     a line per entry, and more if a path holds a line break.)"""
+    lines = body.split("\n")
+    # The common case, checked for the whole body at once: no quote, brace or `#`, and no
+    # white space but " " (the only printable one): the tokens of each line are its words, and
+    # no line is a comment.
+    if ('"' not in body and "'" not in body and "{" not in body and "#" not in body
+            and "".join(lines).isprintable()
+            and [tuple(line.split()) for line in lines[:-1]] == entries):
+        return
     tokens_of = FILE_TOKEN.findall
-    for line, (source, destination) in zip(body.split("\n"), entries):
+    for line, (source, destination) in zip(lines, entries):
         tokens = tokens_of(line)
         if (len(tokens) != 2 or trim_space(line).startswith("#")  # a comment line
                 or trim_space(tokens[0]).strip('"') != source

@@ -25,7 +25,9 @@ def test_a_good_plan_passes_and_parses() -> None:
 
 
 @pytest.mark.parametrize(
-    "line", ["%files", "  %post", "\u00a0%x", "bootstrap: docker", "BootStrap:x"]
+    "line",
+    ["%files", "  %post", "\u00a0%x", "bootstrap: docker", "BootStrap:x", "boot\u017ftrap:x",
+     "echo 100% done\n  %test", "# bootstrap: no\n%env"],
 )
 def test_a_script_line_that_starts_a_section_or_stage_is_caught(line: str) -> None:
     stage = plan()
@@ -118,3 +120,26 @@ def test_a_script_line_behind_unicode_space_that_starts_a_section_is_staged(spac
     source = f"FROM alpine\nRUN <<EOF\necho\n{space}%post x\nEOF\n"
     result = convert_dockerfile(source, "Dockerfile")
     assert [s.name for s in parse_text(result.text).stages[0].sections].count("post") == 1
+
+
+def test_percent_signs_inside_script_lines_pass() -> None:
+    stage = plan()
+    stage.post.add("printf '%s\\n' 100%", "date +%Y", "x=1 # bootstrap: later")
+    text = render_def([stage], [], check=True)
+    assert [s.name for s in parse_text(text).stages] == ["s"]
+
+
+@pytest.mark.parametrize("path", ["a\u00a0b", "a\vb", "{x}", "a{b}{", "#x", "a#b"])
+def test_files_paths_with_unusual_characters_read_back(path: str) -> None:
+    stage = plan()
+    stage.files.append((path, "/dst"))
+    text = render_def([stage], [], check=True)
+    entries = parse_text(text).stages[0].sections[0].files
+    assert (entries[-1].source, entries[-1].destination) == (path, "/dst")
+
+
+def test_a_files_path_apptainer_cannot_read_back_is_caught() -> None:
+    stage = plan()
+    stage.files.append(("it's", "/dst"))  # a single quote opens a token that never closes
+    with pytest.raises(RenderError, match="%files line"):
+        render_def([stage], [], check=True)
