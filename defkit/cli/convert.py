@@ -144,13 +144,24 @@ def read_dockerignore(file: str, context: Optional[str]) -> Optional[str]:
     return None
 
 
+def _read_bytes(file: str) -> bytes:
+    """The whole file, read from its descriptor: a Dockerfile is read once, in one go, and
+    `open()`'s buffered stream around the descriptor would take as long as the read itself."""
+    descriptor = os.open(file, os.O_RDONLY)
+    try:
+        chunks: list[bytes] = []
+        while True:
+            chunk = os.read(descriptor, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(descriptor)
+
+
 def _read(file: str) -> str:
     try:
-        if file == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(file, "rb") as stream:
-                data = stream.read()
+        data = sys.stdin.buffer.read() if file == "-" else _read_bytes(file)
     except FileNotFoundError:
         raise UsageError(f"{file}: no such file") from None
     except OSError as exc:

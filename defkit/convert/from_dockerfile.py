@@ -9,6 +9,7 @@ a stage for that image.
 
 from __future__ import annotations
 
+import functools
 import gc
 import platform
 import re
@@ -38,6 +39,7 @@ from defkit.dockerfile.ast import (
     Stage,
 )
 from defkit.dockerfile.expand import ExpansionError
+from defkit.dockerfile.parser import parse
 from defkit.dockerfile.scope import predefined_args
 from defkit.gotext import trim_space
 from defkit.model import Span
@@ -60,8 +62,15 @@ WINDOWS_WARNING = ("Windows base image: Apptainer runs Linux containers only; th
                    "the build but cannot be built or run by Apptainer")
 
 
+@functools.cache
 def host_arch() -> str:
     return platform.machine() or "amd64"
+
+
+@functools.cache
+def _predefined_args(arch: str) -> Mapping[str, str]:
+    """`predefined_args(arch)`, made once per architecture (callers copy it before a change)."""
+    return predefined_args(arch)
 
 
 def convert_dockerfile(
@@ -80,8 +89,6 @@ def convert_dockerfile(
     `verify` (what `defkit convert` does), the output is read back with the .def parser's line
     rules and must give the stages and sections it was written from (`emit.check_rendered`; a
     failure is a converter bug, raised as AssertionError)."""
-    from defkit.dockerfile.parser import parse
-
     # A conversion builds many short-lived records and frees nearly all of them by reference
     # counting; the cyclic collector's passes over them (about a tenth of the time) find
     # nothing to free. It is paused for the call and restored after, whatever happens.
@@ -111,7 +118,7 @@ def convert_parsed(
     if not dockerfile.stages:
         raise ConvertError("the Dockerfile has no FROM instruction", path=path)
     args = dict(build_args or {})
-    predefined = predefined_args(arch or host_arch())
+    predefined = _predefined_args(arch or host_arch())
     global_values = dict(predefined)
     global_scope = Scope(args=dict(predefined), base_vars=False)
     used: set[str] = set()
