@@ -13,7 +13,7 @@ import re
 from typing import Optional
 
 from defkit.convert import dockerignore, helpers
-from defkit.convert.emit import indented_block
+from defkit.convert.emit import INDENT, indented_block
 from defkit.convert.shell import (
     PLACEHOLDER,
     heredoc_marker,
@@ -23,6 +23,7 @@ from defkit.convert.shell import (
 )
 from defkit.convert.state import STAGING, Context, StageState
 from defkit.convert.words import (
+    expand_views,
     expand_word,
     has_markers,
     marked_names,
@@ -34,7 +35,6 @@ from defkit.dockerfile.ast import CopyCommand, Heredoc, Instruction
 
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _GIT = re.compile(r"^(git@|git://)|\.git(#.*)?$|^https?://[^#]*\.git(#|$)")
-_WILDCARD = re.compile(r"[*?\[]")
 
 
 def convert_copy(
@@ -59,13 +59,15 @@ def convert_copy(
         name = expand_word(command.from_, state.scope, ctx.escape)
         source_stage = ctx.resolve_stage(plain_value(name, state.scope, literal=True), span.line)
 
+    scope = state.scope
     for word in (*command.sources, command.dest):
-        for name in unset_args(word, state.scope):
+        if "$" not in word:
+            continue  # (no reference: `unset_args` would find none)
+        for name in unset_args(word, scope):
             notes.warn(span, f"ARG {name} has no value here, so {word!r} loses it; give one "
                        f"with `defkit convert --build-arg {name}=...`")
-    dest_shell = expand_word(command.dest, state.scope, ctx.escape, shell=True)
-    dest_value = expand_word(command.dest, state.scope, ctx.escape)
-    several = len(command.sources) > 1 or any(map(_WILDCARD.search, sources))
+    dest_value, dest_shell = expand_views(command.dest, scope, ctx.escape)
+    several = len(command.sources) > 1 or (len(sources) == 1 and _has_wildcard(sources[0]))
     dest_shell = _resolve_dest(dest_shell, state.workdir, several)
     if not command.dest.startswith("/") and state.workdir is None and state.external_base:
         notes.info(
@@ -73,11 +75,14 @@ def convert_copy(
             f"relative {keyword} destination resolved against /; the base image's WORKDIR "
             "(if it sets one) is not known at conversion time",
         )
-    chown = expand_word(command.chown, state.scope, ctx.escape) if command.chown else ""
-    chmod = expand_word(command.chmod, state.scope, ctx.escape) if command.chmod else ""
-    chown = plain_value(chown, state.scope, literal=True)
-    chmod = plain_value(chmod, state.scope, literal=True)
-    owner_args = _owner_args(chown, chmod)
+    # (`plain_value` of "" is "": an option not given is not looked at.)
+    chown = chmod = owner_args = ""
+    if command.chown:
+        chown = plain_value(expand_word(command.chown, scope, ctx.escape), scope, literal=True)
+    if command.chmod:
+        chmod = plain_value(expand_word(command.chmod, scope, ctx.escape), scope, literal=True)
+    if chown or chmod:
+        owner_args = _owner_args(chown, chmod)
 
     if state.direct_files:
         dest_value = _resolve_dest(dest_value, state.workdir_value, several)
@@ -85,16 +90,17 @@ def convert_copy(
         return
 
     post = state.plan.post
-    post.add(f"# {keyword} (Dockerfile line {span.line})")
-    dest_word = shell_value(dest_shell, "post", state.scope)
+    # (%post's lines, appended as `Script.add` writes them: none is empty.)
+    post.lines.append(f"{INDENT}# {keyword} (Dockerfile line {span.line})")
+    dest_word = shell_value(dest_shell, "post", scope)
     for heredoc in command.heredocs:
         _copy_heredoc(state, heredoc, dest_shell, owner_args)
     for raw in sources:
-        source = expand_word(raw, state.scope, ctx.escape)
+        source = expand_word(raw, scope, ctx.escape)
         if has_markers(source) and any(kind == "v" for kind, _ in marked_names(source)):
             notes.warn(span, f"{keyword} source {raw!r} uses a variable of the base image; it is "
                        "taken as empty")
-        source = plain_value(source, state.scope)
+        source = plain_value(source, scope)
         stage_dir = f"{STAGING}/{state.next_id(span.line)}"
         state.staged = True
         if keyword == "ADD" and source_stage is None and _URL.match(source):
@@ -109,7 +115,7 @@ def convert_copy(
             source = "/" + source
         elif source_stage is None:
             source = context_path(source)
-        if _WILDCARD.search(source):
+        if _has_wildcard(source):
             staged = stage_dir + "/"
             _stage(state, source_stage, source, staged)
             if source_stage is None:
@@ -118,24 +124,34 @@ def convert_copy(
             state.need_helper("copy_all", helpers.COPY_ALL_BLOCK)
             post.add(f"defkit_copy_all {quote(stage_dir)} {dest_word}{owner_args}")
             continue
-        base = posixpath.basename(source.rstrip("/")) or "context"
+        path = source.rstrip("/")
+        base = path[path.rfind("/") + 1 :] or "context"  # (posixpath.basename, without the call)
         if base in (".", ".."):
             base = "context"
         staged = f"{stage_dir}/{base}"
         _stage(state, source_stage, source, staged)
-        if source_stage is None:
+        if source_stage is None and ctx.ignore:  # (`apply_ignore` does nothing without patterns)
             apply_ignore(state, ctx, staged, source)
         state.need_helper("copy", helpers.COPY_BLOCK)
         if helper == "defkit_add":
             state.need_helper("add", helpers.ADD_BLOCK)
-        post.add(f"{helper} {quote(staged)} {dest_word}{owner_args}")
+        post.lines.append(f"{INDENT}{helper} {quote(staged)} {dest_word}{owner_args}")
+
+
+def _has_wildcard(path: str) -> bool:
+    """Whether `path` holds a `*`, `?` or `[` (three `in` tests: faster than a regex search)."""
+    return "*" in path or "?" in path or "[" in path
 
 
 def context_path(source: str) -> str:
     """A COPY source as a path inside the build context, as BuildKit resolves it: a leading `/`
     means the context root and `..` cannot leave it. A trailing `/` is kept."""
     trailing = "/" if source.endswith("/") and source.strip("/") else ""
-    path = posixpath.normpath("/" + source).lstrip("/")
+    if "//" in source or "/." in source or source.startswith("."):
+        path = posixpath.normpath("/" + source).lstrip("/")
+    else:
+        # No empty, `.` or `..` part: normpath would only drop the slashes at either end.
+        path = source.strip("/")
     return path + trailing if path else "."
 
 
@@ -152,9 +168,13 @@ def apply_ignore(state: StageState, ctx: Context, staged: str, source: str) -> N
 def _resolve_dest(dest: str, workdir: Optional[str], directory: bool) -> str:
     trailing = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
     path = dest if dest.startswith("/") else posixpath.join(workdir or "/", dest)
-    path = posixpath.normpath(path)
-    if path.startswith("//"):
-        path = path[1:]
+    if path.startswith("/") and "//" not in path and "/." not in path:
+        # Absolute, with no empty, `.` or `..` part: normpath would only drop a final slash.
+        path = path.rstrip("/") or "/"
+    else:
+        path = posixpath.normpath(path)
+        if path.startswith("//"):
+            path = path[1:]
     if (trailing or directory) and not path.endswith("/"):
         path += "/"
     return path

@@ -9,39 +9,40 @@ stops when it fails). Another SHELL gets the text through a quoted here-document
 from __future__ import annotations
 
 import posixpath
-from itertools import accumulate
 from typing import Optional
 
 from defkit.convert import helpers
 from defkit.convert.copying import apply_ignore, context_path
-from defkit.convert.emit import Block
+from defkit.convert.emit import BLOCK_INDENT, INDENT, Block
 from defkit.convert.shell import (
-    has_unsafe_line,
     heredoc_marker,
     printf_lines,
     quote,
     quote_argv,
-    split_points_safe,
     text_is_unsafe,
+    wrap_lines,
 )
 from defkit.convert.state import DEFAULT_SHELL, STAGING, Context, StageState
 from defkit.convert.words import expand_word, plain_value, shell_value
 from defkit.dockerfile.ast import Instruction, RunCommand
 
+_OPEN = INDENT + "("  # the subshell's first and last %post lines, as `Script.add` writes them
+_CLOSE = INDENT + ")"
+_SET_E = BLOCK_INDENT + "set +e"
+
 
 def convert_run(state: StageState, instruction: Instruction, command: RunCommand,
                 ctx: Context) -> None:
     span = instruction.span
-    post = state.plan.post
     if state.direct_files:
         return  # (never happens: a RUN makes the stage use %post)
     if not state.external_base:
         ctx.notes.warn(span, "RUN in a stage built from scratch: Apptainer runs %post with "
                        "/bin/sh, which the image must contain by then")
-    post.add(f"# RUN (Dockerfile line {span.line})")
-    cd = None
-    if state.workdir is not None and state.workdir != "/":
-        cd = f"cd {shell_value(state.workdir, 'post', state.scope)} || exit 1"
+    # The lines are appended to %post's list as `Script.add` and `Block.add` would write them
+    # (none is empty): fewer calls on the path every RUN takes.
+    lines = state.plan.post.lines
+    lines.append(f"{INDENT}# RUN (Dockerfile line {span.line})")
     # The mounts are converted before the subshell is opened: a bind mount's .dockerignore
     # pruning is a %post line of its own, written before the subshell.
     mounts: list[str] = []
@@ -53,14 +54,15 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
     if command.security:
         ctx.notes.warn(span, f"RUN --security={command.security} has no Apptainer equivalent")
 
-    post.add("(")
-    body = Block(post.lines)  # the subshell's lines go straight into %post
-    if cd is not None:
-        body.add(cd)
+    lines.append(_OPEN)
+    workdir = state.workdir
+    if workdir is not None and workdir != "/":
+        lines.append(f"{BLOCK_INDENT}cd {shell_value(workdir, 'post', state.scope)} || exit 1")
     if mounts:
-        body.add_raw(*mounts)
+        lines += mounts
     if command.argv is not None:
         # Exec form: no shell, no variable expansion; the argv runs as is.
+        body = Block(lines)  # the subshell's lines go straight into %post
         line = f"exec {quote_argv(command.argv)}"
         if text_is_unsafe(line):
             # An argument with a line break whose next line would read as a %section.
@@ -78,6 +80,7 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
             # BuildKit writes a script with a shebang to a file and executes it.
             script_path = f"{STAGING}/run-{span.line}"
             state.staged = True
+            body = Block(lines)
             _write_file(body, heredocs[0].content, script_path)
             body.add(f"chmod +x {quote(script_path)}", f"exec {quote(script_path)}")
         else:
@@ -89,8 +92,8 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
             else:
                 script = text
                 wrapped = rewrap(instruction, text, ctx)
-            _run_text(state, body, script, span.line, wrapped)
-    post.add(")")
+            _run_text(state, lines, script, span.line, wrapped)
+    lines.append(_CLOSE)
 
 
 def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[str]:
@@ -116,42 +119,46 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[str
         start += len(pieces[first])
         first += 1
     lines = [pieces[first][offset - start :], *pieces[first + 1 :]]
-    points = list(accumulate(map(len, lines[:-1])))  # where each later line starts in `command`
-    if len(lines) < 2 or not split_points_safe(command, points):
+    if len(lines) < 2:
         return None
     lines[-1] = lines[-1].rstrip()
-    if "".join(lines) != command:
+    # (`joined` ends with the command, so the lines give it back unless the white space stripped
+    # from `joined` reached into an earlier line, which leaves the last one empty.)
+    if not lines[-1] and "".join(lines) != command:
         return None
-    wrapped = "\\\n".join(lines)
     # (A continuation line such as `%post x` would start a section once at a line start.)
-    return None if has_unsafe_line(wrapped) else wrapped
+    return wrap_lines(lines)
 
 
-def _run_text(state: StageState, body: Block, script: str, line: int,
+def _run_text(state: StageState, lines: list[str], script: str, line: int,
               wrapped: Optional[str] = None) -> None:
-    script = script if script.endswith("\n") else script + "\n"
+    """The subshell's body for shell text `script`, appended to `lines` (%post's)."""
+    # (The final line break the text gets where it is written whole adds no line that could be
+    # unsafe and completes no `{{ X }}`, so the text is checked as it is.)
     if text_is_unsafe(script):
         # A line would start a %section or a new stage, or `{{ X }}` would be templated:
         # write the text to a file with printf and run it with the shell.
         path = f"{STAGING}/run-{line}.sh"
         state.staged = True
-        _write_file(body, script, path)
+        body = Block(lines)
+        _write_file(body, script if script.endswith("\n") else script + "\n", path)
         body.add(f'exec {quote_argv(state.shell)} "$(cat {quote(path)})"')
         return
     if state.shell == DEFAULT_SHELL:
         if wrapped is not None:
             first, _, rest = wrapped.partition("\n")
-            body.add("set +e", first)
-            body.add_raw(rest)  # continuation lines keep the Dockerfile's indentation
+            # (continuation lines keep the Dockerfile's indentation)
+            lines += (_SET_E, BLOCK_INDENT + first, rest)
             return
         text = script.rstrip("\n")
         if "\n" not in text:
-            body.add("set +e", text)
+            lines += (_SET_E, BLOCK_INDENT + text)
         else:
-            body.add("set +e")
-            body.add_raw(text)  # several lines: keep them byte for byte
+            lines += (_SET_E, text)  # several lines: keep them byte for byte
         return
+    script = script if script.endswith("\n") else script + "\n"
     marker = heredoc_marker(script, "DEFKIT_RUN")
+    body = Block(lines)
     body.add(f"exec {quote_argv(state.shell)} \"$(cat <<'{marker}'")
     body.add_raw(wrapped or script.rstrip("\n"), marker)
     body.add(')"')

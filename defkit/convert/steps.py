@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import ntpath
 import posixpath
-import re
 from typing import Optional
 
 from defkit.convert.copying import convert_copy
-from defkit.convert.emit import WHITE_SPACE
+from defkit.convert.emit import INDENT, WHITE_SPACE
 from defkit.convert.run import convert_run
 from defkit.convert.runscript import shell_form
 from defkit.convert.shell import PLACEHOLDER, defuse_placeholders, double_quote, quote
 from defkit.convert.state import Context, StageState
 from defkit.convert.words import (
+    expand_views,
     expand_word,
-    has_markers,
+    has_arg_markers,
     is_templatable,
     marked_names,
     plain_value,
@@ -39,8 +39,6 @@ from defkit.dockerfile.ast import (
     WorkdirCommand,
 )
 from defkit.dockerfile.expand import ExpansionError
-
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def convert_instruction(state: StageState, instruction: Instruction, ctx: Context) -> None:
@@ -79,26 +77,33 @@ def _env(state: StageState, instruction: Instruction, command: EnvCommand, ctx: 
     for pair in command.pairs:
         key = plain_value(expand_word(pair.key, before, ctx.escape), before, literal=True)
         raw = pair.value or ""
-        value = expand_word(raw, before, ctx.escape)
-        # Without a `$` nothing is looked up, so the shell view is the same text.
-        shell_text = expand_word(raw, before, ctx.escape, shell=True) if "$" in raw else value
+        value, shell_text = expand_views(raw, before, ctx.escape)
         if assigned and any(name in assigned for _kind, name in marked_names(shell_text)):
             # All pairs of one ENV see the values from before it; a later pair of the same
             # instruction must not see an earlier one through the shell.
             shell_text = value
         assigned.add(key)
         updates.append((key, value, shell_text))
+    post = state.plan.post.lines
+    environment = state.plan.environment.lines
     for key, value, shell_text in updates:
-        if not _IDENTIFIER.match(key) or "\n" in value:
+        if not _is_identifier(key) or "\n" in value:
             ctx.notes.warn(instruction.span, f"ENV {key!r} is not a shell variable name; "
                            "it cannot be set in %post or %environment")
             continue
         state.scope.env[key] = value
         post_word = env_word = shell_value(shell_text, "post", state.scope)
-        if has_markers(shell_text):  # (the targets differ only in how markers are written)
+        if has_arg_markers(shell_text):  # (the targets differ only in how ARGs are written)
             env_word = shell_value(shell_text, "env", state.scope)
-        state.plan.post.add(f"export {key}={post_word}")
-        state.plan.environment.add(f"export {key}={env_word}")
+        # (Both lines appended as `Script.add` writes them: neither is empty.)
+        post.append(f"{INDENT}export {key}={post_word}")
+        environment.append(f"{INDENT}export {key}={env_word}")
+
+
+def _is_identifier(name: str) -> bool:
+    """A shell variable name: `[A-Za-z_][A-Za-z0-9_]*`, which is exactly an ASCII Python
+    identifier (two str methods, faster than a regular expression)."""
+    return name.isascii() and name.isidentifier()
 
 
 def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: Context) -> None:
@@ -118,7 +123,7 @@ def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: 
         else:
             value = None
         state.scope.args[name] = value
-        if not _IDENTIFIER.match(name):
+        if not _is_identifier(name):
             ctx.notes.warn(instruction.span, f"ARG {name!r} is not a shell variable name; skipped")
             continue
         if name in state.scope.env:
@@ -145,8 +150,7 @@ def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: 
 
 def _workdir(state: StageState, instruction: Instruction, command: WorkdirCommand,
              ctx: Context) -> None:
-    shell_path = expand_word(command.path, state.scope, ctx.escape, shell=True)
-    value_path = expand_word(command.path, state.scope, ctx.escape)
+    value_path, shell_path = expand_views(command.path, state.scope, ctx.escape)
     if state.windows:
         # A Windows path (C:\\app), joined as Windows does, starting from C:\\ (documentation
         # only: Apptainer cannot run a Windows image).
@@ -156,10 +160,14 @@ def _workdir(state: StageState, instruction: Instruction, command: WorkdirComman
         if not shell_path.startswith("/") and state.workdir is None and state.external_base:
             ctx.notes.info(instruction.span, "relative WORKDIR resolved against /; the base "
                            "image's WORKDIR (if it sets one) is not known at conversion time")
-        state.workdir = _join(state.workdir, shell_path)
-        state.workdir_value = _join(state.workdir_value, value_path)
+        workdir = _join(state.workdir, shell_path)
+        # (The same join when both views are the same: the common case, done once.)
+        same = shell_path == value_path and state.workdir == state.workdir_value
+        state.workdir_value = workdir if same else _join(state.workdir_value, value_path)
+        state.workdir = workdir
     if not state.direct_files:
-        state.plan.post.add(f"mkdir -p {shell_value(state.workdir, 'post', state.scope)}")
+        state.plan.post.lines.append(  # (as `Script.add` writes it)
+            f"{INDENT}mkdir -p {shell_value(state.workdir, 'post', state.scope)}")
 
 
 def _join_windows(base: Optional[str], path: str) -> str:
@@ -167,7 +175,8 @@ def _join_windows(base: Optional[str], path: str) -> str:
 
 
 def _join(base: Optional[str], path: str) -> str:
-    joined = posixpath.normpath(posixpath.join(base or "/", path))
+    # (posixpath.join gives an absolute `path` back as it is: the call is skipped for one.)
+    joined = posixpath.normpath(path if path.startswith("/") else posixpath.join(base or "/", path))
     return joined[1:] if joined.startswith("//") else joined
 
 
@@ -216,7 +225,7 @@ def _expand_text(word: str, state: StageState, instruction: Instruction, ctx: Co
 
 def _as_text(text: str, instruction: Instruction, ctx: Context) -> str:
     """`text` with any literal `{{ NAME }}` defused (`defuse_placeholders`), with a warning."""
-    if not PLACEHOLDER.search(text):
+    if "{" not in text or not PLACEHOLDER.search(text):  # (`in` first: much faster)
         return text
     ctx.notes.warn(instruction.span, f"{instruction.keyword}: `{{{{ NAME }}}}` is Apptainer's "
                    "build-argument syntax; written as `{ { NAME }}` so that it stays text")

@@ -141,15 +141,37 @@ def expand_word(word: str, scope: Scope, escape: str, *, shell: bool = False) ->
         return word  # nothing to substitute or unquote (the common case; `in` beats a regex)
     inner = _simple_word_text(word) if escape not in word else None
     if inner is not None:
-        # Only plain $NAME / ${NAME} references, optionally inside one pair of double quotes:
-        # the same result as BuildKit's lexer, without running it.
-        if "$" not in inner:
-            return inner  # (no reference: `sub` would give the text back as it is)
+        return _substitute(inner, scope, shell)
+    return _lexed(word, scope, escape, shell)
 
-        def lookup(match: re.Match[str]) -> str:
-            return scope.lookup(match.group(1) or match.group(2), shell) or ""
 
-        return _PLAIN_REF.sub(lookup, inner)
+def expand_views(word: str, scope: Scope, escape: str) -> tuple[str, str]:
+    """`expand_word` of `word` in both views: (value, shell), with the word read once."""
+    if "$" not in word:
+        # Nothing is looked up, so the shell view is the same text.
+        value = expand_word(word, scope, escape)
+        return value, value
+    inner = _simple_word_text(word) if escape not in word else None
+    if inner is not None:
+        return _substitute(inner, scope, False), _substitute(inner, scope, True)
+    return _lexed(word, scope, escape, False), _lexed(word, scope, escape, True)
+
+
+def _substitute(inner: str, scope: Scope, shell: bool) -> str:
+    """`expand_word` of a word whose text is `inner` (see `_simple_word_text`): only plain $NAME /
+    ${NAME} references, optionally inside one pair of double quotes, replaced: the same result
+    as BuildKit's lexer, without running it."""
+    if "$" not in inner:
+        return inner  # (no reference: `sub` would give the text back as it is)
+
+    def lookup(match: re.Match[str]) -> str:
+        return scope.lookup(match.group(1) or match.group(2), shell) or ""
+
+    return _PLAIN_REF.sub(lookup, inner)
+
+
+def _lexed(word: str, scope: Scope, escape: str, shell: bool) -> str:
+    """`expand_word` of any word, by BuildKit's lexer."""
     result = process(word, scope.view(shell), LexOptions(escape=escape)).result
     if not _well_formed(result):
         result = process(word, scope.literal_values(), LexOptions(escape=escape)).result
@@ -181,6 +203,12 @@ def unset_args(word: str, scope: Scope) -> list[str]:
 
 def has_markers(value: str) -> bool:
     return _MARK in value
+
+
+def has_arg_markers(value: str) -> bool:
+    """Whether `value` may hold an ARG's marker (true for each that does): only those are
+    written differently for "post" and "env" by `shell_value`."""
+    return _MARK + "a" in value
 
 
 def marked_names(value: str) -> list[tuple[str, str]]:
@@ -218,8 +246,10 @@ def shell_value(value: str, target: str, scope: Scope, *, literal: bool = False)
     out = ['"']
     position = 0
     for match in _MARKED.finditer(value):
-        out.append(_escape_double(value[position : match.start()]))
-        kind, name = match.group(1), match.group(2)
+        start = match.start()
+        if start > position:  # (`_escape_double` of "" is "")
+            out.append(_escape_double(value[position:start]))
+        kind, name = match.groups()
         if kind == "a" and target != "post":
             if name in scope.templated and not literal:
                 out.append("{{ " + name + " }}")
@@ -228,7 +258,8 @@ def shell_value(value: str, target: str, scope: Scope, *, literal: bool = False)
         else:
             out.append("${" + name + "}")
         position = match.end()
-    out.append(_escape_double(value[position:]))
+    if position < len(value):
+        out.append(_escape_double(value[position:]))
     out.append('"')
     result = "".join(out)
     if not literal and _commented_placeholder(result):

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+import posixpath
+import random
 import subprocess
+from itertools import accumulate
 
 import pytest
 
 from defkit.convert import convert_dockerfile
-from defkit.convert.shell import PLACEHOLDER, quote, split_points_safe, text_is_unsafe
+from defkit.convert.copying import _resolve_dest, context_path
+from defkit.convert.shell import (
+    PLACEHOLDER,
+    has_unsafe_line,
+    quote,
+    split_points_safe,
+    text_is_unsafe,
+    wrap_lines,
+)
 
 
 @pytest.mark.parametrize("word", ["plain", "a b", "it's", "$HOME", "", "{{ X }}", "%x", "a\nb"])
@@ -30,6 +42,39 @@ def test_unsafe_lines() -> None:
     assert text_is_unsafe("Bootstrap: docker\n")
     assert text_is_unsafe("echo {{ name }}\n")
     assert not text_is_unsafe("printf '%s' x\necho {{.Id}}\n")
+    assert text_is_unsafe("x\nboot\u017ftrap: y\n")  # (U+017F matches `s` ignoring case)
+    assert not text_is_unsafe("echo a: b\n")
+
+
+def test_wrap_lines_decides_as_split_points_safe_and_has_unsafe_line() -> None:
+    """`wrap_lines` (a regular expression for most texts) agrees with the two functions on
+    random shell-like lines, line breaks and empty lines included."""
+    rnd = random.Random(0)
+    parts = ["a", " ", "'", '"', "\\", "#", ";", "(", "%", "\t", "bootstrap:", "\n", "{{ X }}"]
+    for _ in range(30000):
+        lines = ["".join(rnd.choices(parts, k=rnd.randint(0, 5)))
+                 for _ in range(rnd.randint(1, 5))]
+        text = "".join(lines)
+        wrapped = "\\\n".join(lines)
+        safe = split_points_safe(text, list(accumulate(map(len, lines[:-1]))))
+        expected = wrapped if safe and not has_unsafe_line(wrapped) else None
+        assert wrap_lines(lines) == expected, lines
+
+
+def test_paths_resolve_as_normpath_does() -> None:
+    """The shortcuts for already normal paths give what the posixpath functions give."""
+    parts = ["/", ".", "..", "a", "b.c", ".d"]
+    for count in range(5):
+        for path in map("".join, itertools.product(parts, repeat=count)):
+            normal = posixpath.normpath("/" + path).lstrip("/")
+            trailing = "/" if path.endswith("/") and path.strip("/") else ""
+            assert context_path(path) == (normal + trailing if normal else "."), path
+            for workdir in (None, "/app", "/a/b/"):
+                joined = posixpath.normpath(posixpath.join(workdir or "/", path))
+                joined = joined[1:] if joined.startswith("//") else joined
+                if path.endswith(("/", "/.", "/..")) or path in (".", ".."):
+                    joined += "" if joined.endswith("/") else "/"
+                assert _resolve_dest(path, workdir, False) == joined, (path, workdir)
 
 
 def test_run_line_breaks_kept_only_where_sh_reads_them_the_same() -> None:
