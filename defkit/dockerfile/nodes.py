@@ -57,13 +57,14 @@ def go_trim_left_space(text: str) -> str:
 MAX_ONBUILD_NESTING = 32
 
 
-#: A node's fields but `original` (the line): keyword, flags, args, json_form, child.
-NodeFields = tuple[str, tuple[str, ...], tuple[str, ...], bool, Optional[Node]]
+#: A node's fields but `original` (the line): keyword, the keyword in lower case (computed once
+#: here: the parser needs it too), flags, args, json_form, child.
+NodeFields = tuple[str, str, tuple[str, ...], tuple[str, ...], bool, Optional[Node]]
 
 
 def parse_node(line: str, escape: str, depth: int = 0) -> Node:
     """BuildKit's newNodeFromLine: split off the keyword and flags, then dispatch on the keyword."""
-    keyword, flags, args, json_form, child = node_fields(line, escape, depth)
+    keyword, _, flags, args, json_form, child = node_fields(line, escape, depth)
     return Node(keyword, line, flags, args, json_form, child)
 
 
@@ -84,7 +85,7 @@ def node_fields(line: str, escape: str, depth: int = 0) -> NodeFields:
     if rest:
         # `text` has no blanks at its end, so `rest` (its tail) has none either once lstripped.
         rest = rest.lstrip(GO_SPACE_CHARS)
-        if rest.startswith("--"):
+        if rest[0] == "-" and rest.startswith("--"):  # (the method call only for a "-")
             rest, flag_words = extract_flags(rest, escape)
             flags = tuple(flag_words)
             rest = rest.strip(GO_SPACE_CHARS)
@@ -100,7 +101,7 @@ def node_fields(line: str, escape: str, depth: int = 0) -> NodeFields:
             child = parse_node(rest, escape, depth + 1)
     else:
         args, json_form = line_parser(rest, escape)
-    return keyword, flags, tuple(args), json_form, child
+    return keyword, lowered, flags, tuple(args), json_form, child
 
 
 def _flag_word(escape: str) -> re.Pattern[str]:
@@ -264,18 +265,17 @@ def _parse_name_or_name_value(rest: str, escape: str) -> tuple[list[str], bool]:
 
 
 def _parse_whitespace_delimited(rest: str, escape: str) -> tuple[list[str], bool]:
-    return (_split_blanks(rest) if rest else []), False
-
-
-def _split_blanks(text: str) -> list[str]:
-    """`_WHITESPACE.split(text)`. Words are commonly separated by single spaces: a printable text
-    holds no tab, vertical tab, form feed or carriage return, and when no word is empty no space
-    was doubled (or at an end), so splitting on " " is the same split, without the regex engine."""
-    if text.isprintable():
-        words = text.split(" ")
+    """`_WHITESPACE.split(rest)` (no word for an empty `rest`). Words are commonly separated by
+    single spaces: a printable text holds no tab, vertical tab, form feed or carriage return, and
+    when no word is empty no space was doubled (or at an end), so splitting on " " is the same
+    split, without the regex engine."""
+    if not rest:
+        return [], False
+    if rest.isprintable():
+        words = rest.split(" ")
         if "" not in words:
-            return words
-    return _WHITESPACE.split(text)
+            return words, False
+    return _WHITESPACE.split(rest), False
 
 
 def _parse_string(rest: str, escape: str) -> tuple[list[str], bool]:
@@ -298,25 +298,34 @@ def _parse_json(rest: str) -> Optional[list[str]]:
     if not rest.startswith("["):
         return None
     try:
-        value = _JSON.decode(rest)
+        # `_JSON.decode(rest)`, its steps inlined: `rest` has no JSON white space to skip at its
+        # start; after the value, anything but JSON white space is "Extra data".
+        value, end = _JSON.raw_decode(rest)
     except ValueError:
+        return None
+    if end != len(rest) and rest[end:].strip(" \t\n\r"):
         return None
     if not isinstance(value, list):
         return None
-    if not all(isinstance(item, str) for item in value):
-        raise NodeError("when using JSON array syntax, arrays must be comprised of strings only")
+    for item in value:  # (a loop: no generator for all())
+        if not isinstance(item, str):
+            raise NodeError(
+                "when using JSON array syntax, arrays must be comprised of strings only"
+            )
     return value
 
 
 def _parse_maybe_json(rest: str, escape: str) -> tuple[list[str], bool]:
     if not rest:
         return [], False
+    if "[" not in rest:
+        return [rest], False  # what _parse_json's first test gives, without the call
     value = _parse_json(rest)
     return ([rest], False) if value is None else (value, True)
 
 
 def _parse_maybe_json_to_list(rest: str, escape: str) -> tuple[list[str], bool]:
-    value = _parse_json(rest)
+    value = _parse_json(rest) if "[" in rest else None  # None: _parse_json's first test
     return _parse_whitespace_delimited(rest, escape) if value is None else (value, True)
 
 

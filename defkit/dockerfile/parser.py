@@ -17,7 +17,9 @@ instructions or flags: `command` is None), which is what BuildKit's parser tests
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -39,13 +41,28 @@ from defkit.dockerfile.commands import BUILDERS, CommandError, split_flags
 from defkit.dockerfile.errors import DockerfileParseError, ExpansionError
 from defkit.dockerfile.heredoc import chomp, markers_in_line
 from defkit.dockerfile.nodes import GO_SPACE_CHARS, Node, NodeError, NodeFields, node_fields
+from defkit.gotext import GO_SPACE
 from defkit.model import Span
+
+# `_Parser.run` fills the Span and Instruction records it makes field by field, as make_span
+# does (a class call costs more than the rest of the work): it relies on these fields.
+_new = object.__new__
+_INSTRUCTION_FIELDS = (
+    "keyword", "original", "args", "flags", "json_form", "heredocs", "span", "command", "pieces"
+)
+if make_span is Span or (  # pragma: no cover - a record changed: update `_Parser.run`
+    tuple(item.name for item in dataclasses.fields(Instruction)) != _INSTRUCTION_FIELDS
+    or hasattr(Instruction, "__post_init__")
+):
+    raise ImportError("Span or Instruction changed: update the records _Parser.run makes")
 
 # bufio.Scanner's limit in BuildKit: a longer line is an error, not a silent split.
 MAX_LINE_BYTES = 65535
 _DIRECTIVE = re.compile(r"^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$")
 _KNOWN_DIRECTIVES = ("syntax", "escape", "check")
 _HEREDOC_KEYWORDS = ("add", "copy", "run")
+#: Physical lines without their line end, with their numbers (from 1).
+_NumberedLines = Iterator[tuple[int, str]]
 
 
 def parse_file(path: Union[str, Path], *, strict: bool = True) -> Dockerfile:
@@ -102,21 +119,20 @@ class _Parser:
         self.path = path
         self.strict = strict
         lines = text.split("\n")
-        # `lines`: physical lines without their line end (`raw_line` gives them with it: heredoc
-        # bodies are kept byte for byte); `stripped`: also without trailing carriage returns.
-        self.ends_with_newline = not lines[-1]
-        if self.ends_with_newline:
-            lines.pop()
+        # `lines`: physical lines without their line end (heredoc bodies are kept byte for byte:
+        # with their line ends, carriage returns included); `stripped`: also without trailing
+        # carriage returns.
+        if not lines[-1]:
+            lines.pop()  # the text ends with a line end
         if lines and lines[0].startswith("\ufeff"):
             lines[0] = lines[0][1:]
         self.lines = lines
         self.stripped = [line.rstrip("\r") for line in lines] if "\r" in text else lines
         # A character takes at most 4 bytes in UTF-8 (an escaped byte takes 1): only a text with
         # a line longer than this can break BuildKit's line size limit.
-        self.long_lines = len(text) > MAX_LINE_BYTES // 4 and any(
-            len(line) > MAX_LINE_BYTES // 4 for line in lines
-        )
-        self.index = 0  # next physical line (0-based)
+        # (`max`: a C loop; any() over a generator resumes Python code for each line.)
+        limit = MAX_LINE_BYTES // 4
+        self.long_lines = len(text) > limit and max(map(len, lines), default=0) > limit
         self.directives = _Directives()
         self.escape = "\\"
         self.warnings: list[ParseWarning] = []
@@ -126,10 +142,12 @@ class _Parser:
             message, path=self.path, span=Span(line, column, line, column + 1)
         )
 
-    def raw_line(self, index: int) -> str:
-        """Physical line `index` (0-based) with its line end."""
-        line = self.lines[index]
-        return line + "\n" if index + 1 < len(self.lines) or self.ends_with_newline else line
+    def size_checked(self, numbered: _NumberedLines) -> _NumberedLines:
+        """`numbered`, each line checked by `check_size` as it is read (when the text has a line
+        long enough to matter: the readers of lines then need no test of their own)."""
+        for number, line in numbered:
+            self.check_size(line, number)
+            yield number, line
 
     def check_size(self, line: str, number: int) -> None:
         """BuildKit's line size limit (bufio.Scanner's), for line `number` (1-based)."""
@@ -138,34 +156,90 @@ class _Parser:
                 f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES}", number
             )
 
-    def next_line(self) -> str:
-        """The next physical line without its line end; checks BuildKit's line size limit."""
-        line = self.stripped[self.index]
-        self.index += 1
-        if self.long_lines:
-            self.check_size(line, self.index)
-        return line
-
     def run(self) -> Dockerfile:
         instructions: list[Instruction] = []
+        froms: list[int] = []  # where the FROM instructions are in `instructions`
         lines = self.stripped
-        count = len(lines)
-        long_lines = self.long_lines
-        index = self.read_directives()
-        while index < count:
-            line = lines[index]
-            index += 1
-            if long_lines:
-                self.check_size(line, index)
-            token = line.lstrip(GO_SPACE_CHARS)
-            if not token or token[0] == "#":
-                continue  # blank lines and comments
-            self.index = index
-            instructions.append(self.read_instruction(line, token))
-            index = self.index
+        first = self.read_directives()
+        escape = self.escape  # as the directives set it
+        # The physical lines from there on, numbered from 1. `continued` and `read_heredocs` take
+        # the lines they read from this same iterator: the loop then goes on after them.
+        numbered: _NumberedLines = enumerate(lines[first:], first + 1)
+        if self.long_lines:
+            numbered = self.size_checked(numbered)
+        for number, line in numbered:
+            if not line or line[0] == "#":
+                continue  # blank lines and comments, told without a call in the common shapes
+            if line[0] in GO_SPACE:
+                token = line.lstrip(GO_SPACE_CHARS)
+                if not token or token[0] == "#":
+                    continue  # blank lines and comments, indented
+                start_column = len(line) - len(token) + 1
+            else:
+                token, start_column = line, 1
+            # An instruction starts here (read here rather than in a method: one call less for
+            # each instruction). `end`: the number of its last line.
+            last = token[-1]
+            pieces: tuple[str, ...] = ()
+            if last != escape and last != " " and last != "\t":
+                logical = token  # no continuation: the common case
+                end = number
+            else:
+                pieces, end = self.continued(token, escape, numbered, number)
+                logical = "".join(pieces)
+                if len(pieces) == 1:
+                    pieces = ()
+            try:
+                fields = node_fields(logical, escape)
+            except NodeError as exc:
+                raise self.error(str(exc), number, start_column) from None
+            heredocs: tuple[Heredoc, ...] = ()
+            if "<<" in logical:
+                heredocs, end = self.read_heredocs(
+                    fields, logical, number, start_column, numbered, end
+                )
+            # `make_span(...)` inlined (one call less per instruction; same fields, same order).
+            span: Span = _new(Span)
+            span_fields = span.__dict__
+            span_fields["line"] = number
+            span_fields["column"] = start_column
+            span_fields["end_line"] = end
+            span_fields["end_column"] = len(lines[end - 1]) + 1
+            keyword, lowered, raw_flags, args, json_form, _ = fields
+            builder = BUILDERS.get(lowered)
+            command: Optional[Command] = None
+            if builder is not None:
+                flags = split_flags(raw_flags) if raw_flags else ()
+                try:
+                    command = builder(keyword, args, json_form, flags, heredocs)
+                except CommandError:
+                    command = None  # `instruction` reports it (or not: strict=False)
+            if command is None:
+                # ONBUILD, an unknown keyword or an instruction error: the general path (for an
+                # error, it runs the builder again and reports what it raises).
+                instruction = self.instruction(fields, logical, heredocs, span, pieces)
+                name = instruction.keyword
+            else:
+                # What `instruction` gives for a valid instruction of a known keyword, built here
+                # (no call of `instruction`; the record filled like make_span fills a Span).
+                name = keyword.upper()
+                instruction = _new(Instruction)
+                record = instruction.__dict__
+                record["keyword"] = name
+                record["original"] = logical
+                record["args"] = args
+                record["flags"] = flags
+                record["json_form"] = json_form
+                record["heredocs"] = heredocs
+                record["span"] = span
+                record["command"] = command
+                record["pieces"] = pieces
+            if name == "FROM":
+                froms.append(len(instructions))
+            instructions.append(instruction)
         if not instructions:
-            raise self.error("file with no instructions", max(1, count))
-        return self.assemble(tuple(instructions))
+            raise self.error("file with no instructions", max(1, len(lines)))
+        return self.assemble(tuple(instructions), froms)
 
     def read_directives(self) -> int:
         """Feeds the first lines to the directive parser; the index of the first other line
@@ -189,64 +263,44 @@ class _Parser:
                 self.escape = directive[1]
         return len(self.stripped)
 
-    def read_instruction(self, first: str, token: str) -> Instruction:
-        """The instruction that starts on the line just read: `first`, `token` without its
-        indentation (not blank, not a comment)."""
-        escape = self.escape
-        start_line = self.index
-        start_column = len(first) - len(token) + 1
-        last = token[-1]
-        pieces: tuple[str, ...] = ()
-        if last != escape and last != " " and last != "\t":
-            logical = token  # no continuation: the common case
+    def continued(
+        self, token: str, escape: str, numbered: _NumberedLines, number: int
+    ) -> tuple[tuple[str, ...], int]:
+        """The pieces of the logical line that starts with `token` (on line `number`), and the
+        number of its last line: the continuation lines are read from `numbered`."""
+        if token[-1] == escape and (len(token) == 1 or token[-2] != escape):
+            parts = [token[:-1]]  # the common case: what trim_continuation gives, without the call
         else:
-            pieces = self.continued(token, escape)
-            logical = "".join(pieces)
-            if len(pieces) == 1:
-                pieces = ()
-        try:
-            fields = node_fields(logical, escape)
-        except NodeError as exc:
-            raise self.error(str(exc), start_line, start_column) from None
-        heredocs = self.read_heredocs(fields, logical, start_line, start_column) if (
-            "<<" in logical
-        ) else ()
-        end = self.index
-        span = make_span(start_line, start_column, end, len(self.stripped[end - 1]) + 1)
-        return self.instruction(fields, logical, heredocs, span, pieces)
-
-    def continued(self, token: str, escape: str) -> tuple[str, ...]:
-        """The pieces of the logical line that starts with `token`, continuation lines read."""
-        content, ended = trim_continuation(token, escape)
-        if ended:
-            return (content,)
-        parts = [content]
+            content, ended = trim_continuation(token, escape)
+            if ended:
+                return (content,), number
+            parts = [content]
         empty_line: Optional[int] = None
-        lines = self.stripped
-        count = len(lines)
-        long_lines = self.long_lines
-        index = self.index
-        while not ended and index < count:
-            line = lines[index]
-            index += 1
-            if long_lines:
-                self.check_size(line, index)
-            lead = line.lstrip(GO_SPACE_CHARS)
-            if not lead:
-                empty_line = empty_line or index  # dropped, with a warning
+        for number, line in numbered:  # `number`: the last line read
+            if not line:
+                empty_line = empty_line or number  # dropped, with a warning
                 continue
-            if lead[0] == "#":
-                continue  # comment lines inside a continuation are dropped
             last = line[-1]
-            if last != escape and last != " " and last != "\t":
-                parts.append(line)
+            # Only a line with a "#" can be a comment, only one ending in a blank can be blank:
+            # the others (most) need no copy without their indentation to tell.
+            if "#" in line or (last != escape and last in GO_SPACE):
+                lead = line.lstrip(GO_SPACE_CHARS)
+                if not lead:
+                    empty_line = empty_line or number
+                    continue
+                if lead[0] == "#":
+                    continue  # comment lines inside a continuation are dropped
+            if last == escape:
+                if len(line) == 1 or line[-2] != escape:
+                    parts.append(line[:-1])  # what trim_continuation gives, without the call
+                    continue
+            elif last != " " and last != "\t":
+                parts.append(line)  # the last line
                 break
-            if last == escape and (len(line) == 1 or line[-2] != escape):
-                parts.append(line[:-1])  # what trim_continuation gives, without the call
-                continue
             content, ended = trim_continuation(line, escape)
             parts.append(content)
-        self.index = index
+            if ended:
+                break
         if empty_line is not None:
             self.warnings.append(
                 ParseWarning(
@@ -254,34 +308,42 @@ class _Parser:
                     Span(empty_line, 1, empty_line, 1),
                 )
             )
-        return tuple(parts)
+        return tuple(parts), number
 
     def read_heredocs(
-        self, fields: NodeFields, logical: str, start_line: int, start_column: int
-    ) -> tuple[Heredoc, ...]:
-        keyword, _, _, json_form, child = fields
-        if keyword.lower() == "onbuild" and child:
-            keyword, json_form = child.keyword, child.json_form
-        if keyword.lower() not in _HEREDOC_KEYWORDS or json_form:
-            return ()
+        self,
+        fields: NodeFields,
+        logical: str,
+        start_line: int,
+        start_column: int,
+        numbered: _NumberedLines,
+        number: int,
+    ) -> tuple[tuple[Heredoc, ...], int]:
+        """The heredocs of the instruction whose last line is `number`, their lines read from
+        `numbered`, and the number of the last line read."""
+        _, lowered, _, _, json_form, child = fields
+        if lowered == "onbuild" and child:
+            lowered, json_form = child.keyword.lower(), child.json_form
+        if lowered not in _HEREDOC_KEYWORDS or json_form:
+            return (), number
         try:
             markers = markers_in_line(logical)
         except ExpansionError as exc:
             raise self.error(exc.message, start_line, start_column) from None
         heredocs = []
         for marker in markers:
-            body: list[str] = []
-            while True:
-                if self.index >= len(self.stripped):
-                    raise self.error("unterminated heredoc", start_line, start_column)
-                candidate = self.next_line()
-                raw = self.raw_line(self.index - 1)
+            before = number  # the body starts after this line
+            for number, candidate in numbered:  # noqa: B007 - `number`: the last line read
                 if marker.chomp:
                     candidate = candidate.lstrip("\t")
                 if candidate == marker.name:
                     break
-                body.append(raw)
-            content = "".join(body)
+            else:
+                raise self.error("unterminated heredoc", start_line, start_column)
+            # The lines between (carriage returns kept), each with its line end: every one has
+            # one, as the terminator line follows it.
+            body = self.lines[before : number - 1]
+            content = "\n".join(body) + "\n" if body else ""
             heredocs.append(
                 Heredoc(
                     name=marker.name,
@@ -291,7 +353,7 @@ class _Parser:
                     file_descriptor=marker.file_descriptor,
                 )
             )
-        return tuple(heredocs)
+        return tuple(heredocs), number
 
     def instruction(
         self,
@@ -302,9 +364,8 @@ class _Parser:
         pieces: tuple[str, ...] = (),
     ) -> Instruction:
         """The instruction of a node (given as its fields and `original` line)."""
-        keyword, raw_flags, args, json_form, child = fields
+        keyword, lowered, raw_flags, args, json_form, child = fields
         command: Optional[Command] = None
-        lowered = keyword.lower()
         flags = split_flags(raw_flags) if raw_flags else ()  # once, for command and instruction
         builder = BUILDERS.get(lowered)
         if builder is not None:
@@ -353,28 +414,28 @@ class _Parser:
             if child is None:
                 return None
         assert child is not None
-        fields = (child.keyword, child.flags, child.args, child.json_form, child.child)
+        fields = (
+            child.keyword, child.keyword.lower(), child.flags, child.args, child.json_form,
+            child.child,
+        )
         return OnbuildCommand(self.instruction(fields, child.original, heredocs, span))
 
-    def assemble(self, instructions: tuple[Instruction, ...]) -> Dockerfile:
+    def assemble(self, instructions: tuple[Instruction, ...], froms: list[int]) -> Dockerfile:
+        """The Dockerfile of `instructions`, the FROMs at positions `froms`: a stage is a FROM and
+        the instructions after it up to the next FROM (a slice of `instructions`)."""
         global_args: list[Instruction] = []
-        stages: list[Stage] = []
-        current: Optional[Instruction] = None
-        body: list[Instruction] = []
-        for instruction in instructions:
-            if instruction.keyword == "FROM":
-                if current is not None:
-                    stages.append(self.stage(len(stages), current, body))
-                current, body = instruction, []
-            elif current is not None:
-                body.append(instruction)
-            elif isinstance(instruction.command, ArgCommand):
+        for instruction in instructions[: froms[0]] if froms else instructions:
+            if isinstance(instruction.command, ArgCommand):
                 global_args.append(instruction)
             elif self.strict:
                 span = instruction.span
                 raise self.error("no build stage in current context", span.line, span.column)
-        if current is not None:
-            stages.append(self.stage(len(stages), current, body))
+        ends = froms[1:]
+        ends.append(len(instructions))
+        stages = []
+        for number, start in enumerate(froms):
+            body = instructions[start + 1 : ends[number]]
+            stages.append(self.stage(number, instructions[start], body))
         return Dockerfile(
             path=self.path,
             directives=dict(self.directives.values),
@@ -385,10 +446,10 @@ class _Parser:
             warnings=tuple(self.warnings),
         )
 
-    def stage(self, index: int, from_: Instruction, body: list[Instruction]) -> Stage:
+    def stage(self, index: int, from_: Instruction, body: tuple[Instruction, ...]) -> Stage:
         command = from_.command
         name = command.stage_name if isinstance(command, FromCommand) else None
-        return Stage(index, name, from_, tuple(body))
+        return Stage(index, name, from_, body)
 
 
 def _byte_size(line: str) -> int:
