@@ -155,7 +155,7 @@ def convert_parsed(
     target_index = _target_index(stages, names, target, path)
     apptainer_names = {s.index: s.name or f"stage-{s.index}" for s in stages}
     refs = _StageRefs(names, len(stages), apptainer_names, path, target_index)
-    ctx = Context(dockerfile.escape, notes, args, global_values, predefined, refs.resolve, used,
+    ctx = Context(dockerfile.escape, notes, args, global_values, refs.resolve, used,
                   ignore_patterns.parse(dockerignore) if dockerignore is not None else None)
     walk = _Walk(dockerfile, ctx, refs, bases, images, parents, global_scope)
     states = walk.states

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -26,7 +26,6 @@ class Context:
     notes: NoteSink
     build_args: dict[str, str]
     global_values: dict[str, str]  # global ARGs (and predefined ones) with their values
-    predefined: Mapping[str, str]  # BuildKit's platform ARGs (shared: read only)
     # Given a COPY --from / --mount from= value, the Apptainer stage name to copy from.
     resolve_stage: Callable[[str, int], str]
     used_build_args: set[str] = field(default_factory=set)

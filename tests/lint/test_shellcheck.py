@@ -20,7 +20,7 @@ from defkit.lint.shellcheck import (
 )
 from defkit.model import Section, Span
 from defkit.parser import parse_text
-from defkit.runner import run
+from defkit.runner import Runner, run
 from tests.lint.helpers import dedent, lint, own
 
 
@@ -129,6 +129,16 @@ def test_shellcheck_directives_in_the_body_work() -> None:
     assert sc(lint(text, shellcheck=True)) == []
 
 
+def _script_recording_runner(checked: list[str]) -> Runner:
+    """The real runner, noting in `checked` the script files (`.sh`) ShellCheck is given."""
+
+    def runner(argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        checked.extend(arg for arg in argv if arg.endswith(".sh"))
+        return run(argv, **kwargs)  # type: ignore[arg-type]
+
+    return runner
+
+
 def test_batched_processes_per_dialect_for_many_files() -> None:
     calls: list[Sequence[str]] = []
 
@@ -165,12 +175,7 @@ def test_batched_processes_per_dialect_for_many_files() -> None:
 
 def test_a_script_repeated_across_files_is_checked_once_and_reported_in_each() -> None:
     checked: list[str] = []
-
-    def counting_runner(
-        argv: Sequence[str], **kwargs: object
-    ) -> subprocess.CompletedProcess[bytes]:
-        checked.extend(arg for arg in argv if arg.endswith(".sh"))
-        return run(argv, **kwargs)  # type: ignore[arg-type]
+    counting_runner = _script_recording_runner(checked)
 
     text = "Bootstrap: docker\nFrom: alpine\n%runscript\n    exec foo $1\n"
     config = LintConfig(select=("SC",))
@@ -209,12 +214,7 @@ def test_cache_skips_unchanged_snippets(
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     checked: list[str] = []
-
-    def counting_runner(
-        argv: Sequence[str], **kwargs: object
-    ) -> subprocess.CompletedProcess[bytes]:
-        checked.extend(arg for arg in argv if arg.endswith(".sh"))
-        return run(argv, **kwargs)  # type: ignore[arg-type]
+    counting_runner = _script_recording_runner(checked)
 
     text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n%runscript\n    exec foo $2\n"
     config = LintConfig(select=("SC",))
