@@ -1,0 +1,179 @@
+"""SIF images in OCI registries, laid out as Apptainer's `push`/`pull oras://` do.
+
+The manifest is an OCI image manifest whose config is the 2-byte `{}` of media type
+`application/vnd.sylabs.sif.config.v1+json` (inlined as `data`, as Apptainer does) and whose only
+layer is the whole SIF, `application/vnd.sylabs.sif.layer.v1.sif`, titled with the file name.
+A pull accepts what Apptainer accepts: one layer of that type (or the old prototype type, typo
+included), any config, an index resolved for the target platform, and a file that is a SIF.
+The SIF is streamed from and to disk in both directions (memory does not grow with its size).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+from defkit.errors import DefkitError
+
+if TYPE_CHECKING:
+    from defkit.registry.client import RegistryClient
+    from defkit.registry.reference import ImageRef
+    from defkit.registry.store import BlobStore
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+SIF_CONFIG = "application/vnd.sylabs.sif.config.v1+json"
+SIF_LAYER = "application/vnd.sylabs.sif.layer.v1.sif"
+#: The media type of Apptainer's first ORAS prototype, still accepted by `pull` (sic).
+SIF_LAYER_PROTOTYPE = "appliciation/vnd.sylabs.sif.layer.tar"
+EMPTY_CONFIG = b"{}"
+CREATED = "org.opencontainers.image.created"
+TITLE = "org.opencontainers.image.title"
+_READ = 1 << 20
+
+
+class OrasError(DefkitError):
+    """A registry entry that is not a SIF as Apptainer lays it out, or a SIF that cannot go."""
+
+
+def _sha256_file(path: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while True:
+            piece = f.read(_READ)
+            if not piece:
+                break
+            digest.update(piece)
+            size += len(piece)
+    return "sha256:" + digest.hexdigest(), size
+
+
+def created_annotation(path: str) -> str:
+    """RFC 3339 UTC: the image's `org.opencontainers.image.created` label when it has one, else
+    the SIF header's creation time."""
+    from defkit.image.inspect import inspect_image
+    from defkit.sif.reader import read_sif
+
+    try:
+        label = inspect_image(path).labels.get(CREATED)
+    except DefkitError:
+        label = None
+    if label:
+        return label
+    created = read_sif(path).header.created
+    moment = datetime.datetime.fromtimestamp(created, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def manifest_for(sif_digest: str, size: int, title: str,
+                 annotations: Mapping[str, str]) -> bytes:
+    """The manifest bytes, fields in the order Go's encoder writes them."""
+    config_digest = "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest()
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": SIF_CONFIG, "digest": config_digest, "size": len(EMPTY_CONFIG),
+                   "data": base64.b64encode(EMPTY_CONFIG).decode("ascii")},
+        "layers": [{"mediaType": SIF_LAYER, "digest": sif_digest, "size": size,
+                    "annotations": {TITLE: title}}],
+    }
+    if annotations:
+        document["annotations"] = dict(sorted(annotations.items()))
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Pushed:
+    reference: str
+    digest: str  # the manifest's
+    size: int  # the SIF's
+
+
+def push_sif(client: RegistryClient, path: str, ref: ImageRef, *,
+             annotations: Mapping[str, str] = {}, chunk_size: Optional[int] = None) -> Pushed:
+    """Upload the SIF `path` (chunked when large) and tag its manifest as `ref`."""
+    from defkit.sif.reader import is_sif
+
+    if not is_sif(path):
+        raise OrasError(f"{path}: not a SIF image")
+    sif_digest, size = _sha256_file(path)
+    options = {} if chunk_size is None else {"chunk_size": chunk_size}
+    client.push_blob(ref, path, sif_digest, size, **options)
+    config_file = _empty_config_file()
+    try:
+        client.push_blob(ref, config_file, "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest(),
+                         len(EMPTY_CONFIG))
+    finally:
+        os.unlink(config_file)
+    merged = {CREATED: created_annotation(path), **annotations}
+    data = manifest_for(sif_digest, size, os.path.basename(path), merged)
+    digest = client.put_manifest(ref, OCI_MANIFEST, data)
+    return Pushed(str(ref), digest, size)
+
+
+def _empty_config_file() -> str:
+    fd, path = tempfile.mkstemp(prefix=".defkit-sif-config-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(EMPTY_CONFIG)
+    return path
+
+
+def sif_layer(manifest: Mapping[str, Any], ref: ImageRef) -> tuple[str, Optional[int]]:
+    """The SIF layer's (digest, size) under Apptainer's pull rules."""
+    layers = manifest.get("layers")
+    if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
+        count = len(layers) if isinstance(layers, list) else 0
+        raise OrasError(f"{ref}: not a SIF artifact: the manifest must have exactly one layer, "
+                        f"it has {count}")
+    layer = layers[0]
+    media_type = layer.get("mediaType")
+    if media_type not in (SIF_LAYER, SIF_LAYER_PROTOTYPE):
+        raise OrasError(f"{ref}: not a SIF artifact: layer media type {media_type!r} "
+                        f"(expected {SIF_LAYER})")
+    size = layer.get("size")
+    return str(layer.get("digest", "")), size if isinstance(size, int) else None
+
+
+def pull_sif(client: RegistryClient, store: BlobStore, ref: ImageRef, arch: str, *,
+             pinned: Optional[str] = None) -> tuple[str, str]:
+    """Fetch the SIF `ref` names into the blob store (nothing when it is there, checked);
+    returns (its path in the store, the digest the reference resolved to)."""
+    from defkit.build.oci_image import is_index, select_platform
+    from defkit.sif.reader import is_sif
+
+    digest = pinned or client.resolve(ref)
+    manifest = client.get_manifest(ref.with_digest(digest))
+    document = manifest.json()
+    chosen = digest
+    if is_index(manifest.media_type, document):
+        entries = [e for e in document.get("manifests") or [] if isinstance(e, dict)]
+        chosen = str(select_platform(entries, arch, str(ref)).get("digest", ""))
+        document = client.get_manifest(ref.with_digest(chosen)).json()
+    layer_digest, size = sif_layer(document, ref)
+    path = store.ensure(client, ref.with_digest(chosen), layer_digest, size=size)
+    if not is_sif(path):
+        raise OrasError(f"{ref}: the layer {layer_digest} is not a SIF image")
+    return path, digest
+
+
+def copy_out(source: str, output: str) -> None:
+    """Copy a stored SIF to `output` (temporary name beside it, then rename)."""
+    directory = os.path.dirname(os.path.abspath(output))
+    fd, temporary = tempfile.mkstemp(prefix="." + os.path.basename(output) + ".",
+                                     dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as f:
+            shutil.copyfileobj(f, out, _READ)
+        os.chmod(temporary, 0o755)
+        os.replace(temporary, output)
+    except BaseException:
+        os.unlink(temporary)
+        raise
