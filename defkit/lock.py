@@ -197,30 +197,31 @@ def resolve(def_path: str, archs: Sequence[str], client: RegistryClient) -> list
 
 @dataclass(frozen=True)
 class Moved:
-    entry: LockEntry
-    now: Optional[str]  # None: the base is no longer in the lock (or the def changed)
+    base: Base
+    entry: Optional[LockEntry]  # None: the lock does not have this base (the def changed)
+    now: Optional[str]  # what the tag names now (None when the lock lacks the base)
     where: str  # path:line:col of the From: line
 
 
-def check(def_path: str, client: RegistryClient) -> list[Moved]:
+def check(def_path: str, client: RegistryClient, deffile: Optional[DefFile] = None
+          ) -> list[Moved]:
     """The bases whose tag names another digest than the lock says (or that the lock lacks)."""
-    deffile = load_definition(def_path)
+    deffile = deffile or load_definition(def_path)
     entries = read_lock(lock_path(def_path))
     moved = []
     for base in registry_bases(deffile):
         stage = _stage(deffile, base)
         where = f"{def_path}:{base.entry.span.line}:{base.entry.span.column}"
         mine = [e for e in entries if e.stage == base.stage and e.source == base.source]
+        if not mine:
+            moved.append(Moved(base, None, None, where))
+            continue
         try:
-            ref = base.reference(stage)
-            if not mine:
-                moved.append(Moved(LockEntry(base.stage, base.bootstrap, base.source, str(ref),
-                                             "", "", ""), None, where))
-                continue
-            now = client.resolve(ref)
+            now = client.resolve(base.reference(stage))
         except DefkitError as exc:
             raise _at(exc, def_path, base) from None
-        moved += [Moved(entry, now, where) for entry in mine[:1] if entry.digest != now]
+        if mine[0].digest != now:
+            moved.append(Moved(base, mine[0], now, where))
     return moved
 
 

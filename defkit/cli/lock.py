@@ -36,8 +36,8 @@ def lock(def_files: tuple[str, ...], archs: tuple[str, ...], check: bool, insecu
                     code = 1
                     continue
                 for moved in locking.check(path, client):
-                    if moved.now is None:
-                        message = f"From: {moved.entry.source} is not in the lock file"
+                    if moved.entry is None:
+                        message = f"From: {moved.base.source} is not in the lock file"
                     else:
                         message = (f"{moved.entry.reference} moved: locked {moved.entry.digest}, "
                                    f"now {moved.now}")
