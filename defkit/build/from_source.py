@@ -46,7 +46,7 @@ def build_source(source: str, definition: str, **options: Any) -> Any:
         except DefkitError as exc:
             if exc.path == path:
                 exc.path, exc.span = None, None
-                if source not in exc.message:
+                if source.split("://", 1)[-1] not in exc.message:
                     exc.message = f"{source}: {exc.message}"
             raise
     finally:
