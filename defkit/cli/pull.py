@@ -54,12 +54,11 @@ def pull(source: str, output: Optional[str], arch: Optional[str], force: bool, q
         from defkit.registry.reference import parse_reference
         from defkit.registry.store import default_store
         from defkit.sif.arch import host_arch
-        from defkit.sif.oras import copy_out, pull_sif
+        from defkit.sif.oras import pull_sif_to
 
         ref = parse_reference(source[len("oras://"):])
         with RegistryClient(insecure=insecure) as client:
-            path, digest = pull_sif(client, default_store(), ref, arch or host_arch())
-        copy_out(path, target)
+            digest = pull_sif_to(client, default_store(), ref, arch or host_arch(), target)
         if not quiet:
             click.echo(f"defkit: pulled {ref} ({digest}) -> {target}", err=True)
         return 0

@@ -142,12 +142,19 @@ def sif_layer(manifest: Mapping[str, Any], ref: ImageRef) -> tuple[str, Optional
     return str(layer.get("digest", "")), size if isinstance(size, int) else None
 
 
-def pull_sif(client: RegistryClient, store: BlobStore, ref: ImageRef, arch: str, *,
-             pinned: Optional[str] = None) -> tuple[str, str]:
-    """Fetch the SIF `ref` names into the blob store (nothing when it is there, checked);
-    returns (its path in the store, the digest the reference resolved to)."""
+@dataclass(frozen=True)
+class SifArtifact:
+    digest: str  # what the reference resolved to (index or manifest)
+    source: ImageRef  # the repository pinned to the chosen manifest
+    layer: str  # the SIF's digest
+    size: Optional[int]
+
+
+def find_sif(client: RegistryClient, ref: ImageRef, arch: str, *,
+             pinned: Optional[str] = None) -> SifArtifact:
+    """The SIF layer `ref` names: the tag resolved once (unless `pinned`), an index resolved
+    for `arch`, and the manifest checked under Apptainer's pull rules."""
     from defkit.build.oci_image import is_index, select_platform
-    from defkit.sif.reader import is_sif
 
     digest = pinned or client.resolve(ref)
     manifest = client.get_manifest(ref.with_digest(digest))
@@ -157,11 +164,49 @@ def pull_sif(client: RegistryClient, store: BlobStore, ref: ImageRef, arch: str,
         entries = [e for e in document.get("manifests") or [] if isinstance(e, dict)]
         chosen = str(select_platform(entries, arch, str(ref)).get("digest", ""))
         document = client.get_manifest(ref.with_digest(chosen)).json()
-    layer_digest, size = sif_layer(document, ref)
-    path = store.ensure(client, ref.with_digest(chosen), layer_digest, size=size)
+    layer, size = sif_layer(document, ref)
+    return SifArtifact(digest, ref.with_digest(chosen), layer, size)
+
+
+def pull_sif(client: RegistryClient, store: BlobStore, ref: ImageRef, arch: str, *,
+             pinned: Optional[str] = None) -> tuple[str, str]:
+    """Fetch the SIF `ref` names into the blob store (nothing when it is there, checked);
+    returns (its path in the store, the digest the reference resolved to)."""
+    artifact = find_sif(client, ref, arch, pinned=pinned)
+    path = store.ensure(client, artifact.source, artifact.layer, size=artifact.size)
+    _check_sif(path, ref, artifact.layer)
+    return path, artifact.digest
+
+
+def pull_sif_to(client: RegistryClient, store: BlobStore, ref: ImageRef, arch: str,
+                output: str) -> str:
+    """`defkit pull oras://`: the SIF written to `output` (temporary name, then rename): copied
+    from the blob store when a build already fetched it, else downloaded straight to `output`
+    (one write, as curl does; the store is for builds). Returns the resolved digest."""
+    artifact = find_sif(client, ref, arch)
+    if store.has(artifact.layer, artifact.size) and store.verify(artifact.layer):
+        copy_out(store.path(artifact.layer), output)
+        return artifact.digest
+    directory = os.path.dirname(os.path.abspath(output))
+    fd, temporary = tempfile.mkstemp(prefix="." + os.path.basename(output) + ".", dir=directory)
+    os.close(fd)
+    try:
+        client.fetch_blob(artifact.source, artifact.layer, temporary, size=artifact.size)
+        _check_sif(temporary, ref, artifact.layer)
+        os.chmod(temporary, 0o755)
+        os.replace(temporary, output)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return artifact.digest
+
+
+def _check_sif(path: str, ref: ImageRef, layer: str) -> None:
+    from defkit.sif.reader import is_sif
+
     if not is_sif(path):
-        raise OrasError(f"{ref}: the layer {layer_digest} is not a SIF image")
-    return path, digest
+        raise OrasError(f"{ref}: the layer {layer} is not a SIF image")
 
 
 def copy_out(source: str, output: str) -> None:
