@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Optional
@@ -127,17 +126,9 @@ def read_lock(path: str) -> list[LockEntry]:
 
 def write_lock(path: str, entries: Sequence[LockEntry]) -> None:
     data = {"version": LOCK_VERSION, "bases": [asdict(entry) for entry in entries]}
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    from defkit.lint.files import write_atomic
+
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def pinned(def_path: str, stage: Stage, arch: str) -> Optional[LockEntry]:

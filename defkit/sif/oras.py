@@ -11,13 +11,14 @@ The SIF is streamed from and to disk in both directions (memory does not grow wi
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -187,18 +188,9 @@ def pull_sif_to(client: RegistryClient, store: BlobStore, ref: ImageRef, arch: s
     if store.has(artifact.layer, artifact.size) and store.verify(artifact.layer):
         copy_out(store.path(artifact.layer), output)
         return artifact.digest
-    directory = os.path.dirname(os.path.abspath(output))
-    fd, temporary = tempfile.mkstemp(prefix="." + os.path.basename(output) + ".", dir=directory)
-    os.close(fd)
-    try:
+    with _staged(output) as temporary:
         client.fetch_blob(artifact.source, artifact.layer, temporary, size=artifact.size)
         _check_sif(temporary, ref, artifact.layer)
-        os.chmod(temporary, 0o755)
-        os.replace(temporary, output)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
     return artifact.digest
 
 
@@ -209,16 +201,26 @@ def _check_sif(path: str, ref: ImageRef, layer: str) -> None:
         raise OrasError(f"{ref}: the layer {layer} is not a SIF image")
 
 
-def copy_out(source: str, output: str) -> None:
-    """Copy a stored SIF to `output` (temporary name beside it, then rename)."""
+@contextlib.contextmanager
+def _staged(output: str) -> Iterator[str]:
+    """A temporary name beside `output`, renamed over it (mode 0755, as Apptainer's pulls)
+    when the block succeeds, removed when it fails."""
     directory = os.path.dirname(os.path.abspath(output))
     fd, temporary = tempfile.mkstemp(prefix="." + os.path.basename(output) + ".",
                                      dir=directory)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as f:
-            shutil.copyfileobj(f, out, _READ)
+        yield temporary
         os.chmod(temporary, 0o755)
         os.replace(temporary, output)
     except BaseException:
-        os.unlink(temporary)
+        if os.path.exists(temporary):
+            os.unlink(temporary)
         raise
+
+
+def copy_out(source: str, output: str) -> None:
+    """Copy a stored SIF to `output`."""
+    with _staged(output) as temporary, open(temporary, "wb") as out, \
+            open(source, "rb") as f:
+        shutil.copyfileobj(f, out, _READ)

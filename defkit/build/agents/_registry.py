@@ -33,6 +33,13 @@ def reference(stage: Stage, ctx: BuildContext, agent: str) -> ImageRef:
         return parse_base(agent, stage.header_value("from") or "", stage)
 
 
+def check(stage: Stage, ctx: BuildContext, agent: str) -> None:
+    """Before the build: `From:` is a valid reference, and a lock file, if any, pins it."""
+    reference(stage, ctx, agent)
+    with at_from(stage, ctx):
+        pinned_digest(stage, ctx)
+
+
 @contextlib.contextmanager
 def at_from(stage: Stage, ctx: BuildContext, ref: Optional[ImageRef] = None) -> Iterator[None]:
     """Errors inside get the `From:` line as their place and name the image reference."""

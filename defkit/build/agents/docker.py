@@ -26,9 +26,7 @@ BASE_NAME = "org.opencontainers.image.base.name"
 
 
 def check(stage: Stage, ctx: BuildContext) -> None:
-    _registry.reference(stage, ctx, "docker")
-    with _registry.at_from(stage, ctx):
-        _registry.pinned_digest(stage, ctx)
+    _registry.check(stage, ctx, "docker")
 
 
 def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:

@@ -15,9 +15,7 @@ REQUIRED_KEYS: tuple[str, ...] = ("from",)
 
 
 def check(stage: Stage, ctx: BuildContext) -> None:
-    _registry.reference(stage, ctx, "oras")
-    with _registry.at_from(stage, ctx):
-        _registry.pinned_digest(stage, ctx)
+    _registry.check(stage, ctx, "oras")
 
 
 def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
