@@ -81,7 +81,7 @@ def test_chunked_upload(registry: RunningRegistry, sif: pathlib.Path) -> None:
     assert httpx.get(f"{registry.url}/v2/oras/chunked/blobs/{blob}").content == sif.read_bytes()
 
 
-def test_bootstrap_oras_and_build_target_source(registry: RunningRegistry, sif: pathlib.Path,
+def test_bootstrap_oras(registry: RunningRegistry, sif: pathlib.Path,
                                                 tmp_path: pathlib.Path) -> None:
     cache = tmp_path / "cache"
     assert defkit("push", str(sif), f"oras://{registry.host}/oras/base-sif:1",
@@ -93,20 +93,33 @@ def test_bootstrap_oras_and_build_target_source(registry: RunningRegistry, sif: 
     image = tmp_path / "image.sif"
     assert defkit("exec", str(image), "cat", "/added", cache=cache).stdout == "on top\n"
     assert defkit("run", str(image), cache=cache).stdout == "from the sif\n"
-    # Apptainer's `build TARGET SOURCE` with every kind of SOURCE.
-    for source in (f"oras://{registry.host}/oras/base-sif:1",
-                   f"docker://{registry.host}/oras/base:1", str(image)):
-        out = tmp_path / "from-source.sif"
-        done = defkit("build", "-q", "-F", str(out), source, cache=cache)
-        assert done.returncode == 0, (source, done.stderr)
-        assert defkit("run", str(out), cache=cache).returncode == 0
-    sandbox = tmp_path / "box"
-    assert defkit("build", "-q", "--sandbox", str(sandbox), str(image),
+
+
+def test_build_target_source(registry: RunningRegistry, sif: pathlib.Path,
+                             tmp_path: pathlib.Path) -> None:
+    """Apptainer's `build TARGET SOURCE` with every kind of SOURCE."""
+    cache = tmp_path / "cache"
+    assert defkit("push", str(sif), f"oras://{registry.host}/oras/target-source:1",
                   cache=cache).returncode == 0
+    sources = {"oras": f"oras://{registry.host}/oras/target-source:1",
+               "docker": f"docker://{registry.host}/oras/base:1", "sif": str(sif)}
+    for kind, source in sources.items():
+        out = tmp_path / f"{kind}.sif"
+        done = defkit("build", "-q", str(out), source, cache=cache)
+        assert done.returncode == 0, (source, done.stderr)
+    assert defkit("run", str(tmp_path / "oras.sif"), cache=cache).stdout == "from the sif\n"
+    assert defkit("run", str(tmp_path / "docker.sif"),
+                  cache=cache).stdout == "entry default cmd\n"
+    sandbox = tmp_path / "box"
+    done = defkit("build", "-q", "--sandbox", str(sandbox), str(sif), cache=cache)
+    assert done.returncode == 0, done.stderr
+    (sandbox / "marker").write_text("sandbox\n")
     done = defkit("build", "-q", str(tmp_path / "again.sif"), str(sandbox), cache=cache)
     assert done.returncode == 0, done.stderr
-    assert defkit("exec", str(tmp_path / "again.sif"), "cat", "/added",
-                  cache=cache).stdout == "on top\n"
+    assert defkit("exec", str(tmp_path / "again.sif"), "cat", "/marker",
+                  cache=cache).stdout == "sandbox\n"
+    done = defkit("build", "-q", f"docker://{registry.host}/oras/base:1", cache=cache)
+    assert done.returncode == 2 and "name the image to write" in done.stderr
 
 
 def test_pull_refuses_what_apptainer_refuses(registry: RunningRegistry,
