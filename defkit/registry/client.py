@@ -469,7 +469,7 @@ class RegistryClient:
                     out.seek(0)
                     out.truncate()
                     hasher, received = _hasher(digest), 0
-                for piece in response.iter_raw(_READ_SIZE):
+                for piece in response.iter_raw():
                     out.write(piece)
                     hasher.update(piece)
                     received += len(piece)
