@@ -23,7 +23,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Optional, Union
 
@@ -85,6 +85,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def nohttps_requested(env: Optional[Mapping[str, str]] = None) -> bool:
+    """True when `APPTAINER_NOHTTPS` (or `SINGULARITY_NOHTTPS`) asks for plain HTTP."""
+    env = os.environ if env is None else env
+    for name in ("APPTAINER_NOHTTPS", "SINGULARITY_NOHTTPS"):
+        if env.get(name, "").strip().lower() in ("1", "true", "yes", "on"):
+            return True
+    return False
 
 
 def _hasher(digest: str) -> Any:
@@ -228,6 +237,8 @@ class RegistryClient:
         ):
             raise AuthError(f"{ref}: the registry asks for credentials over plain HTTP ({realm})")
         query = {"scope": params.get("scope") or scope}
+        if not query["scope"]:
+            del query["scope"]  # a login check: no repository yet
         if params.get("service"):
             query["service"] = params["service"]
         auth = httpx.BasicAuth(found.username, found.password) if found is not None else None
@@ -293,7 +304,8 @@ class RegistryClient:
 
         Returns the response when its status is in `ok` (the caller closes streamed ones);
         404 is returned as well for HEAD so callers can test existence."""
-        scope = f"repository:{ref.repository}:{'pull,push' if push else 'pull'}"
+        scope = (f"repository:{ref.repository}:{'pull,push' if push else 'pull'}"
+                 if ref.repository else "")
         challenged = retried = False
         while True:
             request_headers = dict(headers or {})
@@ -342,6 +354,13 @@ class RegistryClient:
         if message:
             detail += f" ({message})"
         return RegistryError(f"{ref}: the registry answered {status}{detail}")
+
+    def check_login(self, registry: str) -> None:
+        """Raise AuthError unless `registry` (a host[:port], as in ImageRef.registry) accepts
+        the credentials (`GET /v2/`, answering its challenge as `docker login` does)."""
+        ref = ImageRef(registry, "", None, None)
+        scheme = "http" if self.insecure or is_loopback(ref.endpoint) else "https"
+        self._send("GET", f"{scheme}://{ref.endpoint}/v2/", ref)
 
     # -- manifests -----------------------------------------------------------------------
 
