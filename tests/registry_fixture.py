@@ -58,6 +58,7 @@ class RunningRegistry:
     process: subprocess.Popen[bytes]
     username: Optional[str] = None
     password: Optional[str] = field(default=None, repr=False)
+    token_server: Any = None  # tests/registry/token_server.TokenServer for `token_registry`
 
     @property
     def url(self) -> str:
@@ -184,6 +185,30 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
         yield running
     finally:
         stop_registry(running)
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """A registry with `auth: token`: every request needs a Bearer token from a token
+    service (tests/registry/token_server.py) that takes the user's password, or gives
+    anonymous callers pull access to `public/*`."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    from tests.registry.token_server import TokenServer
+
+    directory = tmp_path_factory.mktemp("token-registry")
+    username, password = "defkit", f"pw-{uuid.uuid4().hex}"
+    tokens = TokenServer(directory, username, password)
+    try:
+        running = start_registry(directory, extra_config=tokens.registry_config(),
+                                 username=username, password=password)
+        running.token_server = tokens
+        try:
+            yield running
+        finally:
+            stop_registry(running)
+    finally:
+        tokens.stop()
 
 
 def _sha256(data: bytes) -> str:
