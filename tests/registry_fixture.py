@@ -9,6 +9,7 @@ registry's access log so tests can count the requests a client made.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gzip
 import hashlib
@@ -159,13 +160,20 @@ def stop_registry(running: RunningRegistry) -> None:
             running.process.wait()
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
-    running = start_registry(tmp_path_factory.mktemp("registry"))
+@contextlib.contextmanager
+def serving(directory: pathlib.Path, **options: Any) -> Iterator[RunningRegistry]:
+    """A registry (see start_registry) that is stopped when the block ends, however it ends."""
+    running = start_registry(directory, **options)
     try:
         yield running
     finally:
         stop_registry(running)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    with serving(tmp_path_factory.mktemp("registry")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -176,15 +184,10 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
     username, password = "defkit", f"pw-{uuid.uuid4().hex}"
     entry = run(["htpasswd", "-Bbn", username, password], check=True).stdout
     (directory / "htpasswd").write_bytes(entry)
-    running = start_registry(
-        directory,
-        extra_config=f"auth:\n  htpasswd: {{realm: defkit-test, path: {directory / 'htpasswd'}}}\n",
-        username=username, password=password,
-    )
-    try:
+    htpasswd = f"auth:\n  htpasswd: {{realm: defkit-test, path: {directory / 'htpasswd'}}}\n"
+    with serving(directory, extra_config=htpasswd, username=username,
+                 password=password) as running:
         yield running
-    finally:
-        stop_registry(running)
 
 
 @pytest.fixture(scope="session")
@@ -200,13 +203,10 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     username, password = "defkit", f"pw-{uuid.uuid4().hex}"
     tokens = TokenServer(directory, username, password)
     try:
-        running = start_registry(directory, extra_config=tokens.registry_config(),
-                                 username=username, password=password)
-        running.token_server = tokens
-        try:
+        with serving(directory, extra_config=tokens.registry_config(), username=username,
+                     password=password) as running:
+            running.token_server = tokens
             yield running
-        finally:
-            stop_registry(running)
     finally:
         tokens.stop()
 

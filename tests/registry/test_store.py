@@ -6,10 +6,12 @@ import hashlib
 import os
 import pathlib
 import threading
+from typing import NamedTuple
 
 import pytest
 
 from defkit.registry.errors import DigestMismatchError
+from defkit.registry.reference import ImageRef
 from defkit.registry.store import BlobStore, default_root, default_store
 from tests.registry_fixture import RunningRegistry, push_bytes
 
@@ -19,20 +21,29 @@ def _blob_gets(registry: RunningRegistry, digest: str, since: int) -> int:
                if r.method == "GET" and r.path.endswith(f"/blobs/{digest}"))
 
 
+class Pushed(NamedTuple):
+    """A blob in the registry, an empty store, and where the registry's log stood."""
+
+    digest: str
+    data: bytes
+    store: BlobStore
+    ref: ImageRef
+    log_start: int
+
+
 @pytest.fixture()
-def pushed(registry: RunningRegistry, tmp_path: pathlib.Path) -> tuple[str, bytes]:
+def pushed(registry: RunningRegistry, tmp_path: pathlib.Path) -> Pushed:
     data = os.urandom(300_000)
+    ref = registry.ref("store/blob:x")
     with registry.client() as client:
-        digest = push_bytes(client, registry.ref("store/blob:x"), data, tmp_path)
-    return digest, data
+        digest = push_bytes(client, ref, data, tmp_path)
+    return Pushed(digest, data, BlobStore(str(tmp_path / "store")), ref,
+                  len(registry.request_log()))
 
 
 def test_second_ensure_downloads_nothing(registry: RunningRegistry, tmp_path: pathlib.Path,
-                                         pushed: tuple[str, bytes]) -> None:
-    digest, data = pushed
-    store = BlobStore(str(tmp_path / "store"))
-    ref = registry.ref("store/blob:x")
-    before = len(registry.request_log())
+                                         pushed: Pushed) -> None:
+    digest, data, store, ref, before = pushed
     with registry.client() as client:
         path = store.ensure(client, ref, digest, len(data))
         assert path == store.path(digest) == str(tmp_path / "store" / "sha256" / digest[7:])
@@ -46,11 +57,8 @@ def test_second_ensure_downloads_nothing(registry: RunningRegistry, tmp_path: pa
 
 def test_corrupt_entry_is_discarded_and_fetched_again(registry: RunningRegistry,
                                                       tmp_path: pathlib.Path,
-                                                      pushed: tuple[str, bytes]) -> None:
-    digest, data = pushed
-    store = BlobStore(str(tmp_path / "store"))
-    ref = registry.ref("store/blob:x")
-    before = len(registry.request_log())
+                                                      pushed: Pushed) -> None:
+    digest, data, store, ref, before = pushed
     with registry.client() as client:
         path = pathlib.Path(store.ensure(client, ref, digest))
         path.write_bytes(b"X" + data[1:])  # same size, one byte changed
@@ -66,11 +74,8 @@ def test_corrupt_entry_is_discarded_and_fetched_again(registry: RunningRegistry,
 
 
 def test_concurrent_ensure_fetches_once(registry: RunningRegistry, tmp_path: pathlib.Path,
-                                        pushed: tuple[str, bytes]) -> None:
-    digest, data = pushed
-    store = BlobStore(str(tmp_path / "store"))
-    ref = registry.ref("store/blob:x")
-    before = len(registry.request_log())
+                                        pushed: Pushed) -> None:
+    digest, data, store, ref, before = pushed
     results: list[str] = []
     barrier = threading.Barrier(4)
 
