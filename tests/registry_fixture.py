@@ -103,7 +103,7 @@ class RunningRegistry:
         return (self.root / "docker/registry/v2/blobs" / algorithm / hex_[:2] / hex_ / "data")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -123,7 +123,7 @@ def start_registry(directory: pathlib.Path, *, extra_config: str = "",
     storage = directory / "storage"
     log_path = directory / "registry.log"
     for _attempt in range(3):  # a free port can be taken between probe and bind
-        port = _free_port()
+        port = free_port()
         config = directory / "config.yml"
         config.write_text(
             "version: 0.1\n"

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Optional, Union
+from typing import IO, Any, Optional, TypeVar, Union
 
 import httpx
 
@@ -39,6 +39,8 @@ from defkit.registry.errors import (
     UnreachableError,
     UnsupportedManifestError,
 )
+from defkit.registry.mirrors import MirrorRule, mirrored
+from defkit.registry.mirrors import load_rules as mirror_rules
 from defkit.registry.reference import ImageRef, check_digest
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -59,6 +61,7 @@ _READ_SIZE = 1024 * 1024
 # more try. Refused connections and DNS failures are not retried: they fail the same way again.
 _DROPPED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout)
 
+_T = TypeVar("_T")
 Body = Union[bytes, Callable[[], Iterator[bytes]], None]
 
 
@@ -154,6 +157,8 @@ class RegistryClient:
     `credentials`: None to find them as Apptainer does (`defkit.registry.auth`), a
     `Credentials` for every host, or a function host -> Credentials | None.
     Plain HTTP is used for loopback hosts and with `insecure=True`; HTTPS otherwise.
+    `mirrors`: pull mirrors (None: those of registries.conf, see defkit.registry.mirrors),
+    tried before the registry itself by get_manifest, resolve and fetch_blob.
     """
 
     def __init__(
@@ -163,8 +168,11 @@ class RegistryClient:
         credentials: Union[Credentials, CredentialLookup, None] = None,
         transport: Optional[httpx.BaseTransport] = None,
         timeout: float = 60,
+        mirrors: Optional[Sequence[MirrorRule]] = None,
     ):
         self.insecure = insecure
+        self._mirrors = list(mirrors) if mirrors is not None else None
+        self._plain_hosts: set[str] = set()  # mirrors marked `insecure` in registries.conf
         if credentials is None:
             self._lookup: CredentialLookup = environment_lookup()
         elif isinstance(credentials, Credentials):
@@ -198,8 +206,22 @@ class RegistryClient:
     # -- URLs and credentials ------------------------------------------------------------
 
     def base_url(self, ref: ImageRef) -> str:
-        scheme = "http" if self.insecure or is_loopback(ref.endpoint) else "https"
-        return f"{scheme}://{ref.endpoint}/v2/{ref.repository}"
+        plain = self.insecure or ref.endpoint in self._plain_hosts or is_loopback(ref.endpoint)
+        return f"{'http' if plain else 'https'}://{ref.endpoint}/v2/{ref.repository}"
+
+    def _from_sources(self, ref: ImageRef, pull: Callable[[ImageRef], _T]) -> _T:
+        """`pull(ref)`, tried first at each mirror of `ref` (whose failures are skipped, as
+        containers/image does: content is checked by digest wherever it comes from)."""
+        if self._mirrors is None:
+            self._mirrors = mirror_rules()
+        for source, insecure in mirrored(self._mirrors, ref):
+            if insecure:
+                self._plain_hosts.add(source.endpoint)
+            try:
+                return pull(source)
+            except RegistryError:
+                continue
+        return pull(ref)
 
     def _credentials(self, host: str) -> Optional[Credentials]:
         with self._lock:
@@ -368,6 +390,9 @@ class RegistryClient:
         self, ref: ImageRef, *, accept: Sequence[str] = ALL_MANIFEST_TYPES
     ) -> Manifest:
         """The manifest or index `ref` names; its digest is checked when `ref` pins one."""
+        return self._from_sources(ref, lambda source: self._get_manifest(source, accept))
+
+    def _get_manifest(self, ref: ImageRef, accept: Sequence[str]) -> Manifest:
         url = f"{self.base_url(ref)}/manifests/{ref.reference}"
         response = self._send("GET", url, ref, headers={"Accept": ", ".join(accept)},
                               stream=True)
@@ -407,6 +432,9 @@ class RegistryClient:
 
     def resolve(self, ref: ImageRef) -> str:
         """The digest of the manifest or index `ref` names (one HEAD; GET when it has none)."""
+        return self._from_sources(ref, self._resolve)
+
+    def _resolve(self, ref: ImageRef) -> str:
         url = f"{self.base_url(ref)}/manifests/{ref.reference}"
         response = self._send("HEAD", url, ref, headers={"Accept": ", ".join(ALL_MANIFEST_TYPES)})
         if response.status_code == 404:
@@ -416,7 +444,7 @@ class RegistryClient:
             return ref.digest
         if header:
             return check_digest(header, str(ref))
-        return self.get_manifest(ref).digest
+        return self._get_manifest(ref, ALL_MANIFEST_TYPES).digest
 
     def manifest_exists(self, ref: ImageRef) -> bool:
         url = f"{self.base_url(ref)}/manifests/{ref.reference}"
@@ -455,6 +483,17 @@ class RegistryClient:
         dropped mid-blob is resumed once with a Range request. Nothing is left behind on
         failure."""
         check_digest(digest, str(ref))
+        self._from_sources(ref, lambda source: self._fetch_blob(source, digest, dest, size,
+                                                                progress))
+
+    def _fetch_blob(
+        self,
+        ref: ImageRef,
+        digest: str,
+        dest: str,
+        size: Optional[int],
+        progress: Optional[Callable[[int], None]],
+    ) -> None:
         directory = os.path.dirname(os.path.abspath(dest))
         handle, temporary = tempfile.mkstemp(prefix=".blob-", suffix=".part", dir=directory)
         try:

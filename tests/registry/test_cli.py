@@ -44,9 +44,9 @@ def test_login_and_logout(auth_registry: RunningRegistry, tmp_path: pathlib.Path
 
 
 def test_unreachable_login_is_one_line(tmp_path: pathlib.Path) -> None:
-    from tests.registry_fixture import _free_port
+    from tests.registry_fixture import free_port
 
-    host = f"127.0.0.1:{_free_port()}"
+    host = f"127.0.0.1:{free_port()}"
     result = defkit(tmp_path, "registry", "login", "-u", "a", "--password-stdin", host, stdin="b\n")
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {host}: cannot reach {host}")
