@@ -9,6 +9,7 @@ registry's access log so tests can count the requests a client made.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gzip
 import hashlib
@@ -58,6 +59,7 @@ class RunningRegistry:
     process: subprocess.Popen[bytes]
     username: Optional[str] = None
     password: Optional[str] = field(default=None, repr=False)
+    token_server: Any = None  # tests/registry/token_server.TokenServer for `token_registry`
 
     @property
     def url(self) -> str:
@@ -101,7 +103,7 @@ class RunningRegistry:
         return (self.root / "docker/registry/v2/blobs" / algorithm / hex_[:2] / hex_ / "data")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -121,7 +123,7 @@ def start_registry(directory: pathlib.Path, *, extra_config: str = "",
     storage = directory / "storage"
     log_path = directory / "registry.log"
     for _attempt in range(3):  # a free port can be taken between probe and bind
-        port = _free_port()
+        port = free_port()
         config = directory / "config.yml"
         config.write_text(
             "version: 0.1\n"
@@ -158,13 +160,20 @@ def stop_registry(running: RunningRegistry) -> None:
             running.process.wait()
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
-    running = start_registry(tmp_path_factory.mktemp("registry"))
+@contextlib.contextmanager
+def serving(directory: pathlib.Path, **options: Any) -> Iterator[RunningRegistry]:
+    """A registry (see start_registry) that is stopped when the block ends, however it ends."""
+    running = start_registry(directory, **options)
     try:
         yield running
     finally:
         stop_registry(running)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    with serving(tmp_path_factory.mktemp("registry")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -175,15 +184,31 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
     username, password = "defkit", f"pw-{uuid.uuid4().hex}"
     entry = run(["htpasswd", "-Bbn", username, password], check=True).stdout
     (directory / "htpasswd").write_bytes(entry)
-    running = start_registry(
-        directory,
-        extra_config=f"auth:\n  htpasswd: {{realm: defkit-test, path: {directory / 'htpasswd'}}}\n",
-        username=username, password=password,
-    )
-    try:
+    htpasswd = f"auth:\n  htpasswd: {{realm: defkit-test, path: {directory / 'htpasswd'}}}\n"
+    with serving(directory, extra_config=htpasswd, username=username,
+                 password=password) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """A registry with `auth: token`: every request needs a Bearer token from a token
+    service (tests/registry/token_server.py) that takes the user's password, or gives
+    anonymous callers pull access to `public/*`."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    from tests.registry.token_server import TokenServer
+
+    directory = tmp_path_factory.mktemp("token-registry")
+    username, password = "defkit", f"pw-{uuid.uuid4().hex}"
+    tokens = TokenServer(directory, username, password)
+    try:
+        with serving(directory, extra_config=tokens.registry_config(), username=username,
+                     password=password) as running:
+            running.token_server = tokens
+            yield running
     finally:
-        stop_registry(running)
+        tokens.stop()
 
 
 def _sha256(data: bytes) -> str:

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "pull": "defkit.cli.pull:pull",
     "push": "defkit.cli.push:push",
     "lock": "defkit.cli.lock:lock",
+    "registry": "defkit.cli.registry:registry",
 }
 
 

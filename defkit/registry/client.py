@@ -23,9 +23,9 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Optional, Union
+from typing import IO, Any, Optional, TypeVar, Union
 
 import httpx
 
@@ -39,6 +39,8 @@ from defkit.registry.errors import (
     UnreachableError,
     UnsupportedManifestError,
 )
+from defkit.registry.mirrors import MirrorRule, mirrored
+from defkit.registry.mirrors import load_rules as mirror_rules
 from defkit.registry.reference import ImageRef, check_digest
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -59,6 +61,7 @@ _READ_SIZE = 1024 * 1024
 # more try. Refused connections and DNS failures are not retried: they fail the same way again.
 _DROPPED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout)
 
+_T = TypeVar("_T")
 Body = Union[bytes, Callable[[], Iterator[bytes]], None]
 
 
@@ -85,6 +88,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def nohttps_requested(env: Optional[Mapping[str, str]] = None) -> bool:
+    """True when `APPTAINER_NOHTTPS` (or `SINGULARITY_NOHTTPS`) asks for plain HTTP."""
+    env = os.environ if env is None else env
+    for name in ("APPTAINER_NOHTTPS", "SINGULARITY_NOHTTPS"):
+        if env.get(name, "").strip().lower() in ("1", "true", "yes", "on"):
+            return True
+    return False
 
 
 def _hasher(digest: str) -> Any:
@@ -145,6 +157,8 @@ class RegistryClient:
     `credentials`: None to find them as Apptainer does (`defkit.registry.auth`), a
     `Credentials` for every host, or a function host -> Credentials | None.
     Plain HTTP is used for loopback hosts and with `insecure=True`; HTTPS otherwise.
+    `mirrors`: pull mirrors (None: those of registries.conf, see defkit.registry.mirrors),
+    tried before the registry itself by get_manifest, resolve and fetch_blob.
     """
 
     def __init__(
@@ -154,8 +168,11 @@ class RegistryClient:
         credentials: Union[Credentials, CredentialLookup, None] = None,
         transport: Optional[httpx.BaseTransport] = None,
         timeout: float = 60,
+        mirrors: Optional[Sequence[MirrorRule]] = None,
     ):
         self.insecure = insecure
+        self._mirrors = list(mirrors) if mirrors is not None else None
+        self._plain_hosts: set[str] = set()  # mirrors marked `insecure` in registries.conf
         if credentials is None:
             self._lookup: CredentialLookup = environment_lookup()
         elif isinstance(credentials, Credentials):
@@ -189,8 +206,22 @@ class RegistryClient:
     # -- URLs and credentials ------------------------------------------------------------
 
     def base_url(self, ref: ImageRef) -> str:
-        scheme = "http" if self.insecure or is_loopback(ref.endpoint) else "https"
-        return f"{scheme}://{ref.endpoint}/v2/{ref.repository}"
+        plain = self.insecure or ref.endpoint in self._plain_hosts or is_loopback(ref.endpoint)
+        return f"{'http' if plain else 'https'}://{ref.endpoint}/v2/{ref.repository}"
+
+    def _from_sources(self, ref: ImageRef, pull: Callable[[ImageRef], _T]) -> _T:
+        """`pull(ref)`, tried first at each mirror of `ref` (whose failures are skipped, as
+        containers/image does: content is checked by digest wherever it comes from)."""
+        if self._mirrors is None:
+            self._mirrors = mirror_rules()
+        for source, insecure in mirrored(self._mirrors, ref):
+            if insecure:
+                self._plain_hosts.add(source.endpoint)
+            try:
+                return pull(source)
+            except RegistryError:
+                continue
+        return pull(ref)
 
     def _credentials(self, host: str) -> Optional[Credentials]:
         with self._lock:
@@ -228,6 +259,8 @@ class RegistryClient:
         ):
             raise AuthError(f"{ref}: the registry asks for credentials over plain HTTP ({realm})")
         query = {"scope": params.get("scope") or scope}
+        if not query["scope"]:
+            del query["scope"]  # a login check: no repository yet
         if params.get("service"):
             query["service"] = params["service"]
         auth = httpx.BasicAuth(found.username, found.password) if found is not None else None
@@ -293,7 +326,8 @@ class RegistryClient:
 
         Returns the response when its status is in `ok` (the caller closes streamed ones);
         404 is returned as well for HEAD so callers can test existence."""
-        scope = f"repository:{ref.repository}:{'pull,push' if push else 'pull'}"
+        scope = (f"repository:{ref.repository}:{'pull,push' if push else 'pull'}"
+                 if ref.repository else "")
         challenged = retried = False
         while True:
             request_headers = dict(headers or {})
@@ -343,12 +377,22 @@ class RegistryClient:
             detail += f" ({message})"
         return RegistryError(f"{ref}: the registry answered {status}{detail}")
 
+    def check_login(self, registry: str) -> None:
+        """Raise AuthError unless `registry` (a host[:port], as in ImageRef.registry) accepts
+        the credentials (`GET /v2/`, answering its challenge as `docker login` does)."""
+        ref = ImageRef(registry, "", None, None)
+        scheme = "http" if self.insecure or is_loopback(ref.endpoint) else "https"
+        self._send("GET", f"{scheme}://{ref.endpoint}/v2/", ref)
+
     # -- manifests -----------------------------------------------------------------------
 
     def get_manifest(
         self, ref: ImageRef, *, accept: Sequence[str] = ALL_MANIFEST_TYPES
     ) -> Manifest:
         """The manifest or index `ref` names; its digest is checked when `ref` pins one."""
+        return self._from_sources(ref, lambda source: self._get_manifest(source, accept))
+
+    def _get_manifest(self, ref: ImageRef, accept: Sequence[str]) -> Manifest:
         url = f"{self.base_url(ref)}/manifests/{ref.reference}"
         response = self._send("GET", url, ref, headers={"Accept": ", ".join(accept)},
                               stream=True)
@@ -388,6 +432,9 @@ class RegistryClient:
 
     def resolve(self, ref: ImageRef) -> str:
         """The digest of the manifest or index `ref` names (one HEAD; GET when it has none)."""
+        return self._from_sources(ref, self._resolve)
+
+    def _resolve(self, ref: ImageRef) -> str:
         url = f"{self.base_url(ref)}/manifests/{ref.reference}"
         response = self._send("HEAD", url, ref, headers={"Accept": ", ".join(ALL_MANIFEST_TYPES)})
         if response.status_code == 404:
@@ -397,7 +444,7 @@ class RegistryClient:
             return ref.digest
         if header:
             return check_digest(header, str(ref))
-        return self.get_manifest(ref).digest
+        return self._get_manifest(ref, ALL_MANIFEST_TYPES).digest
 
     def manifest_exists(self, ref: ImageRef) -> bool:
         url = f"{self.base_url(ref)}/manifests/{ref.reference}"
@@ -436,6 +483,17 @@ class RegistryClient:
         dropped mid-blob is resumed once with a Range request. Nothing is left behind on
         failure."""
         check_digest(digest, str(ref))
+        self._from_sources(ref, lambda source: self._fetch_blob(source, digest, dest, size,
+                                                                progress))
+
+    def _fetch_blob(
+        self,
+        ref: ImageRef,
+        digest: str,
+        dest: str,
+        size: Optional[int],
+        progress: Optional[Callable[[int], None]],
+    ) -> None:
         directory = os.path.dirname(os.path.abspath(dest))
         handle, temporary = tempfile.mkstemp(prefix=".blob-", suffix=".part", dir=directory)
         try:
@@ -469,7 +527,7 @@ class RegistryClient:
                     out.seek(0)
                     out.truncate()
                     hasher, received = _hasher(digest), 0
-                for piece in response.iter_raw(_READ_SIZE):
+                for piece in response.iter_raw():
                     out.write(piece)
                     hasher.update(piece)
                     received += len(piece)

@@ -36,6 +36,8 @@ class ImageRef:
     digest: Optional[str]
 
     def __str__(self) -> str:
+        if not self.repository:
+            return self.registry  # the registry itself (a login check)
         text = f"{self.registry}/{self.repository}"
         if self.tag is not None:
             text += f":{self.tag}"
@@ -70,6 +72,19 @@ def check_digest(digest: str, where: str) -> str:
     if length is None or not re.fullmatch(rf"[a-f0-9]{{{length}}}", encoded):
         raise ReferenceError_(f"{where}: invalid digest {digest!r} (expected sha256:<64 hex>)")
     return digest
+
+
+def normalise_registry(text: str) -> str:
+    """A registry as written for `registry login` (`docker://ghcr.io`, `oras://host:5000/`,
+    `index.docker.io`) -> its ImageRef.registry form."""
+    host = text.strip()
+    for scheme in (*_SCHEMES, "https://", "http://"):
+        if host.startswith(scheme):
+            host = host[len(scheme) :]
+    host = host.split("/", 1)[0]
+    if not _DOMAIN.fullmatch(host):
+        raise ReferenceError_(f"invalid registry {text!r} (expected a host name, like ghcr.io)")
+    return DOCKER_HUB if host in _HUB_ALIASES else host
 
 
 def parse_reference(

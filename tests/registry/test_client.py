@@ -136,9 +136,9 @@ def test_unknown_tag_and_repository(registry: RunningRegistry, tmp_path: pathlib
 
 
 def test_unreachable_port_is_one_line(tmp_path: pathlib.Path) -> None:
-    from tests.registry_fixture import _free_port
+    from tests.registry_fixture import free_port
 
-    ref = parse_reference(f"127.0.0.1:{_free_port()}/some/image:1")
+    ref = parse_reference(f"127.0.0.1:{free_port()}/some/image:1")
     with RegistryClient(timeout=5) as client, pytest.raises(UnreachableError) as error:
         client.get_manifest(ref)
     message = error.value.format()
