@@ -189,7 +189,7 @@ def _sha256(path: Path) -> str:
 
 def main() -> None:
     sys.path.insert(0, str(REPO))
-    from tests.registry_fixture import push_test_image, start_registry, stop_registry
+    from tests.registry_fixture import push_test_image, serving
 
     rounds = int(os.environ.get("DEFKIT_BENCH_ROUNDS", "3"))
     image_mib = int(os.environ.get("DEFKIT_BENCH_IMAGE_MIB", "100"))
@@ -197,8 +197,7 @@ def main() -> None:
     saved = os.environ.get("DEFKIT_CACHE_DIR")
     with tempfile.TemporaryDirectory(prefix="defkit-bench-registry-") as tmp:
         base = Path(tmp)
-        registry = start_registry(base / "registry")
-        try:
+        with serving(base / "registry") as registry:
             layers = _layers(image_mib)
             count = len(layers)
             push_test_image(registry, "bench/image", "1", layers,
@@ -212,12 +211,10 @@ def main() -> None:
                   f"{med(ours) / med(raw):.2f}x (goal <= 1.15)")
             _push_pull(base, registry.url, registry.host, sif_mib // 4, 1)
             _push_pull(base, registry.url, registry.host, sif_mib, rounds)
-        finally:
-            stop_registry(registry)
-            if saved is None:
-                os.environ.pop("DEFKIT_CACHE_DIR", None)
-            else:
-                os.environ["DEFKIT_CACHE_DIR"] = saved
+    if saved is None:
+        os.environ.pop("DEFKIT_CACHE_DIR", None)
+    else:
+        os.environ["DEFKIT_CACHE_DIR"] = saved
 
 
 if __name__ == "__main__":
