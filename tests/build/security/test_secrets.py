@@ -201,10 +201,21 @@ def test_secret_is_nowhere_in_the_sif(built: tuple[pathlib.Path, subprocess.Comp
             assert not _leaks(str(path), value)
 
 
+@pytest.fixture(scope="module")
+def inspected(built: tuple[pathlib.Path, subprocess.CompletedProcess[bytes]]) -> list[bytes]:
+    """What `defkit inspect` shows of the image: as text, then as JSON."""
+    project, _ = built
+    shown = [_defkit(*args, cwd=project) for args in (["inspect", "image.sif"],
+                                                       ["inspect", "--json", "image.sif"])]
+    assert all(done.returncode == 0 for done in shown)
+    return [done.stdout + done.stderr for done in shown]
+
+
 @pytest.mark.parametrize("kind", list(SECRETS))
 def test_secret_is_not_in_the_logs_or_inspect(
-        built: tuple[pathlib.Path, subprocess.CompletedProcess[bytes]], kind: str) -> None:
-    project, done = built
+        built: tuple[pathlib.Path, subprocess.CompletedProcess[bytes]], inspected: list[bytes],
+        kind: str) -> None:
+    _, done = built
     value = SECRETS[kind]
     assert not _leaks_bytes(done.stdout, value) and not _leaks_bytes(done.stderr, value)
     # The JSON log escapes what it holds: decode it and look again.
@@ -212,12 +223,9 @@ def test_secret_is_not_in_the_logs_or_inspect(
     assert not _leaks(json.dumps(records, ensure_ascii=False), value)
     outputs = [r["text"] for r in records if r["event"] == "output"]
     assert any("***" in text for text in outputs), outputs
-    for args in (["inspect", "image.sif"], ["inspect", "--json", "image.sif"]):
-        shown = _defkit(*args, cwd=project)
-        assert shown.returncode == 0
-        assert not _leaks_bytes(shown.stdout + shown.stderr, value)
-    shown = _defkit("inspect", "--json", "image.sif", cwd=project)
-    assert not _leaks(json.dumps(json.loads(shown.stdout), ensure_ascii=False), value)
+    text, as_json = inspected
+    assert not _leaks_bytes(text, value) and not _leaks_bytes(as_json, value)
+    assert not _leaks(json.dumps(json.loads(as_json), ensure_ascii=False), value)
 
 
 def test_embedded_definition_is_the_one_written(
