@@ -58,6 +58,12 @@ def build_labels(stage: Stage, *, epoch: int, arch: str, has_help: bool) -> dict
     return labels
 
 
+def build_arg_labels(args: Mapping[str, str]) -> dict[str, str]:
+    """`org.defkit.build-arg.NAME` labels: the image embeds its definition with `{{ }}`
+    placeholders unexpanded, so the values of the (non-secret) build args are kept here."""
+    return {f"org.defkit.build-arg.{name}": value for name, value in args.items()}
+
+
 def parse_labels(text: str) -> dict[str, str]:
     """`KEY VALUE` lines as Apptainer reads %labels and $APPTAINER_LABELS: split at the first
     U+0020, both sides trimmed, empty and `#` lines skipped, the last duplicate wins."""
