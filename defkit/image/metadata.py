@@ -141,6 +141,8 @@ def check_metadata(value: Any) -> dict[str, Any]:
     """`value` if it has the shape of `inspect.Metadata` (every part optional), else
     MetadataError naming the first misplaced part, e.g. "data.attributes.labels.A: a list"."""
     _expect_object(value, "the document")
+    if not isinstance(value.get("type", ""), str):
+        raise _wrong("type", value["type"], "a string")
     data = value.get("data", {})
     _expect_object(data, "data")
     attributes = data.get("attributes", {})

@@ -43,6 +43,7 @@ CASES: dict[str, tuple[Callable[[bytes], Crafted], str]] = {
     "attributes-string": (_meta({"data": {"attributes": "x"}}),
                           "data.attributes is a string, not an object"),
     "data-null": (_meta({"data": None}), "data is null, not an object"),
+    "type-number": (_meta({"type": 1}), "type is a number, not a string"),
     "document-list": (_meta([1]), "the document is a list, not an object"),
     "labels-list": (_meta({"data": {"attributes": {"labels": ["a"]}}}),
                     "data.attributes.labels is a list, not an object"),
