@@ -22,6 +22,7 @@ from defkit.image.metadata import (
     collect_metadata,
     parse_json,
 )
+from defkit.image.printable import printable
 from defkit.image.tree import DirTree, SquashTree
 from defkit.sif.arch import elf_arch
 from defkit.sif.format import GO_ZERO_TIME, DataType, FsType, PartType
@@ -101,7 +102,12 @@ def inspect_image(path: PathLike) -> ImageInfo:
         raise DefkitError("no such file or directory", path=name)
     if not is_sif(name):
         raise DefkitError("not a SIF image or sandbox directory", path=name)
-    return _inspect_sif(read_sif(name))
+    try:
+        return _inspect_sif(read_sif(name))
+    except DefkitError as exc:
+        # unsquashfs and the reader can quote names from the image: never raw on the terminal.
+        exc.message = printable(exc.message)
+        raise
 
 
 def _inspect_sif(image: SifImage) -> ImageInfo:
