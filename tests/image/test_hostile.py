@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from defkit.cli import cli
 from defkit.cli.errors import run_cli
+from defkit.errors import DefkitError
 from defkit.image.inspect import inspect_image
 from defkit.image.verify import verify_image
 from defkit.sif.format import DESCRIPTOR_SIZE, DESCRIPTORS_OFFSET, DataType, FsType
@@ -112,9 +113,8 @@ def test_truncated_anywhere(sqfs: bytes, tmp_path: pathlib.Path) -> None:
     image = tmp_path / "cut.sif"
     for size in (0, 40, 127, 200, DESCRIPTORS_OFFSET + 100, len(whole) - 4096, len(whole) - 1):
         image.write_bytes(whole[:size])
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(DefkitError):
             inspect_image(image)
-        assert caught.type.__name__.endswith("Error") and caught.type is not RecursionError
         assert verify_image(image), size
 
 
@@ -139,7 +139,7 @@ def test_a_fifo_is_not_waited_for(tmp_path: pathlib.Path) -> None:
     fifo = tmp_path / "image.sif"
     os.mkfifo(fifo)
     assert verify_image(fifo) == ["cannot read: not a regular file"]
-    with pytest.raises(Exception, match="not a SIF image"):
+    with pytest.raises(DefkitError, match="not a SIF image"):
         inspect_image(fifo)
 
 
@@ -178,8 +178,6 @@ def test_fuzzed_images_never_crash(data: st.DataObject, sqfs: bytes,
                                    tmp_path: pathlib.Path) -> None:
     """Random overwrites of a real image's header, descriptor table and metadata (and random
     truncation): inspect and verify end in a DefkitError or a result, nothing else."""
-    from defkit.errors import DefkitError
-
     whole = bytearray(Crafted([Obj(DataType.DEFFILE, b"Bootstrap: scratch\n"),
                                metadata({"data": {"attributes": {"labels": {"a": "b"}}}}),
                                partition(sqfs)]).build())
@@ -210,5 +208,5 @@ def test_a_huge_file_in_the_squashfs_is_not_read(tmp_path: pathlib.Path) -> None
     make_squashfs(root, tmp_path / "sq", source_date_epoch=0)
     image = tmp_path / "big.sif"
     image.write_bytes(Crafted([partition((tmp_path / "sq").read_bytes())]).build())
-    with pytest.raises(Exception, match=f"runscript in the image is larger than {MAX_READ}"):
+    with pytest.raises(DefkitError, match=f"runscript in the image is larger than {MAX_READ}"):
         inspect_image(image)
