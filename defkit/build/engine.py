@@ -12,6 +12,7 @@ ends (success, error, Ctrl-C). The output appears only at the very end, by renam
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -200,6 +201,7 @@ def build(
         # Next to the sandbox, so the finished tree is renamed into place, never copied (a copy
         # across filesystems would lose ownership and hard links).
         workdir = os.path.dirname(target)
+    existing = _identity(target)
     base = tempfile.mkdtemp(prefix=".defkit-build-", dir=workdir)
     try:
         ctx = BuildContext(
@@ -228,11 +230,41 @@ def build(
         seconds = time.monotonic() - started
         ctx.emit(BuildFinished(target, result, seconds))
         return BuildResult(target, result, seconds, source_date_epoch, mode)
-    except DefkitError as exc:
-        redactor.error(exc)
+    except BaseException as exc:
+        # However late the failure (a progress callback, Ctrl-C), no new output is left behind.
+        _discard_new_output(target, existing)
+        if isinstance(exc, DefkitError):
+            redactor.error(exc)
         raise
     finally:
+        _remove_work(base, target, existing)
+
+
+def _identity(path: str) -> Optional[tuple[int, int]]:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _discard_new_output(target: str, existing: Optional[tuple[int, int]]) -> None:
+    """Remove `target` if this build put it there: what was there before it started (same
+    device and inode) is not ours to delete. Best effort: the build's own error is what counts."""
+    found = _identity(target)
+    if found is None or found == existing:
+        return
+    with contextlib.suppress(DefkitError, OSError):
+        steps.remove_tree(target)
+
+
+def _remove_work(base: str, target: str, existing: Optional[tuple[int, int]]) -> None:
+    """Remove the work directory; if that fails the build fails, and its output goes too."""
+    try:
         steps.remove_tree(base)
+    except BaseException:
+        _discard_new_output(target, existing)
+        raise
 
 
 def _checked(deffile: DefFile, ctx: BuildContext) -> BuildContext:
