@@ -36,6 +36,12 @@ PSEUDO_LINE_MAX = 16384
 _PSEUDO_ESCAPED = frozenset(b'\\"') | frozenset(range(0x20)) | {0x7F}
 
 
+#: unsquashfs reads one image's tables or one file: minutes at most, unless the image is crafted.
+READ_TIMEOUT = 600.0
+#: mksquashfs of a multi-GB rootfs on slow disks takes long; a day means it hangs.
+PACK_TIMEOUT = 24 * 3600.0
+
+
 class SquashfsError(DefkitError):
     """A squashfs image (or the squashfs partition of a SIF) cannot be read."""
 
@@ -176,7 +182,7 @@ def make_squashfs(
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     try:
         if progress is None:
-            result = run(argv, env=env)
+            result = run(argv, env=env, timeout=PACK_TIMEOUT)
             output = result.stderr + result.stdout
         else:
             callback = progress
@@ -190,7 +196,7 @@ def make_squashfs(
                 done, total = int(match.group(1)), int(match.group(2))
                 callback(100.0 * done / total if total else 100.0)
 
-            result = run_streaming(argv, on_line, env=env)
+            result = run_streaming(argv, on_line, env=env, timeout=PACK_TIMEOUT)
             output = result.stderr + "\n".join(lines).encode()
         if result.returncode != 0:
             raise BuildError(f"mksquashfs failed (exit {result.returncode}): {_message(output)}")
@@ -206,7 +212,7 @@ def unsquash_list(
     """Every entry of the squashfs at `offset` in `path` (`unsquashfs -o OFFSET -lln`), or only
     `members` and what lies below them (their parent directories are listed too)."""
     argv = ["unsquashfs", "-o", str(offset), "-lln", "-no-wildcards", os.fspath(path)]
-    result = run([*argv, *(m.lstrip("/") for m in members)])
+    result = run([*argv, *(m.lstrip("/") for m in members)], timeout=READ_TIMEOUT)
     if result.returncode != 0:
         raise SquashfsError(f"cannot list squashfs: {_message(result.stderr + result.stdout)}",
                             path=os.fspath(path))  # fmt: skip
@@ -237,7 +243,7 @@ def unsquash_cat(path: PathLike, member: str, offset: int = 0) -> bytes | None:
     """Contents of the regular file `member` (absolute or relative to the image root), or None
     when it does not exist. Nothing is written to disk (`unsquashfs -cat`)."""
     argv = ["unsquashfs", "-o", str(offset), "-no-wildcards", "-cat", os.fspath(path)]
-    result = run([*argv, member.lstrip("/")])
+    result = run([*argv, member.lstrip("/")], timeout=READ_TIMEOUT)
     if result.returncode == 0:
         return result.stdout
     message = result.stderr.decode("utf-8", "replace")
@@ -249,7 +255,7 @@ def unsquash_cat(path: PathLike, member: str, offset: int = 0) -> bytes | None:
 
 def unsquash_stat(path: PathLike, offset: int = 0) -> str:
     """The superblock report of `unsquashfs -s`; SquashfsError when the squashfs is unreadable."""
-    result = run(["unsquashfs", "-s", "-o", str(offset), os.fspath(path)])
+    result = run(["unsquashfs", "-s", "-o", str(offset), os.fspath(path)], timeout=READ_TIMEOUT)
     text = result.stdout.decode("utf-8", "replace")
     if result.returncode != 0 or "Found a valid SQUASHFS" not in text:
         raise SquashfsError(f"squashfs unreadable: {_message(result.stderr + result.stdout)}",
