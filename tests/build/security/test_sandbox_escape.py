@@ -29,16 +29,14 @@ from collections.abc import Iterator
 import pytest
 
 from defkit.build.context import OutputLine
-from tests.build.engine.conftest import busybox_template  # noqa: F401 - the fixture
 from tests.build.engine.helpers import build_def, leftovers, write_def
 from tests.build.engine.test_subuid import (
     NOBODY,
     SETPRIV,
-    SUBID_COUNT,
-    SUBID_START,
     _as_nobody_with_subuid,
     _missing_requirement,
     _nobody_python,
+    nobody_base,  # noqa: F401 - the fixture
 )
 from tests.build.security.canary import Canary
 from tests.build.security.sandbox_attacks import (
@@ -46,21 +44,12 @@ from tests.build.security.sandbox_attacks import (
     SHELL_ATTACKS,
     TEST_ATTACKS,
     assert_blocked,
-    compile_attack,
     copy_host_binary,
     host_state,
     hostile_def,
 )
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="plants canaries for root and nobody")
-
-
-@pytest.fixture(scope="module")
-def attack_bin(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    path, why = compile_attack(tmp_path_factory.mktemp("attack"))
-    if path is None:
-        pytest.skip(why)
-    return pathlib.Path(path)
 
 
 @pytest.fixture()
@@ -76,10 +65,11 @@ def world_dir() -> Iterator[pathlib.Path]:
 
 def _project(base: pathlib.Path, template: pathlib.Path, attack: pathlib.Path, canary: Canary,
              extra_post: str = "") -> pathlib.Path:
-    base.mkdir(exist_ok=True)
-    shutil.copytree(template, base / "rootfs", symlinks=True)
+    if not (base / "rootfs").exists():
+        base.mkdir()
+        shutil.copytree(template, base / "rootfs", symlinks=True)
+        (base / "work").mkdir()
     shutil.copy2(attack, base / "attack")
-    (base / "work").mkdir()
     return write_def(base, hostile_def(canary.root, extra_post=extra_post))
 
 
@@ -92,7 +82,7 @@ def _json_lines(stdout: str, step: str) -> list[str]:
     return [e["text"] for e in events if e["event"] == "output" and e["step"] == step]
 
 
-def test_root_build(tmp_path: pathlib.Path, busybox_template: pathlib.Path,  # noqa: F811
+def test_root_build(tmp_path: pathlib.Path, busybox_template: pathlib.Path,
                     attack_bin: pathlib.Path) -> None:
     canary = Canary.plant(tmp_path / "canary")
     before = host_state()
@@ -106,7 +96,7 @@ def test_root_build(tmp_path: pathlib.Path, busybox_template: pathlib.Path,  # n
     assert leftovers(path.parent / "work") == []
 
 
-def test_fakeroot_build(tmp_path: pathlib.Path, busybox_template: pathlib.Path,  # noqa: F811
+def test_fakeroot_build(tmp_path: pathlib.Path, busybox_template: pathlib.Path,
                         attack_bin: pathlib.Path) -> None:
     if shutil.which("fakeroot") is None or shutil.which("ldd") is None:
         pytest.skip("fakeroot and ldd are needed")
@@ -128,33 +118,32 @@ def test_fakeroot_build(tmp_path: pathlib.Path, busybox_template: pathlib.Path, 
     assert host_state() == before
 
 
-@pytest.mark.parametrize("subuid", [True, False], ids=["subuid", "no-subuid"])
-def test_build_as_nobody(world_dir: pathlib.Path, busybox_template: pathlib.Path,  # noqa: F811
-                         attack_bin: pathlib.Path, subuid: bool) -> None:
-    reason = _missing_requirement()
-    if reason is not None:
-        pytest.skip(reason)
-    found = _nobody_python()
+def _nobody_defkit() -> tuple[list[str], dict[str, str]]:
+    """defkit's command line and environment as user 65534, or a skip that says why not."""
+    found = _nobody_python() if _missing_requirement() is None else None
     if found is None:
-        pytest.skip("no python that nobody can run with defkit importable")
-    command, env = found
+        pytest.skip(_missing_requirement() or "no python that nobody can run with defkit")
+    return found
+
+
+@pytest.mark.parametrize("subuid", [True, False], ids=["subuid", "no-subuid"])
+def test_build_as_nobody(world_dir: pathlib.Path, nobody_base: pathlib.Path,  # noqa: F811
+                         attack_bin: pathlib.Path, subuid: bool) -> None:
+    """test_subuid's `nobody_base` (owned by nobody, with private subuid/subgid files)."""
+    command, env = _nobody_defkit()
     # The canary belongs to nobody: an escaped rootless %post could write it.
     canary = Canary.plant(world_dir / "canary", NOBODY, NOBODY)
     before = host_state()
-    base = world_dir / "project"
-    path = _project(base, busybox_template, attack_bin, canary)
-    for name in ("subuid", "subgid"):
-        (base / name).write_text(f"nobody:{SUBID_START}:{SUBID_COUNT}\n", encoding="utf-8")
-    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(base)], check=True)
-    for name in ("subuid", "subgid"):
-        os.chown(base / name, 0, 0)
+    path = _project(nobody_base, nobody_base / "rootfs", attack_bin, canary)
+    subprocess.run(["chown", f"{NOBODY}:{NOBODY}", str(path), str(path.parent / "attack")],
+                   check=True)
     argv = [*command, "build", "--json", "--workdir", "work", path.name]
     env = {**env, "SOURCE_DATE_EPOCH": "1700000000"}
     if subuid:
-        built = _as_nobody_with_subuid(base, argv, env)
+        built = _as_nobody_with_subuid(nobody_base, argv, env)
     else:
-        built = subprocess.run([*SETPRIV, *argv], cwd=base, env=env, capture_output=True,
-                               text=True, timeout=120)
+        built = subprocess.run([*SETPRIV, *argv], cwd=nobody_base, env=env,
+                               capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stdout + built.stderr
     assert_blocked(_json_lines(built.stdout, "%post"), POST_ATTACKS)
     assert_blocked(_json_lines(built.stdout, "%test"), TEST_ATTACKS)
@@ -170,7 +159,7 @@ def _runtime_script(canary: Canary) -> str:
 
 @pytest.fixture(scope="module")
 def hostile_image(tmp_path_factory: pytest.TempPathFactory,
-                  busybox_template: pathlib.Path,  # noqa: F811
+                  busybox_template: pathlib.Path,
                   attack_bin: pathlib.Path) -> pathlib.Path:
     """An image holding the attack program (built as root), readable by everyone."""
     base = tmp_path_factory.mktemp("image")
@@ -202,20 +191,16 @@ def test_runtime_exec(world_dir: pathlib.Path, hostile_image: pathlib.Path, user
 def _defkit_command(user: str) -> list[str]:
     if user == "root":
         return [sys.executable, "-m", "defkit"]
-    found = _nobody_python()
-    if found is None:
-        pytest.skip("no python that nobody can run with defkit importable")
-    return [*SETPRIV, *found[0]]
+    return [*SETPRIV, *_nobody_defkit()[0]]
 
 
 def _defkit_env(user: str) -> dict[str, str]:
-    found = _nobody_python() if user == "nobody" else None
-    return found[1] if found is not None else dict(os.environ)
+    return _nobody_defkit()[1] if user == "nobody" else dict(os.environ)
 
 
 @pytest.mark.parametrize("action", ["build", "exec"])
 def test_no_terminal_injection(world_dir: pathlib.Path, hostile_image: pathlib.Path,
-                               busybox_template: pathlib.Path,  # noqa: F811
+                               busybox_template: pathlib.Path,
                                attack_bin: pathlib.Path, action: str) -> None:
     """defkit runs with a terminal as its controlling tty and stdin (`setsid --ctty`); TIOCSTI
     from inside must push nothing into it (CVE-2017-5226): a build's command has no terminal at

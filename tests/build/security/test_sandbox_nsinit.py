@@ -22,9 +22,8 @@ import pytest
 from defkit.build import nsinit
 from defkit.build.context import run_in_rootfs
 from defkit.build.sandbox import run_in_rootfs as sandbox_run_in_rootfs
-from tests.build.engine.conftest import busybox_template, project  # noqa: F401 - fixtures
 from tests.build.security.canary import Canary
-from tests.build.security.sandbox_attacks import assert_blocked, compile_attack, copy_host_binary
+from tests.build.security.sandbox_attacks import assert_blocked, copy_host_binary
 
 ALLOW = nsinit.SECCOMP_RET_ALLOW
 EPERM = nsinit.SECCOMP_RET_ERRNO | errno.EPERM
@@ -101,7 +100,7 @@ def _status(rootfs: pathlib.Path, mode: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("mode", [pytest.param("root", marks=needs_root), "userns"])
-def test_capabilities_no_new_privs_and_seccomp(project: pathlib.Path, mode: str) -> None:  # noqa: F811
+def test_capabilities_no_new_privs_and_seccomp(project: pathlib.Path, mode: str) -> None:
     status = _status(project / "rootfs", mode)
     bounding = int(status["CapBnd"], 16)
     held = {name for name, bit in nsinit.CAPS.items() if bounding & (1 << bit)}
@@ -116,16 +115,8 @@ def test_capabilities_no_new_privs_and_seccomp(project: pathlib.Path, mode: str)
     assert status["Seccomp"].strip() == "2"
 
 
-@pytest.fixture(scope="module")
-def attack_bin(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    path, why = compile_attack(tmp_path_factory.mktemp("attack"))
-    if path is None:
-        pytest.skip(why)
-    return pathlib.Path(path)
-
-
 @pytest.mark.parametrize("mode", [pytest.param("root", marks=needs_root), "userns"])
-def test_inherited_descriptors_and_cwd_stay_outside(project: pathlib.Path,  # noqa: F811
+def test_inherited_descriptors_and_cwd_stay_outside(project: pathlib.Path,
                                                     attack_bin: pathlib.Path, mode: str) -> None:
     """CVE-2024-21626 class: whoever starts the sandbox leaks a descriptor of a host directory
     and starts it with a host cwd; the command sees neither."""
@@ -156,7 +147,7 @@ def test_inherited_descriptors_and_cwd_stay_outside(project: pathlib.Path,  # no
 
 
 @needs_root
-def test_device_nodes_in_the_rootfs_do_not_open(project: pathlib.Path) -> None:  # noqa: F811
+def test_device_nodes_in_the_rootfs_do_not_open(project: pathlib.Path) -> None:
     """A device node that an image or a recipe left in the rootfs (here /dev/null's numbers under
     /tmp, made on the host) is on a nodev mount; the bound /dev/null still works."""
     rootfs = project / "rootfs"
@@ -183,7 +174,7 @@ except OSError as exc:
 
 
 @pytest.mark.parametrize("mode", [pytest.param("root", marks=needs_root), "userns"])
-def test_host_interpreter_cannot_be_written(project: pathlib.Path, mode: str) -> None:  # noqa: F811
+def test_host_interpreter_cannot_be_written(project: pathlib.Path, mode: str) -> None:
     """CVE-2019-5736 class: a file whose `#!` is /proc/self/exe makes the kernel run the process
     that execs it, here the host interpreter of nsinit, on recipe-controlled code. The rootfs
     gets that interpreter's libraries and encodings (what an image with the same Python has) so
