@@ -7,8 +7,9 @@ sandbox as a build's %post (`defkit.build.sandbox`): a root-mapped user namespac
 rootfs (mounted nodev, so a device node in an image cannot be opened), /proc with Docker's masks,
 /dev nodes, the host's /etc/resolv.conf and /etc/hosts, the same capability and seccomp limits.
 It keeps the caller's terminal and session (an interactive `defkit run` of a shell needs job
-control); the seccomp filter refuses TIOCSTI/TIOCLINUX, so it cannot push input into it. Inside, `/.singularity.d/actions/{run,exec,test}` source the image's environment
-files and start the runscript, the command or the test, with the caller's arguments.
+control); the seccomp filter refuses TIOCSTI/TIOCLINUX, so it cannot push input into it.
+Inside, `/.singularity.d/actions/{run,exec,test}` source the image's environment files and start
+the runscript, the command or the test, with the caller's arguments.
 
 What it does not do (yet): bind $HOME and the current directory, instances, overlays, GPUs.
 """
