@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import glob
-import json
+import marshal
 import os
 import pwd
 import shlex
@@ -272,9 +272,11 @@ def run_in_rootfs(
                 clean_env["FAKEROOTDONTTRYCHOWN"] = "1"
                 clean_env["PATH"] = clean_env["PATH"] + ":/" + FAKEROOT_DIR
             plan.update(binds=mounts, argv=inner, env=clean_env)
-            plan_path = os.path.join(scratch, "plan.json")
-            with open(plan_path, "w", encoding="utf-8") as f:
-                json.dump(plan, f)
+            plan_path = os.path.join(scratch, "plan")
+            with open(plan_path, "wb") as f:
+                # Version 4 (plain dicts, lists, strings, bools) reads in every Python 3.4+, in
+                # case nsinit runs under another interpreter (see _interpreter).
+                marshal.dump(plan, f, 4)
             full = [*unshare_argv(mode), *nsinit_argv(), plan_path]
             host_env = {"PATH": os.environ.get("PATH", CONTAINER_PATH), "LC_ALL": "C"}
             result = _execute(full, env=host_env, cwd="/", capture=capture, on_line=on_line,

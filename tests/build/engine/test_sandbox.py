@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from defkit.build import sandbox
-from defkit.build.context import run_in_rootfs
+from defkit.build.context import Bind, run_in_rootfs
 
 
 def test_userns_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,3 +74,19 @@ def test_exec_inside_the_rootfs_as_a_shell_would(project: pathlib.Path) -> None:
     (rootfs / "notexec").write_text("")
     assert run_in_rootfs(str(rootfs), ["/notexec"], mode="userns").returncode == 126
     assert run_in_rootfs(str(rootfs), ["true"], mode="userns", cwd="/nowhere").returncode == 1
+
+
+def test_binds_are_writable_or_read_only_as_asked(project: pathlib.Path,
+                                                  tmp_path: pathlib.Path) -> None:
+    """The host tree is read-only inside the namespace; an engine bind is writable again unless
+    it asked to be read-only."""
+    rw, ro = tmp_path / "rw", tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    binds = [Bind(str(rw), "/mnt/rw"), Bind(str(ro), "/mnt/ro", readonly=True)]
+    done = run_in_rootfs(str(project / "rootfs"), "echo in > /mnt/rw/file && "
+                         "! touch /mnt/ro/file 2>/dev/null", mode="userns", binds=binds)
+    assert done.returncode == 0, done.stderr
+    assert (rw / "file").read_text() == "in\n"
+    assert os.listdir(ro) == []
+    assert not (project / "rootfs" / "mnt").exists()  # mount points created for it are gone
