@@ -2,10 +2,14 @@
 
 The image's squashfs is extracted (`unsquashfs -o OFFSET`) into a temporary directory, removed
 afterwards; a sandbox directory is used in place, mounted read-only. The command runs in the same
-namespaces as a build's %post (`defkit.build.sandbox`): a root-mapped user namespace when not
-root, private mount and PID namespaces, /proc, /dev nodes, the host's /etc/resolv.conf and
-/etc/hosts. Inside, `/.singularity.d/actions/{run,exec,test}` source the image's environment
-files and start the runscript, the command or the test, with the caller's arguments.
+sandbox as a build's %post (`defkit.build.sandbox`): a root-mapped user namespace when not root
+(then with no_new_privs), private mount, PID, UTS and IPC namespaces, `pivot_root` into the
+rootfs (mounted nodev, so a device node in an image cannot be opened), /proc with Docker's masks,
+/dev nodes, the host's /etc/resolv.conf and /etc/hosts, the same capability and seccomp limits.
+It keeps the caller's terminal and session (an interactive `defkit run` of a shell needs job
+control); the seccomp filter refuses TIOCSTI/TIOCLINUX, so it cannot push input into it.
+Inside, `/.singularity.d/actions/{run,exec,test}` source the image's environment files and start
+the runscript, the command or the test, with the caller's arguments.
 
 What it does not do (yet): bind $HOME and the current directory, instances, overlays, GPUs.
 """
@@ -132,7 +136,8 @@ def run_action(image: str, action: str, args: Sequence[str] = (), *,
     env = container_env(image, os.environ if environ is None else environ, app)
     with open_rootfs(image, runner=runner) as (rootfs, read_only):
         result = run_in_rootfs(rootfs, action_argv(rootfs, action, args), mode=runtime_mode(),
-                               env=env, read_only=read_only, capture=capture, runner=runner)
+                               env=env, read_only=read_only, capture=capture, runner=runner,
+                               keep_terminal=not capture)
     code = result.returncode
     if code < 0:  # killed by a signal: the shell's convention
         code = 128 - code

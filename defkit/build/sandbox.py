@@ -1,10 +1,16 @@
-"""Run commands inside a rootfs (or host commands) in fresh namespaces, with `unshare` and `chroot`.
+"""Run commands inside a rootfs (or host commands) in fresh namespaces made by `unshare`.
 
-Every run gets private mount and PID namespaces (`unshare -m -p -f --kill-child`), plus a
-root-mapped user namespace (`-r`) unless the build runs as real root. The mounts therefore exist
-only in the namespace: when the command ends, is killed or the build is interrupted, they vanish
-and nothing stays mounted on the host. `--kill-child` takes the whole PID namespace down with
-`unshare`, so killing the one process we started stops everything the section started.
+Every run gets private mount, PID, UTS and IPC namespaces (`unshare -m -p -u -i -f
+--kill-child`), plus a root-mapped user namespace (`-r`, or the /etc/subuid range) unless the
+build runs as real root. The mounts therefore exist only in the namespace: when the command ends,
+is killed or the build is interrupted, they vanish and nothing stays mounted on the host.
+`--kill-child` takes the whole PID namespace down with `unshare`, so killing the one process we
+started stops everything the section started.
+
+A rootfs run (`run_in_rootfs`: %post, %test, `defkit run`) does not chroot: the host side here
+checks paths, creates mount points and stages files, then `nsinit.py` (the namespace's first
+process) mounts, `pivot_root`s into the rootfs with the host's tree detached, narrows
+capabilities, installs a seccomp filter and execs the command; its docstring has the details.
 
 Mount points that we must create inside the rootfs (an empty /etc/hosts, the fakeroot directory)
 are removed afterwards, so the image holds only what the recipe put there.
@@ -15,16 +21,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import glob
+import marshal
 import os
 import pwd
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Callable, Optional
 
 from defkit.build.context import Bind, Command, Mode
+from defkit.build.rootfs_read import glob_in_root
 from defkit.errors import BuildError
 from defkit.runner import Runner, run, run_streaming
 
@@ -42,6 +51,8 @@ FAKEROOT_FILES = {  # name inside FAKEROOT_DIR -> candidates on the host
     ),
     "getopt": ("/usr/bin/getopt",),
 }
+#: The container's first process (a script: run without importing defkit, see nsinit_argv).
+NSINIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nsinit.py")
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -85,10 +96,11 @@ def userns_flags(mode: Mode) -> list[str]:
 
 
 def unshare_argv(mode: Mode) -> list[str]:
-    """The `unshare` prefix for `mode`: private mount and PID namespaces, plus a user namespace
-    unless real root; `--kill-child` so the namespace dies with `unshare`."""
-    return ["unshare", *userns_flags(mode), "--mount", "--pid", "--fork", "--kill-child",
-            "--propagation", "private"]
+    """The `unshare` prefix for `mode`: private mount, PID, UTS (`hostname` stays inside) and IPC
+    (fakeroot's SysV queues) namespaces, plus a user namespace unless real root; `--kill-child`
+    so the namespace dies with `unshare`."""
+    return ["unshare", *userns_flags(mode), "--mount", "--pid", "--uts", "--ipc", "--fork",
+            "--kill-child", "--propagation", "private"]
 
 
 def remove_in_userns(path: str) -> None:
@@ -102,7 +114,7 @@ def has_glibc(rootfs: str) -> bool:
     only works there; a static busybox rootfs ignores it (spec §7.2)."""
     patterns = ("lib*/ld-linux*.so*", "usr/lib*/ld-linux*.so*", "lib/*/ld-linux*.so*",
                 "usr/lib/*/ld-linux*.so*")
-    return any(glob.glob(os.path.join(rootfs, pattern)) for pattern in patterns)
+    return any(glob_in_root(rootfs, pattern) for pattern in patterns)  # never a host directory
 
 
 def fakeroot_available() -> bool:
@@ -198,10 +210,12 @@ def _execute(
     capture: bool,
     on_line: Optional[Callable[[str], None]],
     runner: Runner,
+    stdin_from_host: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
-    if on_line is not None:
+    if on_line is not None:  # stdin is /dev/null there
         return run_streaming(argv, on_line, cwd=cwd, env=env, stderr_to_stdout=True)
-    return runner(argv, cwd=cwd, env=env, capture=capture)
+    return runner(argv, cwd=cwd, env=env, capture=capture,
+                  input=None if stdin_from_host else b"")
 
 
 def run_in_rootfs(
@@ -217,69 +231,57 @@ def run_in_rootfs(
     on_line: Optional[Callable[[str], None]] = None,
     read_only: bool = False,
     runner: Runner = run,
+    keep_terminal: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
-    """See `defkit.build.context.run_in_rootfs`."""
+    """See `defkit.build.context.run_in_rootfs`. The namespaces come from `unshare`; inside them
+    `defkit/build/nsinit.py` mounts, pivots into the rootfs, drops privileges and execs `command`
+    (its docstring has the sequence). `keep_terminal` (the runtime) hands the caller's stdin and
+    session to the command; otherwise (builds) stdin is empty and the command gets a new session,
+    so it has no host terminal to push input into (TIOCSTI, CVE-2017-5226)."""
     rootfs = os.path.realpath(rootfs)
     if not os.path.isdir(rootfs):
         raise BuildError(f"rootfs {rootfs} does not exist")
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
-    if cwd not in ("", "/"):
-        argv = ["/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", cwd, *argv]
     clean_env = {"PATH": CONTAINER_PATH, "HOME": "/root", "TERM": "dumb"}
     clean_env.update(env or {})
     points = _MountPoints()
     with _scratch_dir() as scratch:
         try:
-            lines = ["set -e", "R=" + shlex.quote(rootfs)]
-            if read_only:
-                # A mount of its own, made read-only once the other mounts are in place.
-                lines.append('mount --bind "$R" "$R"')
-            if points.ensure(os.path.join(rootfs, "proc"), True):
-                lines.append('mount -t proc proc "$R/proc"')
-            if points.ensure(os.path.join(rootfs, "dev"), True) and not os.path.islink(
-                os.path.join(rootfs, "dev")
-            ):
-                # A tmpfs /dev: the device nodes need mount points, and they must not end up in
-                # the image as empty files.
-                lines.append('mount -t tmpfs -o mode=755 tmpfs "$R/dev"')
-                for node in DEV_NODES:
-                    if os.path.exists(f"/dev/{node}"):
-                        lines.append(f'touch "$R/dev/{node}" && mount --bind /dev/{node} '
-                                     f'"$R/dev/{node}" || rm -f "$R/dev/{node}"')
-                lines += ['mkdir "$R/dev/shm" "$R/dev/pts"',
-                          'ln -s /proc/self/fd "$R/dev/fd"',
-                          'ln -s /proc/self/fd/0 "$R/dev/stdin"',
-                          'ln -s /proc/self/fd/1 "$R/dev/stdout"',
-                          'ln -s /proc/self/fd/2 "$R/dev/stderr"',
-                          # apt wants a pty for its logs; a private devpts instance.
-                          'if mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts" '
-                          '2>/dev/null; then ln -s pts/ptmx "$R/dev/ptmx"; fi']
+            proc = _inside(rootfs, "/proc")
+            dev = _inside(rootfs, "/dev")
+            plan: dict[str, object] = {
+                "root": rootfs, "read_only": read_only, "privileged": mode == "root",
+                "new_session": not keep_terminal, "cwd": cwd or "/",
+                "proc": proc is not None and points.ensure(proc, True),
+                "dev": dev is not None and points.ensure(dev, True),
+                "dev_nodes": [node for node in DEV_NODES if os.path.exists(f"/dev/{node}")],
+            }
+            mounts: list[tuple[str, str, bool]] = []
             for name in ("resolv.conf", "hosts"):
                 target = _inside(rootfs, f"/etc/{name}")
                 if target is not None and points.ensure(target, False):
-                    staged = _stage_host_file(f"/etc/{name}", scratch, name)
-                    lines.append(f"mount --bind {shlex.quote(staged)} {shlex.quote(target)}")
+                    mounts.append((_stage_host_file(f"/etc/{name}", scratch, name), target, False))
             for bind in binds:
                 target = _inside(rootfs, bind.target)
                 if target is None or not points.ensure(target, os.path.isdir(bind.source)):
                     raise BuildError(f"cannot bind {bind.source} on {bind.target} in the rootfs")
-                lines.append(_bind_line(bind.source, target, bind.readonly))
+                mounts.append((os.path.realpath(bind.source), target, bind.readonly))
             inner = argv
             if mode == "fakeroot" and has_glibc(rootfs):
-                inner, fr_lines = _fakeroot_setup(rootfs, scratch, fakeroot_state, argv, points)
-                lines += fr_lines
+                inner, frdir = _fakeroot_setup(rootfs, scratch, fakeroot_state, argv, points)
+                mounts.append((frdir, os.path.join(rootfs, FAKEROOT_DIR), False))
                 clean_env["FAKEROOTDONTTRYCHOWN"] = "1"
                 clean_env["PATH"] = clean_env["PATH"] + ":/" + FAKEROOT_DIR
-            if read_only:
-                lines.append('mount -o remount,bind,ro "$R"')
-            env_args = [f"{key}={value}" for key, value in clean_env.items()]
-            lines.append('exec env -i "$@"')
-            script = "\n".join(lines)
-            full = [*unshare_argv(mode), "/bin/sh", "-c", script, "sh", *env_args,
-                    "chroot", rootfs, *inner]
+            plan.update(binds=mounts, argv=inner, env=clean_env)
+            plan_path = os.path.join(scratch, "plan")
+            with open(plan_path, "wb") as f:
+                # Version 4 (plain dicts, lists, strings, bools) reads in every Python 3.4+, in
+                # case nsinit runs under another interpreter (see _interpreter).
+                marshal.dump(plan, f, 4)
+            full = [*unshare_argv(mode), *nsinit_argv(), plan_path]
             host_env = {"PATH": os.environ.get("PATH", CONTAINER_PATH), "LC_ALL": "C"}
             result = _execute(full, env=host_env, cwd="/", capture=capture, on_line=on_line,
-                              runner=runner)
+                              runner=runner, stdin_from_host=keep_terminal)
             if mode == "fakeroot" and fakeroot_state is not None:
                 state = os.path.join(scratch, "fakeroot", "state")
                 if os.path.exists(state):
@@ -288,6 +290,23 @@ def run_in_rootfs(
             return result
         finally:
             points.cleanup()
+
+
+def nsinit_argv() -> list[str]:
+    """How to start the container's first process: an interpreter, isolated (-I: no PYTHONPATH,
+    no user site; -S: no site-packages: nsinit imports only the standard library), on the file
+    itself, which stays outside the container."""
+    return [_interpreter(), "-I", "-S", NSINIT]
+
+
+@functools.lru_cache(maxsize=1)
+def _interpreter() -> str:
+    """This interpreter when the user can run it again (a process that changed uid may run one it
+    cannot reach: setpriv keeps the capabilities until exec), else a python3 from PATH."""
+    for candidate in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise BuildError("no python3 that this user can run (needed to start the sandbox)")
 
 
 def _bind_line(source: str, target: str, readonly: bool) -> str:
@@ -299,9 +318,10 @@ def _bind_line(source: str, target: str, readonly: bool) -> str:
 
 def _fakeroot_setup(
     rootfs: str, scratch: str, state: Optional[str], argv: list[str], points: _MountPoints
-) -> tuple[list[str], list[str]]:
-    """Copy host fakeroot into a scratch dir bound at /FAKEROOT_DIR; the state file is copied
-    in and out (faked keys it by device and inode, not by path, so a copy is as good)."""
+) -> tuple[list[str], str]:
+    """Copy host fakeroot into a scratch dir (returned) to bind at /FAKEROOT_DIR; the state file
+    is copied in and out (faked keys it by device and inode, not by path, so a copy is as good).
+    Copies, so a %post that overwrites them changes nothing on the host."""
     frdir = os.path.join(scratch, "fakeroot")
     os.mkdir(frdir)
     for name, candidates in FAKEROOT_FILES.items():
@@ -318,9 +338,8 @@ def _fakeroot_setup(
             shutil.copyfile(state, os.path.join(frdir, "state"))
             fr += ["-i", inner_state]
         fr += ["-s", inner_state]
-    target = os.path.join(rootfs, FAKEROOT_DIR)
-    points.ensure(target, True)
-    return [*fr, "--", *argv], [_bind_line(frdir, target, False)]
+    points.ensure(os.path.join(rootfs, FAKEROOT_DIR), True)
+    return [*fr, "--", *argv], frdir
 
 
 def run_in_namespace(

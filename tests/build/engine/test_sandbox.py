@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from defkit.build import sandbox
-from defkit.build.context import run_in_rootfs
+from defkit.build.context import Bind, run_in_rootfs
 
 
 def test_userns_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,3 +51,42 @@ def test_writes_to_resolv_conf_do_not_reach_the_host(project: pathlib.Path) -> N
     assert done.returncode == 0
     with open("/etc/resolv.conf", "rb") as f:
         assert f.read() == host
+
+
+def test_every_run_gets_its_own_uts_and_ipc_namespaces() -> None:
+    argv = sandbox.unshare_argv("root")
+    assert {"--mount", "--pid", "--uts", "--ipc", "--fork", "--kill-child"} <= set(argv)
+
+
+def test_exec_inside_the_rootfs_as_a_shell_would(project: pathlib.Path) -> None:
+    """The command is found with the container's PATH, in the new root; a file without `#!` runs
+    with /bin/sh (glibc's execvp, as `chroot ROOTFS CMD` did); failures exit 127/126/1."""
+    rootfs = project / "rootfs"
+    (rootfs / "usr" / "local" / "bin").mkdir(parents=True, exist_ok=True)
+    script = rootfs / "usr" / "local" / "bin" / "plain"
+    script.write_text('echo "plain $1 in $(pwd)"\n')
+    script.chmod(0o755)
+    done = run_in_rootfs(str(rootfs), ["plain", "arg"], mode="userns", cwd="/etc")
+    assert (done.returncode, done.stdout) == (0, b"plain arg in /etc\n"), done.stderr
+    missing = run_in_rootfs(str(rootfs), ["/no/such/tool"], mode="userns")
+    assert missing.returncode == 127
+    assert b"cannot run /no/such/tool: No such file or directory" in missing.stderr
+    (rootfs / "notexec").write_text("")
+    assert run_in_rootfs(str(rootfs), ["/notexec"], mode="userns").returncode == 126
+    assert run_in_rootfs(str(rootfs), ["true"], mode="userns", cwd="/nowhere").returncode == 1
+
+
+def test_binds_are_writable_or_read_only_as_asked(project: pathlib.Path,
+                                                  tmp_path: pathlib.Path) -> None:
+    """The host tree is read-only inside the namespace; an engine bind is writable again unless
+    it asked to be read-only."""
+    rw, ro = tmp_path / "rw", tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    binds = [Bind(str(rw), "/mnt/rw"), Bind(str(ro), "/mnt/ro", readonly=True)]
+    done = run_in_rootfs(str(project / "rootfs"), "echo in > /mnt/rw/file && "
+                         "! touch /mnt/ro/file 2>/dev/null", mode="userns", binds=binds)
+    assert done.returncode == 0, done.stderr
+    assert (rw / "file").read_text() == "in\n"
+    assert os.listdir(ro) == []
+    assert not (project / "rootfs" / "mnt").exists()  # mount points created for it are gone
