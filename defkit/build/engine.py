@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from defkit.build import reproducible, steps
 from defkit.build.context import (
@@ -39,6 +39,10 @@ from defkit.build.redact import Redactor, secret_names
 from defkit.errors import BuildError, DefkitError, UsageError
 from defkit.model import DefFile, Stage
 from defkit.runner import Runner, run
+
+if TYPE_CHECKING:
+    from defkit.cache.hook import CacheOptions
+    from defkit.cache.key import CacheKey
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ def build(
     insecure: bool = False,
     workdir: Optional[str] = None,
     source_date_epoch: Optional[int] = None,
+    cache: Optional[CacheOptions] = None,
+    base_digests: Optional[Mapping[str, str]] = None,
     progress: ProgressCallback = ignore_event,
     runner: Runner = run,
 ) -> BuildResult:
@@ -172,7 +178,10 @@ def build(
 
     `secret_args` names the build args that are secrets (as do secret-looking names, see
     `redact.secret_names`): their values are never recorded in the image; the others are recorded
-    as `org.defkit.build-arg.NAME` labels. No build arg value is shown in events or errors."""
+    as `org.defkit.build-arg.NAME` labels. No build arg value is shown in events or errors.
+
+    With `cache`, a SIF build is keyed (defkit.cache.key): a hit places the cached image at the
+    output; a miss builds, then stores. Sandbox builds are not cached."""
     started = time.monotonic()
     def_path, target = checked_target(def_path, output, sandbox, force=force)
     parent = os.path.dirname(target)
@@ -198,6 +207,36 @@ def build(
     from defkit.build.layout_meta import build_arg_labels
     from defkit.sif.arch import host_arch
 
+    arch = arch or host_arch()
+    if cache is not None and sandbox is None:
+        from defkit.cache import hook
+
+        try:
+            key = hook.key_of(def_path, deffile, build_args=args,
+                              secrets=secret_names(args, secret_args), arch=arch, mode=mode,
+                              sections=tuple(sections) or ("all",), notest=notest,
+                              source_date_epoch=source_date_epoch, force=force, options=cache,
+                              insecure=insecure, runner=runner)
+        except DefkitError as exc:
+            redactor.error(exc)
+            raise
+        with hook.claim(key, cache, redactor.wrap(progress)) as claim:
+            if claim.hit is not None:
+                existing = _identity(target)
+                try:
+                    claim.place(target)
+                except BaseException:
+                    _discard_new_output(target, existing)
+                    raise
+                seconds = time.monotonic() - started
+                return BuildResult(target, claim.hit.size, seconds, source_date_epoch, mode)
+            built = build(def_path, output=target, mode=mode, arch=arch, build_args=args,
+                           secret_args=secret_args, warn_unused_build_args=warn_unused_build_args,
+                           sections=sections, notest=notest, force=force, insecure=insecure,
+                           workdir=workdir, source_date_epoch=source_date_epoch,
+                           base_digests=key.base_digests, progress=progress, runner=runner)
+            claim.store_output(target)
+            return built
     if workdir is None and sandbox is not None:
         # Next to the sandbox, so the finished tree is renamed into place, never copied (a copy
         # across filesystems would lose ownership and hard links).
@@ -210,7 +249,7 @@ def build(
             def_dir=os.path.dirname(def_path),
             build_dir=base,
             mode=mode,
-            arch=arch or host_arch(),
+            arch=arch,
             source_date_epoch=source_date_epoch,
             build_args=args,
             build_labels=build_arg_labels(loaded.recorded),
@@ -218,6 +257,7 @@ def build(
             notest=notest,
             force=force,
             insecure=insecure,
+            base_digests=dict(base_digests or {}),
             progress=redactor.wrap(progress),
             runner=runner,
         )
@@ -240,6 +280,49 @@ def build(
         raise
     finally:
         _remove_work(base, target, existing)
+
+
+def explain_key(
+    def_path: str,
+    *,
+    fakeroot: bool = False,
+    mode: Optional[Mode] = None,
+    arch: Optional[str] = None,
+    build_args: Optional[Mapping[str, str]] = None,
+    secret_args: Collection[str] = (),
+    sections: Sequence[str] = ("all",),
+    notest: bool = False,
+    force: bool = False,
+    insecure: bool = False,
+    source_date_epoch: Optional[int] = None,
+    cache: Optional[CacheOptions] = None,
+    runner: Runner = run,
+) -> CacheKey:
+    """The cache key a `build` with these options would use (nothing is built)."""
+    from defkit.cache import hook
+    from defkit.sif.arch import host_arch
+
+    def_path = os.path.abspath(def_path)
+    if not os.path.isfile(def_path):
+        raise UsageError(f"{def_path}: no such definition file")
+    args = dict(build_args or {})
+    redactor = Redactor(args.values())
+    try:
+        secrets = secret_names(args, secret_args)
+        loaded = load_definition(def_path, args, warn_unused=True, secrets=secrets)
+        if mode is None:
+            mode, _ = default_mode(fakeroot)
+        if source_date_epoch is None:
+            source_date_epoch = reproducible.source_date_epoch(def_path, runner=runner)
+        return hook.key_of(def_path, loaded.deffile, build_args=args, secrets=secrets,
+                           arch=arch or host_arch(), mode=mode,
+                           sections=tuple(sections) or ("all",), notest=notest,
+                           source_date_epoch=source_date_epoch, force=force,
+                           options=cache or hook.CacheOptions(), insecure=insecure,
+                           runner=runner)
+    except DefkitError as exc:
+        redactor.error(exc)
+        raise
 
 
 def _identity(path: str) -> Optional[tuple[int, int]]:
@@ -366,4 +449,5 @@ def _finish_sif(
     return os.path.getsize(target)
 
 
-__all__ = ["BuildResult", "LoadedDefinition", "build", "default_mode", "load_definition"]
+__all__ = ["BuildResult", "LoadedDefinition", "build", "default_mode", "explain_key",
+           "load_definition"]
