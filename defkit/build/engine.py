@@ -242,7 +242,9 @@ def build(
         # across filesystems would lose ownership and hard links).
         workdir = os.path.dirname(target)
     existing = _identity(target)
-    base = tempfile.mkdtemp(prefix=".defkit-build-", dir=workdir)
+    reclaim_dead_work(workdir)
+    base = tempfile.mkdtemp(prefix=WORK_PREFIX, dir=workdir)
+    owner = _hold_owner_lock(base)
     try:
         ctx = BuildContext(
             def_path=def_path,
@@ -279,7 +281,10 @@ def build(
             redactor.error(exc)
         raise
     finally:
-        _remove_work(base, target, existing)
+        try:
+            _remove_work(base, target, existing)
+        finally:
+            os.close(owner)
 
 
 def explain_key(
@@ -323,6 +328,60 @@ def explain_key(
     except DefkitError as exc:
         redactor.error(exc)
         raise
+
+
+#: A build's work directory: `WORK_PREFIX*/` holding `OWNER_LOCK`, locked while its build runs.
+WORK_PREFIX = ".defkit-build-"
+OWNER_LOCK = ".owner.lock"
+
+
+def _hold_owner_lock(base: str) -> int:
+    """An flock on the work directory's owner file, held until the build ends: the kernel drops
+    it when the process dies however it dies (kill -9), which is how a later build tells a
+    dead build's leftovers from a running one's."""
+    import fcntl
+
+    fd = os.open(os.path.join(base, OWNER_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def reclaim_dead_work(workdir: Optional[str]) -> list[str]:
+    """Remove the work directories in `workdir` (default $TMPDIR) whose build died: their owner
+    lock is free. A directory without the lock file is only taken once it is an hour old (it
+    may be a build between mkdtemp and taking its lock). Best effort; returns what went."""
+    import fcntl
+
+    parent = workdir or tempfile.gettempdir()
+    removed: list[str] = []
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(WORK_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            fd = os.open(os.path.join(path, OWNER_LOCK), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                if time.time() - os.lstat(path).st_mtime > 3600 and os.path.isdir(path):
+                    steps.remove_tree(path)
+                    removed.append(path)
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)  # its build is running
+            continue
+        try:
+            with contextlib.suppress(DefkitError, OSError):
+                steps.remove_tree(path)
+                removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _identity(path: str) -> Optional[tuple[int, int]]:

@@ -85,10 +85,13 @@ def rm(keys: tuple[str, ...]) -> int:
 def gc(max_size: Optional[str], max_age: Optional[str]) -> int:
     """Remove entries, least recently used first (never one a running build holds), and what
     dead builds left behind."""
+    from defkit.build.engine import reclaim_dead_work
     from defkit.cache.store import BuildCache, parse_age, parse_size
 
+    reclaimed = reclaim_dead_work(None)
     removed = BuildCache().gc(max_size=parse_size(max_size) if max_size else None,
                               max_age=parse_age(max_age) if max_age else None)
     freed = sum(entry.size for entry in removed)
-    click.echo(f"removed {len(removed)} entries ({_size(freed)})")
+    click.echo(f"removed {len(removed)} entries ({_size(freed)}) and "
+               f"{len(reclaimed)} work directories of dead builds")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import secrets
 import signal
 import subprocess
 import sys
@@ -139,8 +140,21 @@ def test_concurrent_builds_of_one_key_build_once(project: pathlib.Path) -> None:
     assert (project / "one.sif").read_bytes() == (project / "two.sif").read_bytes()
 
 
-def test_kill_9_mid_build_leaves_no_output_and_no_entry(project: pathlib.Path) -> None:
-    def_path = write_def(project, "%post\n    touch /started\n    sleep 30\n")
+def _processes_running(argv: bytes) -> list[int]:
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().rstrip(b"\0") == argv:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_kill_9_mid_build_leaves_no_output_no_entry_no_process(project: pathlib.Path) -> None:
+    seconds = f"{30 + secrets.randbelow(10**6) / 10**6:.6f}"  # a command line no one else runs
+    def_path = write_def(project, f"%post\n    touch /started\n    sleep {seconds}\n")
     out = project / "killed.sif"
     proc = subprocess.Popen([sys.executable, "-m", "defkit", "build", "-q", "--engine", "native",
                              "--workdir", str(project / "work"), "-o", str(out), str(def_path)])
@@ -148,14 +162,26 @@ def test_kill_9_mid_build_leaves_no_output_and_no_entry(project: pathlib.Path) -
     while not any((project / "work").glob("*/stage-1/rootfs/started")):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
+    sleeper = f"sleep\0{seconds}".encode()
+    assert _processes_running(sleeper)  # %post is running
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    deadline = time.monotonic() + 10
+    while _processes_running(sleeper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    orphans = _processes_running(sleeper)
+    for pid in orphans:  # this test's own leftovers, by their pid
+        os.kill(pid, signal.SIGKILL)
+    assert orphans == []  # %post died with the build (PR_SET_PDEATHSIG + --kill-child)
     assert not out.exists()
     assert BuildCache().entries() == []
-    # The next build of the same key is not blocked by the dead build's lock.
-    def_path.write_text(def_path.read_text().replace("sleep 30", "true"))
+    (dead,) = (project / "work").glob(".defkit-build-*")
+    # The next build is not blocked by the dead build's lock, and reclaims its work directory.
+    def_path.write_text(def_path.read_text().replace(f"sleep {seconds}", "true"))
     _build(def_path, "next.sif")
     assert (project / "next.sif").exists()
+    assert not dead.exists()
+    assert list((project / "work").glob(".defkit-build-*")) == []
 
 
 def test_gc_limits_and_held_entries(project: pathlib.Path) -> None:
