@@ -213,3 +213,21 @@ def test_explain_key_names_what_it_cannot_pin(project: pathlib.Path) -> None:
     assert '"key": "sha256-' in result.stdout
     assert "%setup runs on the host" in result.stderr
     assert not (project / "image.sif").exists()
+
+
+def test_a_full_cache_disk_is_a_warning_and_leaves_nothing_half_written(
+        project: pathlib.Path) -> None:
+    def_path = _project(project)
+    cache = project / "tiny-cache"
+    cache.mkdir()
+    script = ('mount -t tmpfs -o size=256k tmpfs "$DEFKIT_CACHE_DIR" && '
+              f'"{sys.executable}" -m defkit build --engine native -o out.sif image.def && '
+              'ls -A "$DEFKIT_CACHE_DIR/builds"')
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                          cwd=project, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DEFKIT_CACHE_DIR": str(cache),
+                               "SOURCE_DATE_EPOCH": "1700000000"})
+    assert done.returncode == 0, done.stderr
+    assert "cache not-stored" in done.stderr and "no space left" in done.stderr
+    assert (project / "out.sif").stat().st_size > 256 * 1024
+    assert done.stdout.split() == [".locks"]  # no entry, no temporary left in the store
