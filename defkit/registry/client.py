@@ -180,7 +180,10 @@ class RegistryClient:
             self._lookup = lambda host: fixed
         else:
             self._lookup = credentials
+        # The system's CA store (as Apptainer's Go TLS uses), not certifi's bundle: registries
+        # behind a site CA are trusted where the host trusts them.
         self._http = httpx.Client(
+            verify=ssl.create_default_context(),
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15)),
             follow_redirects=True,
