@@ -455,11 +455,13 @@ class RegistryClient:
         return response.status_code == 200
 
     def put_manifest(self, ref: ImageRef, media_type: str, data: bytes) -> str:
-        """Store `data` under `ref`'s tag (or digest); returns its digest."""
+        """Store `data` under `ref`'s tag (by digest when `ref` has no tag); returns its digest.
+
+        A digest in `ref` must be the manifest's own."""
         digest = _digest_of(data)
         if ref.digest is not None and ref.digest != digest:
             raise DigestMismatchError(f"{ref}: the manifest's digest is {digest}")
-        url = f"{self.base_url(ref)}/manifests/{ref.reference}"
+        url = f"{self.base_url(ref)}/manifests/{ref.tag or digest}"
         self._send("PUT", url, ref, push=True, headers={"Content-Type": media_type},
                    body=data, ok=(200, 201, 202))
         return digest
