@@ -260,7 +260,8 @@ class RegistryClient:
         if found is not None and realm.startswith("http://") and not (
             self.insecure or is_loopback(httpx.URL(realm).host)
         ):
-            raise AuthError(f"{ref}: the registry asks for credentials over plain HTTP ({realm})")
+            raise AuthError(f"{ref}: the registry asks for credentials over plain HTTP "
+                            f"({_one_line(realm)})")
         query = {"scope": params.get("scope") or scope}
         if not query["scope"]:
             del query["scope"]  # a login check: no repository yet
