@@ -49,7 +49,9 @@ def _run(tmp_path: pathlib.Path, hang: bool) -> tuple[subprocess.Popen[bytes], p
         env["HANG"] = "1"
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-         str(tmp_path / "test_failing.py"), "--rootdir", str(tmp_path)],
+         str(tmp_path / "test_failing.py"), "--rootdir", str(tmp_path),
+         # Its own temporary root: the shared one's clean-up is not this test's business.
+         "--basetemp", str(tmp_path / "inner")],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return process, pid_file
 
