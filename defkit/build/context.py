@@ -141,6 +141,7 @@ class BuildContext:
     sections: tuple[str, ...] = ("all",)  # the --section gate
     notest: bool = False
     force: bool = False
+    insecure: bool = False  # registries over plain HTTP / unverified TLS (--nohttps)
     progress: ProgressCallback = ignore_event
     runner: Runner = run
 

@@ -27,6 +27,10 @@ COMMANDS: dict[str, str] = {
     "run": "defkit.cli.run:run",
     "exec": "defkit.cli.run:exec_",
     "test": "defkit.cli.run:test",
+    "pull": "defkit.cli.pull:pull",
+    "push": "defkit.cli.push:push",
+    "lock": "defkit.cli.lock:lock",
+    "registry": "defkit.cli.registry:registry",
 }
 
 
