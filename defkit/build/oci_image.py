@@ -118,32 +118,21 @@ class TarStore:
             yield f
 
 
-class DigestStore:
+class DigestStore(DirStore):
     """A content-addressed blob store (the registry cache, anything with `path(digest)`) seen as
     a `BlobStore`, so registry images go through the same code as OCI layouts. Readers check
     what they read against the digest (configs and manifests at once, layers while extracted)."""
 
     def __init__(self, store: Any, name: str) -> None:
+        super().__init__(str(getattr(store, "root", name)))
         self.store = store
         self.name = name
 
-    def _file(self, path: str) -> str:
+    def _path(self, path: str) -> str:
         algorithm, _, hexdigest = _check_name(path, self.name).removeprefix("blobs/").partition("/")
         digest = f"{algorithm}:{hexdigest}"
         blob_path(digest)  # validates the form
         return str(self.store.path(digest))
-
-    def read(self, path: str) -> bytes:
-        with self.open(path) as f:
-            return f.read()
-
-    @contextlib.contextmanager
-    def open(self, path: str) -> Iterator[IO[bytes]]:
-        try:
-            with open(self._file(path), "rb") as f:
-                yield f
-        except FileNotFoundError:
-            raise BuildError(f"{self.name}: blob {path} is missing from the cache") from None
 
 
 def blob_path(digest: str) -> str:

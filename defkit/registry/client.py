@@ -180,7 +180,10 @@ class RegistryClient:
             self._lookup = lambda host: fixed
         else:
             self._lookup = credentials
+        # The system's CA store (as Apptainer's Go TLS uses), not certifi's bundle: registries
+        # behind a site CA are trusted where the host trusts them.
         self._http = httpx.Client(
+            verify=ssl.create_default_context(),
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15)),
             follow_redirects=True,
@@ -257,7 +260,8 @@ class RegistryClient:
         if found is not None and realm.startswith("http://") and not (
             self.insecure or is_loopback(httpx.URL(realm).host)
         ):
-            raise AuthError(f"{ref}: the registry asks for credentials over plain HTTP ({realm})")
+            raise AuthError(f"{ref}: the registry asks for credentials over plain HTTP "
+                            f"({_one_line(realm)})")
         query = {"scope": params.get("scope") or scope}
         if not query["scope"]:
             del query["scope"]  # a login check: no repository yet
@@ -452,11 +456,13 @@ class RegistryClient:
         return response.status_code == 200
 
     def put_manifest(self, ref: ImageRef, media_type: str, data: bytes) -> str:
-        """Store `data` under `ref`'s tag (or digest); returns its digest."""
+        """Store `data` under `ref`'s tag (by digest when `ref` has no tag); returns its digest.
+
+        A digest in `ref` must be the manifest's own."""
         digest = _digest_of(data)
         if ref.digest is not None and ref.digest != digest:
             raise DigestMismatchError(f"{ref}: the manifest's digest is {digest}")
-        url = f"{self.base_url(ref)}/manifests/{ref.reference}"
+        url = f"{self.base_url(ref)}/manifests/{ref.tag or digest}"
         self._send("PUT", url, ref, push=True, headers={"Content-Type": media_type},
                    body=data, ok=(200, 201, 202))
         return digest

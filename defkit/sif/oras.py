@@ -38,6 +38,11 @@ EMPTY_CONFIG = b"{}"
 CREATED = "org.opencontainers.image.created"
 TITLE = "org.opencontainers.image.title"
 _READ = 1 << 20
+#: SIFs larger than this go up in PATCH chunks of this size. Small chunks cost the registry a
+#: round trip and a partial-upload write each (a 128 MiB push to docker-registry: 4.0-4.4 s in
+#: 8 MiB chunks, 3.3-3.6 s in 64 MiB, 2.6 s in one PUT); 64 MiB stays under the usual
+#: 100 MB request limits of proxies in front of registries.
+SIF_CHUNK_SIZE = 64 * 1024 * 1024
 
 
 class OrasError(DefkitError):
@@ -99,15 +104,14 @@ class Pushed:
 
 
 def push_sif(client: RegistryClient, path: str, ref: ImageRef, *,
-             annotations: Mapping[str, str] = {}, chunk_size: Optional[int] = None) -> Pushed:
+             annotations: Mapping[str, str] = {}, chunk_size: int = SIF_CHUNK_SIZE) -> Pushed:
     """Upload the SIF `path` (chunked when large) and tag its manifest as `ref`."""
     from defkit.sif.reader import is_sif
 
     if not is_sif(path):
         raise OrasError(f"{path}: not a SIF image")
     sif_digest, size = _sha256_file(path)
-    options = {} if chunk_size is None else {"chunk_size": chunk_size}
-    client.push_blob(ref, path, sif_digest, size, **options)
+    client.push_blob(ref, path, sif_digest, size, chunk_size=chunk_size)
     config_file = _empty_config_file()
     try:
         client.push_blob(ref, config_file, "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest(),

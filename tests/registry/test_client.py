@@ -109,6 +109,20 @@ def test_chunked_push_of_a_large_blob(registry: RunningRegistry, tmp_path: pathl
     assert methods.count("PUT") == 1
 
 
+def test_put_manifest_under_a_tag_and_its_digest(registry: RunningRegistry) -> None:
+    pinned = push_test_image(registry, "put/tagged", "v1", [tar_of({"t": b"t"})], {})
+    with registry.client() as client:
+        manifest = client.get_manifest(pinned)
+        # A tag with the right digest: the tag is set; a wrong digest: nothing is sent.
+        assert client.put_manifest(registry.ref(f"put/tagged:v2@{pinned.digest}"),
+                                   manifest.media_type, manifest.data) == pinned.digest
+        assert client.resolve(registry.ref("put/tagged:v2")) == pinned.digest
+        with pytest.raises(DigestMismatchError, match="put/tagged:v3@"):
+            client.put_manifest(registry.ref("put/tagged:v3").with_digest(sha256(b"other")),
+                                manifest.media_type, manifest.data)
+        assert not client.manifest_exists(registry.ref("put/tagged:v3"))
+
+
 def test_push_skips_a_blob_the_registry_has(registry: RunningRegistry, tmp_path: pathlib.Path) -> None:
     ref = registry.ref("skip/blob:x")
     with registry.client() as client:

@@ -53,3 +53,26 @@ def test_wrong_password_at_the_token_service(token_registry: RunningRegistry) ->
         client.check_login(token_registry.host)
     with token_registry.client() as client:
         client.check_login(token_registry.host)
+
+
+def test_no_password_to_a_plain_http_token_service() -> None:
+    # A stand-in (httpx.MockTransport) for a remote HTTPS registry whose token service is
+    # plain HTTP on another host: the tests have no such host.
+    import httpx
+
+    from defkit.registry.reference import parse_reference
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(401, headers={
+            "WWW-Authenticate": 'Bearer realm="http://auth.example/token",service="s"'})
+
+    ref = parse_reference("registry.example/team/app:1")
+    secret = Credentials("me", "s3cret-pw", "test")
+    with RegistryClient(credentials=secret, transport=httpx.MockTransport(handler)) as client, \
+            pytest.raises(AuthError, match="asks for credentials over plain HTTP") as error:
+        client.get_manifest(ref)
+    assert seen == ["https://registry.example/v2/team/app/manifests/1"]
+    assert "s3cret" not in error.value.format()
