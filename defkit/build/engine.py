@@ -235,7 +235,7 @@ def build(
                            sections=sections, notest=notest, force=force, insecure=insecure,
                            workdir=workdir, source_date_epoch=source_date_epoch,
                            base_digests=key.base_digests, progress=progress, runner=runner)
-            claim.store_output(target)
+            claim.store_output(target, cache)
             return built
     if workdir is None and sandbox is not None:
         # Next to the sandbox, so the finished tree is renamed into place, never copied (a copy

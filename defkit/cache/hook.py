@@ -24,6 +24,9 @@ class CacheOptions:
     only: bool = False  # --cache-only: a miss is an error
     ttl_seconds: Optional[int] = None  # lifetime of keys with impure inputs
     root: Optional[str] = None  # default: CACHE_DIR/builds
+    cache_from: tuple[str, ...] = ()  # registry repositories probed on a local miss
+    cache_to: Optional[str] = None  # registry repository a new entry is pushed to
+    insecure: bool = False  # those registries over plain HTTP
 
 
 def _mksquashfs(runner: Runner) -> dict[str, object]:
@@ -92,14 +95,42 @@ class Claim:
             self.store.verify_seal(self.key.key)
         self._progress(CacheStatus(self.key.tag, "hit", f"placed by {how}"))
 
-    def store_output(self, target: str) -> None:
-        """Keep the built image; a cache that cannot take it (full disk) is a warning only."""
+    def store_output(self, target: str, options: CacheOptions) -> None:
+        """Keep the built image (and push it with `cache_to`); a cache that cannot take it
+        (full disk, unreachable registry) is a warning only."""
         try:
             self.store.put(self.key.key, target, self.key.document)
         except CacheError as exc:
             self._progress(CacheStatus(self.key.tag, "not-stored", exc.message))
             return
         self._progress(CacheStatus(self.key.tag, "stored"))
+        if options.cache_to:
+            from defkit.cache import remote
+
+            why = remote.push(options.cache_to, self.key.key, target, self.key.document,
+                              insecure=options.insecure)
+            self._progress(CacheStatus(self.key.tag, "push-failed" if why else "pushed",
+                                       why or options.cache_to))
+
+
+def _from_registries(store: BuildCache, key: CacheKey, options: CacheOptions,
+                     progress: ProgressCallback) -> Optional[Entry]:
+    from defkit.cache import remote
+
+    arch = str(key.document["stages"][0]["shared"]["arch"]) if key.document["stages"] else ""
+    for repository in options.cache_from:
+        path, why = remote.pull(repository, key.key, arch, insecure=options.insecure)
+        if why:
+            progress(CacheStatus(key.tag, "unreachable", f"{repository}: {why}"))
+        elif path is not None:
+            try:
+                entry = store.put(key.key, path, key.document)
+            except CacheError as exc:
+                progress(CacheStatus(key.tag, "not-stored", exc.message))
+                continue
+            progress(CacheStatus(key.tag, "pulled", repository))
+            return entry
+    return None
 
 
 @contextlib.contextmanager
@@ -109,6 +140,8 @@ def claim(key: CacheKey, options: CacheOptions, progress: ProgressCallback) -> I
     store = BuildCache(options.root)
     with store.locked(key.key):
         hit = store.get(key.key) if options.enabled else None
+        if hit is None and options.enabled:
+            hit = _from_registries(store, key, options, progress)
         if hit is None:
             if options.only:
                 raise BuildError(f"--cache-only: no cache entry for {key.tag}")

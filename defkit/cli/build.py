@@ -64,7 +64,9 @@ def describe(event: Event) -> Optional[str]:
         return f"notice: {event.message}"
     if isinstance(event, CacheStatus):
         detail = f" ({event.message})" if event.message else ""
-        return f"defkit: cache {event.status} {event.key}{detail}"
+        prefix = "warning: " if event.status in ("unreachable", "push-failed", "not-stored") \
+            else "defkit: "
+        return f"{prefix}cache {event.status} {event.key}{detail}"
     if isinstance(event, BuildFinished):
         size = f" ({_size(event.size)})" if event.size else ""
         return f"defkit: built {event.output}{size} in {event.seconds:.1f}s"
@@ -239,12 +241,14 @@ def choose_engine(engine: str) -> str:
     return engine
 
 
-def _cache_options(no_cache: bool, cache_only: bool, ttl: Optional[str]) -> Any:
+def _cache_options(no_cache: bool, cache_only: bool, ttl: Optional[str],
+                   cache_from: tuple[str, ...], cache_to: Optional[str], insecure: bool) -> Any:
     from defkit.cache.hook import CacheOptions
     from defkit.cache.store import parse_age
 
     return CacheOptions(enabled=not no_cache, only=cache_only,
-                        ttl_seconds=parse_age(ttl) if ttl else None)
+                        ttl_seconds=parse_age(ttl) if ttl else None,
+                        cache_from=cache_from, cache_to=cache_to, insecure=insecure)
 
 
 def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
@@ -293,6 +297,11 @@ def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
 @click.option("--cache-only", is_flag=True, help="Fail unless the build cache has the image.")
 @click.option("--cache-ttl", metavar="AGE",
               help="Lifetime of a cached image whose inputs cannot be pinned (e.g. 7d).")
+@click.option("--cache-from", "cache_from", multiple=True, metavar="REPO",
+              help="Registry repository (oras://host/name) to take cached images from on a "
+                   "local miss (repeatable).")
+@click.option("--cache-to", metavar="REPO",
+              help="Registry repository to push newly built images to, tagged by key.")
 @click.option("--explain-key", is_flag=True,
               help="Print the cache key's document (and what it cannot pin); build nothing.")
 @insecure_option
@@ -301,7 +310,8 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
           secret: tuple[str, ...], secret_file: tuple[str, ...], warn_unused_build_args: bool,
           arch: Optional[str], section: tuple[str, ...],
           notest: bool, force: bool, quiet: bool, as_json: bool, workdir: Optional[str],
-          no_cache: bool, cache_only: bool, cache_ttl: Optional[str], explain_key: bool,
+          no_cache: bool, cache_only: bool, cache_ttl: Optional[str],
+          cache_from: tuple[str, ...], cache_to: Optional[str], explain_key: bool,
           insecure: bool) -> int:
     """Build a SIF image (or a sandbox directory) from a definition file.
 
@@ -322,7 +332,7 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
     args = _build_args(build_arg, build_arg_file, secret, secret_file)
     if no_cache and cache_only:
         raise UsageError("--no-cache and --cache-only cannot be used together")
-    cache = _cache_options(no_cache, cache_only, cache_ttl)
+    cache = _cache_options(no_cache, cache_only, cache_ttl, cache_from, cache_to, insecure)
     if explain_key:
         return _explain_key(def_file, cache, fakeroot=fakeroot, arch=arch,
                             build_args=args.values, secret_args=frozenset(args.secrets),

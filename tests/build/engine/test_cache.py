@@ -12,13 +12,17 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
 from defkit.build.context import CacheStatus, Event
 from defkit.cache.hook import CacheOptions
 from defkit.cache.store import BuildCache
 from defkit.errors import BuildError
+from defkit.sif.oras import OCI_MANIFEST as SIF_MANIFEST
+from defkit.sif.oras import SIF_LAYER
 from tests.build.engine.helpers import build_def, defkit, write_def
+from tests.registry_fixture import RunningRegistry
 
 # %setup runs on the host: each real build appends a line to `runs`, a side effect a cache hit
 # cannot fake. %post writes a random stamp, so two real builds never give identical bytes.
@@ -217,7 +221,7 @@ def test_explain_key_names_what_it_cannot_pin(project: pathlib.Path) -> None:
 
 def test_a_full_cache_disk_is_a_warning_and_leaves_nothing_half_written(
         project: pathlib.Path) -> None:
-    def_path = _project(project)
+    _project(project)
     cache = project / "tiny-cache"
     cache.mkdir()
     script = ('mount -t tmpfs -o size=256k tmpfs "$DEFKIT_CACHE_DIR" && '
@@ -231,3 +235,39 @@ def test_a_full_cache_disk_is_a_warning_and_leaves_nothing_half_written(
     assert "cache not-stored" in done.stderr and "no space left" in done.stderr
     assert (project / "out.sif").stat().st_size > 256 * 1024
     assert done.stdout.split() == [".locks"]  # no entry, no temporary left in the store
+
+
+def test_registry_cache_hit_on_an_empty_local_store(project: pathlib.Path,
+                                                    registry: RunningRegistry) -> None:
+    def_path = _project(project)
+    repo = f"oras://{registry.host}/defkit/cache"
+    env = {"SOURCE_DATE_EPOCH": "1700000000", "DEFKIT_CACHE_DIR": str(project / "cache-a")}
+    pushed = defkit("build", "--engine", "native", "--cache-to", repo, "-o",
+                    str(project / "a.sif"), str(def_path), env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "cache pushed sha256-" in pushed.stderr
+    key = pushed.stderr.split("cache pushed ")[1].split()[0]
+    # What Apptainer would pull: Apptainer's SIF layout, the key as an annotation.
+    manifest = httpx.get(f"{registry.url}/v2/defkit/cache/manifests/{key}",
+                         headers={"Accept": SIF_MANIFEST}).json()
+    assert manifest["layers"][0]["mediaType"] == SIF_LAYER
+    assert manifest["annotations"]["io.defkit.cache-key"] == key.removeprefix("sha256-")
+    env["DEFKIT_CACHE_DIR"] = str(project / "cache-b")  # empty
+    pulled = defkit("build", "--engine", "native", "--cache-from", repo, "-o",
+                    str(project / "b.sif"), str(def_path), env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    assert f"cache pulled {key}" in pulled.stderr
+    assert _runs(project) == 1
+    assert (project / "b.sif").read_bytes() == (project / "a.sif").read_bytes()
+
+
+def test_an_unreachable_cache_registry_warns_and_builds_locally(project: pathlib.Path) -> None:
+    def_path = _project(project)
+    dead = "oras://127.0.0.1:9/defkit/cache"  # the discard port: nothing listens
+    done = defkit("build", "--engine", "native", "--cache-from", dead, "--cache-to", dead,
+                  "-o", str(project / "a.sif"), str(def_path),
+                  env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert done.returncode == 0, done.stderr
+    assert "warning: cache unreachable" in done.stderr
+    assert "warning: cache push-failed" in done.stderr
+    assert _runs(project) == 1 and (project / "a.sif").exists()
