@@ -26,6 +26,7 @@ from defkit.build.context import (
     BuildContext,
     BuildFinished,
     BuildStarted,
+    Event,
     Mode,
     Notice,
     ProgressCallback,
@@ -198,6 +199,7 @@ def build(
         redactor.error(exc)
         raise
     deffile, definition = loaded.deffile, loaded.embedded
+    requested_mode = mode
     if mode is None:
         mode, notice = default_mode(fakeroot)
     else:
@@ -220,8 +222,21 @@ def build(
         except DefkitError as exc:
             redactor.error(exc)
             raise
-        with hook.claim(key, cache, redactor.wrap(progress)) as claim:
+        emit = redactor.wrap(progress)
+        # The cache's answers are shown after the build's first line (BuildStarted).
+        pending: list[Event] = []
+
+        def flush() -> None:
+            claim.progress = emit
+            for event in pending:
+                emit(event)
+            pending.clear()
+
+        with hook.claim(key, cache, pending.append) as claim:
             if claim.hit is not None:
+                emit(BuildStarted(def_path, target, mode, "cache", len(deffile.stages),
+                                  source_date_epoch))
+                flush()
                 existing = _identity(target)
                 try:
                     claim.place(target)
@@ -229,13 +244,29 @@ def build(
                     _discard_new_output(target, existing)
                     raise
                 seconds = time.monotonic() - started
+                emit(BuildFinished(target, claim.hit.size, seconds))
                 return BuildResult(target, claim.hit.size, seconds, source_date_epoch, mode)
-            built = build(def_path, output=target, mode=mode, arch=arch, build_args=args,
-                           secret_args=secret_args, warn_unused_build_args=warn_unused_build_args,
-                           sections=sections, notest=notest, force=force, insecure=insecure,
-                           workdir=workdir, source_date_epoch=source_date_epoch,
-                           base_digests=key.base_digests, progress=progress, runner=runner)
+
+            finished: list[Event] = []
+
+            def relay(event: Event) -> None:
+                if isinstance(event, BuildFinished):
+                    finished.append(event)  # the last line, after the cache has the image
+                    return
+                progress(event)
+                if isinstance(event, BuildStarted):
+                    flush()
+
+            built = build(def_path, output=target, fakeroot=fakeroot, mode=requested_mode,
+                          arch=arch, build_args=args, secret_args=secret_args,
+                          warn_unused_build_args=warn_unused_build_args, sections=sections,
+                          notest=notest, force=force, insecure=insecure, workdir=workdir,
+                          source_date_epoch=source_date_epoch, base_digests=key.base_digests,
+                          progress=relay, runner=runner)
+            flush()
             claim.store_output(target, cache)
+            for event in finished:
+                progress(event)
             return built
     if workdir is None and sandbox is not None:
         # Next to the sandbox, so the finished tree is renamed into place, never copied (a copy

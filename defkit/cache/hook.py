@@ -82,34 +82,36 @@ def key_of(def_path: str, deffile: DefFile, *, build_args: Mapping[str, str],
 class Claim:
     """A build's hold on its key: `hit` is the entry to reuse (None on a miss)."""
 
-    def __init__(self, store: BuildCache, key: CacheKey, hit: Optional[Entry],
+    def __init__(self, store: Optional[BuildCache], key: CacheKey, hit: Optional[Entry],
                  progress: ProgressCallback):
-        self.store, self.key, self.hit, self._progress = store, key, hit, progress
+        self.store, self.key, self.hit, self.progress = store, key, hit, progress
 
     def place(self, target: str) -> None:
-        assert self.hit is not None
+        assert self.hit is not None and self.store is not None
         how = place(self.hit.image, target)
         if how == "hardlink":
             # A link changes the inode's ctime: seal the entry again (its content is the one
             # checked an instant ago, under the lock).
             self.store.verify_seal(self.key.key)
-        self._progress(CacheStatus(self.key.tag, "hit", f"placed by {how}"))
+        self.progress(CacheStatus(self.key.tag, "hit", f"placed by {how}"))
 
     def store_output(self, target: str, options: CacheOptions) -> None:
         """Keep the built image (and push it with `cache_to`); a cache that cannot take it
         (full disk, unreachable registry) is a warning only."""
+        if self.store is None:
+            return
         try:
             self.store.put(self.key.key, target, self.key.document)
         except CacheError as exc:
-            self._progress(CacheStatus(self.key.tag, "not-stored", exc.message))
+            self.progress(CacheStatus(self.key.tag, "not-stored", exc.message))
             return
-        self._progress(CacheStatus(self.key.tag, "stored"))
+        self.progress(CacheStatus(self.key.tag, "stored"))
         if options.cache_to:
             from defkit.cache import remote
 
             why = remote.push(options.cache_to, self.key.key, target, self.key.document,
                               insecure=options.insecure)
-            self._progress(CacheStatus(self.key.tag, "push-failed" if why else "pushed",
+            self.progress(CacheStatus(self.key.tag, "push-failed" if why else "pushed",
                                        why or options.cache_to))
 
 
@@ -138,6 +140,15 @@ def claim(key: CacheKey, options: CacheOptions, progress: ProgressCallback) -> I
     """Probe the store under the key's lock, held until the caller has built and stored (a
     concurrent build of the same key waits here, then finds the entry)."""
     store = BuildCache(options.root)
+    try:
+        store.prepare()
+    except CacheError as exc:
+        # An unusable cache (unwritable directory) costs the reuse, not the build.
+        if options.only:
+            raise
+        progress(CacheStatus(key.tag, "unavailable", exc.message))
+        yield Claim(None, key, None, progress)
+        return
     with store.locked(key.key):
         hit = store.get(key.key) if options.enabled else None
         if hit is None and options.enabled:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -35,7 +34,6 @@ from defkit.errors import DefkitError
 IMAGE = "image.sif"
 META = "entry.json"
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
-_READ_SIZE = 1024 * 1024
 
 
 class CacheError(DefkitError):
@@ -68,11 +66,9 @@ def _seal(info: os.stat_result) -> list[int]:
 
 
 def sha256_file(path: str) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for piece in iter(lambda: handle.read(_READ_SIZE), b""):
-            hasher.update(piece)
-    return "sha256:" + hasher.hexdigest()
+    from defkit.sif.oras import sha256_file as digest_and_size
+
+    return digest_and_size(path)[0]
 
 
 def _check_key(key: str) -> str:
@@ -122,17 +118,21 @@ class BuildCache:
     def _dir(self, key: str) -> str:
         return os.path.join(self.root, _check_key(key))
 
-    def _makedirs(self) -> None:
+    def prepare(self) -> None:
+        """Create the store's directories; a CacheError when it cannot be written."""
+        locks = os.path.join(self.root, ".locks")
         try:
-            os.makedirs(os.path.join(self.root, ".locks"), exist_ok=True)
+            os.makedirs(locks, exist_ok=True)
         except OSError as exc:
             raise CacheError(f"build cache {self.root}: {exc.strerror}") from None
+        if not os.access(self.root, os.W_OK) or not os.access(locks, os.W_OK):
+            raise CacheError(f"build cache {self.root}: not writable")
 
     @contextlib.contextmanager
     def locked(self, key: str, *, wait: bool = True) -> Iterator[bool]:
         """Hold the key's lock (a build from its probe to its store). With `wait=False`, yields
         False at once when another process holds it."""
-        self._makedirs()
+        self.prepare()
         lock = filelock.FileLock(os.path.join(self.root, ".locks", f"{_check_key(key)}.lock"))
         try:
             lock.acquire(timeout=-1 if wait else 0)
@@ -207,7 +207,7 @@ class BuildCache:
 
     def put(self, key: str, image: str, document: dict[str, Any]) -> Entry:
         """Store a copy of `image` under `key` (assembled aside, then renamed into place)."""
-        self._makedirs()
+        self.prepare()
         staging = tempfile.mkdtemp(prefix=".tmp-", dir=self.root)
         try:
             stored = os.path.join(staging, IMAGE)

@@ -64,7 +64,8 @@ def describe(event: Event) -> Optional[str]:
         return f"notice: {event.message}"
     if isinstance(event, CacheStatus):
         detail = f" ({event.message})" if event.message else ""
-        prefix = "warning: " if event.status in ("unreachable", "push-failed", "not-stored") \
+        prefix = "warning: " if event.status in ("unreachable", "push-failed", "not-stored",
+                                                     "unavailable") \
             else "defkit: "
         return f"{prefix}cache {event.status} {event.key}{detail}"
     if isinstance(event, BuildFinished):

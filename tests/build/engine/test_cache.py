@@ -271,3 +271,15 @@ def test_an_unreachable_cache_registry_warns_and_builds_locally(project: pathlib
     assert "warning: cache unreachable" in done.stderr
     assert "warning: cache push-failed" in done.stderr
     assert _runs(project) == 1 and (project / "a.sif").exists()
+
+
+def test_an_unwritable_cache_is_a_warning_and_the_build_goes_on(project: pathlib.Path) -> None:
+    def_path = _project(project)
+    blocker = project / "not-a-directory"
+    blocker.write_text("")
+    events: list[Event] = []
+    _build(def_path, "a.sif", events, cache=CacheOptions(root=str(blocker / "builds")))
+    assert _statuses(events) == ["unavailable"]
+    assert _runs(project) == 1 and (project / "a.sif").exists()
+    with pytest.raises(Exception, match="build cache"):
+        _build(def_path, "b.sif", cache=CacheOptions(root=str(blocker / "builds"), only=True))
