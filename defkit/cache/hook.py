@@ -13,7 +13,7 @@ from defkit.build.context import CacheStatus, ProgressCallback
 from defkit.cache.key import CacheKey, KeyInputs, compute_key
 from defkit.cache.store import BuildCache, CacheError, Entry, place
 from defkit.cache.tree import StatCache
-from defkit.errors import BuildError
+from defkit.errors import BuildError, DefkitError
 from defkit.model import DefFile, Stage
 from defkit.runner import Runner
 
@@ -45,6 +45,16 @@ def registry_resolver(def_path: str, arch: str, insecure: bool
     the digest the registry names for the tag now (one request)."""
 
     def resolve(stage: Stage, agent: str) -> dict[str, str]:
+        try:
+            return _resolve(stage, agent)
+        except DefkitError as exc:
+            # As the agents do: the error points at the From: line.
+            entry = stage.header_entry("from")
+            if exc.path is None and entry is not None:
+                exc.path, exc.span = def_path, entry.span
+            raise
+
+    def _resolve(stage: Stage, agent: str) -> dict[str, str]:
         from defkit.lock import parse_base, pinned
 
         ref = parse_base(agent, stage.header_value("from") or "", stage)
