@@ -27,8 +27,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import filelock
-
 from defkit.errors import DefkitError
 
 IMAGE = "image.sif"
@@ -131,18 +129,21 @@ class BuildCache:
     @contextlib.contextmanager
     def locked(self, key: str, *, wait: bool = True) -> Iterator[bool]:
         """Hold the key's lock (a build from its probe to its store). With `wait=False`, yields
-        False at once when another process holds it."""
+        False at once when another process holds it. A plain flock, not `filelock`: it is held
+        across a whole build, while the build forks its sandboxes, and the kernel drops it when
+        its holder dies however it dies (kill -9)."""
         self.prepare()
-        lock = filelock.FileLock(os.path.join(self.root, ".locks", f"{_check_key(key)}.lock"))
+        path = os.path.join(self.root, ".locks", f"{_check_key(key)}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            lock.acquire(timeout=-1 if wait else 0)
-        except filelock.Timeout:
-            yield False
-            return
-        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
             yield True
         finally:
-            lock.release()
+            os.close(fd)
 
     def get(self, key: str) -> Optional[Entry]:
         """The entry, checked (see the module's docstring); a corrupt one is discarded."""
