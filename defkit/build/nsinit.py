@@ -30,6 +30,7 @@ import ctypes
 import errno
 import marshal
 import os
+import signal
 import struct
 import sys
 from typing import Any, Optional
@@ -391,6 +392,10 @@ def _exec(argv: list[str], env: dict[str, str], cwd: str) -> int:
         return 1
     # Nothing of ours may leak into the container (CVE-2024-21626: an fd of a host directory).
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    # Python starts with SIGPIPE and SIGXFSZ ignored, and an ignored signal stays ignored across
+    # exec: `yes | head` in a %post would then never end (`yes` gets EPIPE, not the signal).
+    for number in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(number, signal.SIG_DFL)
     failure = _execvp(argv, env)
     print(f"{PROG}: cannot run {argv[0]}: {failure.strerror}", file=sys.stderr)
     return 127 if failure.errno == errno.ENOENT else 126
