@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import pathlib
 import tarfile
 
@@ -92,6 +93,21 @@ def test_other_layer_compressions(registry: RunningRegistry, compression: str) -
         descriptor = client.get_manifest(pinned).json()["layers"][0]
     suffix = {"zstd": "+zstd", "none": ""}[compression]
     assert descriptor["mediaType"] == f"application/vnd.oci.image.layer.v1.tar{suffix}"
+
+
+def test_push_is_one_streamed_put_by_default(registry: RunningRegistry,
+                                             tmp_path: pathlib.Path) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    source = tmp_path / "blob"
+    source.write_bytes(data)
+    ref = registry.ref("monolithic/blob:x")
+    before = len(registry.request_log())
+    with registry.client() as client:
+        client.push_blob(ref, str(source), sha256(data), len(data))
+        client.fetch_blob(ref, sha256(data), str(tmp_path / "back"), size=len(data))
+    assert (tmp_path / "back").read_bytes() == data
+    sent = [(r.method, r.status) for r in registry.request_log()[before:] if r.method != "GET"]
+    assert sent == [("HEAD", 404), ("POST", 202), ("PUT", 201)]
 
 
 def test_chunked_push_of_a_large_blob(registry: RunningRegistry, tmp_path: pathlib.Path) -> None:

@@ -34,6 +34,25 @@ def test_dropped_connection_mid_blob_is_resumed(registry: RunningRegistry,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", digest.replace(":", "-")]
 
 
+def test_server_ignoring_range_gets_the_blob_again_from_the_start(
+        registry: RunningRegistry, tmp_path: pathlib.Path) -> None:
+    # Larger than the client's hand-over batches, cut after several: bytes already hashed and
+    # written must be forgotten when the second answer starts again from the first byte.
+    data = os.urandom(3 * 1024 * 1024)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with registry.client() as client:
+        push_bytes(client, registry.ref("resume/full:x"), data, tmp_path)
+    before = len(registry.request_log())
+    with (CuttingProxy(registry.host, cut_after=1536 * 1024, ignore_range=True) as proxy,
+          registry.client() as client):
+        ref = parse_reference(f"{proxy.host}/resume/full:x")
+        client.fetch_blob(ref, digest, str(tmp_path / "out"), size=len(data))
+        assert proxy.cuts == 1
+    assert (tmp_path / "out").read_bytes() == data
+    gets = [r for r in registry.request_log()[before:] if r.method == "GET"]
+    assert [r.status for r in gets] == [200, 200]
+
+
 MEASURE = textwrap.dedent('''
     import hashlib, os, resource, sys
     from defkit.registry.client import RegistryClient
