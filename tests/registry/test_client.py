@@ -84,6 +84,22 @@ def test_index_of_platforms(registry: RunningRegistry, docker: bool) -> None:
         assert json.loads(config_path.read_bytes())["architecture"] == "arm64"
 
 
+def test_index_platforms_with_variants(registry: RunningRegistry, tmp_path: pathlib.Path) -> None:
+    pinned = push_test_image(registry, "roundtrip/variants", "v", [tar_of({"a": b"a"})], {},
+                             platforms=["linux/amd64", "linux/arm/v7", "linux/arm64/v8"])
+    with registry.client() as client:
+        entries = client.get_manifest(pinned).json()["manifests"]
+        assert [entry["platform"] for entry in entries] == [
+            {"os": "linux", "architecture": "amd64"},
+            {"os": "linux", "architecture": "arm", "variant": "v7"},
+            {"os": "linux", "architecture": "arm64", "variant": "v8"},
+        ]
+        config_ref = client.get_manifest(pinned.with_digest(entries[1]["digest"])).json()["config"]
+        client.fetch_blob(pinned, config_ref["digest"], str(tmp_path / "config"))
+    config = json.loads((tmp_path / "config").read_bytes())
+    assert (config["os"], config["architecture"], config["variant"]) == ("linux", "arm", "v7")
+
+
 @pytest.mark.parametrize("compression", ["zstd", "none"])
 def test_other_layer_compressions(registry: RunningRegistry, compression: str) -> None:
     layer = tar_of({"x": b"x" * 1000})
