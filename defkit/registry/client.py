@@ -141,6 +141,35 @@ def _registry_message(response: httpx.Response) -> tuple[str, str]:
     return "", ""
 
 
+class _SystemTrust(ssl.SSLContext):
+    """Verifies servers against the system's CA store (as Apptainer's Go TLS does), not
+    certifi's bundle, so registries behind a site CA are trusted where the host trusts them.
+
+    The store is read at the first TLS handshake, not when the client is made: reading it
+    takes ~0.1 s, which plain-HTTP (loopback) registries never need to pay. httpx takes the
+    context when its client is built; a subclass is the way to defer the loading."""
+
+    def __init__(self, protocol: int = ssl.PROTOCOL_TLS_CLIENT):
+        self.verify_mode = ssl.CERT_REQUIRED  # as ssl.create_default_context() sets them
+        self.check_hostname = True
+        self._store_lock = threading.Lock()
+        self._store_loaded = False
+
+    def _load_store(self) -> None:
+        with self._store_lock:
+            if not self._store_loaded:
+                self.load_default_certs(ssl.Purpose.SERVER_AUTH)
+                self._store_loaded = True
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._load_store()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self._load_store()  # TLS inside TLS (an HTTPS proxy)
+        return super().wrap_bio(*args, **kwargs)
+
+
 class _Token:
     def __init__(self, value: str, lifetime: float):
         self.value = value
@@ -179,10 +208,8 @@ class RegistryClient:
             self._lookup = lambda host: fixed
         else:
             self._lookup = credentials
-        # The system's CA store (as Apptainer's Go TLS uses), not certifi's bundle: registries
-        # behind a site CA are trusted where the host trusts them.
         self._http = httpx.Client(
-            verify=ssl.create_default_context(),
+            verify=_SystemTrust(ssl.PROTOCOL_TLS_CLIENT),
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15)),
             follow_redirects=True,

@@ -23,6 +23,7 @@ from defkit.registry.errors import (
     AuthError,
     DigestMismatchError,
     NotFoundError,
+    RegistryError,
     UnreachableError,
     UnsupportedManifestError,
 )
@@ -267,3 +268,44 @@ def test_basic_auth_with_right_and_wrong_password(auth_registry: RunningRegistry
     with RegistryClient(credentials=lambda host: None) as client, \
             pytest.raises(AuthError, match="needs credentials"):
         client.get_manifest(pinned)
+
+
+def test_ca_store_is_read_at_the_first_tls_handshake(tmp_path: pathlib.Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real TLS server with a self-signed certificate: refused as long as the system's store
+    # does not hold it; trusted when SSL_CERT_FILE names it after the client was made (so the
+    # store was read at the handshake, not in RegistryClient()).
+    import http.server
+    import ssl
+    import threading
+
+    from defkit.runner import run
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)], check=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    ref = parse_reference(f"{host}/tls/x:1")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    try:
+        for trusted in (False, True):
+            with RegistryClient(timeout=5, credentials=lambda host: None) as client:
+                client.base_url = lambda ref: f"https://{host}/v2/{ref.repository}"  # type: ignore[method-assign]
+                if trusted:
+                    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+                # The handler answers 501 to everything: a registry error, after the handshake.
+                expected = RegistryError if trusted else UnreachableError
+                with pytest.raises(expected) as error:
+                    client.get_manifest(ref)
+                assert ("self-signed certificate" in str(error.value)) is not trusted
+    finally:
+        server.shutdown()
+        server.server_close()
