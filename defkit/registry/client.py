@@ -529,14 +529,13 @@ class RegistryClient:
         directory = os.path.dirname(os.path.abspath(dest))
         handle, temporary = tempfile.mkstemp(prefix=".blob-", suffix=".part", dir=directory)
         try:
-            with _HashingWriter(handle, digest.partition(":")[0]) as sink:
-                self._download(ref, digest, sink, size, progress)
-            os.close(handle)
-            handle = -1
+            try:
+                with _HashingWriter(handle, digest.partition(":")[0]) as sink:
+                    self._download(ref, digest, sink, size, progress)
+            finally:
+                os.close(handle)
             os.replace(temporary, dest)
         except BaseException:
-            if handle != -1:
-                os.close(handle)
             os.unlink(temporary)
             raise
 
