@@ -159,6 +159,17 @@ def _enabled(
 def _run_rules(
     source: Source, deffile: Optional[DefFile], errors: tuple[DefParseError, ...]
 ) -> Iterable[Problem]:
+    from defkit.lint.rules._shell import forget_commands
+
+    try:
+        yield from _run_enabled_rules(source, deffile, errors)
+    finally:
+        forget_commands()  # this file's commands, cached for its rules
+
+
+def _run_enabled_rules(
+    source: Source, deffile: Optional[DefFile], errors: tuple[DefParseError, ...]
+) -> Iterable[Problem]:
     from defkit.lint import context
 
     for rule in enabled_rules(source.config, source.path):

@@ -302,9 +302,16 @@ def commands(section: Section) -> tuple[Command, ...]:
     return _commands(section)
 
 
-@functools.lru_cache(maxsize=512)
+# Unbounded, emptied for each file (`forget_commands`): the rules run one after the other over
+# every section of a file, so a bounded cache smaller than a file's sections would keep none.
+@functools.cache
 def _commands(section: Section) -> tuple[Command, ...]:
     return tuple(_split_commands(section))
+
+
+def forget_commands() -> None:
+    """Empty the cache of `commands` (the linter calls it after each file)."""
+    _commands.cache_clear()
 
 
 def _split_commands(section: Section) -> Iterator[Command]:
