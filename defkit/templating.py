@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Union
 
@@ -68,14 +68,10 @@ def _position(text: str, index: int, first_line: int) -> Span:
     return Span(line, column, line, column + 1)
 
 
-def template_stage(
-    stage: Stage, build_args: Mapping[str, str], *, path: str = "<string>"
-) -> tuple[str, set[str]]:
-    """The stage's text with its placeholders replaced, and the names used."""
-    defaults = arguments_map(stage.script("arguments"))
-    source = stage.raw
-    out: list[str] = []
-    used: set[str] = set()
+def live_placeholders(source: str) -> Iterator[re.Match[str]]:
+    """The placeholders Apptainer replaces in a stage's text `source`, in order: not those
+    commented out (a `#` followed by anything but `!` before it on its line, since the last
+    placeholder replaced)."""
     copied_to = 0
     # Where lines start and where a `#` is followed by something other than `!`, found once:
     # looking back from each placeholder would read a long line once per placeholder on it.
@@ -89,6 +85,20 @@ def template_stage(
         mark = bisect.bisect_left(marks, line_start)
         if mark < len(marks) and marks[mark] + 1 < match.start():
             continue  # a commented placeholder is left as it is, even if undefined
+        yield match
+        copied_to = match.end()
+
+
+def template_stage(
+    stage: Stage, build_args: Mapping[str, str], *, path: str = "<string>"
+) -> tuple[str, set[str]]:
+    """The stage's text with its placeholders replaced, and the names used."""
+    defaults = arguments_map(stage.script("arguments"))
+    source = stage.raw
+    out: list[str] = []
+    used: set[str] = set()
+    copied_to = 0
+    for match in live_placeholders(source):
         name = match.group(1)
         if name in build_args:
             value = build_args[name]

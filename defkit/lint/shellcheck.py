@@ -131,8 +131,11 @@ def early_snippets(path: str, text: str, extra_excluded: Sequence[str] = ()) -> 
     """The snippets of a file as its scanned sections give them, before the full parse: they
     start ShellCheck as soon as the files are read. `PendingCheck.results_for` is then asked
     for the parsed file's snippets and checks any the scan did not foresee."""
-    from defkit.parser import split_stages
+    from defkit.parser import lone_surrogate, split_stages
     from defkit.sections import scanned_sections
+
+    if lone_surrogate(text) >= 0:
+        return []  # not text ShellCheck can be given; the parse reports it
 
     sections = [
         section
