@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 _SLOW_INPUTS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
 
 settings.register_profile(
-    "defkit-fuzz-ci", max_examples=40, deadline=None, suppress_health_check=_SLOW_INPUTS
+    "defkit-fuzz-ci", max_examples=15, deadline=None, suppress_health_check=_SLOW_INPUTS
 )
 settings.register_profile(
     "defkit-fuzz-long",

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 #: Any code point: every category, lone surrogates included (`characters()` leaves them out).
 ANY_CHAR = st.characters(exclude_categories=())
+#: The most text a generated file holds (in characters).
+LARGEST = 1_000_000
 #: Characters that trip `str` methods and Unicode-aware regexes.
 TRICKY_CHARS = st.sampled_from(
     list("²³¹٣۳߃३০౩๓༣፫០᠓٠\u00a0\u2003\u3000\u1680\u2028\u2029\u0085\ufeff\u200b")
@@ -120,6 +122,8 @@ def deffiles(draw: st.DrawFn) -> str:
     body = end.join(lines) + end
     head = "Bootstrap: docker" + end + "From: alpine" + end
     times = draw(st.sampled_from([1, 1, 1, 2, 50, 500, 3000]))
+    # Large, but not what no machine can hold: a megabyte of text at most.
+    times = max(1, min(times, LARGEST // max(1, len(head) + len(body))))
     shape = draw(st.sampled_from(["stages", "body", "once"]))
     if shape == "stages":
         return (head + body) * times
@@ -158,6 +162,7 @@ def dockerfiles(draw: st.DrawFn) -> str:
     shape = draw(st.sampled_from(["lines", "chain", "stages", "body"]))
     times = draw(st.sampled_from([1, 1, 2, 100, 1000]))
     body = end.join(lines) + end
+    times = max(1, min(times, LARGEST // max(1, len(body) + 30)))
     if shape == "chain":
         chain = "".join(f"FROM s{i} AS s{i + 1}{end}{body}" for i in range(times))
         return f"FROM alpine AS s0{end}" + chain
