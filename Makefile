@@ -43,6 +43,7 @@ bench: install
 
 e2e: install
 	$(BIN)/pytest -q -m e2e
+	DEFKIT_FUZZ=long $(BIN)/pytest -q tests/fuzz/test_fuzz_targets.py
 
 # The Quickstart's main job: lint, build (rootless, no network) and run the example image.
 example: install

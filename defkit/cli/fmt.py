@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import tempfile
 
@@ -53,7 +52,9 @@ def fmt(files: tuple[str, ...], check: bool, show_diff: bool) -> int:
             continue
         changed += 1
         if show_diff:
-            diff = difflib.unified_diff(
+            from defkit.textdiff import unified_diff
+
+            diff = unified_diff(
                 deffile.text.splitlines(keepends=True),
                 formatted.splitlines(keepends=True),
                 fromfile=path,

@@ -224,7 +224,7 @@ class _StageRefs:
         lowered = reference.lower()
         if lowered in self.names:
             index = self.names[lowered]
-        elif reference.isdigit() and int(reference) < self.count:
+        elif _is_index(reference) and int(reference) < self.count:
             index = int(reference)
         else:
             external = self.external
@@ -260,13 +260,26 @@ class _Walk:
     def convert_stage(self, index: int) -> StageState:
         if index in self.states:
             return self.states[index]
+        # The stages to convert first: the ancestors not converted yet, parents before their
+        # children (a loop, not recursion: a chain of `FROM previous` may be thousands long).
+        chain = [index]
+        parent = self.parents[index]
+        while parent is not None and parent not in self.states:
+            chain.append(parent)
+            parent = self.parents[parent]
+        for stage_index in reversed(chain):
+            self._convert(stage_index)
+        return self.states[index]
+
+    def _convert(self, index: int) -> None:
+        """Converts stage `index`, whose parent stage (if any) is converted."""
         stage = self.dockerfile.stages[index]
         parent = self.parents[index]
         names = self.refs.apptainer_names
         copy_sources = self.refs.copy_sources
         if parent is not None:
             line = stage.from_instruction.span.line
-            state = self.convert_stage(parent).fork(
+            state = self.states[parent].fork(
                 names[index],
                 f"Dockerfile line {line}: {stage.from_instruction.original} "
                 f"(the steps of stage {names[parent]} are replayed here)",
@@ -285,7 +298,6 @@ class _Walk:
             convert_instruction(state, instruction, ctx)
         self.refs.current = previous
         self.states[index] = state
-        return state
 
 
 def _literal(word: str, scope: Scope, escape: str, instruction: Instruction) -> str:
@@ -325,10 +337,16 @@ def _target_index(stages: tuple[Stage, ...], names: dict[str, int], target: Opti
         return len(stages) - 1
     if target.lower() in names:
         return names[target.lower()]
-    if target.isdigit() and int(target) < len(stages):
+    if _is_index(target) and int(target) < len(stages):
         return int(target)
     known = ", ".join(sorted(names)) or "none"
     raise ConvertError(f"--target {target}: no such stage (named stages: {known})", path=path)
+
+
+def _is_index(reference: str) -> bool:
+    """A stage number as BuildKit reads one (strconv.Atoi): ASCII digits only (`str.isdigit`
+    also accepts "²" and other digits `int` refuses), and short enough for an int."""
+    return reference.isascii() and reference.isdigit() and len(reference) < 19
 
 
 def _needs_shell(stage: Stage) -> bool:
