@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Optional, Protocol
 
-from defkit.errors import ToolMissingError
+from defkit.errors import DefkitError, ToolMissingError
 
 
 class Runner(Protocol):
@@ -26,6 +28,10 @@ class Runner(Protocol):
     ) -> subprocess.CompletedProcess[bytes]: ...
 
 
+class ToolTimeoutError(DefkitError):
+    """A program ran longer than its caller allows (e.g. unsquashfs on a crafted image)."""
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -36,21 +42,49 @@ def run(
     check: bool = False,
     timeout: Optional[float] = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run `argv`; a missing program becomes a ToolMissingError naming it."""
+    """Run `argv`; a missing program becomes a ToolMissingError naming it. After `timeout`
+    seconds the program and everything it started are killed: ToolTimeoutError."""
     try:
-        return subprocess.run(
+        # With a time limit the program gets its own process group, so a wrapper's children
+        # (`unshare ... fakeroot ... mksquashfs`) are killed with it and cannot hold the pipes.
+        proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=dict(env) if env is not None else None,
-            input=input,
+            stdin=subprocess.PIPE if input is not None else None,
             stdout=subprocess.PIPE if capture else None,
             stderr=subprocess.PIPE if capture else None,
-            check=check,
-            timeout=timeout,
+            start_new_session=timeout is not None,
         )
     except FileNotFoundError as exc:
         wanted = " ".join(argv[:2])
         raise ToolMissingError(f"{argv[0]} is not installed (needed to run {wanted})") from exc
+    try:
+        stdout, stderr = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc, timeout is not None)
+        raise _timed_out(argv, timeout) from None
+    except BaseException:
+        _kill(proc, timeout is not None)
+        raise
+    done = subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
+    if check:
+        done.check_returncode()
+    return done
+
+
+def _kill(proc: subprocess.Popen[bytes], group: bool) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    proc.communicate()
+
+
+def _timed_out(argv: Sequence[str], timeout: Optional[float]) -> ToolTimeoutError:
+    return ToolTimeoutError(f"{os.path.basename(argv[0])} did not finish within {timeout:g} "
+                            "seconds and was stopped")
 
 
 def run_streaming(
@@ -60,12 +94,14 @@ def run_streaming(
     cwd: Optional[str] = None,
     env: Optional[Mapping[str, str]] = None,
     stderr_to_stdout: bool = False,
+    timeout: Optional[float] = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `argv`, calling `on_line` with each line of its stdout as it arrives.
 
     Lines end at "\\n" or "\\r" (progress bars redraw with "\\r"), decoded leniently. stdout is
     not kept (`.stdout` is b""); stderr is captured and returned unless `stderr_to_stdout`.
-    A missing program becomes a ToolMissingError naming it.
+    A missing program becomes a ToolMissingError naming it; one still running after `timeout`
+    seconds is killed with everything it started (ToolTimeoutError).
     """
     try:
         proc = subprocess.Popen(
@@ -75,6 +111,7 @@ def run_streaming(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if stderr_to_stdout else subprocess.PIPE,
+            start_new_session=timeout is not None,
         )
     except FileNotFoundError as exc:
         needed = " ".join(argv[:2])
@@ -87,6 +124,18 @@ def run_streaming(
         stderr = proc.stderr
         err_thread = threading.Thread(target=lambda: err_chunks.append(stderr.read()), daemon=True)
         err_thread.start()
+    expired = threading.Event()
+    watchdog: Optional[threading.Timer] = None
+    if timeout is not None:
+
+        def expire() -> None:
+            expired.set()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        watchdog = threading.Timer(timeout, expire)
+        watchdog.daemon = True
+        watchdog.start()
     pending = b""
     try:
         while True:
@@ -107,7 +156,11 @@ def run_streaming(
         raise
     finally:
         proc.stdout.close()
+        if watchdog is not None:
+            watchdog.cancel()
     returncode = proc.wait()
     if err_thread is not None:
         err_thread.join()
+    if expired.is_set():
+        raise _timed_out(argv, timeout)
     return subprocess.CompletedProcess(list(argv), returncode, b"", b"".join(err_chunks))

@@ -2,7 +2,8 @@
 
 `apptainer build` parses the untemplated file, then for each stage replaces placeholders using the
 build args and that stage's own `%arguments` defaults, and parses the result again. The text of
-all templated stages, concatenated, is what the image stores as its definition.
+all templated stages, concatenated, is what Apptainer stores as the image's definition (defkit's
+build stores the text as written instead: `build.engine.load_definition`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ def parse_build_arg(text: str) -> tuple[str, str]:
     """A `--build-arg KEY=VALUE`; invalid ones are fatal, as in Apptainer."""
     pair = split_argument(text)
     if pair is None:
-        problem = "missing key portion in" if "=" in text else "is not a key=value pair:"
-        raise DefParseError(f"build arg {problem} {text!r}", kind="build-arg")
+        # Only the key is shown: the value may be a secret (Apptainer prints the whole text).
+        if "=" in text:
+            raise DefParseError("build arg missing key portion (nothing before `=`)",
+                                kind="build-arg")
+        raise DefParseError(f"build arg is not a key=value pair: {text!r}", kind="build-arg")
     return pair
 
 
@@ -50,10 +54,12 @@ def read_build_arg_file(
         raise DefParseError(f"error while opening file {str(path)!r}: {exc.strerror}") from None
     found: dict[str, str] = {}
     warnings = []
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         pair = split_argument(line)
         if pair is None:
-            warnings.append(f"Skipping {line!r} in build arg file: not a key=value pair")
+            # The line is not shown: it may hold a secret written without its `KEY=`.
+            warnings.append(f"Skipping line {number} of build arg file {os.fspath(path)}: "
+                            "not a key=value pair")
             continue
         found[pair[0]] = pair[1]
     return found, warnings

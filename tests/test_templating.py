@@ -72,4 +72,7 @@ def test_build_arg_parsing(tmp_path) -> None:
     arg_file.write_text("A=1\nbad line\nB = two\n")
     args, warnings = read_build_arg_file(arg_file)
     assert args == {"A": "1", "B": "two"}
-    assert len(warnings) == 1 and "bad line" in warnings[0]
+    assert warnings == [f"Skipping line 2 of build arg file {arg_file}: not a key=value pair"]
+    with pytest.raises(DefParseError) as caught:
+        parse_build_arg("=hunter2")
+    assert "hunter2" not in caught.value.format()

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Optional
 
 from defkit.build import reproducible
@@ -26,7 +26,7 @@ from defkit.build.context import (
     StepStarted,
     ignore_event,
 )
-from defkit.build.redact import Redactor
+from defkit.build.redact import Redactor, secret_names
 from defkit.errors import BuildError, DefkitError, ToolMissingError
 from defkit.runner import Runner, run, run_streaming
 
@@ -71,6 +71,7 @@ def build_with_apptainer(
     fakeroot: bool = False,
     arch: Optional[str] = None,
     build_args: Optional[Mapping[str, str]] = None,
+    secret_args: Collection[str] = (),
     warn_unused_build_args: bool = False,
     sections: Sequence[str] = ("all",),
     notest: bool = False,
@@ -80,8 +81,10 @@ def build_with_apptainer(
     progress: ProgressCallback = ignore_event,
     runner: Runner = run,
 ) -> str:
-    """Build with Apptainer; returns the output path."""
-    from defkit.build.engine import checked_target
+    """Build with Apptainer; returns the output path. The image embeds the definition as written
+    (placeholders unexpanded), as with the native engine; a secret that the image would store is
+    refused before Apptainer runs."""
+    from defkit.build.engine import checked_target, load_definition
     from defkit.build.pack import pack_sif
     from defkit.build.steps import remove_tree
 
@@ -94,6 +97,12 @@ def build_with_apptainer(
     args = dict(build_args or {})
     redactor = Redactor(args.values())
     progress = redactor.wrap(progress)
+    try:
+        embedded = load_definition(def_path, args, warn_unused=True,
+                                   secrets=secret_names(args, secret_args)).embedded
+    except DefkitError as exc:
+        redactor.error(exc)
+        raise
     rootless = fakeroot or os.geteuid() != 0
     if source_date_epoch is None:
         source_date_epoch = reproducible.source_date_epoch(def_path, runner=runner)
@@ -131,28 +140,28 @@ def build_with_apptainer(
                            source_date_epoch=source_date_epoch, build_args=args,
                            sections=tuple(sections), notest=notest, force=force,
                            progress=progress, runner=runner)
+        _replace_definition(rootfs, embedded)
         if sandbox is not None:
             from defkit.build.engine import _finish_sandbox
 
             _finish_sandbox(rootfs, target, ctx)
             size = 0
         else:
-            definition = _embedded_definition(rootfs, def_path)
-            pack_sif(rootfs, target, ctx, definition=definition, fakeroot_state=None,
+            pack_sif(rootfs, target, ctx, definition=embedded, fakeroot_state=None,
                      bootstrap=None, work=base)
             size = os.path.getsize(target)
         progress(BuildFinished(target, size, time.monotonic() - started))
         return target
     except DefkitError as exc:
-        exc.message = redactor(exc.message)
+        redactor.error(exc)
         raise
     finally:
         remove_tree(base)
 
 
-def _embedded_definition(rootfs: str, def_path: str) -> str:
-    """The def file Apptainer stored in the sandbox (templated), else the file as written."""
-    stored = os.path.join(rootfs, ".singularity.d", "Singularity")
-    path = stored if os.path.isfile(stored) and not os.path.islink(stored) else def_path
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read()
+def _replace_definition(rootfs: str, embedded: str) -> None:
+    """Apptainer stored the templated definition in the sandbox: the one written replaces it."""
+    from defkit.build.layout import write_file
+
+    if os.path.lexists(os.path.join(rootfs, ".singularity.d", "Singularity")):
+        write_file(rootfs, "/.singularity.d/Singularity", embedded, 0o644)

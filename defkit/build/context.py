@@ -136,6 +136,7 @@ class BuildContext:
     arch: str  # Go arch name ("amd64", "arm64", ...)
     source_date_epoch: int
     build_args: Mapping[str, str] = field(default_factory=dict)
+    build_labels: Mapping[str, str] = field(default_factory=dict)  # e.g. recorded build args
     sections: tuple[str, ...] = ("all",)  # the --section gate
     notest: bool = False
     force: bool = False

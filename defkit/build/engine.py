@@ -12,11 +12,12 @@ ends (success, error, Ctrl-C). The output appears only at the very end, by renam
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -34,7 +35,7 @@ from defkit.build.context import (
     Warning,
     ignore_event,
 )
-from defkit.build.redact import Redactor
+from defkit.build.redact import Redactor, secret_names
 from defkit.errors import BuildError, DefkitError, UsageError
 from defkit.model import DefFile, Stage
 from defkit.runner import Runner, run
@@ -68,17 +69,60 @@ def default_mode(fakeroot: bool) -> tuple[Mode, Optional[str]]:
     return "fakeroot", None
 
 
+@dataclass(frozen=True)
+class LoadedDefinition:
+    deffile: DefFile  # templated: what is built
+    embedded: str  # what the image stores as its definition
+    unused: list[str]  # build args no placeholder used
+    recorded: dict[str, str]  # build args the image may record (used, not secret)
+
+
+#: Sections whose text the image does not keep (everything else is stored in /.singularity.d).
+_NOT_STORED = frozenset({"post", "setup", "files", "appinstall", "appfiles", "arguments"})
+
+
 def load_definition(
-    def_path: str, build_args: Mapping[str, str], *, warn_unused: bool
-) -> tuple[DefFile, str, list[str]]:
-    """The templated definition, the text the image embeds (every templated stage, concatenated;
-    text before the first `Bootstrap:` is not kept, as in Apptainer), and the unused build args."""
+    def_path: str, build_args: Mapping[str, str], *, warn_unused: bool,
+    secrets: Collection[str] = (),
+) -> LoadedDefinition:
+    """The templated definition, the text the image embeds, the unused build args and the ones
+    to record. A secret used where the image would store it is refused (BuildError)."""
+    from defkit.build.redact import recorded_args
     from defkit.parser import parse_file
     from defkit.templating import template
 
-    templated = template(parse_file(def_path), dict(build_args), warn_unused=warn_unused)
+    written = parse_file(def_path)
+    templated = template(written, dict(build_args), warn_unused=warn_unused)
+    refuse_stored_secrets(templated.deffile, {name: build_args[name] for name in secrets
+                                              if name in build_args})
+    # Apptainer embeds the templated text (every templated stage, concatenated). defkit embeds
+    # the stages as written, placeholders unexpanded: a build arg can be a password or a token,
+    # and a secret must never be baked into an image that is pushed and shared. The values of
+    # the arguments that are not secret are recorded as labels instead. As in Apptainer, text
+    # before the first `Bootstrap:` is not kept.
+    embedded = "".join(stage.raw for stage in written.stages)
     unused = sorted(set(build_args) - templated.used)
-    return templated.deffile, templated.text, unused
+    return LoadedDefinition(templated.deffile, embedded, unused,
+                            recorded_args(build_args, templated.used, secrets))
+
+
+def refuse_stored_secrets(deffile: DefFile, secrets: Mapping[str, str]) -> None:
+    """A BuildError when a secret's value ends up in a header value or a section the image
+    stores (%labels, %environment, %runscript, %help...), where it would be baked."""
+    from defkit.build.redact import MIN_LENGTH
+
+    for stage in deffile.stages:
+        places = [(f"the header ({entry.key})", entry.value, entry.span)
+                  for entry in stage.header]
+        places += [(f"%{section.written_name or section.name}", section.args + section.body,
+                    section.header_span)
+                   for section in stage.sections if section.name not in _NOT_STORED]
+        for name, value in sorted(secrets.items()):
+            for where, text, span in places:
+                if len(value) >= MIN_LENGTH and value in text:
+                    raise BuildError(f"secret build arg {name} is used in {where}, which the "
+                                     "image stores: use secrets only in %post, %setup or %files",
+                                     path=deffile.path, span=span)
 
 
 def check_stages(deffile: DefFile, ctx: BuildContext) -> None:
@@ -112,6 +156,7 @@ def build(
     mode: Optional[Mode] = None,
     arch: Optional[str] = None,
     build_args: Optional[Mapping[str, str]] = None,
+    secret_args: Collection[str] = (),
     warn_unused_build_args: bool = False,
     sections: Sequence[str] = ("all",),
     notest: bool = False,
@@ -122,7 +167,11 @@ def build(
     runner: Runner = run,
 ) -> BuildResult:
     """Build `def_path` into `output` (a SIF; default `NAME.sif` next to the def file) or into the
-    directory `sandbox`. Raises DefkitError subclasses for everything the user can act on."""
+    directory `sandbox`. Raises DefkitError subclasses for everything the user can act on.
+
+    `secret_args` names the build args that are secrets (as do secret-looking names, see
+    `redact.secret_names`): their values are never recorded in the image; the others are recorded
+    as `org.defkit.build-arg.NAME` labels. No build arg value is shown in events or errors."""
     started = time.monotonic()
     def_path, target = checked_target(def_path, output, sandbox, force=force)
     parent = os.path.dirname(target)
@@ -132,20 +181,27 @@ def build(
         raise UsageError(f"cannot write {target}: {parent} is not writable")
     args = dict(build_args or {})
     redactor = Redactor(args.values())
-    deffile, definition, unused = load_definition(def_path, args,
-                                                  warn_unused=warn_unused_build_args)
+    try:
+        loaded = load_definition(def_path, args, warn_unused=warn_unused_build_args,
+                                 secrets=secret_names(args, secret_args))
+    except DefkitError as exc:
+        redactor.error(exc)
+        raise
+    deffile, definition = loaded.deffile, loaded.embedded
     if mode is None:
         mode, notice = default_mode(fakeroot)
     else:
         notice = None
     if source_date_epoch is None:
         source_date_epoch = reproducible.source_date_epoch(def_path, runner=runner)
+    from defkit.build.layout_meta import build_arg_labels
     from defkit.sif.arch import host_arch
 
     if workdir is None and sandbox is not None:
         # Next to the sandbox, so the finished tree is renamed into place, never copied (a copy
         # across filesystems would lose ownership and hard links).
         workdir = os.path.dirname(target)
+    existing = _identity(target)
     base = tempfile.mkdtemp(prefix=".defkit-build-", dir=workdir)
     try:
         ctx = BuildContext(
@@ -156,6 +212,7 @@ def build(
             arch=arch or host_arch(),
             source_date_epoch=source_date_epoch,
             build_args=args,
+            build_labels=build_arg_labels(loaded.recorded),
             sections=tuple(sections) or ("all",),
             notest=notest,
             force=force,
@@ -166,18 +223,48 @@ def build(
                               source_date_epoch))
         if notice:
             ctx.emit(Notice(notice))
-        if unused:
-            ctx.emit(Warning("unused build args: " + ", ".join(unused)))
+        if loaded.unused:
+            ctx.emit(Warning("unused build args: " + ", ".join(loaded.unused)))
         ctx = _checked(deffile, ctx)
         result = _run_stages(deffile, definition, ctx, target, sandbox is not None)
         seconds = time.monotonic() - started
         ctx.emit(BuildFinished(target, result, seconds))
         return BuildResult(target, result, seconds, source_date_epoch, mode)
-    except DefkitError as exc:
-        exc.message = redactor(exc.message)
+    except BaseException as exc:
+        # However late the failure (a progress callback, Ctrl-C), no new output is left behind.
+        _discard_new_output(target, existing)
+        if isinstance(exc, DefkitError):
+            redactor.error(exc)
         raise
     finally:
+        _remove_work(base, target, existing)
+
+
+def _identity(path: str) -> Optional[tuple[int, int]]:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _discard_new_output(target: str, existing: Optional[tuple[int, int]]) -> None:
+    """Remove `target` if this build put it there: what was there before it started (same
+    device and inode) is not ours to delete. Best effort: the build's own error is what counts."""
+    found = _identity(target)
+    if found is None or found == existing:
+        return
+    with contextlib.suppress(DefkitError, OSError):
+        steps.remove_tree(target)
+
+
+def _remove_work(base: str, target: str, existing: Optional[tuple[int, int]]) -> None:
+    """Remove the work directory; if that fails the build fails, and its output goes too."""
+    try:
         steps.remove_tree(base)
+    except BaseException:
+        _discard_new_output(target, existing)
+        raise
 
 
 def _checked(deffile: DefFile, ctx: BuildContext) -> BuildContext:
@@ -277,4 +364,4 @@ def _finish_sif(
     return os.path.getsize(target)
 
 
-__all__ = ["BuildResult", "build", "default_mode", "load_definition"]
+__all__ = ["BuildResult", "LoadedDefinition", "build", "default_mode", "load_definition"]

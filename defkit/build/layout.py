@@ -125,6 +125,6 @@ def write_metadata(
 
     warnings = write(rootfs, stage, definition_text=definition,
                      source_date_epoch=ctx.source_date_epoch, arch=ctx.arch, force=ctx.force,
-                     section_enabled=ctx.section_enabled)
+                     section_enabled=ctx.section_enabled, extra_build_labels=ctx.build_labels)
     for message in warnings:
         ctx.emit(WarningEvent(message))

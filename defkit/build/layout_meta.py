@@ -15,7 +15,9 @@ from typing import Callable, Optional
 
 from defkit import __version__
 from defkit.build.layout import write_file
+from defkit.build.rootfs_read import read_file
 from defkit.build.safepath import safe_join
+from defkit.image.metadata import parse_json
 from defkit.model import Section, Stage
 
 SD = "/.singularity.d"
@@ -56,6 +58,12 @@ def build_labels(stage: Stage, *, epoch: int, arch: str, has_help: bool) -> dict
     for entry in stage.header:
         labels[f"org.label-schema.usage.singularity.deffile.{entry.key}"] = entry.value
     return labels
+
+
+def build_arg_labels(args: Mapping[str, str]) -> dict[str, str]:
+    """`org.defkit.build-arg.NAME` labels: the image embeds its definition with `{{ }}`
+    placeholders unexpanded, so the values of the (non-secret) build args are kept here."""
+    return {f"org.defkit.build-arg.{name}": value for name, value in args.items()}
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -102,11 +110,11 @@ def shebang_script(body: str, args: str) -> str:
 
 
 def _read_labels(rootfs: str) -> dict[str, str]:
-    path = safe_join(rootfs, f"{SD}/labels.json")
-    if not path.is_file():
+    raw = read_file(rootfs, f"{SD}/labels.json")  # %post may have left a FIFO or a deep JSON
+    if raw is None:
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8") or "{}")
+        data = parse_json(raw or b"{}")
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
@@ -119,8 +127,9 @@ def write_labels(
     warnings: list[str] = []
     labels = _read_labels(rootfs)
     from_post = safe_join(rootfs, BUILD_LABELS_FILE)
-    if from_post.is_file():
-        labels.update(parse_labels(from_post.read_text(encoding="utf-8", errors="replace")))
+    posted = read_file(rootfs, BUILD_LABELS_FILE)
+    if posted is not None:
+        labels.update(parse_labels(posted.decode("utf-8", errors="replace")))
         from_post.unlink()
     labels.update(build)
     if use_labels:

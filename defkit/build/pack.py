@@ -6,7 +6,8 @@ Ownership in the squashfs depends on how the rootfs was built:
   appear as 0:0, plus `fakeroot -i STATE` when %post (or debootstrap) ran under fakeroot, so what
   fakeroot recorded (root:shadow, device nodes) is what the image holds (spec §7.3);
 - ownership and device nodes an agent could not apply are added as mksquashfs pseudo-file lines
-  (`path m MODE UID GID`, `path c MODE UID GID MAJ MIN`, spec §7.4).
+  (`"path" m MODE UID GID`, `"path" c MODE UID GID MAJ MIN`, spec §7.4), every name quoted
+  and escaped (`squashfs.pseudo_name`).
 """
 
 from __future__ import annotations
@@ -18,28 +19,28 @@ from typing import Optional
 
 from defkit.build.agents.base import BootstrapResult
 from defkit.build.context import BuildContext, StepFinished, StepProgress, StepStarted
+from defkit.build.squashfs import pseudo_line
+from defkit.errors import BuildError
 
 
-def pseudo_lines(bootstrap: Optional[BootstrapResult]) -> tuple[list[str], list[str]]:
-    """mksquashfs pseudo definitions and the paths to exclude so the definitions apply."""
+def pseudo_lines(bootstrap: Optional[BootstrapResult]) -> tuple[list[bytes], list[str]]:
+    """mksquashfs pseudo definitions and the paths to exclude so the definitions apply.
+
+    Names come from layers and archives, so anyone who made the image chose them: each is quoted
+    by `pseudo_line` (a name that cannot be written safely is refused with a BuildError)."""
     if bootstrap is None:
         return [], []
-    lines: list[str] = []
+    lines: list[bytes] = []
     excludes: list[str] = []
     for path, mode, uid, gid in bootstrap.ownership:
-        lines.append(f"{_quote(path)} m {mode & 0o7777:o} {uid} {gid}")
+        lines.append(pseudo_line(path, f"m {mode & 0o7777:o} {int(uid)} {int(gid)}"))
     for node in bootstrap.devices:
-        rel = node.path.strip("/")
-        lines.append(f"{_quote(rel)} {node.kind} {node.mode & 0o7777:o} {node.uid} {node.gid} "
-                     f"{node.major} {node.minor}")
-        excludes.append(rel)
+        if node.kind not in ("b", "c"):
+            raise BuildError(f"{ascii(node.path)}: unknown device type {node.kind!r}")
+        lines.append(pseudo_line(node.path, f"{node.kind} {node.mode & 0o7777:o} {int(node.uid)} "
+                                            f"{int(node.gid)} {int(node.major)} {int(node.minor)}"))
+        excludes.append(node.path.strip("/"))
     return lines, excludes
-
-
-def _quote(path: str) -> str:
-    rel = path.strip("/")
-    return '"' + rel.replace("\\", "\\\\").replace('"', '\\"') + '"' if " " in rel or '"' in rel \
-        else rel
 
 
 def squash_wrapper(ctx: BuildContext, fakeroot_state: Optional[str]) -> list[str]:
@@ -62,8 +63,8 @@ def make_image_squashfs(rootfs: str, out: str, ctx: BuildContext, *,
     pseudo: Optional[str] = None
     if lines:
         pseudo = os.path.join(work, "pseudo.defs")
-        with open(pseudo, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
+        with open(pseudo, "wb") as f:
+            f.write(b"".join(lines))
     existing: Sequence[str] = [e for e in excludes if os.path.lexists(os.path.join(rootfs, e))]
 
     def progress(percent: float) -> None:

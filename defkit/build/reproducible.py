@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Mapping
 
 from defkit.runner import Runner, run
@@ -80,20 +81,38 @@ def normalise_rootfs(rootfs: str) -> list[str]:
             changed.append("/" + relative)
     for relative in VOLATILE_TRUNCATE:
         path = _inside(rootfs, relative)
-        if path is not None and os.path.isfile(path) and os.path.getsize(path) > 0:
-            with open(path, "r+b") as f:
-                f.truncate(0)
+        if path is not None and _truncate(path):
             changed.append("/" + relative)
     return changed
 
 
+def _truncate(path: str) -> bool:
+    """Empty the regular file `path`; a symlink, FIFO or device swapped in is left alone (the
+    open neither follows nor blocks)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
+                     | os.O_CLOEXEC)  # fmt: skip
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+            return False
+        os.ftruncate(fd, 0)
+        return True
+    finally:
+        os.close(fd)
+
+
 def clamp_mtimes(rootfs: str, epoch: int) -> None:
     """Set every mtime newer than `epoch` to `epoch` (sandbox outputs; squashfs sets all times
-    itself with `-all-time`)."""
-    for directory, dirs, files in os.walk(rootfs, topdown=False):
-        for name in [*files, *dirs, ""]:
-            path = os.path.join(directory, name) if name else directory
+    itself with `-all-time`). Any depth; symlinks get their own time, never their target's."""
+    from defkit.build.treewalk import bottom_up
+
+    for dir_fd, name, info in bottom_up(rootfs):
+        if info.st_mtime > epoch:
             with contextlib.suppress(OSError):
-                info = os.lstat(path)
-                if info.st_mtime > epoch:
-                    os.utime(path, (epoch, epoch), follow_symlinks=False)
+                os.utime(name, (epoch, epoch), dir_fd=dir_fd, follow_symlinks=False)
+    with contextlib.suppress(OSError):
+        if os.lstat(rootfs).st_mtime > epoch:
+            os.utime(rootfs, (epoch, epoch), follow_symlinks=False)

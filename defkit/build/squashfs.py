@@ -28,6 +28,18 @@ _LS_LINE = re.compile(
     r"\d{4}-\d\d-\d\d \d\d:\d\d\s(?P<path>.*)$"
 )
 _LS_ROOT = "squashfs-root"  # unsquashfs prefixes every listed path with its (unused) dest dir
+#: pseudo.c's MAX_LINE: a longer pseudo-file line is refused by mksquashfs 4.5.1.
+PSEUDO_LINE_MAX = 16384
+#: Bytes escaped with a backslash inside a quoted pseudo name: the two the parser gives a meaning
+#: to inside quotes, and every C0 control and DEL (not needed by the parser once quoted, escaped
+#: so that no control byte reaches the file bare).
+_PSEUDO_ESCAPED = frozenset(b'\\"') | frozenset(range(0x20)) | {0x7F}
+
+
+#: unsquashfs reads one image's tables or one file: minutes at most, unless the image is crafted.
+READ_TIMEOUT = 600.0
+#: mksquashfs of a multi-GB rootfs on slow disks takes long; a day means it hangs.
+PACK_TIMEOUT = 24 * 3600.0
 
 
 class SquashfsError(DefkitError):
@@ -44,6 +56,47 @@ class SquashEntry:
     size: str  # byte count, or "MAJ,MIN" for devices
     path: str
     target: str | None  # symlink target
+
+
+def pseudo_name(path: str) -> bytes:
+    """`path` (in the image; leading `/` optional; invalid UTF-8 as surrogate escapes) as the name
+    field of a mksquashfs 4.5.1 pseudo-file line, always double-quoted.
+
+    Written by hand: squashfs-tools has no library for it. The rules are pseudo.c's
+    `read_pseudo_file`/`read_pseudo_def`: a line ends at `\\n` (a trailing `\\` joins the next
+    one), the name ends at white space outside double quotes, `"` toggles quoting and `\\` makes
+    the next byte literal, whatever it is. So inside quotes a backslash before any byte gives that
+    byte, and the one thing no escape can express is a newline: such a name is refused (a name
+    that could end its line could add a line of its own, e.g. an `f` entry that runs a command).
+    """
+    rel = path.strip("/")
+    raw = os.fsencode(rel)
+    shown = ascii("/" + rel)
+    if b"\n" in raw or b"\0" in raw:
+        raise BuildError(f"cannot give {shown} its owner or device type in the image: mksquashfs "
+                         "pseudo files cannot name a path holding a newline")
+    if any(part in (b"", b".", b"..") for part in raw.split(b"/")) and raw:
+        raise BuildError(f"cannot give {shown} its owner or device type in the image: "
+                         "empty, `.` or `..` path component")
+    quoted = bytearray(b'"')
+    for byte in raw:
+        if byte in _PSEUDO_ESCAPED:
+            quoted.append(0x5C)
+        quoted.append(byte)
+    quoted.append(0x22)
+    return bytes(quoted)
+
+
+def pseudo_line(path: str, definition: str) -> bytes:
+    """One pseudo-file line: the quoted `path`, then `definition` (`m 755 0 0`, `c 666 0 0 1 3`),
+    which must be plain printable ASCII (numbers and a type letter)."""
+    if not (definition.isascii() and definition.isprintable()) or not definition:
+        raise ValueError(f"pseudo definition {definition!r} is not printable ASCII")
+    line = pseudo_name(path) + b" " + definition.encode("ascii") + b"\n"
+    if len(line) > PSEUDO_LINE_MAX:
+        raise BuildError(f"cannot give {ascii('/' + path.strip('/'))} its owner or device type "
+                         f"in the image: its pseudo-file line is over {PSEUDO_LINE_MAX} bytes")
+    return line
 
 
 def mksquashfs_argv(
@@ -129,7 +182,7 @@ def make_squashfs(
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     try:
         if progress is None:
-            result = run(argv, env=env)
+            result = run(argv, env=env, timeout=PACK_TIMEOUT)
             output = result.stderr + result.stdout
         else:
             callback = progress
@@ -143,7 +196,7 @@ def make_squashfs(
                 done, total = int(match.group(1)), int(match.group(2))
                 callback(100.0 * done / total if total else 100.0)
 
-            result = run_streaming(argv, on_line, env=env)
+            result = run_streaming(argv, on_line, env=env, timeout=PACK_TIMEOUT)
             output = result.stderr + "\n".join(lines).encode()
         if result.returncode != 0:
             raise BuildError(f"mksquashfs failed (exit {result.returncode}): {_message(output)}")
@@ -159,12 +212,13 @@ def unsquash_list(
     """Every entry of the squashfs at `offset` in `path` (`unsquashfs -o OFFSET -lln`), or only
     `members` and what lies below them (their parent directories are listed too)."""
     argv = ["unsquashfs", "-o", str(offset), "-lln", "-no-wildcards", os.fspath(path)]
-    result = run([*argv, *(m.lstrip("/") for m in members)])
+    result = run([*argv, *(m.lstrip("/") for m in members)], timeout=READ_TIMEOUT)
     if result.returncode != 0:
         raise SquashfsError(f"cannot list squashfs: {_message(result.stderr + result.stdout)}",
                             path=os.fspath(path))  # fmt: skip
     entries = []
-    for line in result.stdout.decode("utf-8", "surrogateescape").splitlines():
+    # split("\n"), not splitlines(): names may hold CR, NEL, U+2028 and other line breaks.
+    for line in result.stdout.decode("utf-8", "surrogateescape").split("\n"):
         match = _LS_LINE.match(line)
         if match is None or not match.group("path").startswith(_LS_ROOT):
             continue
@@ -189,7 +243,7 @@ def unsquash_cat(path: PathLike, member: str, offset: int = 0) -> bytes | None:
     """Contents of the regular file `member` (absolute or relative to the image root), or None
     when it does not exist. Nothing is written to disk (`unsquashfs -cat`)."""
     argv = ["unsquashfs", "-o", str(offset), "-no-wildcards", "-cat", os.fspath(path)]
-    result = run([*argv, member.lstrip("/")])
+    result = run([*argv, member.lstrip("/")], timeout=READ_TIMEOUT)
     if result.returncode == 0:
         return result.stdout
     message = result.stderr.decode("utf-8", "replace")
@@ -201,7 +255,7 @@ def unsquash_cat(path: PathLike, member: str, offset: int = 0) -> bytes | None:
 
 def unsquash_stat(path: PathLike, offset: int = 0) -> str:
     """The superblock report of `unsquashfs -s`; SquashfsError when the squashfs is unreadable."""
-    result = run(["unsquashfs", "-s", "-o", str(offset), os.fspath(path)])
+    result = run(["unsquashfs", "-s", "-o", str(offset), os.fspath(path)], timeout=READ_TIMEOUT)
     text = result.stdout.decode("utf-8", "replace")
     if result.returncode != 0 or "Found a valid SQUASHFS" not in text:
         raise SquashfsError(f"squashfs unreadable: {_message(result.stderr + result.stdout)}",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import shutil
 import stat
 import time
 from collections.abc import Iterator, Mapping
@@ -30,6 +29,7 @@ from defkit.build.context import (
     run_in_rootfs,
 )
 from defkit.build.safepath import copy_into, safe_join
+from defkit.build.treewalk import remove_tree as remove_tree  # callers use steps.remove_tree
 from defkit.errors import BuildError, DefkitError
 from defkit.model import FileEntry, Section, Stage
 from defkit.runner import run_streaming
@@ -52,28 +52,6 @@ def step(ctx: BuildContext, stage: str, name: str) -> Iterator[None]:
     ctx.emit(StepStarted(stage, name))
     yield
     ctx.emit(StepFinished(stage, name, time.monotonic() - started))
-
-
-def remove_tree(path: str) -> None:
-    """rm -rf that also handles read-only directories (debootstrap trees have some)."""
-
-    def fix(func: object, failed: str, exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(failed), 0o755)
-            if os.path.isdir(failed) and not os.path.islink(failed):
-                os.chmod(failed, 0o755)
-                shutil.rmtree(failed, ignore_errors=True)
-            else:
-                os.unlink(failed)
-
-    if os.path.islink(path) or os.path.isfile(path):
-        os.unlink(path)
-    elif os.path.isdir(path):
-        shutil.rmtree(path, onerror=fix)
-        if os.path.lexists(path):
-            from defkit.build.sandbox import remove_in_userns
-
-            remove_in_userns(path)
 
 
 def shell_argv(section: Section, script: str, path: str) -> list[str]:

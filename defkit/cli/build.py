@@ -180,19 +180,50 @@ def _sections(values: tuple[str, ...]) -> tuple[str, ...]:
     return names or ("all",)
 
 
-def _build_args(pairs: tuple[str, ...], files: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+@dataclasses.dataclass
+class _Args:
+    values: dict[str, str]
+    secrets: set[str]
+    warnings: list[str]
+
+
+def _secret_pair(text: str) -> tuple[str, str]:
+    """`--secret KEY=VALUE`, or `--secret KEY` with the value in the environment variable KEY
+    (kept out of the command line, where `ps` and shell history would show it)."""
+    from defkit.templating import parse_build_arg
+
+    if "=" in text:
+        return parse_build_arg(text)
+    name = text.strip()
+    value = os.environ.get(name)
+    if not name or value is None:
+        raise UsageError(f"--secret {name}: no =VALUE and no environment variable {name}")
+    return name, value
+
+
+def _build_args(pairs: tuple[str, ...], files: tuple[str, ...], secret_pairs: tuple[str, ...],
+                secret_files: tuple[str, ...]) -> _Args:
     from defkit.templating import parse_build_arg, read_build_arg_file
 
-    args: dict[str, str] = {}
-    warnings: list[str] = []
-    for path in files:  # command-line values win over the file's, as in Apptainer
-        found, skipped = read_build_arg_file(path)
-        args.update(found)
-        warnings += skipped
+    found = _Args({}, set(), [])
+
+    def add(key: str, value: str, secret: bool) -> None:
+        found.values[key] = value
+        if secret:
+            found.secrets.add(key)
+
+    # Command-line values win over the files' (as in Apptainer); a name marked secret anywhere
+    # stays secret.
+    for path, secret in [*((p, False) for p in files), *((p, True) for p in secret_files)]:
+        values, skipped = read_build_arg_file(path)
+        for key, value in values.items():
+            add(key, value, secret)
+        found.warnings += skipped
     for pair in pairs:
-        key, value = parse_build_arg(pair)
-        args[key] = value
-    return args, warnings
+        add(*parse_build_arg(pair), False)
+    for pair in secret_pairs:
+        add(*_secret_pair(pair), True)
+    return found
 
 
 def choose_engine(engine: str) -> str:
@@ -216,6 +247,11 @@ def choose_engine(engine: str) -> str:
               help="Value for a {{ KEY }} placeholder (repeatable).")
 @click.option("--build-arg-file", multiple=True, type=click.Path(dir_okay=False),
               help="File of KEY=VALUE lines.")
+@click.option("--secret", "secret", multiple=True, metavar="KEY[=VALUE]",
+              help="A build arg that is secret: never stored in the image nor shown in logs; "
+                   "without =VALUE, the value of the environment variable KEY (repeatable).")
+@click.option("--secret-file", multiple=True, type=click.Path(dir_okay=False),
+              help="File of KEY=VALUE lines, all secret.")
 @click.option("--warn-unused-build-args", is_flag=True,
               help="Warn instead of failing when a build arg is not used.")
 @click.option("--arch", help="Target architecture (Go name: amd64, arm64...).")
@@ -229,11 +265,12 @@ def choose_engine(engine: str) -> str:
               help="Where to keep the build's temporary files (default: $TMPDIR).")
 def build(def_file: str, output: Optional[str], sandbox: Optional[str], fakeroot: bool,
           engine: str, build_arg: tuple[str, ...], build_arg_file: tuple[str, ...],
-          warn_unused_build_args: bool, arch: Optional[str], section: tuple[str, ...],
+          secret: tuple[str, ...], secret_file: tuple[str, ...], warn_unused_build_args: bool,
+          arch: Optional[str], section: tuple[str, ...],
           notest: bool, force: bool, quiet: bool, as_json: bool, workdir: Optional[str]) -> int:
     """Build a SIF image (or a sandbox directory) from a definition file."""
     sections = _sections(section)
-    args, arg_warnings = _build_args(build_arg, build_arg_file)
+    args = _build_args(build_arg, build_arg_file, secret, secret_file)
     chosen = choose_engine(engine)
     if workdir is not None and not os.path.isdir(workdir):
         raise UsageError(f"--workdir {workdir}: no such directory")
@@ -247,10 +284,11 @@ def build(def_file: str, output: Optional[str], sandbox: Optional[str], fakeroot
     else:
         renderer = contextlib.nullcontext(plain_renderer(sys.stderr))
     with renderer as progress, _sigterm_as_interrupt():
-        for message in arg_warnings:
+        for message in args.warnings:
             progress(Warning(message))
         options: dict[str, Any] = dict(
-            output=output, sandbox=sandbox, fakeroot=fakeroot, arch=arch, build_args=args,
+            output=output, sandbox=sandbox, fakeroot=fakeroot, arch=arch,
+            build_args=args.values, secret_args=frozenset(args.secrets),
             warn_unused_build_args=warn_unused_build_args, sections=sections, notest=notest,
             force=force, workdir=workdir, progress=progress,
         )

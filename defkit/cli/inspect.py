@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from defkit.image.printable import printable
+
 _SECTIONS = ("labels", "deffile", "runscript", "test", "startscript", "environment", "helpfile")
 
 
@@ -34,12 +36,13 @@ def inspect(image: str, as_json: bool, only: str | None) -> None:
 
     info = inspect_image(image)
     if as_json:
-        click.echo(json.dumps(info.to_json(only), indent=2, sort_keys=False))
+        # ensure_ascii: undecodable bytes and control characters come out as \u escapes.
+        click.echo(json.dumps(info.to_json(only), indent=2, sort_keys=False, ensure_ascii=True))
         return
     if only is not None:
         click.echo(_section_text(only, getattr(info, only)), nl=False)
         return
-    click.echo(f"Image:        {info.path}")
+    click.echo(f"Image:        {printable(info.path)}")
     click.echo(f"Type:         {'SIF' if info.kind == 'sif' else 'sandbox directory'}")
     click.echo(f"Architecture: {info.arch}")
     if info.kind == "sif":
@@ -53,12 +56,12 @@ def inspect(image: str, as_json: bool, only: str | None) -> None:
     if info.apps:
         click.echo("\nApps:")
         for app in sorted(info.apps):
-            click.echo(f"  {app}")
+            click.echo(f"  {printable(app)}")
     if info.descriptors:
         click.echo("\nSIF descriptors:")
         click.echo(f"  {'ID':<4}{'GROUP':<7}{'OFFSET':>12}{'SIZE':>12}  TYPE")
         for d in info.descriptors:
-            kind = d.datatype + (f" {d.name}" if d.name else "")
+            kind = d.datatype + (f" {printable(d.name)}" if d.name else "")
             kind += f" ({d.partition})" if d.partition else ""
             click.echo(f"  {d.id:<4}{d.group:<7}{d.offset:>12}{d.size:>12}  {kind}")
 
@@ -73,11 +76,12 @@ def verify(image: str) -> int:
     from defkit.image.verify import verify_image
 
     problems = verify_image(image)
+    shown = printable(image)
     for problem in problems:
-        click.echo(f"{image}: error: {problem}", err=True)
+        click.echo(f"{shown}: error: {printable(problem)}", err=True)
     if problems:
         return 1
-    click.echo(f"{image}: ok")
+    click.echo(f"{shown}: ok")
     return 0
 
 
@@ -93,14 +97,16 @@ _TITLES = {
 
 
 def _section_text(name: str, value: Any) -> str:
-    """A section as plain text ending in a newline, or "" when it is empty."""
+    """A section as plain text ending in a newline, or "" when it is empty; what came from the
+    image is escaped (`printable`), so it can neither drive the terminal nor fail to encode."""
     if not value:
         return ""
     if name == "labels":
-        return "".join(f"{k}: {v}\n" for k, v in sorted(value.items()))
+        return "".join(f"{printable(k)}: {printable(v)}\n" for k, v in sorted(value.items()))
     if name == "environment":
-        return "".join(f"=== {k} ===\n{v}\n\n" for k, v in sorted(value.items()))
-    return f"{value}\n"
+        return "".join(f"=== {printable(k)} ===\n{printable(v, multiline=True)}\n\n"
+                       for k, v in sorted(value.items()))  # fmt: skip
+    return f"{printable(value, multiline=True)}\n"
 
 
 def _indent(text: str) -> str:

@@ -8,22 +8,28 @@ nothing to disk. A sandbox directory is read in place, with paths kept inside it
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 from defkit.errors import DefkitError
-from defkit.image.metadata import collect_metadata
+from defkit.image.metadata import (
+    METADATA_JSON,
+    JsonDepthError,
+    MetadataError,
+    check_metadata,
+    collect_metadata,
+    parse_json,
+)
+from defkit.image.printable import printable
 from defkit.image.tree import DirTree, SquashTree
 from defkit.sif.arch import elf_arch
 from defkit.sif.format import GO_ZERO_TIME, DataType, FsType, PartType
-from defkit.sif.reader import SifImage, is_sif, read_sif
+from defkit.sif.reader import SifFormatError, SifImage, is_sif, read_sif
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-METADATA_JSON = "inspect-metadata.json"
 #: Attribute names in Apptainer's order; each maps to an `ImageInfo` field.
 ATTRIBUTES = ("labels", "deffile", "runscript", "test", "startscript", "helpfile", "environment")
 _FS: dict[int, str] = {FsType.SQUASHFS: "squashfs", FsType.EXT3: "ext3", FsType.RAW: "raw",
@@ -96,33 +102,52 @@ def inspect_image(path: PathLike) -> ImageInfo:
         raise DefkitError("no such file or directory", path=name)
     if not is_sif(name):
         raise DefkitError("not a SIF image or sandbox directory", path=name)
-    return _inspect_sif(read_sif(name))
+    try:
+        return _inspect_sif(read_sif(name))
+    except DefkitError as exc:
+        # unsquashfs and the reader can quote names from the image: never raw on the terminal.
+        exc.message = printable(exc.message)
+        raise
 
 
 def _inspect_sif(image: SifImage) -> ImageInfo:
+    from defkit.image.verify import object_problems
+
+    damage = object_problems(image)  # nothing is read from a table that points anywhere
+    if damage:
+        raise SifFormatError(f"damaged SIF image: {damage[0]}", path=image.path)
     meta: dict[str, Any] | None = None
     source = "files"
     desc = image.find(DataType.GENERIC_JSON, METADATA_JSON)
     if desc is not None:
+        raw = image.read_small(desc)
         try:
-            loaded = json.loads(image.read_object(desc).decode("utf-8", "replace"))
-            if isinstance(loaded, dict) and isinstance(loaded.get("data"), dict):
-                meta, source = loaded, METADATA_JSON
+            loaded = parse_json(raw)
+        except JsonDepthError as exc:
+            raise MetadataError(f"{METADATA_JSON}: {exc}", path=image.path) from None
         except ValueError:
-            pass  # damaged metadata: fall back to the files, as Apptainer does
+            loaded = None  # damaged metadata: fall back to the files, as Apptainer does
+        if loaded is not None:
+            try:
+                meta, source = check_metadata(loaded), METADATA_JSON
+            except MetadataError as exc:
+                exc.path = image.path
+                raise
     deffile_desc = image.find(DataType.DEFFILE)
     deffile = None
     if deffile_desc is not None:
-        deffile = image.read_object(deffile_desc).decode("utf-8", "replace")
+        deffile = image.read_small(deffile_desc).decode("utf-8", "replace")
     if meta is None:
         part = image.primary_partition()
         if part is None or part.partition is None or part.partition[0] != FsType.SQUASHFS:
             meta = {"data": {"attributes": {"deffile": deffile} if deffile else {}}}
         else:
-            image.read_object(part, limit=0)  # raises if the partition lies past the end
+            image.read_object(part, limit=0)  # raises if the partition lies outside the file
             meta = collect_metadata(SquashTree(image.path, part.offset), deffile)
-    elif deffile and not meta["data"].get("attributes", {}).get("deffile"):
-        meta["data"].setdefault("attributes", {})["deffile"] = deffile.rstrip("\n")
+    else:
+        attributes = meta.setdefault("data", {}).setdefault("attributes", {})
+        if deffile and not attributes.get("deffile"):
+            attributes["deffile"] = deffile.rstrip("\n")
     info = _info(image.path, "sif", image.arch, meta, source)
     raw_uuid = image.header.uuid
     uuid_text = str(uuidlib.UUID(bytes=raw_uuid)) if any(raw_uuid) else None

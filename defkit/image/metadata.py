@@ -16,13 +16,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any, Union
 
+from defkit.errors import DefkitError
+from defkit.image.printable import printable
 from defkit.image.tree import DirTree, ImageTree
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+METADATA_JSON = "inspect-metadata.json"
 SINGULARITY_D = "/.singularity.d"
+#: Metadata is 6 levels deep (data.attributes.apps.NAME.labels.KEY); deeper is hostile. Bounded
+#: before decoding, because json.loads recurses in C and raises RecursionError near 1,000 levels.
+MAX_JSON_DEPTH = 32
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_TEXT_KEYS = ("deffile", "runscript", "test", "startscript", "helpfile")
+_MAP_KEYS = ("labels", "environment")
 SCIF_APPS = "/scif/apps"
 _SCRIPTS = (
     ("runscript", "runscript"),
@@ -100,9 +110,85 @@ def _attributes(tree: ImageTree, base: str, *, docker_env: bool) -> dict[str, An
     return out
 
 
+class JsonDepthError(ValueError):
+    """JSON nested deeper than MAX_JSON_DEPTH (not decoded at all)."""
+
+
+class MetadataError(DefkitError):
+    """inspect-metadata.json is not the object Apptainer's `inspect.Metadata` would decode."""
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON from untrusted bytes: ValueError when invalid, nested deeper than MAX_JSON_DEPTH, or
+    holding NaN/Infinity (Go's decoder rejects them). Invalid UTF-8 becomes U+FFFD, as in Go."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise JsonDepthError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        elif token in (b"]", b"}"):
+            depth -= 1
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(raw.decode("utf-8", "replace"), parse_constant=refuse)
+
+
+def check_metadata(value: Any) -> dict[str, Any]:
+    """`value` if it has the shape of `inspect.Metadata` (every part optional), else
+    MetadataError naming the first misplaced part, e.g. "data.attributes.labels.A: a list"."""
+    _expect_object(value, "the document")
+    if not isinstance(value.get("type", ""), str):
+        raise _wrong("type", value["type"], "a string")
+    data = value.get("data", {})
+    _expect_object(data, "data")
+    attributes = data.get("attributes", {})
+    _expect_object(attributes, "data.attributes")
+    _check_attributes(attributes, "data.attributes")
+    apps = attributes.get("apps", {})
+    _expect_object(apps, "data.attributes.apps")
+    for name, app in apps.items():
+        _expect_object(app, f"data.attributes.apps.{name}")
+        _check_attributes(app, f"data.attributes.apps.{name}")
+    return value  # type: ignore[no-any-return]
+
+
+def _check_attributes(attributes: dict[str, Any], where: str) -> None:
+    for key in _TEXT_KEYS:
+        if key in attributes and not isinstance(attributes[key], str):
+            raise _wrong(f"{where}.{key}", attributes[key], "a string")
+    for key in _MAP_KEYS:
+        mapping = attributes.get(key, {})
+        _expect_object(mapping, f"{where}.{key}")
+        for name, item in mapping.items():
+            if not isinstance(item, str):
+                raise _wrong(f"{where}.{key}.{name}", item, "a string")
+
+
+def _expect_object(value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise _wrong(where, value, "an object")
+
+
+def _wrong(where: str, value: Any, wanted: str) -> MetadataError:
+    return MetadataError(printable(f"{METADATA_JSON}: {where} is {_kind(value)}, "
+                                   f"not {wanted}"))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+             list: "a list", dict: "an object"}  # fmt: skip
+    return names.get(type(value), "a value")
+
+
 def _labels(raw: bytes) -> dict[str, str]:
     try:
-        parsed = json.loads(raw.decode("utf-8", "replace"))
+        parsed = parse_json(raw)
     except ValueError:
         return {}  # Apptainer warns and carries on with no labels
     if not isinstance(parsed, dict):

@@ -7,10 +7,11 @@ on the host), and a squashfs is read with `unsquashfs -cat`/`-lln`, which write 
 from __future__ import annotations
 
 import os
-import stat
 from typing import Protocol, Union
 
+from defkit.build.rootfs_read import MAX_READ, RootfsReadError, read_file
 from defkit.build.squashfs import SquashEntry, unsquash_cat, unsquash_list
+from defkit.image.printable import printable
 from defkit.sif.arch import resolve_in_root, resolve_symlinks
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -33,17 +34,7 @@ class DirTree:
         self.root = os.path.abspath(os.fspath(root))
 
     def read(self, path: str) -> bytes | None:
-        host = resolve_in_root(self.root, path)
-        if host is None:
-            return None
-        try:
-            # resolve_in_root left no symlink in the path; lstat guards against a swap since.
-            if not stat.S_ISREG(os.lstat(host).st_mode):
-                return None
-            with open(host, "rb") as f:
-                return f.read()
-        except OSError:
-            return None
+        return read_file(self.root, path)  # never blocks on a FIFO, never leaves the root
 
     def listdir(self, path: str) -> list[str]:
         host = resolve_in_root(self.root, path)
@@ -71,6 +62,9 @@ class SquashTree:
         entry = self._resolve(path)
         if entry is None or not entry.mode.startswith("-"):
             return None
+        if int(entry.size) > MAX_READ:  # a sparse file can claim terabytes: never cat it
+            raise RootfsReadError(printable(f"{path} in the image is larger than {MAX_READ} "
+                                            "bytes"), path=self.path)  # fmt: skip
         return unsquash_cat(self.path, entry.path, self.offset)
 
     def listdir(self, path: str) -> list[str]:

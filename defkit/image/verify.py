@@ -9,13 +9,13 @@ inode and directory tables (`-lln`).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Union
 
 from defkit.build.squashfs import SquashfsError, unsquash_list, unsquash_stat
 from defkit.errors import DefkitError
+from defkit.image.metadata import METADATA_JSON, check_metadata, parse_json
 from defkit.sif.format import (
     ARCH_NAMES,
     DESCRIPTOR_SIZE,
@@ -43,24 +43,30 @@ def verify_image(path: PathLike) -> list[str]:
     except DefkitError as exc:
         return [exc.message]
     problems = _header_problems(image)
-    problems += _object_problems(image)
+    problems += object_problems(image)
     problems += _json_problems(image)
     problems += _partition_problems(image)
     return problems
 
 
 def _json_problems(image: SifImage) -> list[str]:
-    """Generic JSON objects (inspect-metadata.json, oci-config.json) must parse."""
+    """Generic JSON objects (inspect-metadata.json, oci-config.json) must parse, and
+    inspect-metadata.json must have the shape Apptainer's inspect decodes."""
     problems = []
     for d in image.descriptors:
         if d.datatype != DataType.GENERIC_JSON or d.offset + d.size > image.file_size:
             continue
         if d.offset < image.header.data_offset or d.size < 0:
             continue  # already reported as out of place
+        label = f"object {d.id} ({d.name_str or 'unnamed'})"
         try:
-            json.loads(image.read_object(d).decode("utf-8"))
-        except (ValueError, DefkitError):
-            problems.append(f"object {d.id} ({d.name_str or 'unnamed'}) is not valid JSON")
+            value = parse_json(image.read_small(d))
+            if d.name_str == METADATA_JSON:
+                check_metadata(value)
+        except DefkitError as exc:
+            problems.append(f"object {d.id}: {exc.message}")
+        except ValueError as exc:
+            problems.append(f"{label} is not valid JSON ({exc})")
     return problems
 
 
@@ -101,7 +107,8 @@ def _header_problems(image: SifImage) -> list[str]:
     return problems
 
 
-def _object_problems(image: SifImage) -> list[str]:
+def object_problems(image: SifImage) -> list[str]:
+    """Objects outside the file or the data section, overlapping, or with bad ids."""
     h = image.header
     problems = []
     seen: set[int] = set()
@@ -149,7 +156,7 @@ def _partition_problems(image: SifImage) -> list[str]:
     if fstype != FsType.SQUASHFS:
         problems.append(f"primary partition has file system type {fstype}, not squashfs")
         return problems
-    if primary.offset + primary.size > image.file_size:
+    if primary.offset < 0 or primary.size < 0 or primary.offset + primary.size > image.file_size:
         return problems  # already reported; unsquashfs would only repeat it less clearly
     try:
         report = unsquash_stat(image.path, primary.offset)

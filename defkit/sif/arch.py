@@ -55,12 +55,12 @@ def elf_arch(rootfs: PathLike) -> str:
     Looks at `/bin/sh`, then the first ELF executable in bin, sbin, usr/bin, usr/sbin (sorted);
     falls back to the host's arch, as Apptainer does, when no ELF file is found.
     """
+    from defkit.build.rootfs_read import read_head
+
     root = os.fspath(rootfs)
-    sh = resolve_in_root(root, "/bin/sh")
-    if sh is not None:
-        arch = _file_arch(sh, follow=False)
-        if arch is not None:
-            return arch
+    arch = elf_file_arch(read_head(root, "/bin/sh", 20) or b"")
+    if arch is not None:
+        return arch
     for directory in _SEARCH_DIRS:
         host_dir = resolve_in_root(root, directory)
         if host_dir is None or not os.path.isdir(host_dir):
@@ -71,7 +71,7 @@ def elf_arch(rootfs: PathLike) -> str:
             continue
         for name in names:
             # Only regular files, never symlinks: this scan must not leave the rootfs.
-            arch = _file_arch(os.path.join(host_dir, name), follow=False)
+            arch = elf_file_arch(read_head(root, f"{directory}/{name}", 20, follow=False) or b"")
             if arch is not None:
                 return arch
     return host_arch()
@@ -149,14 +149,3 @@ def resolve_symlinks(path: str, lookup: Callable[[str], str | None]) -> str | No
             continue
         current.append(part)
     return "/".join(current)
-
-
-def _file_arch(path: str, *, follow: bool = True) -> str | None:
-    try:
-        st = os.stat(path) if follow else os.lstat(path)
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        with open(path, "rb") as f:
-            return elf_file_arch(f.read(20))
-    except OSError:
-        return None

@@ -168,7 +168,8 @@ class Descriptor:
 
     @property
     def name_str(self) -> str:
-        return self.name.decode("utf-8", "replace")
+        """The name; bytes that are not UTF-8 appear as `\\xNN` escapes, never raw."""
+        return self.name.decode("utf-8", "backslashreplace")
 
     @property
     def group_id(self) -> int:

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Union
 
+from defkit.build.rootfs_read import open_host_file, read_host_head
 from defkit.errors import DefkitError
 from defkit.sif.format import (
     ARCH_NAMES,
@@ -26,6 +27,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: A table larger than this is damage, not an image (48 slots are the default; 1024 is generous).
 MAX_DESCRIPTORS = 4096
+#: Def files and JSON objects are read whole; a larger one is damage (or an attack on memory).
+MAX_SMALL_OBJECT = 64 * 1024 * 1024
 
 
 class SifFormatError(DefkitError):
@@ -69,6 +72,16 @@ class SifImage:
                 return desc
         return None
 
+    def read_small(self, desc: Descriptor) -> bytes:
+        """The whole data of a def file or JSON object; SifFormatError past MAX_SMALL_OBJECT."""
+        if desc.size > MAX_SMALL_OBJECT:
+            raise SifFormatError(
+                f"object {desc.id} claims {desc.size} bytes, more than the "
+                f"{MAX_SMALL_OBJECT} a {desc.datatype_name} object may hold",
+                path=self.path,
+            )
+        return self.read_object(desc)
+
     def read_object(self, desc: Descriptor, *, limit: int | None = None) -> bytes:
         """The data of `desc` (at most `limit` bytes). SifFormatError if it lies past the end."""
         if desc.offset < 0 or desc.size < 0 or desc.offset + desc.size > self.file_size:
@@ -78,9 +91,12 @@ class SifImage:
                 path=self.path,
             )
         size = desc.size if limit is None else min(limit, desc.size)
-        with open(self.path, "rb") as f:
-            f.seek(desc.offset)
-            data = f.read(size)
+        try:
+            with open(open_host_file(self.path), "rb") as f:
+                f.seek(desc.offset)
+                data = f.read(size)
+        except OSError as exc:
+            raise SifFormatError(f"cannot read: {exc.strerror or exc}", path=self.path) from None
         if len(data) != size:
             raise SifFormatError(f"object {desc.id} is truncated", path=self.path)
         return data
@@ -88,19 +104,15 @@ class SifImage:
 
 def is_sif(path: PathLike) -> bool:
     """True when the file starts with a SIF header (magic at offset 32)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(42)
-    except OSError:
-        return False
-    return head[32:42] == MAGIC + b"\0"
+    head = read_host_head(os.fspath(path), 42)  # a FIFO or device is not a SIF: never blocks
+    return head is not None and head[32:42] == MAGIC + b"\0"
 
 
 def read_sif(path: PathLike) -> SifImage:
     """Open `path`; SifFormatError for a missing, non-SIF or truncated file."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as f:
+        with open(open_host_file(name), "rb") as f:
             size = os.fstat(f.fileno()).st_size
             raw = f.read(HEADER_SIZE)
             if raw[32:42] != MAGIC + b"\0":

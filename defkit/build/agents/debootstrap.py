@@ -12,6 +12,7 @@ sif-and-build.md §7.6. The STATE file (faked's ownership and device database) i
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -26,8 +27,9 @@ from defkit.build.context import (
     fakeroot_state_path,
     run_in_namespace,
 )
+from defkit.build.rootfs_read import read_file
 from defkit.build.sandbox import fakeroot_available
-from defkit.errors import BuildError, ToolMissingError
+from defkit.errors import BuildError, DefkitError, ToolMissingError
 from defkit.model import Stage
 from defkit.sif.arch import host_arch
 
@@ -109,9 +111,9 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
 def _reason(rootfs: str, output: list[str]) -> str:
     """The last useful line: debootstrap's own log says more than its output."""
     lines: list[str] = []
-    log = os.path.join(rootfs, "debootstrap", "debootstrap.log")
-    if os.path.isfile(log):
-        with open(log, encoding="utf-8", errors="replace") as f:
-            lines = [line.strip() for line in f if line.strip()]
+    with contextlib.suppress(DefkitError):  # a log too large to read says nothing useful
+        log = read_file(rootfs, "/debootstrap/debootstrap.log")
+        text = log.decode("utf-8", "replace") if log is not None else ""
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
     lines += [line.strip() for line in output if line.strip()]
     return lines[-1] if lines else "no output"

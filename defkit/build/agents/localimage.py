@@ -17,6 +17,7 @@ from typing import NamedTuple
 from defkit.build import layout
 from defkit.build.agents.base import BootstrapResult, DeviceNode, require_keys, resolve_from
 from defkit.build.context import BuildContext, run_in_namespace
+from defkit.build.rootfs_read import read_host_head
 from defkit.build.squashfs import unsquash_list
 from defkit.errors import BuildError
 from defkit.model import Stage
@@ -62,7 +63,7 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
             offset = desc.offset
             found = image.find(DataType.GENERIC_JSON, "oci-config.json")
             if found is not None:
-                oci_config = image.read_object(found)
+                oci_config = image.read_small(found)
         special = _unsquash(source, offset, rootfs, ctx)
     layout.make_base_env(rootfs, overwrite=False)
     return BootstrapResult(oci_config_json=oci_config, devices=special.devices,
@@ -70,11 +71,7 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
 
 
 def _is_squashfs(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == SQUASHFS_MAGIC
-    except OSError:
-        return False
+    return read_host_head(path, 4) == SQUASHFS_MAGIC  # a FIFO named here must not block
 
 
 def _unsquash(image: str, offset: int, rootfs: str, ctx: BuildContext) -> _Special:
