@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "run": "defkit.cli.run:run",
     "exec": "defkit.cli.run:exec_",
     "test": "defkit.cli.run:test",
+    "shell": "defkit.cli.run:shell",
 }
 
 
