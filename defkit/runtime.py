@@ -170,6 +170,12 @@ def container_env(image: str, environ: Mapping[str, str], options: RunOptions, h
     return env
 
 
+def test_environment(rootfs: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """A build's %test environment (`apptainer --build-config test`): the host's, as for
+    `defkit test`, with nothing bound from the host."""
+    return container_env(rootfs, environ, RunOptions(contain=True), "/root")
+
+
 def _user_name() -> str:
     return current_user()
 
