@@ -324,9 +324,21 @@ def resolve_image(image: str, runner: Runner = run) -> MountedImage:
     return MountedImage("dir", cached_rootfs(image, offset, runner))
 
 
+#: Starts the action script, or (an image not built by Apptainer or defkit, without them) does
+#: what it would do. Decided inside: a mounted image cannot be looked into from here.
+_ACTION = """a=/.singularity.d/actions/$0
+[ -x "$a" ] && exec "$a" "$@"
+case $0 in
+exec) exec "$@" ;;
+run) [ -x /.singularity.d/runscript ] && exec /.singularity.d/runscript "$@" ;;
+test) [ -x /.singularity.d/test ] && exec /.singularity.d/test "$@"; exit 0 ;;
+esac
+exec /bin/sh "$@"
+"""
+
+
 def action_argv(action: str, args: Sequence[str]) -> list[str]:
-    """The action script (every image defkit or Apptainer builds has them)."""
-    return [f"/.singularity.d/actions/{action}", *args]
+    return ["/bin/sh", "-c", _ACTION, action, *args]
 
 
 def run_action(image: str, action: str, args: Sequence[str] = (), *,

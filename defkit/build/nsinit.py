@@ -38,6 +38,7 @@ import ctypes
 import errno
 import marshal
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -503,6 +504,10 @@ def _exec(argv: list[str], env: dict[str, str], cwd: str) -> int:
         return 1
     # Nothing of ours may leak into the container (CVE-2024-21626: an fd of a host directory).
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: a
+    # `yes | head` in the command would never end.
+    for number in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(number, signal.SIG_DFL)
     failure = _execvp(argv, env)
     print(f"{PROG}: cannot run {argv[0]}: {failure.strerror}", file=sys.stderr)
     return 127 if failure.errno == errno.ENOENT else 126

@@ -213,7 +213,11 @@ def test_nothing_survives_ctrl_c_or_kill_9_of_run(sif: pathlib.Path, how: int) -
     before = _host_state()
     proc = subprocess.Popen([*DEFKIT, "exec", str(sif), "sleep", "1234"], cwd="/tmp",
                             start_new_session=True)
-    assert _wait_for(lambda: any("sleep 1234" in p for p in _session(proc.pid)), 30)
+    try:
+        assert _wait_for(lambda: any("sleep 1234" in p for p in _session(proc.pid)), 30)
+    except AssertionError:
+        proc.kill()
+        raise
     if how == signal.SIGINT:
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
     else:
@@ -238,10 +242,12 @@ def test_nothing_survives_kill_9_of_a_fakeroot_build(workdir: pathlib.Path) -> N
                             cwd=workdir, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     # %post runs in a new session of its own (no host terminal): found as a descendant.
-    assert _wait_for(lambda: "sleep 1234 " in _descendants(proc.pid).values(), 60)
-    tree = _descendants(proc.pid)  # unshare, nsinit's shell, sleep (busybox: no faked here)
-    proc.kill()
-    proc.wait(timeout=30)
+    try:
+        assert _wait_for(lambda: "sleep 1234 " in _descendants(proc.pid).values(), 60)
+        tree = _descendants(proc.pid)  # unshare, nsinit's shell, sleep (busybox: no faked here)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
     assert _wait_for(lambda: not set(tree) & {int(p) for p in os.listdir("/proc")
                                                if p.isdigit()}, 10), tree
     assert _host_state() == before
