@@ -351,9 +351,9 @@ def run_image(
             "root": root, "read_only": not writable, "privileged": mode == "root",
             "new_session": not keep_terminal, "cwd": cwd or "/", "proc": True, "dev": True,
             "dev_nodes": [node for node in DEV_NODES if os.path.exists(f"/dev/{node}")],
-            "image": {"kind": image.kind, "source": image.source, "offset": image.offset,
-                      "methods": list(image.methods), "session": session,
-                      "writable": writable},
+            "image": {"kind": image.kind, "source": os.path.realpath(image.source),
+                      "offset": image.offset, "methods": list(image.methods),
+                      "session": session, "writable": writable},
             "points": points, "binds": mounts, "argv": list(argv), "env": dict(env),
             "identity": dict(identity) if identity else None,
         }

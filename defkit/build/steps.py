@@ -259,13 +259,9 @@ def run_test(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str,
     env.update({"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch), "PS4": trace.PS4})
     recorder = _streamer(ctx, "%test")
     with step(ctx, label, "%test"):
-        if state.mode == "root":
-            done = run_image(MountedImage("dir", rootfs), argv, mode="root", as_caller=False,
-                             env=env, cwd="/", identity=identity(False), on_line=recorder,
-                             runner=ctx.runner, keep_terminal=False)
-        else:  # rootless: the overlay runtime's set-up still fails there (see the report)
-            done = run_in_rootfs(rootfs, argv, mode="userns", env=env, on_line=recorder,
-                                 read_only=True, runner=ctx.runner)
+        done = run_image(MountedImage("dir", os.path.realpath(rootfs)), argv, mode=state.mode,
+                         as_caller=False, env=env, cwd="/", identity=identity(state.mode != "root"),
+                         on_line=recorder, runner=ctx.runner, keep_terminal=False)
     if done.returncode != 0:
         if traced and section is not None:
             raise _failure(ctx, "%test", done.returncode, header + script, recorder, section)
