@@ -137,7 +137,7 @@ def test_nobody_without_subuid(sif: pathlib.Path, workdir: pathlib.Path) -> None
         assert done.stdout.splitlines() == [str(NOBODY), str(NOBODY), str(NOBODY),
                                             f"{workdir}/mine"]
     assert (workdir / "mine" / "x").stat().st_uid == NOBODY
-    assert len(os.listdir(workdir / "cache" / "runtime")) == 1
+    assert len(os.listdir(workdir / "cache" / "runtime" / "sha256")) == 1
 
 
 def test_nobody_with_subuid_and_fakeroot(sif: pathlib.Path) -> None:
