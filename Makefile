@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the tests and the build engine use (installed with apt-get when running as root).
-DEB_PACKAGES := squashfs-tools busybox-static siftool fakeroot uidmap debootstrap git zstd
+DEB_PACKAGES := squashfs-tools busybox-static siftool fakeroot uidmap debootstrap git zstd \
+                docker-registry apache2-utils skopeo umoci squashfuse b3sum
 
 .PHONY: install deb venv test check bench e2e example clean
 

@@ -17,7 +17,8 @@ from typing import Callable, ClassVar, Literal, Optional, Union
 
 from defkit.runner import Runner, run
 
-#: "root": real root on the host (chroot in a private mount+PID namespace, no limits).
+#: "root": real root on the host, pivot_root'ed into the rootfs in private mount, PID, UTS and IPC
+#: namespaces, without the capabilities that act on the host (see defkit/build/nsinit.py).
 #: "fakeroot": root-mapped user namespace (`unshare -r`) plus host `fakeroot` around %post (glibc
 #: rootfs), its state file carried into mksquashfs so ownership such as root:shadow survives.
 #: "userns": user namespace only (root-mapped, or the full /etc/subuid range when the user has one).
@@ -140,6 +141,7 @@ class BuildContext:
     sections: tuple[str, ...] = ("all",)  # the --section gate
     notest: bool = False
     force: bool = False
+    insecure: bool = False  # registries over plain HTTP / unverified TLS (--nohttps)
     progress: ProgressCallback = ignore_event
     runner: Runner = run
 
@@ -187,13 +189,13 @@ def run_in_rootfs(
     read_only: bool = False,
     runner: Runner = run,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run `command` chrooted into `rootfs` in private mount and PID namespaces (plus a root-mapped
-    user namespace unless `mode == "root"`), with /proc mounted, /dev nodes, /etc/resolv.conf and
-    /etc/hosts bound. `env` is the whole environment (clean otherwise). With `mode == "fakeroot"`
-    the command runs under host fakeroot (FAKEROOTDONTTRYCHOWN=1) with `fakeroot_state` loaded if it
-    exists and saved on exit. `on_line` streams merged stdout/stderr lines (then nothing is
-    captured). `read_only` mounts the rootfs read-only (%test). Never raises for a non-zero exit:
-    callers look at `returncode`."""
+    """Run `command` inside `rootfs` (pivot_root, the host tree detached) in private mount, PID, UTS
+    and IPC namespaces (plus a user namespace unless `mode == "root"`), with /proc mounted, /dev
+    nodes, /etc/resolv.conf and /etc/hosts bound. `env` is the whole environment (clean otherwise).
+    With `mode == "fakeroot"` the command runs under host fakeroot (FAKEROOTDONTTRYCHOWN=1) with
+    `fakeroot_state` loaded if it exists and saved on exit. `on_line` streams merged stdout/stderr
+    lines (then nothing is captured). `read_only` mounts the rootfs read-only (%test). Never raises
+    for a non-zero exit: callers look at `returncode`."""
     from defkit.build import sandbox
 
     return sandbox.run_in_rootfs(
@@ -214,11 +216,11 @@ def run_in_namespace(
     on_line: Optional[Callable[[str], None]] = None,
     runner: Runner = run,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run a host `command` (no chroot) in private mount and PID namespaces, root-mapped user
-    namespace unless `mode == "root"`, after the `binds` (host paths, e.g. libfakeroot into a
-    debootstrap target). With `fakeroot_state` it runs under `fakeroot -s STATE` (and `-i STATE`
-    when the file exists). Mounts vanish with the namespace, so an interrupted command leaves
-    none."""
+    """Run a host `command` (no pivot_root) in private mount, PID, UTS and IPC namespaces, in a
+    root-mapped user namespace unless `mode == "root"`, after the `binds` (host paths, e.g.
+    libfakeroot into a debootstrap target). With `fakeroot_state` it runs under `fakeroot -s STATE`
+    (and `-i STATE` when the file exists). Mounts vanish with the namespace, so an interrupted
+    command leaves none."""
     from defkit.build import sandbox
 
     return sandbox.run_in_namespace(

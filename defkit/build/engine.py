@@ -161,6 +161,7 @@ def build(
     sections: Sequence[str] = ("all",),
     notest: bool = False,
     force: bool = False,
+    insecure: bool = False,
     workdir: Optional[str] = None,
     source_date_epoch: Optional[int] = None,
     progress: ProgressCallback = ignore_event,
@@ -216,6 +217,7 @@ def build(
             sections=tuple(sections) or ("all",),
             notest=notest,
             force=force,
+            insecure=insecure,
             progress=redactor.wrap(progress),
             runner=runner,
         )

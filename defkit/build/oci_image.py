@@ -118,6 +118,23 @@ class TarStore:
             yield f
 
 
+class DigestStore(DirStore):
+    """A content-addressed blob store (the registry cache, anything with `path(digest)`) seen as
+    a `BlobStore`, so registry images go through the same code as OCI layouts. Readers check
+    what they read against the digest (configs and manifests at once, layers while extracted)."""
+
+    def __init__(self, store: Any, name: str) -> None:
+        super().__init__(str(getattr(store, "root", name)))
+        self.store = store
+        self.name = name
+
+    def _path(self, path: str) -> str:
+        algorithm, _, hexdigest = _check_name(path, self.name).removeprefix("blobs/").partition("/")
+        digest = f"{algorithm}:{hexdigest}"
+        blob_path(digest)  # validates the form
+        return str(self.store.path(digest))
+
+
 def blob_path(digest: str) -> str:
     match = _DIGEST.match(digest)
     if match is None:
@@ -151,21 +168,83 @@ class Image:
     layers: tuple[Layer, ...]
 
 
+#: The variant an index entry without one stands for, and the one picked when `--arch` names
+#: none and an index has several (Docker's defaults).
+DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7"}
+
+
+def split_arch(arch: str) -> tuple[str, Optional[str]]:
+    """`arm/v7` -> ("arm", "v7"); `amd64` -> ("amd64", None); `linux/arm64/v8` accepted too."""
+    parts = [part for part in arch.strip().split("/") if part]
+    if parts and parts[0] == "linux":
+        parts = parts[1:]
+    if not parts:
+        raise BuildError(f"invalid architecture {arch!r}")
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
 def _platform_ok(entry: dict[str, Any], arch: str) -> bool:
     platform = entry.get("platform")
     if not isinstance(platform, dict):
         return True
-    return platform.get("architecture") == arch and platform.get("os", "linux") == "linux"
+    architecture, variant = split_arch(arch)
+    if platform.get("architecture") != architecture or platform.get("os", "linux") != "linux":
+        return False
+    if variant is None:
+        return True
+    return (platform.get("variant") or DEFAULT_VARIANTS.get(architecture)) == variant
+
+
+def platform_name(entry: dict[str, Any]) -> str:
+    platform = entry.get("platform") or {}
+    name = f"{platform.get('os', '?')}/{platform.get('architecture', '?')}"
+    return name + (f"/{platform['variant']}" if platform.get("variant") else "")
 
 
 def _describe(entries: list[dict[str, Any]]) -> str:
     names = []
     for entry in entries:
-        platform = entry.get("platform") or {}
         ref = (entry.get("annotations") or {}).get(REF_ANNOTATION, "")
-        names.append(f"{ref or entry.get('digest', '?')} "
-                     f"({platform.get('os', '?')}/{platform.get('architecture', '?')})")
+        names.append(f"{ref or entry.get('digest', '?')} ({platform_name(entry)})")
     return ", ".join(names)
+
+
+def select_platform(entries: list[dict[str, Any]], arch: str, where: str) -> dict[str, Any]:
+    """The entry of an image index for linux/`arch` (variant-aware); an error listing the
+    platforms the index has when none matches."""
+    matching = [e for e in entries if _platform_ok(e, arch)]
+    if len({e.get("digest") for e in matching}) > 1:
+        architecture, variant = split_arch(arch)
+        default = DEFAULT_VARIANTS.get(architecture)
+        if variant is None and default is not None:
+            preferred = [e for e in matching
+                         if ((e.get("platform") or {}).get("variant") or default) == default]
+            matching = preferred or matching
+    if not matching:
+        listed = ", ".join(sorted({platform_name(e) for e in entries})) or "none"
+        raise BuildError(f"{where}: no image for linux/{arch} (the index has: {listed})")
+    if len({e.get("digest") for e in matching}) > 1:
+        raise BuildError(f"{where}: several images match ({_describe(matching)}); "
+                         "name one with From: PATH:TAG")
+    return matching[0]
+
+
+def is_index(media_type: Optional[str], document: dict[str, Any]) -> bool:
+    return media_type in INDEX_TYPES or document.get("mediaType") in INDEX_TYPES \
+        or "manifests" in document
+
+
+def image_of_manifest(store: BlobStore, manifest: dict[str, Any]) -> Image:
+    """The config (read and checked) and the layers of an image manifest."""
+    config_digest = str((manifest.get("config") or {}).get("digest", ""))
+    config_raw = store.read(blob_path(config_digest))
+    _verify(config_raw, config_digest, f"{store.name}: config")
+    layers = tuple(Layer(blob_path(str(layer.get("digest", ""))), str(layer.get("digest")))
+                   for layer in manifest.get("layers") or [])
+    config = _json(config_raw, f"{store.name}: config")
+    if not isinstance(config, dict):
+        raise BuildError(f"{store.name}: the image config is not a JSON object")
+    return Image(config, config_raw, layers)
 
 
 def oci_image(store: BlobStore, ref: Optional[str], arch: str) -> Image:
@@ -180,28 +259,15 @@ def oci_image(store: BlobStore, ref: Optional[str], arch: str) -> Image:
             raise BuildError(f"{store.name}: no image tagged {ref!r} (has: {_describe(entries)})")
         entries = tagged
     for _ in range(8):  # nested indexes, bounded
-        matching = [e for e in entries if _platform_ok(e, arch)]
-        if not matching:
-            raise BuildError(f"{store.name}: no image for linux/{arch} "
-                             f"(has: {_describe(entries)})")
-        if len(matching) > 1 and len({e.get("digest") for e in matching}) > 1:
-            raise BuildError(f"{store.name}: several images match ({_describe(matching)}); "
-                             "name one with From: PATH:TAG")
-        chosen = matching[0]
+        chosen = select_platform(entries, arch, store.name)
         digest = str(chosen.get("digest", ""))
         raw = store.read(blob_path(digest))
         _verify(raw, digest, f"{store.name}: manifest")
         manifest = _json(raw, f"{store.name}: manifest {digest}")
-        if chosen.get("mediaType") in INDEX_TYPES or manifest.get("mediaType") in INDEX_TYPES \
-                or "manifests" in manifest:
+        if is_index(chosen.get("mediaType"), manifest):
             entries = [e for e in manifest.get("manifests") or [] if isinstance(e, dict)]
             continue
-        config_digest = str((manifest.get("config") or {}).get("digest", ""))
-        config_raw = store.read(blob_path(config_digest))
-        _verify(config_raw, config_digest, f"{store.name}: config")
-        layers = tuple(Layer(blob_path(str(layer.get("digest", ""))), str(layer.get("digest")))
-                       for layer in manifest.get("layers") or [])
-        return Image(_json(config_raw, f"{store.name}: config"), config_raw, layers)
+        return image_of_manifest(store, manifest)
     raise BuildError(f"{store.name}: image indexes nested too deeply")
 
 

@@ -28,6 +28,10 @@ COMMANDS: dict[str, str] = {
     "exec": "defkit.cli.run:exec_",
     "test": "defkit.cli.run:test",
     "shell": "defkit.cli.run:shell",
+    "pull": "defkit.cli.pull:pull",
+    "push": "defkit.cli.push:push",
+    "lock": "defkit.cli.lock:lock",
+    "registry": "defkit.cli.registry:registry",
 }
 
 

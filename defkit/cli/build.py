@@ -32,6 +32,7 @@ from defkit.build.context import (
     StepStarted,
     Warning,
 )
+from defkit.cli.pull import insecure_option
 from defkit.errors import DefkitError, UsageError
 
 
@@ -235,7 +236,7 @@ def choose_engine(engine: str) -> str:
 
 
 @click.command()
-@click.argument("def_file", type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, metavar="[TARGET] SOURCE")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="SIF to write (default: NAME.sif next to the def file).")
 @click.option("--sandbox", type=click.Path(file_okay=False),
@@ -263,12 +264,28 @@ def choose_engine(engine: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="JSON-lines event log on stdout.")
 @click.option("--workdir", type=click.Path(file_okay=False),
               help="Where to keep the build's temporary files (default: $TMPDIR).")
-def build(def_file: str, output: Optional[str], sandbox: Optional[str], fakeroot: bool,
+@insecure_option
+def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str], fakeroot: bool,
           engine: str, build_arg: tuple[str, ...], build_arg_file: tuple[str, ...],
           secret: tuple[str, ...], secret_file: tuple[str, ...], warn_unused_build_args: bool,
           arch: Optional[str], section: tuple[str, ...],
-          notest: bool, force: bool, quiet: bool, as_json: bool, workdir: Optional[str]) -> int:
-    """Build a SIF image (or a sandbox directory) from a definition file."""
+          notest: bool, force: bool, quiet: bool, as_json: bool, workdir: Optional[str],
+          insecure: bool) -> int:
+    """Build a SIF image (or a sandbox directory) from a definition file.
+
+    Also Apptainer's `build TARGET SOURCE`, where SOURCE is a def file, docker://IMAGE,
+    oras://REF, a SIF or a sandbox directory.
+    """
+    from defkit.build.from_source import source_definition
+
+    if len(paths) > 2:
+        raise UsageError("build takes SOURCE, or TARGET SOURCE")
+    def_file = paths[-1]
+    if len(paths) == 2:
+        if output or sandbox:
+            raise UsageError("TARGET and -o/--sandbox cannot be used together")
+        output = paths[0]
+    generated = source_definition(def_file)
     sections = _sections(section)
     args = _build_args(build_arg, build_arg_file, secret, secret_file)
     chosen = choose_engine(engine)
@@ -293,14 +310,18 @@ def build(def_file: str, output: Optional[str], sandbox: Optional[str], fakeroot
             force=force, workdir=workdir, progress=progress,
         )
         try:
-            if chosen == "apptainer":
+            if generated is not None:
+                from defkit.build.from_source import build_source
+
+                build_source(def_file, generated, insecure=insecure, **options)
+            elif chosen == "apptainer":
                 from defkit.build.apptainer_engine import build_with_apptainer
 
                 build_with_apptainer(def_file, **options)
             else:
                 from defkit.build import build as native_build
 
-                native_build(def_file, **options)
+                native_build(def_file, insecure=insecure, **options)
         except DefkitError as exc:
             if as_json:
                 print(json.dumps({"event": "error", "message": exc.format(),

@@ -13,10 +13,13 @@ from typing import Protocol
 
 from defkit.build.agents import (
     debootstrap,
+    docker,
     docker_archive,
+    library,
     localimage,
     oci,
     oci_archive,
+    oras,
     scratch,
     unsupported,
 )
@@ -27,7 +30,8 @@ from defkit.model import Stage
 
 __all__ = [
     "AGENTS", "Agent", "BootstrapResult", "DeviceNode", "ImageConfig", "get",
-    "debootstrap", "docker_archive", "localimage", "oci", "oci_archive", "scratch", "unsupported",
+    "debootstrap", "docker", "docker_archive", "library", "localimage", "oci", "oci_archive",
+    "oras", "scratch", "unsupported",
 ]
 
 
@@ -47,10 +51,10 @@ AGENTS: dict[str, Agent] = {
     "oci-archive": oci_archive,
     "docker-archive": docker_archive,
     # Known to Apptainer, not (yet) to defkit's native engine: `check` says what to use instead.
-    "docker": unsupported,
+    "docker": docker,
+    "library": library,
+    "oras": oras,
     "docker-daemon": unsupported,
-    "library": unsupported,
-    "oras": unsupported,
     "shub": unsupported,
     "yum": unsupported,
     "dnf": unsupported,

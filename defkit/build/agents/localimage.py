@@ -42,11 +42,17 @@ def check(stage: Stage, ctx: BuildContext) -> None:
 
 def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
     check(stage, ctx)
-    source = resolve_from(stage, ctx)
-    os.makedirs(rootfs, exist_ok=True)
     warnings: list[str] = []
     if (stage.header_value("fingerprints") or "").strip():
         warnings.append("Fingerprints: signatures are not verified by defkit's native engine")
+    return unpack_image(resolve_from(stage, ctx), rootfs, ctx, warnings=tuple(warnings))
+
+
+def unpack_image(source: str, rootfs: str, ctx: BuildContext, *,
+                 warnings: tuple[str, ...] = ()) -> BootstrapResult:
+    """Fill `rootfs` from a SIF, a squashfs image or a sandbox directory (also the `oras`
+    agent's second half, on the SIF it pulled)."""
+    os.makedirs(rootfs, exist_ok=True)
     oci_config = None
     special = _Special((), ())
     if os.path.isdir(source):
@@ -67,7 +73,7 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
         special = _unsquash(source, offset, rootfs, ctx)
     layout.make_base_env(rootfs, overwrite=False)
     return BootstrapResult(oci_config_json=oci_config, devices=special.devices,
-                           ownership=special.ownership, warnings=tuple(warnings))
+                           ownership=special.ownership, warnings=warnings)
 
 
 def _is_squashfs(path: str) -> bool:

@@ -13,14 +13,8 @@ from defkit.model import Stage
 REQUIRED_KEYS: tuple[str, ...] = ()
 
 _INSTEAD = {
-    "docker": "pull the image into an OCI layout (e.g. `skopeo copy docker://IMAGE oci:DIR:TAG`) "
-    "and use `Bootstrap: oci`, or build with `--engine apptainer`",
     "docker-daemon": "export it with `docker save IMAGE -o image.tar` and use "
     "`Bootstrap: docker-archive`",
-    "library": "download the SIF and use `Bootstrap: localimage`, or build with "
-    "`--engine apptainer`",
-    "oras": "pull the SIF (`oras pull`) and use `Bootstrap: localimage`, or build with "
-    "`--engine apptainer`",
     "shub": "download the image and use `Bootstrap: localimage`",
     "busybox": "use `Bootstrap: localimage` with a busybox rootfs "
     "(`python -m defkit.build.busybox_rootfs DIR`), or `Bootstrap: scratch` and copy a static "

@@ -46,8 +46,8 @@ def test_names_are_exact_and_aliases_resolve() -> None:
         agents.get("nope")
 
 
-@pytest.mark.parametrize("name", ["yum", "zypper", "arch", "busybox", "docker", "oras",
-                                  "library", "shub", "dockerfile"])
+@pytest.mark.parametrize("name", ["yum", "zypper", "arch", "busybox", "docker-daemon", "shub",
+                                  "dockerfile"])
 def test_unsupported_agents_fail_at_once_with_an_alternative(name: str, tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="not supported by defkit's native engine yet; "):
         agents.get(name).check(stage(f"Bootstrap: {name}\nFrom: x\n"), context(tmp_path))

@@ -1,0 +1,72 @@
+"""Blob transfers that must survive a dropped connection and keep memory flat."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+from defkit.registry.reference import parse_reference
+from tests.registry.cutting_proxy import CuttingProxy
+from tests.registry_fixture import RunningRegistry, push_bytes
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_dropped_connection_mid_blob_is_resumed(registry: RunningRegistry,
+                                                tmp_path: pathlib.Path) -> None:
+    data = os.urandom(3 * 1024 * 1024)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with registry.client() as client:
+        push_bytes(client, registry.ref("resume/blob:x"), data, tmp_path)
+    before = len(registry.request_log())
+    with CuttingProxy(registry.host, cut_after=512 * 1024) as proxy, registry.client() as client:
+        ref = parse_reference(f"{proxy.host}/resume/blob:x")
+        client.fetch_blob(ref, digest, str(tmp_path / "out"), size=len(data))
+        assert proxy.cuts == 1
+    assert (tmp_path / "out").read_bytes() == data
+    gets = [r for r in registry.request_log()[before:] if r.method == "GET"]
+    # The first GET was cut; the second asked for the rest with Range and got 206.
+    assert [r.status for r in gets] == [200, 206]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", digest.replace(":", "-")]
+
+
+MEASURE = textwrap.dedent('''
+    import hashlib, os, resource, sys
+    from defkit.registry.client import RegistryClient
+    from defkit.registry.reference import parse_reference
+
+    host, directory = sys.argv[1], sys.argv[2]
+    source = os.path.join(directory, "big")
+    piece = os.urandom(1024 * 1024)
+    hasher = hashlib.sha256()
+    with open(source, "wb") as out:
+        for index in range(256):
+            block = index.to_bytes(4, "big") + piece[4:]
+            hasher.update(block)
+            out.write(block)
+    digest = "sha256:" + hasher.hexdigest()
+    ref = parse_reference(host + "/memory/blob:x")
+    with RegistryClient(credentials=lambda host: None) as client:
+        client.blob_exists(ref, digest)  # warm up: imports, connection pool
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        client.push_blob(ref, source, digest, 256 * 1024 * 1024)
+        client.fetch_blob(ref, digest, os.path.join(directory, "back"), size=256 * 1024 * 1024)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print((peak - baseline) // 1024)
+''')
+
+
+def test_memory_stays_flat_for_a_256_mib_blob(registry: RunningRegistry,
+                                              tmp_path: pathlib.Path) -> None:
+    result = subprocess.run([sys.executable, "-c", MEASURE, registry.host, str(tmp_path)],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    growth_mib = int(result.stdout.strip())
+    print(f"peak RSS growth: {growth_mib} MiB")
+    assert growth_mib < 64, f"peak RSS grew by {growth_mib} MiB moving a 256 MiB blob"
+    assert (tmp_path / "back").stat().st_size == 256 * 1024 * 1024
+    assert (tmp_path / "back").read_bytes()[:4] == (0).to_bytes(4, "big")
