@@ -48,6 +48,7 @@ SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/pr
                "/sys", "/usr", "/var")
 #: Apptainer options defkit does not implement: refused with this reason, never ignored.
 UNSUPPORTED = {
+    "instance": "instances: containers left running in the background",
     "--nv": "NVIDIA GPU library binding",
     "--nvccli": "NVIDIA GPU set-up through nvidia-container-cli",
     "--rocm": "AMD ROCm GPU library binding",

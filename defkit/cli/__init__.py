@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "exec": "defkit.cli.run:exec_",
     "test": "defkit.cli.run:test",
     "shell": "defkit.cli.run:shell",
+    "instance": "defkit.cli.run:instance",
     "pull": "defkit.cli.pull:pull",
     "push": "defkit.cli.push:push",
     "lock": "defkit.cli.lock:lock",

@@ -43,6 +43,8 @@ def _action_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--fakeroot", is_flag=True, help="Be root inside (rootless)."),
     ]
     for option, reason in UNSUPPORTED.items():
+        if not option.startswith("--"):
+            continue
         takes_value = option not in ("--nv", "--nvccli", "--rocm", "--writable", "--net")
         decorators.append(click.option(option, option.lstrip("-").replace("-", "_"),
                                        is_flag=not takes_value, hidden=True, expose_value=False,
@@ -105,3 +107,12 @@ def test(image: str, **params: Any) -> int:
     return _run(image, "test", (), params)
 
 
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def instance(args: tuple[str, ...]) -> int:
+    """Not supported: Apptainer's instances (background containers)."""
+    from defkit.runtime import refuse
+
+    raise refuse("instance")

@@ -92,6 +92,8 @@ def test_bind_ro_rw_pwd_and_refusals(sif: pathlib.Path, workdir: pathlib.Path) -
         refused = defkit("exec", option, str(sif), "true")
         assert refused.returncode == 2 and "does not support Apptainer's" in refused.stderr
         assert option.split("=")[0] in refused.stderr
+    instance = defkit("instance", "start", str(sif), "name")
+    assert instance.returncode == 2 and "Apptainer's instance" in instance.stderr
 
 
 def test_environment_cleanenv_and_containall(sif: pathlib.Path, workdir: pathlib.Path) -> None:
