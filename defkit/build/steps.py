@@ -236,21 +236,35 @@ def _user() -> str:
 
 def run_test(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str,
              state: StageState) -> None:
-    """%test the way `apptainer test` runs it: the test action, read-only, from `/`."""
+    """%test as Apptainer's build runs it (`apptainer --build-config test --pwd /`): the image's
+    test action in the runtime of `defkit test` (the rootfs as a read-only sandbox, the host's
+    environment minus APPTAINER_*), as root for a root build and as root of the user namespace
+    (--fakeroot) for a rootless one. A plain `#!/bin/sh` test runs traced, so a failure names
+    its line as %post's does."""
+    from defkit.build.rootfs_read import read_head
+    from defkit.build.sandbox import MountedImage, run_image
+    from defkit.runtime import identity, test_environment
+
     sections = [s for s in stage.sections_named("test") if s.app is None]
     if not sections or not stage.script("test").strip():
         return
-    env = {"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch), "LC_ALL": "C"}
-    action = "/.singularity.d/actions/test"
-    argv = [action] if os.path.exists(os.path.join(rootfs, action[1:])) else [
-        "/.singularity.d/test"]
+    script, section = section_script(stage, "test")
+    header = trace.generated("#!/bin/sh", "")
+    installed = read_head(rootfs, "/.singularity.d/test", 1 << 20) or b""
+    traced = installed.decode("utf-8", "replace").startswith((header + script).text)
+    argv = ["/.singularity.d/actions/test"]
+    if traced:
+        argv = ["/.singularity.d/actions/exec", "/bin/sh", "-x", "/.singularity.d/test"]
+    env = test_environment(rootfs, os.environ)
+    env.update({"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch), "PS4": trace.PS4})
     recorder = _streamer(ctx, "%test")
     with step(ctx, label, "%test"):
-        # Only %post runs under fakeroot (as in Apptainer); %test sees the tree as it is.
-        mode: Mode = "root" if state.mode == "root" else "userns"
-        done = run_in_rootfs(rootfs, argv, mode=mode, env=env, on_line=recorder,
-                             read_only=True, runner=ctx.runner)
+        done = run_image(MountedImage("dir", os.path.realpath(rootfs)), argv, mode=state.mode,
+                         as_caller=False, env=env, cwd="/", identity=identity(state.mode != "root"),
+                         on_line=recorder, runner=ctx.runner, keep_terminal=False)
     if done.returncode != 0:
+        if traced and section is not None:
+            raise _failure(ctx, "%test", done.returncode, header + script, recorder, section)
         raise BuildError(f"%test failed (exit {done.returncode})", path=ctx.def_path,
                          span=sections[0].header_span)
 

@@ -83,8 +83,9 @@ def test_failing_test_stops_the_build_and_notest_skips_it(project: pathlib.Path)
     exit 3
 """)
     error = _error(path)
-    assert error.message == "%test failed (exit 3)" and error.span is not None
-    assert error.span.line == 4
+    # The failing line, as for %post (the test runs traced).
+    assert error.message == "%test failed (exit 3) at: exit 3" and error.span is not None
+    assert error.span.line == 6
     assert not (project / "image.sif").exists()
     assert leftovers(project / "work") == []
     build_def(path, notest=True)
