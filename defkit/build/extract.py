@@ -349,7 +349,11 @@ class _Extractor:
 
     def _hard_link(self, parent: int, base: str, member: tarfile.TarInfo) -> None:
         source_c = _member_path(member.linkname)
-        src_dir, src_name = self.root.parent(source_c)
+        try:
+            src_dir, src_name = self.root.parent(source_c)
+        except (FileNotFoundError, NotADirectoryError):
+            raise BuildError(f"hard link {member.name!r} -> {member.linkname!r}: no such member"
+                             ) from None
         try:
             info = lstat_at(src_dir, src_name)
             if info is None:
