@@ -176,6 +176,7 @@ class Lab:
         project.mkdir()
         (project / "work").mkdir()
         source = write_source(project, agent, layers)
+        body = body.replace("@AGENT@", agent).replace("@SOURCE@", source)  # later stages
         (project / "image.def").write_text(f"Bootstrap: {agent}\nFrom: {source}\n{extra}\n"
                                            f"{body}\n", encoding="utf-8")
         if self.uid:
