@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Mapping
 
+from defkit.build.safepath import Root, lstat_at
 from defkit.runner import Runner, run
 
 #: Logs and caches that record the time of the build: removed (they are rebuilt on demand).
@@ -60,40 +62,31 @@ def source_date_epoch(
     return int(text) if text.isdigit() else 0
 
 
-def _inside(rootfs: str, relative: str) -> str | None:
-    """`relative` under rootfs unless a parent is a symlink (never touch host files)."""
-    path = rootfs
-    for part in relative.split("/"):
-        path = os.path.join(path, part)
-        if os.path.islink(path):
-            return None
-    return path
-
-
 def normalise_rootfs(rootfs: str) -> list[str]:
-    """Remove or empty the volatile files; returns the container paths changed."""
+    """Remove or empty the volatile files (regular files only, resolved inside the rootfs);
+    returns the container paths changed."""
     changed: list[str] = []
-    for relative in VOLATILE_REMOVE:
-        path = _inside(rootfs, relative)
-        if path is not None and os.path.isfile(path):
-            os.unlink(path)
-            changed.append("/" + relative)
-    for relative in VOLATILE_TRUNCATE:
-        path = _inside(rootfs, relative)
-        if path is not None and os.path.isfile(path) and os.path.getsize(path) > 0:
-            with open(path, "r+b") as f:
-                f.truncate(0)
-            changed.append("/" + relative)
+    with Root(rootfs) as root:
+        for relative in VOLATILE_REMOVE:
+            info = root.lstat(relative)
+            if info is not None and stat.S_ISREG(info.st_mode):
+                root.remove(relative)
+                changed.append("/" + relative)
+        for relative in VOLATILE_TRUNCATE:
+            if root.truncate(relative):
+                changed.append("/" + relative)
     return changed
 
 
 def clamp_mtimes(rootfs: str, epoch: int) -> None:
     """Set every mtime newer than `epoch` to `epoch` (sandbox outputs; squashfs sets all times
-    itself with `-all-time`)."""
-    for directory, dirs, files in os.walk(rootfs, topdown=False):
-        for name in [*files, *dirs, ""]:
-            path = os.path.join(directory, name) if name else directory
-            with contextlib.suppress(OSError):
-                info = os.lstat(path)
-                if info.st_mtime > epoch:
-                    os.utime(path, (epoch, epoch), follow_symlinks=False)
+    itself with `-all-time`); iterative, never through a symlink."""
+    with Root(rootfs) as root:
+        for _, fd, names in root.walk():
+            for name in names:
+                info = lstat_at(fd, name)
+                if info is not None and info.st_mtime > epoch:
+                    with contextlib.suppress(OSError):
+                        os.utime(name, (epoch, epoch), dir_fd=fd, follow_symlinks=False)
+        if os.stat(".", dir_fd=root.fd).st_mtime > epoch:
+            os.utime(".", (epoch, epoch), dir_fd=root.fd, follow_symlinks=False)

@@ -27,6 +27,7 @@ import os
 import posixpath
 import secrets
 import stat
+from collections.abc import Iterator
 from typing import Optional, Union
 
 from defkit.errors import BuildError
@@ -149,7 +150,7 @@ def remove_at(dirfd: int, name: str) -> bool:
         return False
     if _unlink(dirfd, name):
         return True
-    top = open_dir_at(dirfd, name)
+    top = _open_to_empty(dirfd, name)
     # (parent fd, fd, name, names left to look at); fds are closed as levels are left.
     stack = [(dirfd, top, name, os.listdir(top))]
     try:
@@ -158,7 +159,7 @@ def remove_at(dirfd: int, name: str) -> bool:
             if names:
                 child = names.pop()
                 if not _unlink(fd, child):
-                    sub = open_dir_at(fd, child)
+                    sub = _open_to_empty(fd, child)
                     stack.append((fd, sub, child, os.listdir(sub)))
                 continue
             stack.pop()
@@ -168,6 +169,26 @@ def remove_at(dirfd: int, name: str) -> bool:
         for _, fd, _, _ in stack:
             os.close(fd)
     return True
+
+
+def _open_to_empty(dirfd: int, name: str) -> int:
+    """`open_dir_at`, and u+w added on a read-only directory the builder owns (debootstrap and
+    image trees have some) so its entries can go."""
+    fd = open_dir_at(dirfd, name)
+    info = os.fstat(fd)
+    if os.geteuid() != 0 and info.st_uid == os.geteuid() and info.st_mode & 0o300 != 0o300:
+        os.fchmod(fd, stat.S_IMODE(info.st_mode) | 0o700)
+    return fd
+
+
+def remove_path(path: StrPath) -> None:
+    """`rm -rf path` for a host path (a build's own tree): through descriptors, iteratively."""
+    head, name = os.path.split(os.path.abspath(path))
+    dirfd = os.open(head or "/", _DIR)
+    try:
+        remove_at(dirfd, name)
+    finally:
+        os.close(dirfd)
 
 
 def _unlink(dirfd: int, name: str) -> bool:
@@ -373,6 +394,33 @@ class Root:
         finally:
             os.close(fd)
 
+    def walk(self) -> Iterator[tuple[str, int, list[str]]]:
+        """(container directory, readable descriptor, entry names) of every directory, top
+        down, never through a symlink; iterative, one directory open at a time (the descriptor
+        is closed when the next one is asked for)."""
+        todo = ["/"]
+        while todo:
+            here = todo.pop()
+            try:
+                dirfd, name = self.parent(here)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # removed meanwhile
+            try:
+                fd = open_dir_at(dirfd, name)
+            except (FileNotFoundError, NotADirectoryError, OSError):
+                continue  # replaced meanwhile (a symlink is never entered)
+            finally:
+                os.close(dirfd)
+            try:
+                names = os.listdir(fd)
+                yield here, fd, names
+                for child in names:
+                    info = lstat_at(fd, child)
+                    if info is not None and stat.S_ISDIR(info.st_mode):
+                        todo.append(posixpath.join(here, child))
+            finally:
+                os.close(fd)
+
     # --- changes -------------------------------------------------------------------------
 
     def makedirs(self, cpath: str, mode: int = 0o755) -> None:
@@ -395,6 +443,29 @@ class Root:
             raise _fail(cpath, exc) from None
         finally:
             os.close(dirfd)
+
+    def truncate(self, cpath: str) -> bool:
+        """Empty regular file `cpath` in place (owner and mode kept); whether it was one."""
+        check_path(cpath)
+        try:
+            dirfd, name = self.parent(cpath)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         dir_fd=dirfd)
+        except OSError:
+            return False  # missing, a symlink (ELOOP), a FIFO without reader, a directory...
+        finally:
+            os.close(dirfd)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+                return False
+            os.ftruncate(fd, 0)
+            return True
+        finally:
+            os.close(fd)
 
     def rename(self, source: str, target: str) -> None:
         src_dir, src_name = self.parent(source)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import shutil
 import stat
 import time
 from collections.abc import Iterator, Mapping
@@ -29,7 +28,7 @@ from defkit.build.context import (
     fakeroot_state_path,
     run_in_rootfs,
 )
-from defkit.build.safepath import Root
+from defkit.build.safepath import Root, remove_path
 from defkit.errors import BuildError, DefkitError
 from defkit.model import FileEntry, Section, Stage
 from defkit.runner import run_streaming
@@ -55,21 +54,11 @@ def step(ctx: BuildContext, stage: str, name: str) -> Iterator[None]:
 
 
 def remove_tree(path: str) -> None:
-    """rm -rf that also handles read-only directories (debootstrap trees have some)."""
-
-    def fix(func: object, failed: str, exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(failed), 0o755)
-            if os.path.isdir(failed) and not os.path.islink(failed):
-                os.chmod(failed, 0o755)
-                shutil.rmtree(failed, ignore_errors=True)
-            else:
-                os.unlink(failed)
-
-    if os.path.islink(path) or os.path.isfile(path):
-        os.unlink(path)
-    elif os.path.isdir(path):
-        shutil.rmtree(path, onerror=fix)
+    """rm -rf through descriptors, iteratively (no depth limit), read-only directories included;
+    a tree holding files of subordinate ids is removed from inside the user namespace."""
+    try:
+        remove_path(path)
+    except OSError:
         if os.path.lexists(path):
             from defkit.build.sandbox import remove_in_userns
 
@@ -203,8 +192,7 @@ def run_post(script: trace.Script, section: Section, rootfs: str, ctx: BuildCont
     with Root(rootfs) as root:
         root.write_file(POST_SCRIPT, script.text, 0o755)
     argv = shell_argv(section, POST_SCRIPT, ctx.def_path)
-    action = os.path.join(rootfs, ".singularity.d/actions/exec")
-    if os.path.isfile(action) and os.access(action, os.X_OK):
+    if _is_executable(rootfs, "/.singularity.d/actions/exec"):
         argv = ["/.singularity.d/actions/exec", *argv]  # sources the image's env, as Apptainer
     env = {
         "APPTAINER_ENVIRONMENT": ENV_FILE, "SINGULARITY_ENVIRONMENT": ENV_FILE,
@@ -255,7 +243,9 @@ def run_test(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str,
         return
     env = {"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch), "LC_ALL": "C"}
     action = "/.singularity.d/actions/test"
-    argv = [action] if os.path.exists(os.path.join(rootfs, action[1:])) else [
+    with Root(rootfs) as root:
+        has_action = root.lstat(action, follow=True) is not None
+    argv = [action] if has_action else [
         "/.singularity.d/test"]
     recorder = _streamer(ctx, "%test")
     with step(ctx, label, "%test"):
@@ -365,5 +355,9 @@ def _copy(root: Root, src: str, dst: str, source: Optional[Root], ctx: BuildCont
                          path=ctx.def_path, span=entry.span) from None
 
 
-def is_executable(path: str) -> bool:
-    return os.path.isfile(path) and bool(os.stat(path).st_mode & stat.S_IXUSR)
+def _is_executable(rootfs: str, cpath: str) -> bool:
+    """Whether container file `cpath` is a regular file with an execute bit (inside the rootfs:
+    a symlink there leads into the image, never to the host)."""
+    with Root(rootfs) as root:
+        info = root.lstat(cpath, follow=True)
+    return info is not None and stat.S_ISREG(info.st_mode) and bool(info.st_mode & 0o111)

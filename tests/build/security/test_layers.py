@@ -407,9 +407,11 @@ def test_many_levels_of_nesting(lab: Lab) -> None:
     deep = "/".join(["d"] * depth)
     built = lab.build([layer(*[folder("/".join(["d"] * n)) for n in range(1, depth + 1)],
                              file(deep + "/leaf", b"deep\n")),
-                       layer(file(".wh.d"))])
+                       layer(file(".wh.d")), layer(*[folder("/".join(["e"] * n))
+                                                     for n in range(1, depth + 1)])])
     built.ok()
-    assert "d" not in built.listing()
+    assert "d" not in built.listing() and deep.replace("d", "e") in built.listing()
+    assert os.listdir(lab.project / "work") == []  # the deep stage tree was removed too
 
 
 def test_device_nodes(lab: Lab) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from defkit.build import safepath
+from defkit.build import reproducible, safepath
 from defkit.build.extract import extract_tar
 from defkit.build.safepath import MAX_COPY_DEPTH, Root
 from defkit.errors import BuildError
@@ -277,3 +277,33 @@ def test_race_during_extraction(rootfs: pathlib.Path, canary: Canary) -> None:
                 extract_tar(io.BytesIO(data), rootfs)
     assert canary.changes() == []
 
+
+
+# --- after the last section: volatile files and sandbox times ------------------------------------
+
+
+def test_volatile_files_are_handled_inside_the_rootfs(rootfs: pathlib.Path,
+                                                      canary: Canary) -> None:
+    (rootfs / "var").mkdir()
+    os.symlink(str(canary.root), rootfs / "var" / "log")  # the image's own path, not the host's
+    os.symlink(str(canary.file), rootfs / ".build.labels")
+    os.mkfifo(rootfs / "fifo")
+    inside = rootfs / str(canary.root)[1:]
+    inside.mkdir(parents=True)
+    (inside / "dpkg.log").write_text("log\n")
+    assert reproducible.normalise_rootfs(str(rootfs)) == ["/var/log/dpkg.log"]
+    assert (inside / "dpkg.log").read_text() == "" and os.path.islink(rootfs / ".build.labels")
+
+
+def test_clamp_mtimes_is_iterative_and_never_follows(rootfs: pathlib.Path,
+                                                     canary: Canary) -> None:
+    fd = os.open(rootfs, os.O_RDONLY)
+    for _ in range(1100):  # deeper than Python's recursion limit
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.symlink(str(canary.root), "host", dir_fd=fd)
+    os.close(fd)
+    reproducible.clamp_mtimes(str(rootfs), 1000)
+    assert os.stat(rootfs / "d").st_mtime == 1000
