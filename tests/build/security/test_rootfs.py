@@ -307,3 +307,4 @@ def test_clamp_mtimes_is_iterative_and_never_follows(rootfs: pathlib.Path,
     os.close(fd)
     reproducible.clamp_mtimes(str(rootfs), 1000)
     assert os.stat(rootfs / "d").st_mtime == 1000
+    safepath.remove_path(rootfs / "d")  # pytest's own clean-up of tmp_path is recursive
