@@ -71,12 +71,15 @@ def extract_tar(
 ) -> ExtractReport:
     """Extract a tar archive (plain, gzip, bzip2, xz or zstd) into `root`, never outside it.
 
-    Refused with a BuildError: absolute member names, names or hard links climbing out with `..`,
-    writing through a symlink that leaves the rootfs. Symlinks themselves are created verbatim (an
-    absolute target means the container's root). Device nodes are created only as root; otherwise
-    they, and ownership we cannot set, are returned in the report. With `whiteouts=True` OCI
-    whiteouts are applied: `.wh.NAME` deletes NAME, `.wh..wh..opq` empties its directory of what
-    earlier layers put there.
+    Refused with one BuildError: absolute member names, names or hard links climbing out with
+    `..`, names longer than PATH_MAX, ids, times or device numbers no file can have, whiteouts of
+    `.`/`..`, a damaged archive. Symlinks are created verbatim and paths written through them are
+    resolved inside the root as the container would (an absolute target or a `..` above `/` stays
+    in the image). An existing entry is replaced, never written through (a symlink or hard link
+    there is removed first). Device nodes are created only as root; otherwise they, and ownership
+    we cannot set, are returned in the report. With `whiteouts=True` OCI whiteouts are applied:
+    `.wh.NAME` deletes NAME, `.wh..wh..opq` empties its directory (never a symlink's target) of
+    what earlier layers put there.
 
     Python's `tarfile` filters are not used: `data_filter` refuses absolute symlinks and setuid
     bits, both normal in a root filesystem; this function does its own checks (also on 3.9).

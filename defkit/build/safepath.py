@@ -334,14 +334,21 @@ class Root:
 
     # --- queries -------------------------------------------------------------------------
 
+    def _locate(self, cpath: str, *, follow: bool = False) -> Optional[tuple[int, str]]:
+        """`check_path`, then `resolve` (follow) or `parent`; None when a parent is missing."""
+        check_path(cpath)
+        try:
+            return self.resolve(cpath) if follow else self.parent(cpath)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
     def lstat(self, cpath: str, *, follow: bool = False) -> Optional[os.stat_result]:
         """The entry at `cpath` (a final symlink itself, or what it leads to with `follow`);
         None when it, or a parent, does not exist."""
-        check_path(cpath)
-        try:
-            dirfd, name = self.resolve(cpath) if follow else self.parent(cpath)
-        except (FileNotFoundError, NotADirectoryError):
+        found = self._locate(cpath, follow=follow)
+        if found is None:
             return None
+        dirfd, name = found
         try:
             return lstat_at(dirfd, name)
         finally:
@@ -362,11 +369,10 @@ class Root:
     def read_file(self, cpath: str) -> Optional[bytes]:
         """The content of regular file `cpath` (a final symlink followed inside the root), or
         None when there is none: a FIFO, device or directory is never opened."""
-        check_path(cpath)
-        try:
-            dirfd, name = self.resolve(cpath)
-        except (FileNotFoundError, NotADirectoryError):
+        found = self._locate(cpath, follow=True)
+        if found is None:
             return None
+        dirfd, name = found
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
                          | os.O_PATH, dir_fd=dirfd)
@@ -432,11 +438,10 @@ class Root:
 
     def remove(self, cpath: str) -> bool:
         """Remove the entry at `cpath` (a final symlink itself); whether one was there."""
-        check_path(cpath)
-        try:
-            dirfd, name = self.parent(cpath)
-        except (FileNotFoundError, NotADirectoryError):
+        found = self._locate(cpath)
+        if found is None:
             return False
+        dirfd, name = found
         try:
             return remove_at(dirfd, name)
         except OSError as exc:
@@ -446,11 +451,10 @@ class Root:
 
     def truncate(self, cpath: str) -> bool:
         """Empty regular file `cpath` in place (owner and mode kept); whether it was one."""
-        check_path(cpath)
-        try:
-            dirfd, name = self.parent(cpath)
-        except (FileNotFoundError, NotADirectoryError):
+        found = self._locate(cpath)
+        if found is None:
             return False
+        dirfd, name = found
         try:
             fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                          dir_fd=dirfd)

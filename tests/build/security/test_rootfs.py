@@ -26,19 +26,9 @@ from defkit.build import reproducible, safepath
 from defkit.build.extract import extract_tar
 from defkit.build.safepath import MAX_COPY_DEPTH, Root
 from defkit.errors import BuildError
+from tests.build.agents.test_safepath import resolver as resolver  # both resolvers, shared
 from tests.build.security.canary import Canary
 from tests.build.security.test_layers import Entry, file, folder, hardlink, layer, symlink
-
-
-@pytest.fixture(params=["openat2", "walk"], autouse=True)
-def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "openat2":
-        monkeypatch.setattr(safepath, "openat2_available", None)
-        if not safepath._has_openat2():
-            pytest.skip("this kernel has no openat2")
-    else:
-        monkeypatch.setattr(safepath, "openat2_available", False)
-    return str(request.param)
 
 
 @pytest.fixture()
