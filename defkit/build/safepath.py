@@ -42,7 +42,6 @@ MAX_PATH = 4096
 MAX_COPY_DEPTH = 256
 
 _RESOLVE_NO_MAGICLINKS = 0x02
-_RESOLVE_NO_SYMLINKS = 0x04
 _RESOLVE_IN_ROOT = 0x10
 #: openat2(2) has the same number on every architecture but alpha (syscalls added since 5.1
 #: share one table).
