@@ -91,7 +91,7 @@ def open_rootfs(image: str, *, runner: Runner = run, workdir: Optional[str] = No
             raise RuntimeError_(f"cannot extract {image}: {detail[-1] if detail else 'failed'}")
         yield rootfs, False
     finally:
-        from defkit.build.steps import remove_tree
+        from defkit.build.safepath import remove_tree
 
         remove_tree(base)
 

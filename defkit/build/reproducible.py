@@ -15,7 +15,7 @@ import os
 import stat
 from collections.abc import Mapping
 
-from defkit.build.safepath import Root, lstat_at
+from defkit.build.safepath import Root
 from defkit.runner import Runner, run
 
 #: Logs and caches that record the time of the build: removed (they are rebuilt on demand).
@@ -80,13 +80,11 @@ def normalise_rootfs(rootfs: str) -> list[str]:
 
 def clamp_mtimes(rootfs: str, epoch: int) -> None:
     """Set every mtime newer than `epoch` to `epoch` (sandbox outputs; squashfs sets all times
-    itself with `-all-time`); iterative, never through a symlink."""
+    itself with `-all-time`). Any depth; symlinks get their own time, never their target's."""
     with Root(rootfs) as root:
-        for _, fd, names in root.walk():
-            for name in names:
-                info = lstat_at(fd, name)
-                if info is not None and info.st_mtime > epoch:
-                    with contextlib.suppress(OSError):
-                        os.utime(name, (epoch, epoch), dir_fd=fd, follow_symlinks=False)
+        for dir_fd, name, info in root.walk():
+            if info.st_mtime > epoch:
+                with contextlib.suppress(OSError):
+                    os.utime(name, (epoch, epoch), dir_fd=dir_fd, follow_symlinks=False)
         if os.stat(".", dir_fd=root.fd).st_mtime > epoch:
             os.utime(".", (epoch, epoch), dir_fd=root.fd, follow_symlinks=False)

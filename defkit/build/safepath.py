@@ -30,7 +30,7 @@ import stat
 from collections.abc import Iterator
 from typing import Optional, Union
 
-from defkit.errors import BuildError
+from defkit.errors import BuildError, DefkitError
 
 StrPath = Union[str, "os.PathLike[str]"]
 
@@ -49,7 +49,14 @@ _SYS_OPENAT2 = 437
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 _NOFOLLOW_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _LIST = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: Metadata files (labels.json, scripts, env files, os-release) are small; this is generous.
+MAX_READ = 16 * 1024 * 1024
+_READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class RootfsReadError(DefkitError):
+    """A file the engine needs to read from a rootfs is larger than it may be."""
 
 
 class _OpenHow(ctypes.Structure):
@@ -121,73 +128,162 @@ def lstat_at(dirfd: int, name: str) -> Optional[os.stat_result]:
         return None
 
 
-def open_dir_at(dirfd: int, name: str) -> int:
+def open_dir_at(dirfd: int, name: str, *, make_writable: bool = False) -> int:
     """A readable descriptor of directory `name` of `dirfd`, never through a symlink. A builder
-    without root gets u+rwx on a directory it owns but may not list (read-only image trees)."""
+    without root gets u+rwx on a directory it owns but may not list (read-only image trees);
+    `make_writable` (for a caller that removes) makes any directory it can u+rwx (rootless
+    trees have 0500 and 0000 directories)."""
     try:
-        return os.open(name, _LIST, dir_fd=dirfd)
+        fd = os.open(name, _LIST, dir_fd=dirfd)
     except PermissionError:
         if os.geteuid() == 0:
             raise
-    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dirfd)
+        handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC,
+                         dir_fd=dirfd)
+        try:
+            info = os.fstat(handle)
+            if info.st_uid != os.geteuid():
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name) from None
+            # The inode behind the O_PATH descriptor, not the name (which may have changed).
+            os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(info.st_mode) | 0o700)
+            fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        finally:
+            os.close(handle)
+    if make_writable:
+        mode = os.fstat(fd).st_mode
+        if mode & 0o700 != 0o700:
+            # Not ours (a subordinate id's): `remove_tree`'s user-namespace fallback removes it.
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, stat.S_IMODE(mode) | 0o700)
+    return fd
+
+
+def walk_tree(path: StrPath) -> Iterator[tuple[int, str, os.stat_result]]:
+    """Every entry below the host directory `path` (a build's own tree), as `bottom_up`."""
+    return bottom_up(os.open(os.fspath(path), _LIST))
+
+
+def bottom_up(top: int, *, make_writable: bool = False
+              ) -> Iterator[tuple[int, str, os.stat_result]]:
+    """Every entry below the directory open as `top` (a readable descriptor, which this takes
+    over and closes) as (descriptor of its directory, name, lstat), children before their
+    directory; the descriptor is valid until the next item. The top itself is not yielded.
+    Directories on another file system (mounts), and those that cannot be opened, are yielded
+    unentered. `make_writable` as `open_dir_at` (for a caller that removes).
+
+    Written by hand because Python 3.11's `os.walk`/`os.fwalk`/`shutil.rmtree` recurse once per
+    level (RecursionError near 1,000 levels; %post can leave trees thousands deep) and `fwalk`
+    keeps a descriptor per level (EMFILE near 1,024): here an explicit stack of pending names,
+    one directory open at a time, every step relative to its descriptor with O_NOFOLLOW, and
+    the way back up through `..` checked against the device and inode recorded on the way down
+    (as GNU rm's fts does)."""
+    fd = top
     try:
-        info = os.fstat(fd)
-        if info.st_uid != os.geteuid():
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
-        # The inode behind the O_PATH descriptor, not the name (which may have changed).
-        os.chmod(f"/proc/self/fd/{fd}", stat.S_IMODE(info.st_mode) | 0o700)
-        return os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        top_info = os.fstat(fd)
+        stack: list[tuple[str, os.stat_result, list[str]]] = [("", top_info, _names(fd))]
+        while stack:
+            dir_name, dir_info, pending = stack[-1]
+            if pending:
+                name = pending.pop()
+                info = lstat_at(fd, name)
+                if info is None:
+                    continue
+                if stat.S_ISDIR(info.st_mode) and info.st_dev == top_info.st_dev:
+                    child = _enter(fd, name, info, make_writable)
+                    if child is not None:
+                        os.close(fd)
+                        fd = child
+                        stack.append((name, info, _names(fd)))
+                        continue
+                yield fd, name, info
+                continue
+            stack.pop()
+            if not stack:
+                return
+            parent = os.open("..", _LIST, dir_fd=fd)
+            if not _same(os.fstat(parent), stack[-1][1]):
+                os.close(parent)
+                raise OSError(errno.ESTALE, "the tree changed while it was being walked")
+            os.close(fd)
+            fd = parent
+            yield fd, dir_name, dir_info
     finally:
         os.close(fd)
 
 
+def _enter(parent: int, name: str, info: os.stat_result, make_writable: bool) -> Optional[int]:
+    try:
+        fd = open_dir_at(parent, name, make_writable=make_writable)
+    except OSError:
+        return None
+    if not _same(os.fstat(fd), info):  # replaced since the lstat: leave it alone
+        os.close(fd)
+        return None
+    return fd
+
+
+def _names(fd: int) -> list[str]:
+    try:
+        return os.listdir(fd)
+    except OSError:
+        return []
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 def remove_at(dirfd: int, name: str) -> bool:
     """Remove entry `name` of directory `dirfd`, whatever it is (a symlink itself, never its
-    target; a directory with its contents, walked iteratively through descriptors). Returns
-    whether something was there."""
+    target; a directory with its contents, any depth, read-only directories included). Returns
+    whether something was there; OSError for the first entry that could not be removed (the
+    others are still removed)."""
     if lstat_at(dirfd, name) is None:
         return False
     if _unlink(dirfd, name):
         return True
-    top = _open_to_empty(dirfd, name)
-    # (parent fd, fd, name, names left to look at); fds are closed as levels are left.
-    stack = [(dirfd, top, name, os.listdir(top))]
-    try:
-        while stack:
-            parent, fd, dname, names = stack[-1]
-            if names:
-                child = names.pop()
-                if not _unlink(fd, child):
-                    sub = _open_to_empty(fd, child)
-                    stack.append((fd, sub, child, os.listdir(sub)))
-                continue
-            stack.pop()
-            os.close(fd)
-            os.rmdir(dname, dir_fd=parent)
-    finally:
-        for _, fd, _, _ in stack:
-            os.close(fd)
+    failure: Optional[OSError] = None
+    for fd, entry, info in bottom_up(open_dir_at(dirfd, name, make_writable=True),
+                                     make_writable=True):
+        try:
+            if stat.S_ISDIR(info.st_mode):
+                os.rmdir(entry, dir_fd=fd)
+            else:
+                os.unlink(entry, dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(name, dir_fd=dirfd)
     return True
 
 
-def _open_to_empty(dirfd: int, name: str) -> int:
-    """`open_dir_at`, and u+w added on a read-only directory the builder owns (debootstrap and
-    image trees have some) so its entries can go."""
-    fd = open_dir_at(dirfd, name)
-    info = os.fstat(fd)
-    if os.geteuid() != 0 and info.st_uid == os.geteuid() and info.st_mode & 0o300 != 0o300:
-        os.fchmod(fd, stat.S_IMODE(info.st_mode) | 0o700)
-    return fd
-
-
-def remove_path(path: StrPath) -> None:
-    """`rm -rf path` for a host path (a build's own tree): through descriptors, iteratively."""
-    head, name = os.path.split(os.path.abspath(path))
-    dirfd = os.open(head or "/", _DIR)
+def remove_tree(path: StrPath) -> None:
+    """`rm -rf path` for a host path (a build's own tree): through descriptors, any depth,
+    read-only directories included; a symlink is removed itself, never followed. What only a
+    user namespace can remove (files of subordinate ids) is removed there. BuildError when
+    something is left."""
+    path = os.path.abspath(path)
+    head, name = os.path.split(path)
+    failure: Optional[OSError] = None
     try:
-        remove_at(dirfd, name)
-    finally:
-        os.close(dirfd)
+        dirfd = os.open(head or "/", _DIR)
+        try:
+            remove_at(dirfd, name)
+        finally:
+            os.close(dirfd)
+    except OSError as exc:
+        failure = exc
+    if os.path.lexists(path):
+        from defkit.build.sandbox import remove_in_userns  # sandbox imports this module
+
+        remove_in_userns(path)
+    if os.path.lexists(path):
+        reason = failure.strerror if failure is not None and failure.strerror else "unknown"
+        raise BuildError(f"cannot remove {path}: {reason}")
 
 
 def _unlink(dirfd: int, name: str) -> bool:
@@ -365,28 +461,53 @@ class Root:
         """Whether an entry (a dangling symlink too) is at `cpath`."""
         return self.lstat(cpath) is not None
 
-    def read_file(self, cpath: str) -> Optional[bytes]:
-        """The content of regular file `cpath` (a final symlink followed inside the root), or
-        None when there is none: a FIFO, device or directory is never opened."""
-        found = self._locate(cpath, follow=True)
+    def read_file(self, cpath: str, *, limit: int = MAX_READ, follow: bool = True
+                  ) -> Optional[bytes]:
+        """The content of regular file `cpath` (a final symlink followed inside the root; with
+        `follow=False` a final symlink gives None), or None when there is none: a FIFO, device
+        or directory is never opened so as to block. RootfsReadError above `limit` bytes."""
+        data = self.read_head(cpath, limit + 1, follow=follow)
+        if data is not None and len(data) > limit:
+            from defkit.image.printable import printable
+
+            raise RootfsReadError(printable(f"{cpath} is larger than {limit} bytes"),
+                                  path=self.path)
+        return data
+
+    def read_head(self, cpath: str, size: int, *, follow: bool = True) -> Optional[bytes]:
+        """The first `size` bytes of regular file `cpath` (None as `read_file`)."""
+        fd = self._open_regular(cpath, follow)
+        if fd is None:
+            return None
+        try:
+            return _read(fd, size)
+        finally:
+            os.close(fd)
+
+    def _open_regular(self, cpath: str, follow: bool) -> Optional[int]:
+        """A read descriptor of regular file `cpath`: checked to be one before the open, opened
+        with O_NONBLOCK | O_NOFOLLOW (a FIFO or device swapped in cannot block it, a symlink
+        swapped in is refused) and checked again on the descriptor."""
+        try:
+            found = self._locate(cpath, follow=follow)
+        except (OSError, BuildError):  # a symlink loop, EACCES... on the way
+            return None
         if found is None:
             return None
         dirfd, name = found
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-                         | os.O_PATH, dir_fd=dirfd)
-        except (FileNotFoundError, OSError):
+            info = lstat_at(dirfd, name)
+            if info is None or not stat.S_ISREG(info.st_mode):
+                return None
+            fd = os.open(name, _READ, dir_fd=dirfd)
+        except OSError:
             return None
         finally:
             os.close(dirfd)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            # Reopen the very inode checked above (not the name, which may change meanwhile).
-            with open(f"/proc/self/fd/{fd}", "rb") as f:
-                return f.read()
-        finally:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
+            return None
+        return fd
 
     def listdir(self, cpath: str) -> list[str]:
         dirfd = self.open_dir(cpath)
@@ -399,32 +520,9 @@ class Root:
         finally:
             os.close(fd)
 
-    def walk(self) -> Iterator[tuple[str, int, list[str]]]:
-        """(container directory, readable descriptor, entry names) of every directory, top
-        down, never through a symlink; iterative, one directory open at a time (the descriptor
-        is closed when the next one is asked for)."""
-        todo = ["/"]
-        while todo:
-            here = todo.pop()
-            try:
-                dirfd, name = self.parent(here)
-            except (FileNotFoundError, NotADirectoryError):
-                continue  # removed meanwhile
-            try:
-                fd = open_dir_at(dirfd, name)
-            except (FileNotFoundError, NotADirectoryError, OSError):
-                continue  # replaced meanwhile (a symlink is never entered)
-            finally:
-                os.close(dirfd)
-            try:
-                names = os.listdir(fd)
-                yield here, fd, names
-                for child in names:
-                    info = lstat_at(fd, child)
-                    if info is not None and stat.S_ISDIR(info.st_mode):
-                        todo.append(posixpath.join(here, child))
-            finally:
-                os.close(fd)
+    def walk(self) -> Iterator[tuple[int, str, os.stat_result]]:
+        """Every entry below the root, children first, as `bottom_up`."""
+        return bottom_up(open_dir_at(self.fd, "."))
 
     # --- changes -------------------------------------------------------------------------
 
@@ -599,6 +697,46 @@ class Root:
                     names, part))]
             found = found_next
         return [posixpath.normpath(p) for p in found]
+
+
+def open_host_file(path: str) -> int:
+    """A read descriptor for the regular file at a host `path` the user named (a symlink is
+    followed: the user chose it). OSError as `open` raises it, and EINVAL for a FIFO, device or
+    socket, which is opened without blocking and refused; IsADirectoryError for a directory."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    fd = os.open(path, _READ & ~os.O_NOFOLLOW)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    return fd
+
+
+def read_host_head(path: str, size: int) -> Optional[bytes]:
+    """The first `size` bytes of the regular file at host `path` (`open_host_file`); None when
+    it is missing or not a regular file."""
+    try:
+        fd = open_host_file(path)
+    except OSError:
+        return None
+    try:
+        return _read(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _read(fd: int, size: int) -> bytes:
+    chunks = []
+    left = size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _source_parent(src: StrPath, source: Optional[Root]) -> tuple[int, str]:

@@ -28,7 +28,7 @@ from defkit.build.context import (
     fakeroot_state_path,
     run_in_rootfs,
 )
-from defkit.build.safepath import Root, remove_path
+from defkit.build.safepath import Root
 from defkit.errors import BuildError, DefkitError
 from defkit.model import FileEntry, Section, Stage
 from defkit.runner import run_streaming
@@ -51,18 +51,6 @@ def step(ctx: BuildContext, stage: str, name: str) -> Iterator[None]:
     ctx.emit(StepStarted(stage, name))
     yield
     ctx.emit(StepFinished(stage, name, time.monotonic() - started))
-
-
-def remove_tree(path: str) -> None:
-    """rm -rf through descriptors, iteratively (no depth limit), read-only directories included;
-    a tree holding files of subordinate ids is removed from inside the user namespace."""
-    try:
-        remove_path(path)
-    except OSError:
-        if os.path.lexists(path):
-            from defkit.build.sandbox import remove_in_userns
-
-            remove_in_userns(path)
 
 
 def shell_argv(section: Section, script: str, path: str) -> list[str]:
