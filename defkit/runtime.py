@@ -281,7 +281,7 @@ def _content_hash(image: str) -> str:
 def cached_rootfs(image: str, offset: int, runner: Runner = run) -> str:
     """The image unpacked once under cache_dir()/<sha256>/rootfs (written to a temporary name
     and renamed, so a concurrent or interrupted call never sees half a tree)."""
-    from defkit.build.treewalk import remove_tree
+    from defkit.build.safepath import remove_tree
 
     final = os.path.join(cache_dir(), "sha256", _content_hash(image))
     rootfs = os.path.join(final, "rootfs")

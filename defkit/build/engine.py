@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from defkit.build import reproducible, steps
+from defkit.build import reproducible, safepath, steps
 from defkit.build.context import (
     BuildContext,
     BuildFinished,
@@ -257,13 +257,13 @@ def _discard_new_output(target: str, existing: Optional[tuple[int, int]]) -> Non
     if found is None or found == existing:
         return
     with contextlib.suppress(DefkitError, OSError):
-        steps.remove_tree(target)
+        safepath.remove_tree(target)
 
 
 def _remove_work(base: str, target: str, existing: Optional[tuple[int, int]]) -> None:
     """Remove the work directory; if that fails the build fails, and its output goes too."""
     try:
-        steps.remove_tree(base)
+        safepath.remove_tree(base)
     except BaseException:
         _discard_new_output(target, existing)
         raise
@@ -348,10 +348,10 @@ def _finish_sandbox(rootfs: str, target: str, ctx: BuildContext) -> int:
         moved = os.path.join(staging, "rootfs")
         shutil.move(rootfs, moved)
         if os.path.lexists(target):
-            steps.remove_tree(target)
+            safepath.remove_tree(target)
         os.replace(moved, target)
     finally:
-        steps.remove_tree(staging)
+        safepath.remove_tree(staging)
     ctx.emit(StepFinished("", "sandbox", time.monotonic() - started))
     return 0
 

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Callable, Optional
 
 from defkit.build.context import Bind, Command, Mode
-from defkit.build.rootfs_read import glob_in_root
+from defkit.build.safepath import Root
 from defkit.errors import BuildError
 from defkit.runner import Runner, run, run_streaming
 
@@ -125,7 +125,11 @@ def has_glibc(rootfs: str) -> bool:
     only works there; a static busybox rootfs ignores it (spec §7.2)."""
     patterns = ("lib*/ld-linux*.so*", "usr/lib*/ld-linux*.so*", "lib/*/ld-linux*.so*",
                 "usr/lib/*/ld-linux*.so*")
-    return any(glob_in_root(rootfs, pattern) for pattern in patterns)  # never a host directory
+    try:
+        with Root(rootfs) as root:  # never a host directory
+            return any(root.glob(pattern) for pattern in patterns)
+    except OSError:
+        return False
 
 
 def fakeroot_available() -> bool:
