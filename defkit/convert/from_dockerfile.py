@@ -157,7 +157,8 @@ def convert_parsed(
     refs = _StageRefs(names, len(stages), apptainer_names, path, target_index)
     ctx = Context(dockerfile.escape, notes, args, global_values, refs.resolve, used,
                   ignore_patterns.parse(dockerignore) if dockerignore is not None else None)
-    walk = _Walk(dockerfile, ctx, refs, bases, images, parents, global_scope)
+    walk = _Walk(dockerfile, ctx, refs, bases, images, parents, global_scope,
+                 _shared_stages(dockerfile, parents, target_index))
     states = walk.states
     copy_sources = refs.copy_sources
     external = refs.external
@@ -239,6 +240,27 @@ class _StageRefs:
         return self.apptainer_names[index]
 
 
+_FROM_FLAG = re.compile(r"from=[\"']?([^\s,\"']+)", re.IGNORECASE)
+
+
+def _shared_stages(dockerfile: Dockerfile, parents: Mapping[int, Optional[int]],
+                   target: int) -> set[int]:
+    """The stages whose converted state is needed after their child stage is converted: the
+    target, parents of more than one stage, and any stage a `--from=` or `--mount=...,from=`
+    may name (read loosely from the source text: naming one too many only costs a copy)."""
+    children: dict[int, int] = {}
+    for parent in parents.values():
+        if parent is not None:
+            children[parent] = children.get(parent, 0) + 1
+    shared = {target} | {index for index, count in children.items() if count > 1}
+    named = {match.lower() for stage in dockerfile.stages for instruction in stage.instructions
+             if "from=" in instruction.original.lower()
+             for match in _FROM_FLAG.findall(instruction.original)}
+    shared |= {stage.index for stage in dockerfile.stages
+               if str(stage.index) in named or (stage.name is not None and stage.name in named)}
+    return shared
+
+
 class _Walk:
     """Converts stages on demand, each once; a stage built on another replays its parent.
 
@@ -247,7 +269,8 @@ class _Walk:
 
     def __init__(self, dockerfile: Dockerfile, ctx: Context, refs: _StageRefs,
                  bases: dict[int, str], images: dict[int, str],
-                 parents: dict[int, Optional[int]], global_scope: Scope) -> None:
+                 parents: dict[int, Optional[int]], global_scope: Scope,
+                 shared: set[int]) -> None:
         self.dockerfile = dockerfile
         self.ctx = ctx
         self.refs = refs
@@ -255,6 +278,7 @@ class _Walk:
         self.images = images
         self.parents = parents
         self.global_scope = global_scope
+        self.shared = shared  # stages whose state must outlive their child's conversion
         self.states: dict[int, StageState] = {}
 
     def convert_stage(self, index: int) -> StageState:
@@ -279,10 +303,12 @@ class _Walk:
         copy_sources = self.refs.copy_sources
         if parent is not None:
             line = stage.from_instruction.span.line
-            state = self.states[parent].fork(
+            reuse = parent not in self.shared
+            state = (self.states.pop(parent) if reuse else self.states[parent]).fork(
                 names[index],
                 f"Dockerfile line {line}: {stage.from_instruction.original} "
                 f"(the steps of stage {names[parent]} are replayed here)",
+                reuse=reuse,
             )
             copy_sources.setdefault(index, set()).update(copy_sources.get(parent, set()))
             # Files a scratch parent placed with %files are there before this stage's %post.

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from defkit.apptainer_json import iter_json_text
+from defkit.convert.from_dockerfile import convert_dockerfile
 from defkit.dockerfile.expand import expand
 from defkit.dockerfile.parser import parse as parse_dockerfile
 from defkit.errors import DefkitError
@@ -50,6 +51,10 @@ def _json(text: str) -> None:
         pass
 
 
+def _convert(text: str) -> None:
+    convert_dockerfile(text, "Dockerfile")
+
+
 def _parse_dockerfile(text: str) -> None:
     with contextlib.suppress(DefkitError):
         parse_dockerfile(text)
@@ -76,6 +81,7 @@ CASES: dict[str, tuple[Callable[[str], object], Callable[[int], str], int, int]]
     "templating commented placeholders": (_template, lambda n: HEAD + "%arguments\nX=1\n%post\n# " + "{{ X }} " * n + "\n", 187, 10**9),
     "parse --json of many sections": (_json, lambda n: HEAD + "".join(f"%appenv a{i}\n  X={i}\n" for i in range(n)), 125, 10**9),
     "Dockerfile WORKDIR nested ${a:-": (lambda text: expand(text, {}), lambda n: "${a:-" * n + "x" + "}" * n, 1250, 10**9),
+    "convert a FROM previous chain": (_convert, lambda n: "FROM alpine AS s0\n" + "".join(f"FROM s{i} AS s{i + 1}\nRUN echo {i}\n" for i in range(n)), 125, 10**9),
     "Dockerfile CMD [[[": (_parse_dockerfile, lambda n: "FROM alpine\nCMD " + "[" * n + "]" * n + "\n", 625, ONE_LINE // 4),
 }  # fmt: skip
 
