@@ -43,6 +43,8 @@ bench: install
 
 e2e: install
 	$(BIN)/pytest -q -m e2e
+	# Bounded: about 10 minutes on 2 cores (each input is capped at 1 MB of text).
+	DEFKIT_FUZZ=long DEFKIT_FUZZ_EXAMPLES=$${DEFKIT_FUZZ_EXAMPLES:-600} $(BIN)/pytest -q -n 2 tests/fuzz/test_fuzz_targets.py
 
 # The Quickstart's main job: lint, build (rootless, no network) and run the example image.
 example: install

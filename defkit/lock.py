@@ -126,9 +126,9 @@ def read_lock(path: str) -> list[LockEntry]:
 
 def write_lock(path: str, entries: Sequence[LockEntry]) -> None:
     data = {"version": LOCK_VERSION, "bases": [asdict(entry) for entry in entries]}
-    from defkit.lint.files import write_atomic
+    from defkit.atomic import write_text
 
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def pinned(def_path: str, stage: Stage, arch: str) -> Optional[LockEntry]:

@@ -24,12 +24,24 @@ from defkit.model import DefFile, Span, Stage
 _STAGE_START = re.compile(r"^bootstrap:", re.MULTILINE | re.IGNORECASE)
 
 Source = Union[str, bytes]
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decode(data: Source, path: str) -> str:
     """Text from bytes, refusing what Apptainer would misread without saying so."""
     if isinstance(data, str):
         text = data
+        index = lone_surrogate(text)
+        if index >= 0:  # (only a str made with surrogateescape holds one)
+            line = text.count("\n", 0, index) + 1
+            column = index - (text.rfind("\n", 0, index) + 1) + 1
+            raise DefParseError(
+                f"the text holds a lone surrogate (U+{ord(text[index]):04X}), which no UTF-8 "
+                "file can",
+                path=path,
+                span=Span(line, column, line, column + 1),
+                kind="encoding",
+            )
     else:
         try:
             text = data.decode("utf-8")
@@ -53,14 +65,27 @@ def decode(data: Source, path: str) -> str:
     return text
 
 
+def lone_surrogate(text: str) -> int:
+    """The index of the first lone UTF-16 surrogate in `text`, or -1 (text decoded from a file
+    holds none; one decoded with surrogateescape may)."""
+    if text.isascii():
+        return -1
+    found = _SURROGATE.search(text)
+    return -1 if found is None else found.start()
+
+
 def split_stages(text: str) -> list[tuple[int, str]]:
     """(first line number, text) of each chunk `parser.All` parses; empty chunks dropped."""
     starts = [match.start() for match in _STAGE_START.finditer(text)]
     bounds = [0, *starts, len(text)]
     chunks = []
+    line = 1  # the line `begin` is on, counted on from the previous chunk's start
+    counted_to = 0
     for begin, end in zip(bounds, bounds[1:]):
         if end > begin:
-            chunks.append((text.count("\n", 0, begin) + 1, text[begin:end]))
+            line += text.count("\n", counted_to, begin)
+            counted_to = begin
+            chunks.append((line, text[begin:end]))
     return chunks
 
 

@@ -1,28 +1,36 @@
-"""A minimal rootless runtime: `defkit run|exec|test IMAGE`, as Apptainer runs its action scripts.
+"""`defkit run|exec|shell|test IMAGE` with Apptainer's default environment, without unpacking.
 
-The image's squashfs is extracted (`unsquashfs -o OFFSET`) into a temporary directory, removed
-afterwards; a sandbox directory is used in place, mounted read-only. The command runs in the same
-sandbox as a build's %post (`defkit.build.sandbox`): a root-mapped user namespace when not root
-(then with no_new_privs), private mount, PID, UTS and IPC namespaces, `pivot_root` into the
-rootfs (mounted nodev, so a device node in an image cannot be opened), /proc with Docker's masks,
-/dev nodes, the host's /etc/resolv.conf and /etc/hosts, the same capability and seccomp limits.
-It keeps the caller's terminal and session (an interactive `defkit run` of a shell needs job
-control); the seccomp filter refuses TIOCSTI/TIOCLINUX, so it cannot push input into it.
-Inside, `/.singularity.d/actions/{run,exec,test}` source the image's environment files and start
-the runscript, the command or the test, with the caller's arguments.
+The image is mounted, not unpacked, inside the command's own namespaces (defkit.build.sandbox,
+nsinit.py): as root its squashfs partition by offset through a loop device, rootless with
+`squashfuse` in the user namespace; where neither can work (no /dev/fuse for this user) an
+unpacked copy cached under $DEFKIT_CACHE_DIR/runtime/sha256/<sha256 of the image> is the lower
+layer, so only the first call pays. A sandbox directory is used in place. Either way an overlay
+with a tmpfs upper layer holds the mount points (and the writes of `--writable-tmpfs`), so the image
+is never changed; mounts, the squashfuse daemon and fakeroot's IPC objects live in namespaces that
+die with the command, and the command dies with defkit (`setpriv --pdeathsig`).
 
-What it does not do (yet): bind $HOME and the current directory, instances, overlays, GPUs.
+As Apptainer: the caller's uid and gid inside (root stays root; `--fakeroot` maps the caller to
+root), the host's passwd/group lines for the caller added to the image's, $HOME, the current
+directory and /tmp bound from the host, the working directory kept, the host environment passed
+(`--cleanenv` keeps only TERM and the proxies) with APPTAINERENV_*/SINGULARITYENV_* and
+`--env`/`--env-file` set inside, then the image's /.singularity.d/env scripts sourced by the
+action script. What defkit does not do is refused by name (UNSUPPORTED), never ignored.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import grp
+import hashlib
 import os
+import pwd
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from defkit.build.context import Mode
+from defkit.build.context import Bind, Mode
+from defkit.build.sandbox import MountedImage, current_user, run_image
 from defkit.errors import DefkitError, UsageError
 from defkit.runner import Runner, run
 
@@ -31,69 +39,200 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: Host variables Apptainer does not pass into a container (they describe the host).
 HOST_ONLY = ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD", "PS1", "PROMPT_COMMAND", "SHLVL", "OLDPWD",
              "PWD", "_")
+#: What `--cleanenv` still passes (Apptainer's env.go: alwaysPassKeys).
+ALWAYS_PASSED = ("TERM", "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy",
+                 "NO_PROXY", "all_proxy", "ALL_PROXY", "ftp_proxy", "FTP_PROXY")
+ENV_PREFIXES = ("APPTAINERENV_", "SINGULARITYENV_")
+#: Host directories Apptainer does not bind as the current directory (system paths).
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin",
+               "/sys", "/usr", "/var")
+#: Apptainer options defkit does not implement: refused with this reason, never ignored.
+UNSUPPORTED = {
+    "instance": "instances: containers left running in the background",
+    "--nv": "NVIDIA GPU library binding",
+    "--nvccli": "NVIDIA GPU set-up through nvidia-container-cli",
+    "--rocm": "AMD ROCm GPU library binding",
+    "--overlay": "persistent overlays",
+    "--net": "network namespaces",
+    "--network": "network namespaces",
+    "--network-args": "network namespaces",
+    "--writable": "writable images (use a sandbox directory and `defkit build --sandbox`)",
+    "--userns": "choosing the namespace mode (defkit picks it)",
+    "--security": "SELinux/AppArmor/seccomp profiles",
+    "--hostname": "setting the hostname",
+    "--dns": "a container DNS configuration",
+}
 
 
 class RuntimeError_(DefkitError):
     """The image cannot be run (not an image, extraction failed)."""
 
 
-def runtime_mode() -> Mode:
-    return "root" if os.geteuid() == 0 else "userns"
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """The Apptainer action options defkit implements (see `apptainer exec --help`)."""
+
+    binds: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    env_files: tuple[str, ...] = ()
+    cleanenv: bool = False
+    contain: bool = False
+    containall: bool = False
+    no_home: bool = False
+    pwd: Optional[str] = None
+    writable_tmpfs: bool = False
+    fakeroot: bool = False
+    app: Optional[str] = None
 
 
-def container_env(image: str, environ: Mapping[str, str], app: Optional[str] = None
+def refuse(option: str) -> UsageError:
+    reason = UNSUPPORTED.get(option, "this option")
+    return UsageError(f"defkit does not support Apptainer's {option} ({reason}); "
+                      "run the image with Apptainer for that")
+
+
+def parse_binds(specs: Sequence[str]) -> list[Bind]:
+    """`src[:dst[:ro|rw]]`, several per argument separated by commas (Apptainer's --bind)."""
+    binds = []
+    for spec in specs:
+        for item in spec.split(","):
+            if not item.strip():
+                continue
+            parts = item.strip().split(":")
+            if len(parts) > 3:
+                raise UsageError(f"bad --bind {item!r}: expected src[:dst[:ro|rw]]")
+            source = parts[0]
+            target = parts[1] if len(parts) > 1 and parts[1] else source
+            options = parts[2] if len(parts) > 2 else "rw"
+            if options not in ("ro", "rw"):
+                raise UsageError(f"bad --bind {item!r}: option {options!r} is not ro or rw "
+                                 "(defkit supports only those)")
+            if not os.path.isabs(target):
+                raise UsageError(f"bad --bind {item!r}: the destination must be absolute")
+            if not os.path.exists(source):
+                raise UsageError(f"bad --bind {item!r}: {source} does not exist")
+            binds.append(Bind(os.path.abspath(source), target, options == "ro"))
+    return binds
+
+
+def _env_file_lines(path: str) -> dict[str, str]:
+    """KEY=VALUE lines of an --env-file (Apptainer sources it with a shell; defkit reads plain
+    assignments and refuses what it cannot read the same way)."""
+    values: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise UsageError(f"--env-file {path}: {exc.strerror}") from exc
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        text = text.removeprefix("export ").strip()
+        key, sep, value = text.partition("=")
+        if not sep or not key.replace("_", "a").isalnum():
+            raise UsageError(f"{path}:{number}:1: error: expected KEY=VALUE")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def container_env(image: str, environ: Mapping[str, str], options: RunOptions, home: str
                   ) -> dict[str, str]:
-    """Apptainer's default (not --cleanenv) environment: the host's, minus what describes the
-    host, plus the APPTAINER_*/SINGULARITY_* variables the action scripts read."""
+    """Apptainer's environment: the host's (or only ALWAYS_PASSED with --cleanenv), minus what
+    describes the host, plus APPTAINERENV_*, --env-file and --env (later wins), plus the
+    APPTAINER_* variables the action scripts read."""
+    cleanenv = options.cleanenv or options.containall
     env = {k: v for k, v in environ.items()
-           if k not in HOST_ONLY and not k.startswith(("APPTAINER_", "SINGULARITY_"))}
+           if k not in HOST_ONLY and not k.startswith(("APPTAINER", "SINGULARITY"))
+           and (not cleanenv or k in ALWAYS_PASSED)}
+    for key, value in environ.items():
+        for prefix in ENV_PREFIXES:
+            if key.startswith(prefix) and len(key) > len(prefix):
+                env[key[len(prefix):]] = value
+    for path in options.env_files:
+        env.update(_env_file_lines(path))
+    for item in options.env:
+        for pair in item.split(","):
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise UsageError(f"bad --env {pair!r}: expected KEY=VALUE")
+            env[key] = value
     name = os.path.basename(image.rstrip("/"))
-    env.update({"PATH": DEFAULT_PATH, "PWD": "/",
-                # $HOME is not bound into the container, so the host's path would not exist.
-                "HOME": "/root",
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.update({"HOME": home, "USER": _user_name(), "LOGNAME": _user_name(),
                 "APPTAINER_CONTAINER": image, "SINGULARITY_CONTAINER": image,
                 "APPTAINER_NAME": name, "SINGULARITY_NAME": name,
                 "APPTAINER_ENVIRONMENT": "/.singularity.d/env/91-environment.sh",
-                "SINGULARITY_ENVIRONMENT": "/.singularity.d/env/91-environment.sh",
-                "SINGULARITY_SHELL": "/bin/sh"})
-    if app:
-        env["SINGULARITY_APPNAME"] = env["APPTAINER_APPNAME"] = app
+                "SINGULARITY_ENVIRONMENT": "/.singularity.d/env/91-environment.sh"})
+    if options.app:
+        env["SINGULARITY_APPNAME"] = env["APPTAINER_APPNAME"] = options.app
     return env
 
 
-@contextlib.contextmanager
-def open_rootfs(image: str, *, runner: Runner = run, workdir: Optional[str] = None
-                ) -> Iterator[tuple[str, bool]]:
-    """(rootfs, read_only): a sandbox directory itself, or a SIF/squashfs extracted to a
-    temporary directory that is removed when the block ends (also on Ctrl-C)."""
-    if os.path.isdir(image):
-        if not os.path.isdir(os.path.join(image, ".singularity.d")) and not os.path.exists(
-            os.path.join(image, "bin")
-        ):
-            raise RuntimeError_(f"{image} is not a container sandbox (no /.singularity.d)")
-        yield os.path.abspath(image), True
-        return
-    if not os.path.isfile(image):
-        raise UsageError(f"{image}: no such image")
-    offset = _squashfs_offset(image)
-    base = tempfile.mkdtemp(prefix="defkit-run-", dir=workdir)
-    try:
-        rootfs = os.path.join(base, "rootfs")
-        argv = ["unsquashfs", "-n", "-no-xattrs", "-o", str(offset), "-d", rootfs, image]
-        if os.geteuid() != 0:
-            # In a root-mapped namespace the files come out owned by us, not by nobody; device
-            # nodes cannot be created (the runtime binds /dev anyway).
-            argv = ["unshare", "--map-root-user", *argv]
-        result = runner(argv)
-        if not os.path.isdir(rootfs) or (result.returncode != 0 and not os.path.isdir(
-                os.path.join(rootfs, ".singularity.d"))):
-            detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise RuntimeError_(f"cannot extract {image}: {detail[-1] if detail else 'failed'}")
-        yield rootfs, False
-    finally:
-        from defkit.build.steps import remove_tree
+def test_environment(rootfs: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """A build's %test environment (`apptainer --build-config test`): the host's, as for
+    `defkit test`, with nothing bound from the host."""
+    return container_env(rootfs, environ, RunOptions(contain=True), "/root")
 
-        remove_tree(base)
+
+def _user_name() -> str:
+    return current_user()
+
+
+def _home() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return os.environ.get("HOME", "/")
+
+
+def identity(fakeroot: bool) -> dict[str, object]:
+    """The passwd and group lines Apptainer adds for the caller ("config passwd/group")."""
+    uid, gid = (0, 0) if fakeroot else (os.getuid(), os.getgid())
+    name = "root" if fakeroot else _user_name()
+    home = "/root" if fakeroot else _home()
+    shell = "/bin/sh"
+    try:
+        entry = pwd.getpwuid(uid)
+        gecos, shell = entry.pw_gecos, entry.pw_shell or shell
+    except KeyError:
+        gecos = name
+    gids = sorted({gid, *([] if fakeroot else os.getgroups())})
+    groups = []
+    for number in gids:
+        try:
+            group_name = grp.getgrgid(number).gr_name
+        except KeyError:
+            continue
+        groups.append(f"{group_name}:x:{number}:{name if number != gid else ''}")
+    return {"uid": uid, "gids": gids, "groups": groups,
+            "passwd": [f"{name}:x:{uid}:{gid}:{gecos}:{home}:{shell}"]}
+
+
+def default_binds(options: RunOptions, cwd: str, home: str) -> tuple[list[Bind], str]:
+    """Apptainer's automatic binds ($HOME, /tmp, the current directory) and the working
+    directory inside. --contain/--containall: none of them, and the command starts in $HOME."""
+    contained = options.contain or options.containall
+    binds: list[Bind] = []
+    if not contained:
+        if not options.no_home and os.path.isdir(home) and home != "/":
+            binds.append(Bind(home, home))
+        binds.append(Bind("/tmp", "/tmp"))
+        system = cwd == "/" or any(cwd == d or cwd.startswith(d + "/") for d in SYSTEM_DIRS)
+        covered = any(cwd == b.target or cwd.startswith(b.target.rstrip("/") + "/")
+                      for b in binds)
+        if not system and not covered:
+            binds.append(Bind(cwd, cwd))
+    workdir = options.pwd or (home if contained else cwd)
+    return binds, workdir
+
+
+def runtime_mode() -> Mode:
+    """Root runs as root; anyone else in a user namespace (as themselves, or as root there with
+    --fakeroot: `run_image`'s as_caller)."""
+    return "root" if os.geteuid() == 0 else "userns"
 
 
 def _squashfs_offset(image: str) -> int:
@@ -107,37 +246,145 @@ def _squashfs_offset(image: str) -> int:
     raise RuntimeError_(f"{image} is neither a SIF image, a squashfs image nor a sandbox")
 
 
-def action_argv(rootfs: str, action: str, args: Sequence[str]) -> list[str]:
-    script = f"/.singularity.d/actions/{action}"
-    if os.path.isfile(os.path.join(rootfs, script.lstrip("/"))):
-        return [script, *args]
-    # No action scripts (not an Apptainer image): do what the action would do, directly.
-    if action == "exec":
-        return list(args)
-    name = {"run": "runscript", "test": "test"}.get(action)
-    if name and os.path.isfile(os.path.join(rootfs, ".singularity.d", name)):
-        return [f"/.singularity.d/{name}", *args]
-    if action == "test":
-        return ["/bin/sh", "-c", "true"]
-    return ["/bin/sh", *args]
+def cache_dir() -> str:
+    """$DEFKIT_CACHE_DIR/runtime (default: $XDG_CACHE_HOME/defkit, ~/.cache/defkit)."""
+    base = os.environ.get("DEFKIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "defkit")
+    return os.path.join(base, "runtime")
+
+
+def _content_hash(image: str) -> str:
+    """The image's sha256, remembered by (device, inode, size, mtime) so a later call on the same
+    unchanged file does not read it all again (0.2 s for 100 MiB)."""
+    st = os.stat(image)
+    memo = os.path.join(cache_dir(), "by-file",
+                        f"{st.st_dev}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}")
+    try:
+        with open(memo, encoding="ascii") as f:
+            known = f.read().strip()
+        if len(known) == 64:
+            return known
+    except OSError:
+        pass
+    digest = hashlib.sha256()
+    with open(image, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    os.makedirs(os.path.dirname(memo), exist_ok=True)
+    with open(memo + ".tmp", "w", encoding="ascii") as f:
+        f.write(digest.hexdigest())
+    os.replace(memo + ".tmp", memo)
+    return digest.hexdigest()
+
+
+def cached_rootfs(image: str, offset: int, runner: Runner = run) -> str:
+    """The image unpacked once under cache_dir()/<sha256>/rootfs (written to a temporary name
+    and renamed, so a concurrent or interrupted call never sees half a tree)."""
+    from defkit.build.safepath import remove_tree
+
+    final = os.path.join(cache_dir(), "sha256", _content_hash(image))
+    rootfs = os.path.join(final, "rootfs")
+    if os.path.isdir(rootfs):
+        return rootfs
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(final))
+    try:
+        target = os.path.join(staging, "rootfs")
+        argv = ["unsquashfs", "-n", "-no-xattrs", "-o", str(offset), "-d", target, image]
+        if os.geteuid() != 0:
+            # In a root-mapped namespace the files come out owned by the caller; device nodes
+            # cannot be made (the runtime mounts its own /dev).
+            argv = ["unshare", "--map-root-user", *argv]
+        result = runner(argv, timeout=3600)
+        if not os.path.isdir(target) or (result.returncode != 0 and not os.path.isdir(
+                os.path.join(target, ".singularity.d"))):
+            detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise RuntimeError_(f"cannot unpack {image}: {detail[-1] if detail else 'failed'}")
+        os.chmod(staging, 0o755)
+        try:
+            os.rename(staging, final)
+        except OSError:  # another call got there first
+            if not os.path.isdir(rootfs):
+                raise
+        return rootfs
+    finally:
+        if os.path.isdir(staging):
+            remove_tree(staging)
+
+
+def mount_methods() -> tuple[str, ...]:
+    """How this caller can mount a squashfs: the kernel with a loop device (root), squashfuse
+    (when /dev/fuse is open to us)."""
+    methods: list[str] = []
+    if os.geteuid() == 0 and os.path.exists("/dev/loop-control"):
+        methods.append("loop")
+    if shutil.which("squashfuse") and os.access("/dev/fuse", os.R_OK | os.W_OK):
+        methods.append("fuse")
+    return tuple(methods)
+
+
+def resolve_image(image: str, runner: Runner = run) -> MountedImage:
+    """The MountedImage for `image`: a sandbox directory, a mountable squashfs, or the cached
+    unpacked copy when nothing can mount it."""
+    if os.path.isdir(image):
+        if not os.path.isdir(os.path.join(image, ".singularity.d")) and not os.path.exists(
+                os.path.join(image, "bin")):
+            raise RuntimeError_(f"{image} is not a container sandbox (no /.singularity.d)")
+        return MountedImage("dir", os.path.realpath(image))
+    if not os.path.isfile(image):
+        raise UsageError(f"{image}: no such image")
+    offset = _squashfs_offset(image)
+    methods = mount_methods()
+    if methods:
+        return MountedImage("squashfs", os.path.realpath(image), offset, methods)
+    return MountedImage("dir", cached_rootfs(image, offset, runner))
+
+
+#: Starts the action script, or (an image not built by Apptainer or defkit, without them) does
+#: what it would do. Decided inside: a mounted image cannot be looked into from here.
+_ACTION = """a=/.singularity.d/actions/$0
+[ -x "$a" ] && exec "$a" "$@"
+case $0 in
+exec) exec "$@" ;;
+run) [ -x /.singularity.d/runscript ] && exec /.singularity.d/runscript "$@" ;;
+test) [ -x /.singularity.d/test ] && exec /.singularity.d/test "$@"; exit 0 ;;
+esac
+exec /bin/sh "$@"
+"""
+
+
+def action_argv(action: str, args: Sequence[str]) -> list[str]:
+    return ["/bin/sh", "-c", _ACTION, action, *args]
 
 
 def run_action(image: str, action: str, args: Sequence[str] = (), *,
-               environ: Optional[Mapping[str, str]] = None, app: Optional[str] = None,
-               capture: bool = False, runner: Runner = run) -> tuple[int, bytes]:
+               options: RunOptions = RunOptions(), environ: Optional[Mapping[str, str]] = None,
+               cwd: Optional[str] = None, capture: bool = False, runner: Runner = run,
+               app: Optional[str] = None) -> tuple[int, bytes]:
     """Run an action of `image`; returns (exit code, captured output when `capture`)."""
-    from defkit.build.sandbox import run_in_rootfs
-
     if action not in ACTIONS:
         raise UsageError(f"unknown action {action}")
     if action == "exec" and not args:
         raise UsageError("exec needs a command")
+    if app:
+        options = dataclasses.replace(options, app=app)
+    environ = os.environ if environ is None else environ
     image = os.path.abspath(image)
-    env = container_env(image, os.environ if environ is None else environ, app)
-    with open_rootfs(image, runner=runner) as (rootfs, read_only):
-        result = run_in_rootfs(rootfs, action_argv(rootfs, action, args), mode=runtime_mode(),
-                               env=env, read_only=read_only, capture=capture, runner=runner,
-                               keep_terminal=not capture)
+    fakeroot = options.fakeroot and os.geteuid() != 0
+    home = "/root" if fakeroot else _home()
+    here = os.path.realpath(cwd or os.getcwd())
+    bind_specs = [*[environ[k] for k in ("APPTAINER_BIND", "SINGULARITY_BIND") if environ.get(k)],
+                  *options.binds]
+    auto, workdir = default_binds(options, here, home)
+    binds = [*auto, *parse_binds(bind_specs)]
+    env = container_env(image, environ, options, home)
+    env["PWD"] = workdir
+    result = run_image(resolve_image(image, runner), action_argv(action, args),
+                       mode=runtime_mode(), as_caller=not fakeroot, env=env, binds=binds,
+                       cwd=workdir, dirs=[workdir],
+                       writable=options.writable_tmpfs, identity=identity(fakeroot),
+                       capture=capture, runner=runner, keep_terminal=not capture)
     code = result.returncode
     if code < 0:  # killed by a signal: the shell's convention
         code = 128 - code

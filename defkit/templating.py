@@ -8,9 +8,10 @@ build stores the text as written instead: `build.engine.load_definition`).
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Union
 
@@ -20,8 +21,10 @@ from defkit.sections import arguments_map, split_argument
 
 # Go's `{{\s*(\w+)\s*}}` with `\s` = [\t\n\f\r ] and ASCII `\w`; a placeholder may span lines.
 PLACEHOLDER = re.compile(r"\{\{[\t\n\f\r ]*([0-9A-Za-z_]+)[\t\n\f\r ]*\}\}")
-# Go's `\s*[#][^!]\s*.*`, unanchored: a `#` followed by anything but `!` before the placeholder.
-_COMMENTED = re.compile(r"#[^!]", re.DOTALL)
+# Go's `\s*[#][^!]\s*.*`, unanchored: a `#` followed by anything but `!` before the placeholder
+# (each such `#`, overlapping ones too).
+_COMMENT_MARK = re.compile(r"#(?=[^!])", re.DOTALL)
+_NEWLINE = re.compile("\n")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,27 @@ def _position(text: str, index: int, first_line: int) -> Span:
     return Span(line, column, line, column + 1)
 
 
+def live_placeholders(source: str) -> Iterator[re.Match[str]]:
+    """The placeholders Apptainer replaces in a stage's text `source`, in order: not those
+    commented out (a `#` followed by anything but `!` before it on its line, since the last
+    placeholder replaced)."""
+    copied_to = 0
+    # Where lines start and where a `#` is followed by something other than `!`, found once:
+    # looking back from each placeholder would read a long line once per placeholder on it.
+    newlines = [newline.start() for newline in _NEWLINE.finditer(source)]
+    marks = [match.start() for match in _COMMENT_MARK.finditer(source)]
+    for match in PLACEHOLDER.finditer(source):
+        # What Go checks: the text since the last line end, or since the last placeholder
+        # replaced when that is later, up to this placeholder.
+        at = bisect.bisect_left(newlines, match.start()) - 1
+        line_start = newlines[at] if at >= 0 and newlines[at] >= copied_to else copied_to
+        mark = bisect.bisect_left(marks, line_start)
+        if mark < len(marks) and marks[mark] + 1 < match.start():
+            continue  # a commented placeholder is left as it is, even if undefined
+        yield match
+        copied_to = match.end()
+
+
 def template_stage(
     stage: Stage, build_args: Mapping[str, str], *, path: str = "<string>"
 ) -> tuple[str, set[str]]:
@@ -80,11 +104,7 @@ def template_stage(
     out: list[str] = []
     used: set[str] = set()
     copied_to = 0
-    for match in PLACEHOLDER.finditer(source):
-        line_start = source.rfind("\n", copied_to, match.start())
-        checked = source[line_start if line_start != -1 else copied_to : match.start()]
-        if _COMMENTED.search(checked):
-            continue  # a commented placeholder is left as it is, even if undefined
+    for match in live_placeholders(source):
         name = match.group(1)
         if name in build_args:
             value = build_args[name]
@@ -108,13 +128,24 @@ def template_stage(
 
 def _replace_nested(value: str, build_args: Mapping[str, str], defaults: Mapping[str, str]) -> str:
     """Placeholders inside a value are replaced once; unknown ones stay literal."""
+    matches = list(PLACEHOLDER.finditer(value))
+    if not matches:
+        return value
+    names = {match.group(1) for match in matches}
+    values = {
+        name: build_args[name] if name in build_args else defaults[name]
+        for name in names
+        if name in build_args or name in defaults
+    }
+    if not any("{{" in text for text in values.values()):
+        # No value brings a placeholder of its own: Go's replacing of each placeholder's text
+        # in turn, everywhere, comes to one pass (one that does not take a pass per one).
+        return PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), value)
     result = value
-    for match in PLACEHOLDER.finditer(value):
+    for match in matches:
         name = match.group(1)
-        if name in build_args:
-            result = result.replace(match.group(0), build_args[name])
-        elif name in defaults:
-            result = result.replace(match.group(0), defaults[name])
+        if name in values:
+            result = result.replace(match.group(0), values[name])
     return result
 
 

@@ -175,12 +175,12 @@ def normalised_json(deffile: DefFile) -> list[dict[str, object]]:
     """Apptainer's JSON with the white space no shell sees taken out of script bodies:
     trailing white space on each line and blank lines (formatting adds or removes them only
     where sections end, which matters when duplicate sections are concatenated). Raw text is
-    left out."""
-    from defkit.apptainer_json import deffile_to_json
+    left out (never encoded: a copy of the whole file for each stage)."""
+    from defkit.apptainer_json import stage_meaning
 
     def scrub(value: object) -> object:
         if isinstance(value, dict):
-            return {k: scrub(v) for k, v in value.items() if k not in ("raw", "fullraw")}
+            return {k: scrub(v) for k, v in value.items()}
         if isinstance(value, list):
             return [scrub(v) for v in value]
         if isinstance(value, str) and "\n" in value:
@@ -188,7 +188,7 @@ def normalised_json(deffile: DefFile) -> list[dict[str, object]]:
             return "\n".join(line for line in lines if line)
         return value
 
-    return [scrub(stage) for stage in deffile_to_json(deffile)]  # type: ignore[misc]
+    return [scrub(stage_meaning(stage)) for stage in deffile.stages]  # type: ignore[misc]
 
 
 def format_checked(deffile: DefFile) -> str:

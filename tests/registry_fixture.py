@@ -247,11 +247,12 @@ def push_test_image(
     platforms: Optional[Sequence[str]] = None,
     docker: bool = False,
 ) -> ImageRef:
-    """Push an image (a multi-arch index when `platforms` lists "os/arch" entries) with the
-    client under test; returns its reference pinned to the manifest's or index's digest.
+    """Push an image (a multi-arch index when `platforms` lists "os/arch[/variant]" entries,
+    e.g. "linux/arm/v7") with the client under test; returns its reference pinned to the
+    manifest's or index's digest.
 
-    Layers are tar archives; `config` gets `rootfs.diff_ids` (and `os`/`architecture` per
-    platform) filled in. `docker=True` uses Docker's media types instead of OCI's."""
+    Layers are tar archives; `config` gets `rootfs.diff_ids` (and `os`/`architecture`/`variant`
+    per platform, in the config and in the index entry) filled in. `docker=True` uses Docker's media types instead of OCI's."""
     import tempfile
 
     ref = registry.ref(f"{repo}:{tag}")
@@ -289,12 +290,14 @@ def push_test_image(
             return ref.with_digest(client.put_manifest(ref, manifest_type, manifest_for(config)))
         entries = []
         for platform in platforms:
-            os_name, _, architecture = platform.partition("/")
-            manifest = manifest_for({**config, "os": os_name, "architecture": architecture})
+            os_name, architecture, *variant = platform.split("/")
+            described = {"os": os_name, "architecture": architecture,
+                         **({"variant": variant[0]} if variant else {})}
+            manifest = manifest_for({**config, **described})
             # Platform manifests are stored by digest only, as `docker buildx` pushes them.
             digest = client.put_manifest(ref.with_tag(None).with_digest(_sha256(manifest)),
                                          manifest_type, manifest)
             entries.append({"mediaType": manifest_type, "digest": digest, "size": len(manifest),
-                            "platform": {"os": os_name, "architecture": architecture}})
+                            "platform": described})
         index = json.dumps({"schemaVersion": 2, "mediaType": index_type, "manifests": entries}).encode()
         return ref.with_digest(client.put_manifest(ref, index_type, index))

@@ -86,7 +86,7 @@ def build_with_apptainer(
     refused before Apptainer runs."""
     from defkit.build.engine import checked_target, load_definition
     from defkit.build.pack import pack_sif
-    from defkit.build.steps import remove_tree
+    from defkit.build.safepath import remove_tree
 
     binary = find_apptainer()
     if binary is None:

@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
-from defkit.build import reproducible, steps
+from defkit.build import reproducible, safepath, steps
 from defkit.build.context import (
     BuildContext,
     BuildFinished,
@@ -396,7 +396,7 @@ def reclaim_dead_work(workdir: Optional[str]) -> list[str]:
         except FileNotFoundError:
             with contextlib.suppress(OSError):
                 if time.time() - os.lstat(path).st_mtime > 3600 and os.path.isdir(path):
-                    steps.remove_tree(path)
+                    safepath.remove_tree(path)
                     removed.append(path)
             continue
         except OSError:
@@ -408,7 +408,7 @@ def reclaim_dead_work(workdir: Optional[str]) -> list[str]:
             continue
         try:
             with contextlib.suppress(DefkitError, OSError):
-                steps.remove_tree(path)
+                safepath.remove_tree(path)
                 removed.append(path)
         finally:
             os.close(fd)
@@ -430,13 +430,13 @@ def _discard_new_output(target: str, existing: Optional[tuple[int, int]]) -> Non
     if found is None or found == existing:
         return
     with contextlib.suppress(DefkitError, OSError):
-        steps.remove_tree(target)
+        safepath.remove_tree(target)
 
 
 def _remove_work(base: str, target: str, existing: Optional[tuple[int, int]]) -> None:
     """Remove the work directory; if that fails the build fails, and its output goes too."""
     try:
-        steps.remove_tree(base)
+        safepath.remove_tree(base)
     except BaseException:
         _discard_new_output(target, existing)
         raise
@@ -521,10 +521,10 @@ def _finish_sandbox(rootfs: str, target: str, ctx: BuildContext) -> int:
         moved = os.path.join(staging, "rootfs")
         shutil.move(rootfs, moved)
         if os.path.lexists(target):
-            steps.remove_tree(target)
+            safepath.remove_tree(target)
         os.replace(moved, target)
     finally:
-        steps.remove_tree(staging)
+        safepath.remove_tree(staging)
     ctx.emit(StepFinished("", "sandbox", time.monotonic() - started))
     return 0
 

@@ -1,28 +1,41 @@
 """Tar archives and image layers unpacked into a rootfs, never outside it.
 
-Member names and hard links are checked, and every entry is written through `safe_join`, so a
-hostile archive or layer is refused with a BuildError rather than half-applied (see
-`defkit.build.safepath`). OCI whiteouts are applied when asked.
+Member names and hard links are checked, and every entry is made through descriptors of a `Root`
+(see `defkit.build.safepath`), so nothing in an archive reaches outside the root, and a hostile or
+damaged archive or layer is refused with a one-line BuildError. OCI whiteouts are applied when
+asked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import lzma
+import math
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, Optional, Union
 
-from defkit.build.safepath import StrPath, remove_entry, safe_join
+from defkit.build.safepath import (
+    Root,
+    StrPath,
+    check_path,
+    chmod_at,
+    lstat_at,
+    open_dir_at,
+    remove_at,
+    set_times_at,
+)
 from defkit.errors import BuildError
 from defkit.runner import Runner, run
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -58,12 +71,15 @@ def extract_tar(
 ) -> ExtractReport:
     """Extract a tar archive (plain, gzip, bzip2, xz or zstd) into `root`, never outside it.
 
-    Refused with a BuildError: absolute member names, names or hard links climbing out with `..`,
-    writing through a symlink that leaves the rootfs. Symlinks themselves are created verbatim (an
-    absolute target means the container's root). Device nodes are created only as root; otherwise
-    they, and ownership we cannot set, are returned in the report. With `whiteouts=True` OCI
-    whiteouts are applied: `.wh.NAME` deletes NAME, `.wh..wh..opq` empties its directory of what
-    earlier layers put there.
+    Refused with one BuildError: absolute member names, names or hard links climbing out with
+    `..`, names longer than PATH_MAX, ids, times or device numbers no file can have, whiteouts of
+    `.`/`..`, a damaged archive. Symlinks are created verbatim and paths written through them are
+    resolved inside the root as the container would (an absolute target or a `..` above `/` stays
+    in the image). An existing entry is replaced, never written through (a symlink or hard link
+    there is removed first). Device nodes are created only as root; otherwise they, and ownership
+    we cannot set, are returned in the report. With `whiteouts=True` OCI whiteouts are applied:
+    `.wh.NAME` deletes NAME, `.wh..wh..opq` empties its directory (never a symlink's target) of
+    what earlier layers put there.
 
     Python's `tarfile` filters are not used: `data_filter` refuses absolute symlinks and setuid
     bits, both normal in a root filesystem; this function does its own checks (also on 3.9).
@@ -71,7 +87,8 @@ def extract_tar(
     with contextlib.ExitStack() as stack:
         fileobj = _open_stream(tar, stack, runner)
         archive = stack.enter_context(tarfile.open(fileobj=fileobj, mode="r|*"))
-        return _Extractor(Path(os.path.realpath(root)), whiteouts).run(archive)
+        held = stack.enter_context(Root(root))
+        return _Extractor(held, whiteouts).run(archive)
 
 
 def _open_stream(
@@ -128,34 +145,108 @@ def _member_path(name: str) -> str:
     norm = posixpath.normpath(name)
     if norm == ".." or norm.startswith("../"):
         raise BuildError(f"archive member {name!r} climbs above the root with '..'")
-    return "/" if norm == "." else "/" + norm
+    cpath = "/" if norm == "." else "/" + norm
+    check_path(cpath)
+    return cpath
+
+
+#: Ids an archive may give (2^32 - 1 is the kernel's "no change" value for chown).
+_MAX_ID = 2**32 - 2
+#: What a 64-bit time_t in seconds holds.
+_MAX_TIME = float(2**62)
 
 
 class _Extractor:
-    def __init__(self, root: Path, whiteouts: bool) -> None:
+    """One archive into one root. Each entry is made relative to a held descriptor of its
+    parent directory (the last one is cached), and changed through a descriptor of the entry
+    itself or an `*at` call that does not follow symlinks, so no later entry can redirect an
+    earlier change (a directory swapped for a symlink, umoci's CVE-2021-29136 and alike)."""
+
+    def __init__(self, root: Root, whiteouts: bool) -> None:
         self.root = root
         self.whiteouts = whiteouts
         self.is_root = os.geteuid() == 0
         self.written: set[str] = set()  # container paths this archive created (for opaque dirs)
-        self.dir_modes: list[tuple[Path, int]] = []
+        # Directories whose mode lacks u+rwx: applied at the end (so they could be filled),
+        # only to the very directory (device, inode) extracted, reached again inside the root.
+        self.dir_modes: list[tuple[str, int, int, int]] = []
         self.special: list[SpecialEntry] = []
+        self.cached: Optional[tuple[str, int]] = None  # (container dir, O_PATH descriptor)
 
     def run(self, archive: tarfile.TarFile) -> ExtractReport:
         count = 0
-        for member in archive:
-            count += 1
-            try:
+        name = ""
+        try:
+            for member in archive:
+                count += 1
+                name = member.name
                 self._member(archive, member)
-            except OSError as exc:
-                raise BuildError(f"cannot extract archive member {member.name!r}: "
-                                 f"{exc.strerror or exc}") from None
-        # Directory modes last, deepest first, so read-only directories could be filled.
-        # Rootless, the builder must keep write access to directories it does not own in the
-        # image (later layers and %post write into them); squashfs ownership comes from elsewhere.
-        keep = 0 if self.is_root else 0o700
-        for path, mode in reversed(self.dir_modes):
-            os.chmod(path, mode | keep)
+            name = ""
+            self._apply_dir_modes()
+        except OSError as exc:
+            what = f"archive member {name!r}" if name else "archive"
+            raise BuildError(f"cannot extract {what}: {exc.strerror or exc}") from None
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
+            raise BuildError(f"the archive is damaged or not a tar archive: {exc}") from None
+        finally:
+            self._uncache()
         return ExtractReport(members=count, special=tuple(self.special))
+
+    def _apply_dir_modes(self) -> None:
+        for cpath, dev, ino, mode in reversed(self.dir_modes):
+            try:
+                dirfd, name = self.root.parent(cpath)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # removed or replaced later in the archive
+            try:
+                fd = open_dir_at(dirfd, name)
+            except OSError:
+                continue  # no longer a directory (a symlink or file took its place)
+            finally:
+                os.close(dirfd)
+            try:
+                info = os.fstat(fd)
+                if (info.st_dev, info.st_ino) == (dev, ino):
+                    os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
+
+    # --- the parent directory of each entry ------------------------------------------------
+
+    def _parent(self, parent_c: str) -> int:
+        if self.cached is not None and self.cached[0] == parent_c:
+            return self.cached[1]
+        self._uncache()
+        try:
+            fd = self.root.open_dir(parent_c, create=True)
+        except NotADirectoryError:
+            raise BuildError(f"{parent_c} is not a directory") from None
+        self.cached = (parent_c, fd)
+        return fd
+
+    def _uncache(self) -> None:
+        if self.cached is not None:
+            os.close(self.cached[1])
+            self.cached = None
+
+    def _remove(self, dirfd: int, name: str) -> None:
+        """Remove what is at `name`; a directory or symlink removed may be part of the cached
+        directory's path, so the cache is dropped then."""
+        info = lstat_at(dirfd, name)
+        if info is None:
+            return
+        if stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode):
+            if self.cached is not None and self.cached[1] == dirfd:
+                self.cached = None
+                try:
+                    remove_at(dirfd, name)
+                finally:
+                    os.close(dirfd)
+                return
+            self._uncache()
+        remove_at(dirfd, name)
+
+    # --- entries ---------------------------------------------------------------------------
 
     def _member(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         cpath = _member_path(member.name)
@@ -163,44 +254,32 @@ class _Extractor:
         if self.whiteouts and base.startswith(WHITEOUT_PREFIX):
             self._whiteout(parent_c, base)
             return
+        _check_header(member)
         if cpath == "/":
             if member.isdir():
-                self.dir_modes.append((self.root, stat.S_IMODE(member.mode)))
+                fd = open_dir_at(self.root.fd, ".")
+                try:
+                    self._dir_mode(fd, cpath, member)
+                finally:
+                    os.close(fd)
             return
-        parent = safe_join(self.root, parent_c)
-        if not parent.is_dir():
-            if os.path.lexists(parent):
-                raise BuildError(f"archive member {member.name!r}: {parent_c} is not a directory")
-            parent.mkdir(mode=0o755, parents=True)
-        target = parent / base
+        parent = self._parent(parent_c)
         self._mark_written(cpath)
         if member.isdir():
-            if not target.is_dir() or target.is_symlink():
-                remove_entry(target)
-                target.mkdir(mode=0o700)
-            os.chmod(target, 0o700 | stat.S_IMODE(member.mode))
-            self.dir_modes.append((target, stat.S_IMODE(member.mode)))
-            self._owner(target, cpath, member)
+            self._directory(parent, base, cpath, member)
             return
-        remove_entry(target)
         if member.isreg():
-            src = archive.extractfile(member)
-            assert src is not None
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(src, out)
-        elif member.issym():
-            os.symlink(member.linkname, target)
+            self._regular(archive, parent, base, cpath, member)
+            return
+        self._remove(parent, base)
+        parent = self._parent(parent_c)
+        if member.issym():
+            os.symlink(member.linkname, base, dir_fd=parent)
         elif member.islnk():
-            source = safe_join(self.root, _member_path(member.linkname), follow_final=False)
-            if not os.path.lexists(source):
-                raise BuildError(
-                    f"hard link {member.name!r} -> {member.linkname!r}: no such member"
-                )
-            os.link(source, target, follow_symlinks=False)
+            self._hard_link(parent, base, member)
             return  # a hard link shares the inode: mode and owner are the target's
         elif member.isfifo():
-            os.mkfifo(target, 0o600)
+            os.mkfifo(base, 0o600, dir_fd=parent)
         elif member.ischr() or member.isblk():
             kind = "c" if member.ischr() else "b"
             if not self.is_root:
@@ -209,23 +288,120 @@ class _Extractor:
                                                  member.devminor))
                 return
             dev_type = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-            os.mknod(target, 0o600 | dev_type, os.makedev(member.devmajor, member.devminor))
+            os.mknod(base, 0o600 | dev_type, os.makedev(member.devmajor, member.devminor),
+                     dir_fd=parent)
         else:
             return  # unknown member types (sparse leftovers, sockets) are skipped like GNU tar
-        self._owner(target, cpath, member)
+        # Symlinks, FIFOs and device nodes are not opened (a FIFO blocks, a device may act):
+        # changed by name relative to the held parent, never following a symlink.
+        if self.is_root:
+            os.chown(base, member.uid, member.gid, dir_fd=parent, follow_symlinks=False)
+        elif not member.issym():
+            self._foreign_owner(cpath, member)
         if not member.issym():
-            os.chmod(target, stat.S_IMODE(member.mode))
-        os.utime(target, (member.mtime, member.mtime), follow_symlinks=False)
+            chmod_at(parent, base, stat.S_IMODE(member.mode))
+        set_times_at(parent, base, member.mtime)
 
-    def _clear_lower(self, directory: Path, cdir: str) -> None:
-        """Remove what earlier layers put under `directory`, keeping this layer's entries."""
-        for child in os.listdir(directory):
-            child_c = posixpath.join(cdir, child)
-            path = directory / child
-            if child_c not in self.written:
-                remove_entry(path)
-            elif path.is_dir() and not path.is_symlink():
-                self._clear_lower(path, child_c)
+    def _regular(self, archive: tarfile.TarFile, parent: int, base: str, cpath: str,
+                 member: tarfile.TarInfo) -> None:
+        try:
+            fd = os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
+        except FileExistsError:
+            # Replaced, never written through: the old entry may be a symlink or a hard link.
+            self._remove(parent, base)
+            parent = self._parent(posixpath.dirname(cpath))
+            fd = os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
+        with os.fdopen(fd, "wb") as out:
+            src = archive.extractfile(member)
+            assert src is not None
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            self._owner(fd, cpath, member)
+            os.fchmod(fd, stat.S_IMODE(member.mode))
+            os.utime(fd, (member.mtime, member.mtime))
+
+    def _directory(self, parent: int, base: str, cpath: str, member: tarfile.TarInfo) -> None:
+        try:
+            os.mkdir(base, 0o700, dir_fd=parent)
+        except FileExistsError:
+            info = lstat_at(parent, base)
+            if info is None or not stat.S_ISDIR(info.st_mode):
+                self._remove(parent, base)
+                parent = self._parent(posixpath.dirname(cpath))
+                os.mkdir(base, 0o700, dir_fd=parent)
+        fd = open_dir_at(parent, base)
+        try:
+            self._owner(fd, cpath, member)
+            self._dir_mode(fd, cpath, member)
+        except BaseException:
+            os.close(fd)
+            raise
+        # Its entries usually follow: it becomes the cached directory.
+        self._uncache()
+        self.cached = (cpath, fd)
+
+    def _dir_mode(self, fd: int, cpath: str, member: tarfile.TarInfo) -> None:
+        # Rootless, the builder must keep write access to directories it does not own in the
+        # image (later layers and %post write into them); squashfs ownership comes from
+        # elsewhere. As root, a mode without u+rwx waits for the end of the archive.
+        mode = stat.S_IMODE(member.mode)
+        os.fchmod(fd, mode | 0o700)
+        if self.is_root and mode & 0o700 != 0o700:
+            info = os.fstat(fd)
+            self.dir_modes.append((cpath, info.st_dev, info.st_ino, mode))
+
+    def _hard_link(self, parent: int, base: str, member: tarfile.TarInfo) -> None:
+        source_c = _member_path(member.linkname)
+        try:
+            src_dir, src_name = self.root.parent(source_c)
+        except (FileNotFoundError, NotADirectoryError):
+            raise BuildError(f"hard link {member.name!r} -> {member.linkname!r}: no such member"
+                             ) from None
+        try:
+            info = lstat_at(src_dir, src_name)
+            if info is None:
+                raise BuildError(
+                    f"hard link {member.name!r} -> {member.linkname!r}: no such member")
+            if stat.S_ISDIR(info.st_mode):
+                raise BuildError(
+                    f"hard link {member.name!r} -> {member.linkname!r}: a directory")
+            os.link(src_name, base, src_dir_fd=src_dir, dst_dir_fd=parent,
+                    follow_symlinks=False)
+        finally:
+            os.close(src_dir)
+
+    def _owner(self, fd: int, cpath: str, member: tarfile.TarInfo) -> None:
+        if self.is_root:
+            os.fchown(fd, member.uid, member.gid)
+        else:
+            self._foreign_owner(cpath, member)
+
+    def _foreign_owner(self, cpath: str, member: tarfile.TarInfo) -> None:
+        if member.uid != 0 or member.gid != 0:
+            self.special.append(SpecialEntry(cpath, "m", stat.S_IMODE(member.mode),
+                                             member.uid, member.gid))
+
+    def _clear_lower(self, dirfd: int, cdir: str) -> None:
+        """Remove what earlier layers put under directory `dirfd`, keeping this layer's
+        entries (iteratively, through descriptors)."""
+        todo = [(open_dir_at(dirfd, "."), cdir)]
+        try:
+            while todo:
+                fd, here = todo.pop()
+                try:
+                    for child in os.listdir(fd):
+                        child_c = posixpath.join(here, child)
+                        if child_c not in self.written:
+                            remove_at(fd, child)
+                            continue
+                        info = lstat_at(fd, child)
+                        if info is not None and stat.S_ISDIR(info.st_mode):
+                            todo.append((open_dir_at(fd, child), child_c))
+                finally:
+                    os.close(fd)
+        finally:
+            for fd, _ in todo:
+                os.close(fd)
 
     def _mark_written(self, cpath: str) -> None:
         # Parents count too: a layer may create `a/b/c` without listing `a/b`.
@@ -233,20 +409,48 @@ class _Extractor:
             self.written.add(cpath)
             cpath = posixpath.dirname(cpath)
 
-    def _owner(self, target: Path, cpath: str, member: tarfile.TarInfo) -> None:
-        if self.is_root:
-            os.lchown(target, member.uid, member.gid)
-        elif (member.uid != 0 or member.gid != 0) and not member.issym():
-            self.special.append(SpecialEntry(cpath, "m", stat.S_IMODE(member.mode),
-                                             member.uid, member.gid))
-
     def _whiteout(self, parent_c: str, base: str) -> None:
-        parent = safe_join(self.root, parent_c)
-        if base == OPAQUE_MARKER:
-            if parent.is_dir() and not parent.is_symlink():
-                self._clear_lower(parent, parent_c)
+        self._uncache()  # what is removed may be on the cached directory's path
+        if base != OPAQUE_MARKER:
+            name = base[len(WHITEOUT_PREFIX):]
+            if name in ("", ".", "..") or "/" in name:
+                raise BuildError(f"invalid whiteout {posixpath.join(parent_c, base)!r}")
+            try:
+                fd = self.root.open_dir(parent_c)
+            except (FileNotFoundError, NotADirectoryError):
+                return  # nothing there to hide
+            try:
+                remove_at(fd, name)
+            finally:
+                os.close(fd)
             return
-        name = base[len(WHITEOUT_PREFIX):]
-        if name in ("", ".", "..") or "/" in name:
-            raise BuildError(f"invalid whiteout {posixpath.join(parent_c, base)!r}")
-        remove_entry(parent / name)
+        # An opaque marker hides a directory's lower content; on a symlink (or anything but a
+        # directory) there is nothing to clear: the link is not followed.
+        try:
+            dirfd, dname = self.root.parent(parent_c)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        try:
+            info = lstat_at(dirfd, dname)
+            if info is not None and stat.S_ISDIR(info.st_mode):
+                fd = open_dir_at(dirfd, dname)
+                try:
+                    self._clear_lower(fd, parent_c)
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(dirfd)
+
+
+def _check_header(member: tarfile.TarInfo) -> None:
+    """Values a PAX header can carry but no file can have: one clear error, not a crash."""
+    for what, value in (("uid", member.uid), ("gid", member.gid)):
+        if not 0 <= value <= _MAX_ID:
+            raise BuildError(f"archive member {member.name!r}: {what} {value} is out of range")
+    if not math.isfinite(member.mtime) or abs(member.mtime) >= _MAX_TIME:
+        raise BuildError(f"archive member {member.name!r}: mtime {member.mtime} is out of range")
+    if member.ischr() or member.isblk():
+        for what, value, bits in (("major", member.devmajor, 12), ("minor", member.devminor, 20)):
+            if not 0 <= value < 2**bits:  # the kernel's dev_t
+                raise BuildError(f"archive member {member.name!r}: device {what} {value} is "
+                                 "out of range")

@@ -9,10 +9,11 @@ Metadata written after %post (labels, runscript, environment, the def file) is i
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from defkit.build.safepath import safe_join
+from defkit.build.safepath import Root
 from defkit.model import Stage
 
 if TYPE_CHECKING:
@@ -57,44 +58,34 @@ def template(name: str) -> str:
     return (TEMPLATES / name).read_text(encoding="utf-8") if name else ""
 
 
-def write_file(rootfs: str, path: str, content: str | bytes, mode: int) -> Path:
-    """Create or truncate container file `path` with `content`, then force `mode` (an existing
-    file may lack write permission: base images ship read-only /etc/hosts)."""
-    target = safe_join(rootfs, path, follow_final=False)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    if target.is_symlink():
-        # Never write through a link (Debian's resolv.conf points into /run, which is empty).
-        target.unlink()
-    elif target.is_file():
-        os.chmod(target, mode | 0o200)
-    with open(target, "wb") as out:
-        out.write(data)
-    os.chmod(target, mode)
-    return target
+def write_file(rootfs: str, path: str, content: str | bytes, mode: int) -> None:
+    """Make container file `path` a new file holding `content` with `mode` (what was there is
+    replaced, never written through: see `Root.write_file` for a symlink, FIFO or directory)."""
+    with Root(rootfs) as root:
+        root.write_file(path, content, mode)
 
 
 def make_base_env(rootfs: str, *, overwrite: bool) -> None:
     """Write the base layout. `overwrite=False` (images that already have one, e.g. a localimage
     SIF) only adds what is missing; `True` rewrites every base file."""
-    root = Path(rootfs)
-    info = root.stat()
+    info = os.stat(rootfs)
     if not info.st_mode & 0o200:
-        os.chmod(root, info.st_mode | 0o200)
-    for directory in BASE_DIRS:
-        safe_join(rootfs, directory).mkdir(mode=0o755, parents=True, exist_ok=True)
-    for name, target in ROOT_SYMLINKS.items():
-        link = root / name
-        if os.path.islink(link):
-            if os.readlink(link) == target:
+        os.chmod(rootfs, info.st_mode | 0o200)
+    with Root(rootfs) as root:
+        for directory in BASE_DIRS:
+            root.makedirs(directory)
+        for name, target in ROOT_SYMLINKS.items():
+            found = root.lstat(name)
+            if found is not None and stat.S_ISLNK(found.st_mode):
+                if os.readlink(name, dir_fd=root.fd) == target:
+                    continue
+            elif found is not None:
+                continue  # a real file or directory of that name belongs to the image
+            root.symlink(target, name)
+        for path, (name, mode) in BASE_FILES.items():
+            if not overwrite and root.exists(path):
                 continue
-            link.unlink()
-        elif os.path.lexists(link):
-            continue  # a real file or directory of that name belongs to the image
-        os.symlink(target, link)
-    for path, (name, mode) in BASE_FILES.items():
-        if not overwrite and os.path.lexists(safe_join(rootfs, path, follow_final=False)):
-            continue
-        write_file(rootfs, path, template(name), mode)
+            root.write_file(path, template(name), mode)
 
 
 # --- the engine's entry points (implemented in layout_meta / layout_apps) ----------------------

@@ -9,9 +9,8 @@ import os
 import re
 from typing import Optional
 
-from defkit.build.layout import write_file
 from defkit.build.layout_meta import go_trim, labels_json, parse_labels
-from defkit.build.safepath import copy_into, safe_join
+from defkit.build.safepath import Root
 from defkit.errors import BuildError
 from defkit.model import Stage
 
@@ -52,7 +51,7 @@ def _env_01(app: str) -> str:
     )
 
 
-def _globals_94(rootfs: str, app: str) -> str:
+def _globals_94(root: Root, app: str) -> str:
     var = _NOT_IDENT.sub("_", app)
     text = (
         f"## App Global Exports For: {var}\n\n"
@@ -67,7 +66,7 @@ def _globals_94(rootfs: str, app: str) -> str:
     meta = f"/scif/apps/{app}/scif"
     for kind, name in (("APPENV", "env/90-environment.sh"), ("APPLABELS", "labels.json"),
                        ("APPRUN", "runscript"), ("APPSTART", "startscript")):
-        if safe_join(rootfs, f"{meta}/{name}").exists():
+        if root.lstat(f"{meta}/{name}", follow=True) is not None:
             text += f'export SCIF_{kind}_{var}="/scif/apps/{var}/scif/{name}"\n'
     return text
 
@@ -78,7 +77,7 @@ def _app_labels(app: str, text: str) -> dict[str, str]:
     return labels
 
 
-def _copy_app_files(rootfs: str, app: str, text: str, src_dir: str) -> None:
+def _copy_app_files(root: Root, app: str, text: str, src_dir: str) -> None:
     for raw in text.split("\n"):
         line = go_trim(raw)
         if not line or line.startswith("#"):
@@ -88,7 +87,7 @@ def _copy_app_files(rootfs: str, app: str, text: str, src_dir: str) -> None:
         host = os.path.join(src_dir, src)
         if not os.path.lexists(host):
             raise BuildError(f"%appfiles {app}: {src} does not exist")
-        copy_into(rootfs, host, f"/scif/apps/{app}/{dst}")
+        root.copy_in(host, f"/scif/apps/{app}/{dst}")
 
 
 def create_apps(rootfs: str, stage: Stage, *, src_dir: str) -> Optional[str]:
@@ -96,6 +95,11 @@ def create_apps(rootfs: str, stage: Stage, *, src_dir: str) -> Optional[str]:
     Returns the 94-appsbase.sh text written, or None when the stage has no apps."""
     if not stage.app_order:
         return None
+    with Root(rootfs) as root:
+        return _create_apps(root, stage, src_dir)
+
+
+def _create_apps(root: Root, stage: Stage, src_dir: str) -> str:
     globals_94 = ""
     for app in stage.app_order:
         if not app or "/" in app or app in (".", ".."):
@@ -103,8 +107,8 @@ def create_apps(rootfs: str, stage: Stage, *, src_dir: str) -> Optional[str]:
         base, meta = f"/scif/apps/{app}", f"/scif/apps/{app}/scif"
         for sub in (base, meta, f"{base}/bin", f"{base}/lib", f"{meta}/env",
                     f"/scif/data/{app}/input", f"/scif/data/{app}/output"):
-            safe_join(rootfs, sub).mkdir(mode=0o755, parents=True, exist_ok=True)
-        write_file(rootfs, f"{meta}/env/01-base.sh", _env_01(app), 0o755)
+            root.makedirs(sub)
+        root.write_file(f"{meta}/env/01-base.sh", _env_01(app), 0o755)
         for section, name, mode in (("appenv", "env/90-environment.sh", 0o755),
                                     ("apprun", "runscript", 0o755),
                                     ("appstart", "startscript", 0o755),
@@ -114,12 +118,12 @@ def create_apps(rootfs: str, stage: Stage, *, src_dir: str) -> Optional[str]:
             if not body:
                 continue
             wrapped = body if section in ("appenv", "apphelp") else f"#!/bin/sh\n\n{body}\n"
-            write_file(rootfs, f"{meta}/{name}", wrapped, mode)
+            root.write_file(f"{meta}/{name}", wrapped, mode)
         files = app_section(stage, app, "appfiles")
         if files:
-            _copy_app_files(rootfs, app, files, src_dir)
+            _copy_app_files(root, app, files, src_dir)
         labels = _app_labels(app, app_section(stage, app, "applabels"))
-        write_file(rootfs, f"{meta}/labels.json", labels_json(labels), 0o644)
-        globals_94 += _globals_94(rootfs, app)
-    write_file(rootfs, "/.singularity.d/env/94-appsbase.sh", globals_94, 0o755)
+        root.write_file(f"{meta}/labels.json", labels_json(labels), 0o644)
+        globals_94 += _globals_94(root, app)
+    root.write_file("/.singularity.d/env/94-appsbase.sh", globals_94, 0o755)
     return globals_94

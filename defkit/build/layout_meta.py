@@ -8,15 +8,13 @@ sorted, and the text layout follows Apptainer byte for byte where tools read it 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from typing import Callable, Optional
 
 from defkit import __version__
 from defkit.build.layout import write_file
-from defkit.build.rootfs_read import read_file
-from defkit.build.safepath import safe_join
+from defkit.build.safepath import Root
 from defkit.image.metadata import parse_json
 from defkit.model import Section, Stage
 
@@ -110,7 +108,8 @@ def shebang_script(body: str, args: str) -> str:
 
 
 def _read_labels(rootfs: str) -> dict[str, str]:
-    raw = read_file(rootfs, f"{SD}/labels.json")  # %post may have left a FIFO or a deep JSON
+    with Root(rootfs) as root:
+        raw = root.read_file(f"{SD}/labels.json")  # None for a FIFO, directory, device...
     if raw is None:
         return {}
     try:
@@ -126,11 +125,11 @@ def write_labels(
     """labels.json in Apptainer's merge order (deffile.md §11); returns warnings."""
     warnings: list[str] = []
     labels = _read_labels(rootfs)
-    from_post = safe_join(rootfs, BUILD_LABELS_FILE)
-    posted = read_file(rootfs, BUILD_LABELS_FILE)
-    if posted is not None:
-        labels.update(parse_labels(posted.decode("utf-8", errors="replace")))
-        from_post.unlink()
+    with Root(rootfs) as root:
+        from_post = root.read_file(BUILD_LABELS_FILE)
+        root.remove(BUILD_LABELS_FILE)
+    if from_post is not None:
+        labels.update(parse_labels(from_post.decode("utf-8", errors="replace")))
     labels.update(build)
     if use_labels:
         own: dict[str, str] = {}
@@ -148,12 +147,13 @@ def write_labels(
 
 def write_definition(rootfs: str, definition_text: str) -> None:
     """`/.singularity.d/Singularity`; an earlier one moves to `bootstrap_history/Apptainer<N>`."""
-    current = safe_join(rootfs, f"{SD}/Singularity", follow_final=False)
-    if os.path.lexists(current):
-        history = safe_join(rootfs, f"{SD}/bootstrap_history")
-        history.mkdir(mode=0o755, exist_ok=True)
-        os.replace(current, history / f"Apptainer{len(os.listdir(history))}")
-    write_file(rootfs, f"{SD}/Singularity", definition_text, 0o644)
+    with Root(rootfs) as root:
+        if root.exists(f"{SD}/Singularity"):
+            history = f"{SD}/bootstrap_history"
+            root.makedirs(history)
+            count = len(root.listdir(history))
+            root.rename(f"{SD}/Singularity", f"{history}/Apptainer{count}")
+        root.write_file(f"{SD}/Singularity", definition_text, 0o644)
 
 
 def write_metadata(
@@ -172,7 +172,9 @@ def write_metadata(
     help_text = stage.script("help")
     has_help = section_enabled("help") and help_text != ""
     if has_help:
-        if not safe_join(rootfs, HELP_PATH).exists() or force:
+        with Root(rootfs) as root:
+            exists = root.lstat(HELP_PATH, follow=True) is not None
+        if not exists or force:
             write_file(rootfs, HELP_PATH, help_text + "\n", 0o644)
         else:
             warnings.append("Help message already exists and force option is false, "
@@ -197,9 +199,6 @@ def write_metadata(
 
 def append_environment(rootfs: str, script: str) -> None:
     """%environment goes at the end of 90-environment.sh (created if the image has none)."""
-    path = safe_join(rootfs, f"{SD}/env/90-environment.sh", follow_final=False)
-    if not path.is_file() or path.is_symlink():
-        write_file(rootfs, f"{SD}/env/90-environment.sh", f"#!/bin/sh\n\n{script}\n", 0o755)
-        return
-    with open(path, "a", encoding="utf-8") as out:
-        out.write(f"\n{script}\n")
+    with Root(rootfs) as root:
+        root.append_file(f"{SD}/env/90-environment.sh", f"\n{script}\n", header="#!/bin/sh\n",
+                         mode=0o755)

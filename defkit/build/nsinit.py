@@ -19,6 +19,14 @@ took half of this process's start-up) and then, as runc's init does:
    the capability bounding set, sets no_new_privs when rootless, starts a new session without a
    terminal for builds, closes every descriptor above 2 (CVE-2024-21626 class) and execs.
 
+An image run (`defkit run/exec/shell/test`, plan key "image") first builds the rootfs in a tmpfs
+session directory: the image (a directory, a squashfs mounted by a loop device as root, or by
+`squashfuse` rootless) is the lower layer of an overlay whose upper layer is in the tmpfs, so
+missing mount points ($HOME, binds) can be made without writing to the image, and
+`--writable-tmpfs` is that overlay left writable. The user's /etc/passwd and /etc/group lines
+are added to the image's copies (in the tmpfs). Everything lives in this mount namespace, and a
+squashfuse daemon in this PID namespace: both vanish with the command.
+
 Nothing from the recipe has run yet while this runs, so the plan's paths are the engine's own.
 Errors go to stderr as one line and the exit status is 125 (126/127 when the command cannot run,
 as a shell reports it).
@@ -30,7 +38,9 @@ import ctypes
 import errno
 import marshal
 import os
+import signal
 import struct
+import subprocess
 import sys
 from typing import Any, Optional
 
@@ -338,16 +348,119 @@ def dropped_capabilities(privileged: bool, last_cap: int) -> set[int]:
 # --- the whole sequence ------------------------------------------------------------------------
 
 
+# --- images: the rootfs as an overlay on a mounted image -----------------------------------------
+
+
+def _mount_lower(image: dict[str, Any], lower: str) -> None:
+    """The image, read-only, on `lower`: a directory bound, or a squashfs mounted by the first
+    method that works (the kernel with a loop device as root; squashfuse in a user namespace)."""
+    if image["kind"] == "dir":
+        _mount(image["source"], lower, None, MS_BIND | MS_REC)
+        _remount(lower, MS_RDONLY)
+        return
+    failures = []
+    for method in image["methods"]:
+        if method == "loop":
+            # util-linux's mount sets up the loop device with autoclear: it is freed when the
+            # mount goes, that is when this namespace ends.
+            argv = ["mount", "-n", "-t", "squashfs", "-o", f"ro,loop,offset={image['offset']}",
+                    image["source"], lower]
+        else:
+            argv = ["squashfuse", "-o", f"ro,offset={image['offset']}", image["source"], lower]
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, check=False)
+        if done.returncode == 0:
+            return
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        failures.append(f"{argv[0]}: {detail[-1] if detail else 'failed'}")
+    raise SetupError("cannot mount the image (" + "; ".join(failures) + ")")
+
+
+def _ensure_point(root: str, path: str, is_dir: bool) -> None:
+    """Create the mount point `path` (container-absolute) in the overlay, never through a
+    symlink: a mount on one would land wherever the image points it."""
+    current = root
+    parts = [p for p in path.split("/") if p]
+    for index, part in enumerate(parts):
+        current = os.path.join(current, part)
+        last = index == len(parts) - 1
+        if os.path.islink(current):
+            raise SetupError(f"mount point {path} is a symlink in the image")
+        if os.path.lexists(current):
+            continue
+        if last and not is_dir:
+            os.close(os.open(current, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o644))
+        else:
+            os.mkdir(current, 0o755)
+
+
+def _merged_lines(existing: str, added: list[str], replaced: set[str], field: int) -> str:
+    """The image's passwd/group text without the lines whose `field` is in `replaced`, plus
+    `added` (Apptainer's "config passwd/group": the caller is known inside)."""
+    kept = [line for line in existing.splitlines()
+            if line.split(":")[field:field + 1] and line.split(":")[field] not in replaced]
+    return "".join(line + "\n" for line in [*kept, *added])
+
+
+def _read_image_file(root: str, path: str) -> str:
+    full = os.path.join(root, path)
+    if os.path.islink(full) or not os.path.isfile(full):
+        return ""
+    with open(full, "rb") as f:
+        return f.read(1 << 20).decode("utf-8", "replace")
+
+
+def _identity_files(root: str, session: str, identity: dict[str, Any]) -> list[
+        tuple[str, str, bool]]:
+    """Staged /etc/passwd and /etc/group (in the session tmpfs) and where to bind them."""
+    binds = []
+    for name, field, added, replaced in (
+            ("passwd", 2, identity["passwd"], {str(identity["uid"])}),
+            ("group", 2, identity["groups"], {str(gid) for gid in identity["gids"]})):
+        text = _merged_lines(_read_image_file(root, f"etc/{name}"), added, replaced, field)
+        staged = os.path.join(session, name)
+        with open(staged, "w", encoding="utf-8") as f:
+            f.write(text)
+        _ensure_point(root, f"/etc/{name}", False)
+        binds.append((staged, os.path.join(root, "etc", name), False))
+    return binds
+
+
+def _mount_image(root: str, image: dict[str, Any], points: list[tuple[str, bool]]) -> None:
+    """The rootfs on `root`: an overlay of a tmpfs on the image, with the mount points made."""
+    session = _safe_target(image["session"])
+    _mount("tmpfs", session, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
+    lower, upper, work = (os.path.join(session, name) for name in ("lower", "upper", "work"))
+    for path in (lower, upper, work):
+        os.mkdir(path, 0o755)
+    _mount_lower(image, lower)
+    try:
+        _mount("overlay", root, "overlay", 0,
+               f"lowerdir={lower},upperdir={upper},workdir={work}")
+    except SetupError:
+        if image["writable"] or points:
+            raise
+        _mount(lower, root, None, MS_BIND | MS_REC)  # nothing to add: the image as it is
+    for path, is_dir in points:
+        _ensure_point(root, path, is_dir)
+
+
 def setup(plan: dict[str, Any]) -> None:
     root: str = plan["root"]
     last_cap = _last_cap()  # read now: the host's /proc is gone after the pivot
     _host_read_only()
+    image: Optional[dict[str, Any]] = plan.get("image")
+    binds = list(plan["binds"])
+    if image is not None:
+        _mount_image(root, image, plan.get("points", []))
+        if plan.get("identity"):
+            binds += _identity_files(root, image["session"], plan["identity"])
     _mount(root, _safe_target(root), None, MS_BIND | MS_REC)
     if plan["proc"]:
         _mount_proc(root)
     if plan["dev"]:
         _mount_dev(root, plan["dev_nodes"])
-    for source, target, readonly in plan["binds"]:
+    for source, target, readonly in binds:
         _bind(source, target, readonly)
     _remount(root, MS_NODEV | (MS_RDONLY if plan["read_only"] else 0))
     _pivot(root)
@@ -391,6 +504,10 @@ def _exec(argv: list[str], env: dict[str, str], cwd: str) -> int:
         return 1
     # Nothing of ours may leak into the container (CVE-2024-21626: an fd of a host directory).
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    # Python starts with SIGPIPE and SIGXFSZ ignored, and an ignored signal stays ignored across
+    # exec: `yes | head` in a %post would then never end (`yes` gets EPIPE, not the signal).
+    for number in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(number, signal.SIG_DFL)
     failure = _execvp(argv, env)
     print(f"{PROG}: cannot run {argv[0]}: {failure.strerror}", file=sys.stderr)
     return 127 if failure.errno == errno.ENOENT else 126

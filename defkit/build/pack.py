@@ -48,7 +48,10 @@ def squash_wrapper(ctx: BuildContext, fakeroot_state: Optional[str]) -> list[str
 
     if not ctx.rootless:
         return []
-    wrapper = ["unshare", *userns_flags(ctx.mode)]
+    # Own PID and IPC namespaces that die with us (pdeathsig, --kill-child): an interrupted or
+    # killed build leaves no faked, mksquashfs or SysV message queue behind.
+    wrapper = ["setpriv", "--pdeathsig", "KILL", "unshare", *userns_flags(ctx.mode), "--ipc",
+               "--pid", "--fork", "--kill-child"]
     if fakeroot_state is not None and os.path.exists(fakeroot_state):
         wrapper += ["fakeroot", "-i", fakeroot_state, "--"]
     return wrapper

@@ -15,6 +15,7 @@ import os
 import stat
 from collections.abc import Mapping
 
+from defkit.build.safepath import Root
 from defkit.runner import Runner, run
 
 #: Logs and caches that record the time of the build: removed (they are rebuilt on demand).
@@ -61,58 +62,29 @@ def source_date_epoch(
     return int(text) if text.isdigit() else 0
 
 
-def _inside(rootfs: str, relative: str) -> str | None:
-    """`relative` under rootfs unless a parent is a symlink (never touch host files)."""
-    path = rootfs
-    for part in relative.split("/"):
-        path = os.path.join(path, part)
-        if os.path.islink(path):
-            return None
-    return path
-
-
 def normalise_rootfs(rootfs: str) -> list[str]:
-    """Remove or empty the volatile files; returns the container paths changed."""
+    """Remove or empty the volatile files (regular files only, resolved inside the rootfs);
+    returns the container paths changed."""
     changed: list[str] = []
-    for relative in VOLATILE_REMOVE:
-        path = _inside(rootfs, relative)
-        if path is not None and os.path.isfile(path):
-            os.unlink(path)
-            changed.append("/" + relative)
-    for relative in VOLATILE_TRUNCATE:
-        path = _inside(rootfs, relative)
-        if path is not None and _truncate(path):
-            changed.append("/" + relative)
+    with Root(rootfs) as root:
+        for relative in VOLATILE_REMOVE:
+            info = root.lstat(relative)
+            if info is not None and stat.S_ISREG(info.st_mode):
+                root.remove(relative)
+                changed.append("/" + relative)
+        for relative in VOLATILE_TRUNCATE:
+            if root.truncate(relative):
+                changed.append("/" + relative)
     return changed
-
-
-def _truncate(path: str) -> bool:
-    """Empty the regular file `path`; a symlink, FIFO or device swapped in is left alone (the
-    open neither follows nor blocks)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
-                     | os.O_CLOEXEC)  # fmt: skip
-    except OSError:
-        return False
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-            return False
-        os.ftruncate(fd, 0)
-        return True
-    finally:
-        os.close(fd)
 
 
 def clamp_mtimes(rootfs: str, epoch: int) -> None:
     """Set every mtime newer than `epoch` to `epoch` (sandbox outputs; squashfs sets all times
     itself with `-all-time`). Any depth; symlinks get their own time, never their target's."""
-    from defkit.build.treewalk import bottom_up
-
-    for dir_fd, name, info in bottom_up(rootfs):
-        if info.st_mtime > epoch:
-            with contextlib.suppress(OSError):
-                os.utime(name, (epoch, epoch), dir_fd=dir_fd, follow_symlinks=False)
-    with contextlib.suppress(OSError):
-        if os.lstat(rootfs).st_mtime > epoch:
-            os.utime(rootfs, (epoch, epoch), follow_symlinks=False)
+    with Root(rootfs) as root:
+        for dir_fd, name, info in root.walk():
+            if info.st_mtime > epoch:
+                with contextlib.suppress(OSError):
+                    os.utime(name, (epoch, epoch), dir_fd=dir_fd, follow_symlinks=False)
+        if os.stat(".", dir_fd=root.fd).st_mtime > epoch:
+            os.utime(".", (epoch, epoch), dir_fd=root.fd, follow_symlinks=False)

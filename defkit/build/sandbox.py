@@ -19,6 +19,7 @@ are removed afterwards, so the image holds only what the recipe put there.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import glob
 import marshal
@@ -33,7 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Callable, Optional
 
 from defkit.build.context import Bind, Command, Mode
-from defkit.build.rootfs_read import glob_in_root
+from defkit.build.safepath import Root
 from defkit.errors import BuildError
 from defkit.runner import Runner, run, run_streaming
 
@@ -95,12 +96,22 @@ def userns_flags(mode: Mode) -> list[str]:
             f"--map-groups={gid_start},1,{gid_count}"]
 
 
-def unshare_argv(mode: Mode) -> list[str]:
+def caller_userns_flags() -> list[str]:
+    """A user namespace where the caller keeps its own uid and gid (Apptainer's default for an
+    unprivileged user). `--keep-caps` lets nsinit, not root there, still mount and pivot; it
+    clears the ambient set before the command runs, which then has no capability."""
+    return [f"--map-user={os.getuid()}", f"--map-group={os.getgid()}", "--keep-caps"]
+
+
+def unshare_argv(mode: Mode, *, as_caller: bool = False) -> list[str]:
     """The `unshare` prefix for `mode`: private mount, PID, UTS (`hostname` stays inside) and IPC
-    (fakeroot's SysV queues) namespaces, plus a user namespace unless real root; `--kill-child`
-    so the namespace dies with `unshare`."""
-    return ["unshare", *userns_flags(mode), "--mount", "--pid", "--uts", "--ipc", "--fork",
-            "--kill-child", "--propagation", "private"]
+    (fakeroot's SysV queues) namespaces, plus a user namespace unless real root (`as_caller`:
+    one keeping the caller's ids). `--kill-child` so the namespace dies with `unshare`, and
+    `setpriv --pdeathsig KILL` so `unshare` dies with us, even on `kill -9`: no process, mount
+    or IPC object of the namespace outlives defkit."""
+    users = caller_userns_flags() if as_caller and mode != "root" else userns_flags(mode)
+    return ["setpriv", "--pdeathsig", "KILL", "unshare", *users, "--mount", "--pid", "--uts",
+            "--ipc", "--fork", "--kill-child", "--propagation", "private"]
 
 
 def remove_in_userns(path: str) -> None:
@@ -114,7 +125,11 @@ def has_glibc(rootfs: str) -> bool:
     only works there; a static busybox rootfs ignores it (spec §7.2)."""
     patterns = ("lib*/ld-linux*.so*", "usr/lib*/ld-linux*.so*", "lib/*/ld-linux*.so*",
                 "usr/lib/*/ld-linux*.so*")
-    return any(glob_in_root(rootfs, pattern) for pattern in patterns)  # never a host directory
+    try:
+        with Root(rootfs) as root:  # never a host directory
+            return any(root.glob(pattern) for pattern in patterns)
+    except OSError:
+        return False
 
 
 def fakeroot_available() -> bool:
@@ -273,15 +288,8 @@ def run_in_rootfs(
                 clean_env["FAKEROOTDONTTRYCHOWN"] = "1"
                 clean_env["PATH"] = clean_env["PATH"] + ":/" + FAKEROOT_DIR
             plan.update(binds=mounts, argv=inner, env=clean_env)
-            plan_path = os.path.join(scratch, "plan")
-            with open(plan_path, "wb") as f:
-                # Version 4 (plain dicts, lists, strings, bools) reads in every Python 3.4+, in
-                # case nsinit runs under another interpreter (see _interpreter).
-                marshal.dump(plan, f, 4)
-            full = [*unshare_argv(mode), *nsinit_argv(), plan_path]
-            host_env = {"PATH": os.environ.get("PATH", CONTAINER_PATH), "LC_ALL": "C"}
-            result = _execute(full, env=host_env, cwd="/", capture=capture, on_line=on_line,
-                              runner=runner, stdin_from_host=keep_terminal)
+            result = _launch(plan, scratch, unshare_argv(mode), capture=capture,
+                             on_line=on_line, runner=runner, keep_terminal=keep_terminal)
             if mode == "fakeroot" and fakeroot_state is not None:
                 state = os.path.join(scratch, "fakeroot", "state")
                 if os.path.exists(state):
@@ -290,6 +298,88 @@ def run_in_rootfs(
             return result
         finally:
             points.cleanup()
+
+
+@dataclasses.dataclass(frozen=True)
+class MountedImage:
+    """An image for `run_image`: a directory (`kind` "dir") or a squashfs at `offset` in
+    `source` (`kind` "squashfs"), mounted by the first of `methods` ("loop", "fuse") that works."""
+
+    kind: str
+    source: str
+    offset: int = 0
+    methods: tuple[str, ...] = ()
+
+
+def run_image(
+    image: MountedImage,
+    argv: Sequence[str],
+    *,
+    mode: Mode,
+    as_caller: bool,
+    env: Mapping[str, str],
+    binds: Sequence[Bind] = (),
+    cwd: str = "/",
+    dirs: Sequence[str] = (),
+    writable: bool = False,
+    identity: Optional[Mapping[str, object]] = None,
+    capture: bool = True,
+    on_line: Optional[Callable[[str], None]] = None,
+    runner: Runner = run,
+    keep_terminal: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `argv` in `image` without unpacking it: nsinit mounts it under an overlay whose upper
+    layer is a tmpfs (so the image is never written; `writable` is `--writable-tmpfs`), makes
+    the mount points and `dirs`, adds `identity`'s passwd/group lines, binds `binds` (targets
+    inside the container) and pivots. Otherwise as `run_in_rootfs`."""
+    with _scratch_dir() as scratch:
+        root, session = os.path.join(scratch, "root"), os.path.join(scratch, "session")
+        os.mkdir(root)
+        os.mkdir(session)
+        # The namespace's user may be the caller without being its owner (setpriv'd tests).
+        os.chmod(scratch, 0o755)
+        points: list[tuple[str, bool]] = [("/proc", True), ("/dev", True)]
+        points += [("/" + os.path.normpath(d).strip("/"), True) for d in dirs]
+        mounts: list[tuple[str, str, bool]] = []
+        for name in ("resolv.conf", "hosts"):
+            points.append((f"/etc/{name}", False))
+            mounts.append((_stage_host_file(f"/etc/{name}", scratch, name),
+                           os.path.join(root, "etc", name), False))
+        for bind in binds:
+            source = os.path.realpath(bind.source)
+            if not os.path.exists(source):
+                raise BuildError(f"bind source {bind.source} does not exist")
+            target = "/" + os.path.normpath(bind.target).strip("/")
+            points.append((target, os.path.isdir(source)))
+            mounts.append((source, os.path.join(root, target.lstrip("/")), bind.readonly))
+        plan: dict[str, object] = {
+            "root": root, "read_only": not writable, "privileged": mode == "root",
+            "new_session": not keep_terminal, "cwd": cwd or "/", "proc": True, "dev": True,
+            "dev_nodes": [node for node in DEV_NODES if os.path.exists(f"/dev/{node}")],
+            "image": {"kind": image.kind, "source": os.path.realpath(image.source),
+                      "offset": image.offset, "methods": list(image.methods),
+                      "session": session, "writable": writable},
+            "points": points, "binds": mounts, "argv": list(argv), "env": dict(env),
+            "identity": dict(identity) if identity else None,
+        }
+        return _launch(plan, scratch, [*unshare_argv(mode, as_caller=as_caller)],
+                       capture=capture, on_line=on_line, runner=runner,
+                       keep_terminal=keep_terminal)
+
+
+def _launch(plan: Mapping[str, object], scratch: str, prefix: list[str], *, capture: bool,
+            on_line: Optional[Callable[[str], None]], runner: Runner, keep_terminal: bool
+            ) -> subprocess.CompletedProcess[bytes]:
+    """Write the plan and start nsinit on it under `prefix` (the `unshare` command line)."""
+    plan_path = os.path.join(scratch, "plan")
+    with open(plan_path, "wb") as f:
+        # Version 4 (plain dicts, lists, strings, bools) reads in every Python 3.4+, in
+        # case nsinit runs under another interpreter (see _interpreter).
+        marshal.dump(dict(plan), f, 4)
+    full = [*prefix, *nsinit_argv(), plan_path]
+    host_env = {"PATH": os.environ.get("PATH", CONTAINER_PATH), "LC_ALL": "C"}
+    return _execute(full, env=host_env, cwd="/", capture=capture, on_line=on_line,
+                    runner=runner, stdin_from_host=keep_terminal)
 
 
 def nsinit_argv() -> list[str]:

@@ -28,8 +28,7 @@ from defkit.build.context import (
     fakeroot_state_path,
     run_in_rootfs,
 )
-from defkit.build.safepath import copy_into, safe_join
-from defkit.build.treewalk import remove_tree as remove_tree  # callers use steps.remove_tree
+from defkit.build.safepath import Root
 from defkit.errors import BuildError, DefkitError
 from defkit.model import FileEntry, Section, Stage
 from defkit.runner import run_streaming
@@ -176,22 +175,12 @@ def post_mode(rootfs: str, ctx: BuildContext) -> Mode:
     return ctx.mode
 
 
-def _write_script(rootfs: str, path: str, text: str) -> str:
-    host = safe_join(rootfs, path, follow_final=False)
-    if os.path.lexists(host):
-        os.unlink(host)
-    fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    return str(host)
-
-
 def run_post(script: trace.Script, section: Section, rootfs: str, ctx: BuildContext,
              mode: Mode, state: Optional[str]) -> None:
-    host_script = _write_script(rootfs, POST_SCRIPT, script.text)
+    with Root(rootfs) as root:
+        root.write_file(POST_SCRIPT, script.text, 0o755)
     argv = shell_argv(section, POST_SCRIPT, ctx.def_path)
-    action = os.path.join(rootfs, ".singularity.d/actions/exec")
-    if os.path.isfile(action) and os.access(action, os.X_OK):
+    if _is_executable(rootfs, "/.singularity.d/actions/exec"):
         argv = ["/.singularity.d/actions/exec", *argv]  # sources the image's env, as Apptainer
     env = {
         "APPTAINER_ENVIRONMENT": ENV_FILE, "SINGULARITY_ENVIRONMENT": ENV_FILE,
@@ -205,8 +194,8 @@ def run_post(script: trace.Script, section: Section, rootfs: str, ctx: BuildCont
         done = run_in_rootfs(rootfs, argv, mode=mode, env=env, fakeroot_state=state,
                              on_line=recorder, runner=ctx.runner)
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(host_script)
+        with contextlib.suppress(DefkitError), Root(rootfs) as root:
+            root.remove(POST_SCRIPT)
     if done.returncode != 0:
         raise _failure(ctx, "%post", done.returncode, script, recorder, section)
 
@@ -236,21 +225,35 @@ def _user() -> str:
 
 def run_test(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str,
              state: StageState) -> None:
-    """%test the way `apptainer test` runs it: the test action, read-only, from `/`."""
+    """%test as Apptainer's build runs it (`apptainer --build-config test --pwd /`): the image's
+    test action in the runtime of `defkit test` (the rootfs as a read-only sandbox, the host's
+    environment minus APPTAINER_*), as root for a root build and as root of the user namespace
+    (--fakeroot) for a rootless one. A plain `#!/bin/sh` test runs traced, so a failure names
+    its line as %post's does."""
+    from defkit.build.sandbox import MountedImage, run_image
+    from defkit.runtime import identity, test_environment
+
     sections = [s for s in stage.sections_named("test") if s.app is None]
     if not sections or not stage.script("test").strip():
         return
-    env = {"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch), "LC_ALL": "C"}
-    action = "/.singularity.d/actions/test"
-    argv = [action] if os.path.exists(os.path.join(rootfs, action[1:])) else [
-        "/.singularity.d/test"]
+    script, section = section_script(stage, "test")
+    header = trace.generated("#!/bin/sh", "")
+    with Root(rootfs) as root:
+        installed = root.read_head("/.singularity.d/test", 1 << 20) or b""
+    traced = installed.decode("utf-8", "replace").startswith((header + script).text)
+    argv = ["/.singularity.d/actions/test"]
+    if traced:
+        argv = ["/.singularity.d/actions/exec", "/bin/sh", "-x", "/.singularity.d/test"]
+    env = test_environment(rootfs, os.environ)
+    env.update({"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch), "PS4": trace.PS4})
     recorder = _streamer(ctx, "%test")
     with step(ctx, label, "%test"):
-        # Only %post runs under fakeroot (as in Apptainer); %test sees the tree as it is.
-        mode: Mode = "root" if state.mode == "root" else "userns"
-        done = run_in_rootfs(rootfs, argv, mode=mode, env=env, on_line=recorder,
-                             read_only=True, runner=ctx.runner)
+        done = run_image(MountedImage("dir", os.path.realpath(rootfs)), argv, mode=state.mode,
+                         as_caller=False, env=env, cwd="/", identity=identity(state.mode != "root"),
+                         on_line=recorder, runner=ctx.runner, keep_terminal=False)
     if done.returncode != 0:
+        if traced and section is not None:
+            raise _failure(ctx, "%test", done.returncode, header + script, recorder, section)
         raise BuildError(f"%test failed (exit {done.returncode})", path=ctx.def_path,
                          span=sections[0].header_span)
 
@@ -270,10 +273,19 @@ def files_sections(stage: Stage) -> Iterator[tuple[Section, Optional[str]]]:
 
 
 def source_matches(base: str, source: str) -> list[str]:
+    """Host paths matching `source` (relative to `base`): %files from the host."""
     path = source if os.path.isabs(source) else os.path.join(base, source)
     if any(char in source for char in "*?["):
         return sorted(glob.glob(path))
     return [path] if os.path.lexists(path) else []
+
+
+def _stage_matches(source_root: Root, source: str) -> list[str]:
+    """Container paths of an earlier stage matching `source`, matched inside that stage's root
+    (symlinks resolved there, never on the host)."""
+    if any(char in source for char in "*?["):
+        return source_root.glob(source)
+    return [source] if source_root.exists(source) else []
 
 
 def _destination(entry: FileEntry, match: str, source_root: str, many: bool) -> str:
@@ -298,15 +310,16 @@ def copy_host_files(stage: Stage, rootfs: str, ctx: BuildContext) -> None:
                 raise BuildError(f"%files: {entry.source} does not exist (relative to "
                                  f"{ctx.def_dir})", path=ctx.def_path, span=entry.span)
             many = len(matches) > 1 or any(c in entry.source for c in "*?[")
-            root = ctx.def_dir if not os.path.isabs(entry.source) else "/"
-            for match in matches:
-                _copy(rootfs, match, _destination(entry, match, root, many), True, ctx, entry)
+            base = ctx.def_dir if not os.path.isabs(entry.source) else "/"
+            with Root(rootfs) as root:
+                for match in matches:
+                    _copy(root, match, _destination(entry, match, base, many), None, ctx, entry)
 
 
 def copy_files_from(stage: Stage, rootfs: str, ctx: BuildContext,
                     earlier: Mapping[str, str]) -> None:
     """`%files from STAGE`: copies out of an earlier stage's rootfs, symlinks kept, sources
-    resolved inside that rootfs (an escaping path or symlink is refused)."""
+    matched and resolved inside that rootfs (what climbs above its root is refused)."""
     for section, origin in files_sections(stage):
         if origin is None:
             continue
@@ -314,29 +327,26 @@ def copy_files_from(stage: Stage, rootfs: str, ctx: BuildContext,
         if source_root is None:
             raise BuildError(f"%files from {origin}: no earlier stage named {origin!r}",
                              path=ctx.def_path, span=section.header_span)
-        for entry in section.files:
-            try:
-                inside = str(safe_join(source_root, entry.source, follow_final=False))
-            except DefkitError as exc:
-                raise BuildError(f"%files from {origin}: {exc.message}", path=ctx.def_path,
-                                 span=entry.span) from None
-            matches = source_matches(source_root, os.path.relpath(inside, source_root))
-            if not matches:
-                raise BuildError(f"%files from {origin}: {entry.source} does not exist in "
-                                 f"stage {origin}", path=ctx.def_path, span=entry.span)
-            many = len(matches) > 1 or any(c in entry.source for c in "*?[")
-            for match in matches:
-                rel = "/" + os.path.relpath(match, source_root)
-                safe = str(safe_join(source_root, rel, follow_final=False))
-                dst = entry.destination or (rel if many else "/" + entry.source.lstrip("/"))
-                _copy(rootfs, safe, dst if dst.startswith("/") else "/" + dst, False, ctx,
-                      entry)
+        with Root(source_root) as source, Root(rootfs) as root:
+            for entry in section.files:
+                try:
+                    matches = _stage_matches(source, entry.source)
+                except DefkitError as exc:
+                    raise BuildError(f"%files from {origin}: {exc.message}", path=ctx.def_path,
+                                     span=entry.span) from None
+                if not matches:
+                    raise BuildError(f"%files from {origin}: {entry.source} does not exist in "
+                                     f"stage {origin}", path=ctx.def_path, span=entry.span)
+                many = len(matches) > 1 or any(c in entry.source for c in "*?[")
+                for match in matches:
+                    dst = entry.destination or (match if many else entry.source)
+                    _copy(root, match, "/" + dst.lstrip("/"), source, ctx, entry)
 
 
-def _copy(rootfs: str, src: str, dst: str, follow: bool, ctx: BuildContext,
+def _copy(root: Root, src: str, dst: str, source: Optional[Root], ctx: BuildContext,
           entry: FileEntry) -> None:
     try:
-        copy_into(rootfs, src, dst, follow_symlinks=follow)
+        root.copy_in(src, dst, source=source)
     except DefkitError as exc:
         raise BuildError(f"%files: {entry.source}: {exc.message}", path=ctx.def_path,
                          span=entry.span) from None
@@ -345,5 +355,9 @@ def _copy(rootfs: str, src: str, dst: str, follow: bool, ctx: BuildContext,
                          path=ctx.def_path, span=entry.span) from None
 
 
-def is_executable(path: str) -> bool:
-    return os.path.isfile(path) and bool(os.stat(path).st_mode & stat.S_IXUSR)
+def _is_executable(rootfs: str, cpath: str) -> bool:
+    """Whether container file `cpath` is a regular file with an execute bit (inside the rootfs:
+    a symlink there leads into the image, never to the host)."""
+    with Root(rootfs) as root:
+        info = root.lstat(cpath, follow=True)
+    return info is not None and stat.S_ISREG(info.st_mode) and bool(info.st_mode & 0o111)

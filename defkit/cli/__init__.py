@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "run": "defkit.cli.run:run",
     "exec": "defkit.cli.run:exec_",
     "test": "defkit.cli.run:test",
+    "shell": "defkit.cli.run:shell",
+    "instance": "defkit.cli.run:instance",
     "pull": "defkit.cli.pull:pull",
     "push": "defkit.cli.push:push",
     "lock": "defkit.cli.lock:lock",

@@ -6,11 +6,11 @@ import json
 import os
 import re
 import sys
-import tempfile
 from typing import Optional
 
 import click
 
+from defkit.atomic import write_text
 from defkit.errors import DefkitError, UsageError
 
 _DEF_NAME = re.compile(r"(\.def$|^(singularity|apptainer)(\.|$))", re.IGNORECASE)
@@ -27,24 +27,6 @@ def guess_source_format(path: str, text: str) -> str:
         if _DOCKER_NAME.search(name):
             return "dockerfile"
     return "def" if _BOOTSTRAP.search(text) else "dockerfile"
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file next to `path`, then rename it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".defkit-", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        if os.path.exists(path):
-            os.chmod(temporary, os.stat(path).st_mode & 0o7777)
-        else:
-            os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 @click.command()
@@ -124,7 +106,7 @@ def convert(
     if output is None or output == "-":
         click.echo(result.text, nl=False)
     else:
-        write_atomic(output, result.text)
+        write_text(output, result.text)
     return 0
 
 

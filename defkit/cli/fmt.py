@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
-import os
-import tempfile
-
 import click
 
-
-def write_atomically(path: str, text: str) -> None:
-    """Write next to the file and rename, so an interrupted run never leaves half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    mode = os.stat(path).st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".defkit-fmt-")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+from defkit.atomic import write_text
 
 
 @click.command()
@@ -53,7 +36,9 @@ def fmt(files: tuple[str, ...], check: bool, show_diff: bool) -> int:
             continue
         changed += 1
         if show_diff:
-            diff = difflib.unified_diff(
+            from defkit.textdiff import unified_diff
+
+            diff = unified_diff(
                 deffile.text.splitlines(keepends=True),
                 formatted.splitlines(keepends=True),
                 fromfile=path,
@@ -63,7 +48,7 @@ def fmt(files: tuple[str, ...], check: bool, show_diff: bool) -> int:
         elif check:
             click.echo(f"{path}: would reformat", err=True)
         else:
-            write_atomically(path, formatted)
+            write_text(path, formatted)
             click.echo(f"{path}: reformatted", err=True)
     if failed:
         return 1

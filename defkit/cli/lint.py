@@ -134,8 +134,9 @@ def lint(
     stdin_filename: Optional[str],
 ) -> int:  # noqa: E501
     """Check definition files (or directories: *.def, Singularity*, Apptainer* in them)."""
+    from defkit.atomic import write_text
     from defkit.lint import config as lint_config
-    from defkit.lint.files import expand_paths, read_source, write_atomic
+    from defkit.lint.files import expand_paths, read_source
     from defkit.lint.linter import PARSE_ERROR_CODES, Source, lint_sources
 
     for option, value in (
@@ -195,7 +196,7 @@ def lint(
         raise UsageError(f"--statistics works with --format {' or '.join(STATISTICS)}")
     rendered = (STATISTICS if statistics else FORMATS)[output_format](report)
     if output:
-        write_atomic(output, rendered)
+        write_text(output, rendered)
     else:
         click.echo(rendered, nl=False, color=report.color)
     failed = False
@@ -212,7 +213,7 @@ def _apply_fixes(sources: list[Source], *, write: bool) -> tuple[list[Source], b
     """Fix each source; write it (`--fix`) or print the diff (`--diff`). Returns the new sources."""
     import dataclasses
 
-    from defkit.lint.files import write_atomic
+    from defkit.atomic import write_text
     from defkit.lint.fix import fix_text, unified_diff
     from defkit.report.base import display_path
 
@@ -226,7 +227,7 @@ def _apply_fixes(sources: list[Source], *, write: bool) -> tuple[list[Source], b
         if outcome.fixed != source.text:
             changed = True
             if write:
-                write_atomic(source.path, outcome.fixed)
+                write_text(source.path, outcome.fixed)
                 plural = "fix" if outcome.applied == 1 else "fixes"
                 click.echo(f"{shown}: applied {outcome.applied} {plural}", err=True)
             else:

@@ -40,7 +40,7 @@ def parse(
     flavour: str,
 ) -> int:
     """Parse FILE exactly as Apptainer does; print an outline or Apptainer's JSON."""
-    from defkit.apptainer_json import deffile_to_json, stage_to_json
+    from defkit.apptainer_json import iter_json_text, stage_to_json
     from defkit.parser import parse_single, parse_text, read_source
     from defkit.templating import parse_build_arg, read_build_arg_file, template
 
@@ -75,8 +75,10 @@ def parse(
             click.echo(f"{path}: warning: unused build args: {', '.join(unused)}", err=True)
         deffile, fullraw = result.deffile, result.text
     if as_json:
-        stages = deffile_to_json(deffile, fullraw=fullraw)
-        click.echo(json.dumps(stages, indent=2, ensure_ascii=False))
+        # Written as it is made, a stage at a time (the text can be many times the file).
+        for piece in iter_json_text(deffile, fullraw=fullraw):
+            click.echo(piece, nl=False)
+        click.echo()
     else:
         from defkit.outline import outline
 

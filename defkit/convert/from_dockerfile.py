@@ -157,7 +157,8 @@ def convert_parsed(
     refs = _StageRefs(names, len(stages), apptainer_names, path, target_index)
     ctx = Context(dockerfile.escape, notes, args, global_values, refs.resolve, used,
                   ignore_patterns.parse(dockerignore) if dockerignore is not None else None)
-    walk = _Walk(dockerfile, ctx, refs, bases, images, parents, global_scope)
+    walk = _Walk(dockerfile, ctx, refs, bases, images, parents, global_scope,
+                 _shared_stages(dockerfile, parents, target_index))
     states = walk.states
     copy_sources = refs.copy_sources
     external = refs.external
@@ -224,7 +225,7 @@ class _StageRefs:
         lowered = reference.lower()
         if lowered in self.names:
             index = self.names[lowered]
-        elif reference.isdigit() and int(reference) < self.count:
+        elif _is_index(reference) and int(reference) < self.count:
             index = int(reference)
         else:
             external = self.external
@@ -239,6 +240,27 @@ class _StageRefs:
         return self.apptainer_names[index]
 
 
+_FROM_FLAG = re.compile(r"from=[\"']?([^\s,\"']+)", re.IGNORECASE)
+
+
+def _shared_stages(dockerfile: Dockerfile, parents: Mapping[int, Optional[int]],
+                   target: int) -> set[int]:
+    """The stages whose converted state is needed after their child stage is converted: the
+    target, parents of more than one stage, and any stage a `--from=` or `--mount=...,from=`
+    may name (read loosely from the source text: naming one too many only costs a copy)."""
+    children: dict[int, int] = {}
+    for parent in parents.values():
+        if parent is not None:
+            children[parent] = children.get(parent, 0) + 1
+    shared = {target} | {index for index, count in children.items() if count > 1}
+    named = {match.lower() for stage in dockerfile.stages for instruction in stage.instructions
+             if "from=" in instruction.original.lower()
+             for match in _FROM_FLAG.findall(instruction.original)}
+    shared |= {stage.index for stage in dockerfile.stages
+               if str(stage.index) in named or (stage.name is not None and stage.name in named)}
+    return shared
+
+
 class _Walk:
     """Converts stages on demand, each once; a stage built on another replays its parent.
 
@@ -247,7 +269,8 @@ class _Walk:
 
     def __init__(self, dockerfile: Dockerfile, ctx: Context, refs: _StageRefs,
                  bases: dict[int, str], images: dict[int, str],
-                 parents: dict[int, Optional[int]], global_scope: Scope) -> None:
+                 parents: dict[int, Optional[int]], global_scope: Scope,
+                 shared: set[int]) -> None:
         self.dockerfile = dockerfile
         self.ctx = ctx
         self.refs = refs
@@ -255,21 +278,37 @@ class _Walk:
         self.images = images
         self.parents = parents
         self.global_scope = global_scope
+        self.shared = shared  # stages whose state must outlive their child's conversion
         self.states: dict[int, StageState] = {}
 
     def convert_stage(self, index: int) -> StageState:
         if index in self.states:
             return self.states[index]
+        # The stages to convert first: the ancestors not converted yet, parents before their
+        # children (a loop, not recursion: a chain of `FROM previous` may be thousands long).
+        chain = [index]
+        parent = self.parents[index]
+        while parent is not None and parent not in self.states:
+            chain.append(parent)
+            parent = self.parents[parent]
+        for stage_index in reversed(chain):
+            self._convert(stage_index)
+        return self.states[index]
+
+    def _convert(self, index: int) -> None:
+        """Converts stage `index`, whose parent stage (if any) is converted."""
         stage = self.dockerfile.stages[index]
         parent = self.parents[index]
         names = self.refs.apptainer_names
         copy_sources = self.refs.copy_sources
         if parent is not None:
             line = stage.from_instruction.span.line
-            state = self.convert_stage(parent).fork(
+            reuse = parent not in self.shared
+            state = (self.states.pop(parent) if reuse else self.states[parent]).fork(
                 names[index],
                 f"Dockerfile line {line}: {stage.from_instruction.original} "
                 f"(the steps of stage {names[parent]} are replayed here)",
+                reuse=reuse,
             )
             copy_sources.setdefault(index, set()).update(copy_sources.get(parent, set()))
             # Files a scratch parent placed with %files are there before this stage's %post.
@@ -285,7 +324,6 @@ class _Walk:
             convert_instruction(state, instruction, ctx)
         self.refs.current = previous
         self.states[index] = state
-        return state
 
 
 def _literal(word: str, scope: Scope, escape: str, instruction: Instruction) -> str:
@@ -325,10 +363,16 @@ def _target_index(stages: tuple[Stage, ...], names: dict[str, int], target: Opti
         return len(stages) - 1
     if target.lower() in names:
         return names[target.lower()]
-    if target.isdigit() and int(target) < len(stages):
+    if _is_index(target) and int(target) < len(stages):
         return int(target)
     known = ", ".join(sorted(names)) or "none"
     raise ConvertError(f"--target {target}: no such stage (named stages: {known})", path=path)
+
+
+def _is_index(reference: str) -> bool:
+    """A stage number as BuildKit reads one (strconv.Atoi): ASCII digits only (`str.isdigit`
+    also accepts "²" and other digits `int` refuses), and short enough for an int."""
+    return reference.isascii() and reference.isdigit() and len(reference) < 19
 
 
 def _needs_shell(stage: Stage) -> bool:

@@ -63,14 +63,19 @@ class StageState:
         self.helpers.add(name)
         self.plan.post_prologue.add_raw(block)
 
-    def fork(self, name: str, comment: str) -> StageState:
-        """A copy for a child stage (`FROM <this stage>`) named `name`."""
+    def fork(self, name: str, comment: str, *, reuse: bool = False) -> StageState:
+        """The state of a child stage (`FROM <this stage>`) named `name`: a copy, or with
+        `reuse` this state itself, changed in place, when nothing else needs this stage (each
+        link of a `FROM previous` chain would otherwise copy all the steps before it)."""
         parent = self.plan.name
-        child = copy.copy(self)
-        child.plan = self.plan.copy()
-        child.scope = self.scope.copy()
-        child.helpers = set(self.helpers)
-        child.help_lines = list(self.help_lines)
+        if reuse:
+            child = self
+        else:
+            child = copy.copy(self)
+            child.plan = self.plan.copy()
+            child.scope = self.scope.copy()
+            child.helpers = set(self.helpers)
+            child.help_lines = list(self.help_lines)
         child.plan.name = name
         child.plan.header_comments.append(comment)
         child.plan.post.add(f"# --- stage {name} continues stage {parent} here ---")

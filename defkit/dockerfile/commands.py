@@ -322,8 +322,14 @@ def _healthcheck(
     if retries:
         if not re.fullmatch(r"[-+]?[0-9]+", retries):
             raise CommandError(f"strconv.ParseInt: parsing {go_quote(retries)}: invalid syntax")
-        if int(retries) < 0:
-            raise CommandError(f"--retries cannot be negative ({int(retries)})")
+        # strconv.ParseInt(retries, 10, 32); the length is checked before `int()`, which
+        # refuses numbers of more than 4300 digits.
+        digits = retries.lstrip("+-").lstrip("0")
+        count = int(retries) if len(digits) <= 10 else 2**31
+        if not -(2**31) <= count < 2**31:
+            raise CommandError(f"strconv.ParseInt: parsing {go_quote(retries)}: value out of range")
+        if count < 0:
+            raise CommandError(f"--retries cannot be negative ({count})")
     rest = args[1:]
     test = CommandLine("CMD", None, rest) if json_form else CommandLine("CMD", rest[0], None)
     return HealthcheckCommand(

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional, Union
 
 from defkit.dockerfile import glob
 from defkit.dockerfile.errors import ExpansionError as ExpansionError  # re-exported
@@ -89,8 +89,44 @@ def expand_heredoc(content: str, env: Mapping[str, str]) -> str:
 
 def process(text: str, env: Mapping[str, str], options: LexOptions) -> Expansion:
     lexer = _Lexer(text, env, options)
-    result, words = lexer.process_until(_EOF, options.raw_escapes)
+    result, words = _run(lexer.process_until(_EOF, options.raw_escapes))
     return Expansion(result, tuple(words), frozenset(lexer.used), frozenset(lexer.unset))
+
+
+#: A step of the lexer that reads a nested construct (`${NAME:-word}`, `"..."`): a generator that
+#: yields the frames it needs read first, receives their results, and returns its own.
+_Frame = Generator["_Frame", Any, Any]
+
+
+def _run(frame: _Frame) -> Any:
+    """Run `frame` and the frames it asks for with an explicit stack, not Python's: BuildKit's
+    lexer recurses on `${a:-${b:-...}}` without a limit, and so may a hostile Dockerfile, while
+    Python's stack holds about a thousand calls. Errors go up the stack as they would through
+    calls (a frame may catch one its child raised)."""
+    stack = [frame]
+    value: Any = None
+    error: Optional[ExpansionError] = None
+    while True:
+        try:
+            if error is None:
+                child = stack[-1].send(value)
+            else:
+                child = stack[-1].throw(error)
+                error = None
+        except StopIteration as done:
+            stack.pop()
+            if not stack:
+                return done.value
+            value = done.value
+            continue
+        except ExpansionError as exc:
+            stack.pop()
+            if not stack:
+                raise
+            error = exc
+            continue
+        stack.append(child)
+        value = None
 
 
 @dataclass
@@ -161,8 +197,9 @@ class _Lexer:
             self.used.add(name)
         return value
 
-    def process_until(self, stop: str, raw_escapes: bool) -> tuple[str, list[str]]:
-        """Read up to `stop` (consumed) or the end of the text when `stop` is _EOF."""
+    def process_until(self, stop: str, raw_escapes: bool) -> _Frame:
+        """Read up to `stop` (consumed) or the end of the text when `stop` is _EOF; returns
+        (text, words)."""
         result: list[str] = []
         words = _Words()
         plain = _plain_run(self.escape, stop, self.options.skip_quotes).match
@@ -183,6 +220,8 @@ class _Lexer:
                 return "".join(result), words.finish()
             if char == "$":
                 text = self.dollar()
+                if not isinstance(text, str):
+                    text = yield text
                 result.append(text)
                 words.add_text(text)
             elif char == "<":
@@ -190,7 +229,10 @@ class _Lexer:
                 result.append(text)
                 words.add_raw(text)
             elif char in "'\"" and not self.options.skip_quotes:
-                text = self.single_quoted() if char == "'" else self.double_quoted(raw_escapes)
+                if char == "'":
+                    text = self.single_quoted()
+                else:
+                    text = yield self.double_quoted(raw_escapes)
                 result.append(text)
                 words.add_raw(text)
             else:
@@ -226,7 +268,7 @@ class _Lexer:
                 return "".join(out)
             out.append(char)
 
-    def double_quoted(self, raw_escapes: bool) -> str:
+    def double_quoted(self, raw_escapes: bool) -> _Frame:
         opening = self.next()
         out = [opening] if self.options.raw_quotes else []
         while True:
@@ -241,7 +283,10 @@ class _Lexer:
                     out.append(char)
                 return "".join(out)
             if char == "$":
-                out.append(self.dollar())
+                text = self.dollar()
+                if not isinstance(text, str):
+                    text = yield text
+                out.append(text)
                 continue
             char = self.next()
             if char == self.escape:
@@ -282,7 +327,9 @@ class _Lexer:
             chars.append(self.next())
         return "".join(chars)
 
-    def dollar(self) -> str:
+    def dollar(self) -> Union[str, _Frame]:
+        """The value of the `$...` here; for `${NAME<modifier>...}`, the frame that reads the
+        rest (nested words) and returns the value."""
         self.next()
         if self.peek() != "{":
             name = self.name()
@@ -311,7 +358,7 @@ class _Lexer:
             raise ExpansionError("syntax error: missing '}'")
         return self.modified(name, modifier)
 
-    def modified(self, name: str, modifier: str) -> str:
+    def modified(self, name: str, modifier: str) -> _Frame:
         spelled = modifier
         null_is_unset = modifier == ":"
         if null_is_unset:
@@ -322,7 +369,7 @@ class _Lexer:
         pattern_like = modifier in "#%"
         if null_is_unset and pattern_like:
             raise ExpansionError(f"unsupported modifier ({spelled}) in substitution")
-        word = self.argument("}", pattern_like)
+        word = yield self.argument("}", pattern_like)
         value = self.lookup(name)
         if value is None and self.options.skip_unset:
             return "${" + name + spelled + word + "}"
@@ -344,12 +391,12 @@ class _Lexer:
             return glob.trim_suffix(word, value or "", longest=greedy)
         return glob.trim_prefix(word, value or "", longest=greedy)
 
-    def substitute(self, name: str) -> str:
+    def substitute(self, name: str) -> _Frame:
         replace_all = self.peek() == "/"
         if replace_all:
             self.next()
-        pattern = self.argument("/", True, missing="syntax error: missing '/' in ${}")
-        replacement = self.argument("}", True)
+        pattern = yield self.argument("/", True, missing="syntax error: missing '/' in ${}")
+        replacement = yield self.argument("}", True)
         value = self.lookup(name)
         if value is None and self.options.skip_unset:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
@@ -357,9 +404,9 @@ class _Lexer:
 
     def argument(
         self, stop: str, raw_escapes: bool, missing: str = "syntax error: missing '}'"
-    ) -> str:
+    ) -> _Frame:
         try:
-            word, _words = self.process_until(stop, raw_escapes)
+            word, _words = yield self.process_until(stop, raw_escapes)
         except ExpansionError:
             if self.peek() == _EOF:
                 raise ExpansionError(missing) from None

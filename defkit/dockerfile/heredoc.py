@@ -42,6 +42,17 @@ class Marker:
     chomp: bool
 
 
+def _descriptor(digits: str) -> int:
+    """Go's `strconv.ParseUint(digits, 10, 0)` as BuildKit uses it (its error ignored): the
+    largest uint64 for a number too large (also for one too long for `int()` to read)."""
+    if not digits:
+        return 0
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > 20:
+        return 2**64 - 1
+    return min(int(significant), 2**64 - 1)
+
+
 def parse_marker(word: str) -> Optional[Marker]:
     """The heredoc a word opens, or None. Raises ExpansionError for an unterminated quote."""
     match = _MARKER.match(word)
@@ -51,7 +62,7 @@ def parse_marker(word: str) -> Optional[Marker]:
     if _LEXED.search(rest) is None and not any(char in GO_SPACE for char in rest):
         # No quote, backslash, `$`, blank (or `<`: see _MARKER): the lexer takes `rest` as one
         # plain word, unquoted or not, and quote removal changes nothing.
-        return Marker(rest, int(digits) if digits else 0, True, dash == "-")
+        return Marker(rest, _descriptor(digits), True, dash == "-")
     words = process(rest, _NO_ENV, _UNQUOTED).words
     if len(words) != 1:
         return None
@@ -59,7 +70,7 @@ def parse_marker(word: str) -> Optional[Marker]:
     name = words[0]
     # If quote removal changed the number of quote characters, part of the word was quoted.
     expand = _count_quotes(name) == _count_quotes(raw_words[0])
-    return Marker(name, int(digits) if digits else 0, expand, dash == "-")
+    return Marker(name, _descriptor(digits), expand, dash == "-")
 
 
 def markers_in_line(line: str) -> list[Marker]:

@@ -297,6 +297,13 @@ def _parse_json(rest: str) -> Optional[list[str]]:
     rest = rest.lstrip(GO_SPACE_CHARS)
     if not rest.startswith("["):
         return None
+    if rest.count("[") + rest.count("{") > _SHALLOW:
+        # Possibly nested deeper than Python's recursive decoder goes: judged without it.
+        depth = _json_depth(rest)
+        if depth is None:
+            return None
+        if depth > 1:
+            raise NodeError(_NOT_STRINGS)
     try:
         # `_JSON.decode(rest)`, its steps inlined: `rest` has no JSON white space to skip at its
         # start; after the value, anything but JSON white space is "Extra data".
@@ -309,10 +316,75 @@ def _parse_json(rest: str) -> Optional[list[str]]:
         return None
     for item in value:  # (a loop: no generator for all())
         if not isinstance(item, str):
-            raise NodeError(
-                "when using JSON array syntax, arrays must be comprised of strings only"
-            )
+            raise NodeError(_NOT_STRINGS)
+        if not item.isascii() and _SURROGATE.search(item):
+            # Go's decoder turns a lone UTF-16 surrogate (`"\ud83d"`) into U+FFFD, and so does
+            # BuildKit; Python's keeps it, and no UTF-8 text can hold it.
+            return [_SURROGATE.sub("\ufffd", item) for item in value]
     return value
+
+
+_NOT_STRINGS = "when using JSON array syntax, arrays must be comprised of strings only"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Arrays and objects nested at most this deep are left to `json` (which recurses).
+_SHALLOW = 64
+#: Go's encoding/json refuses deeper nesting ("exceeded max depth").
+_GO_MAX_DEPTH = 10000
+_JSON_TOKEN = re.compile(
+    r'[ \t\n\r]*(?:([\[\]{},:])|("(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")'
+    r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null))"
+)
+
+
+def _json_depth(text: str) -> Optional[int]:
+    """How deep the arrays and objects of the JSON value `text` nest (1: an array of scalars),
+    or None when `text` is not one JSON value (followed by white space only) that Go decodes.
+
+    A validator with an explicit stack, for what `json` would need a deep recursion for; it
+    reads the grammar `json` and Go read (RFC 8259, no NaN or Infinity)."""
+    stack: list[str] = []  # the closers awaited
+    deepest = 0
+    pos = 0
+    # What may come next: a value ("value"; "value]" also allows `]`), a key ("key}" also
+    # allows `}`), the `:` after a key, or `,` / the closer after a value ("next").
+    expect = "value"
+    while True:
+        match = _JSON_TOKEN.match(text, pos)
+        if match is None:
+            return None
+        pos = match.end()
+        punctuation = match.group(1)
+        if expect == "colon":
+            if punctuation != ":":
+                return None
+            expect = "value"
+            continue
+        if expect == "next":
+            if punctuation == ",":
+                expect = "value" if stack[-1] == "]" else "key"
+                continue
+            if punctuation != stack[-1]:
+                return None
+        elif expect in ("key", "key}"):
+            if match.group(2) is not None:
+                expect = "colon"
+                continue
+            if not (expect == "key}" and punctuation == "}"):
+                return None
+        elif punctuation == "[" or punctuation == "{":
+            stack.append("]" if punctuation == "[" else "}")
+            if len(stack) > _GO_MAX_DEPTH:
+                return None
+            deepest = max(deepest, len(stack))
+            expect = "value]" if punctuation == "[" else "key}"
+            continue
+        elif punctuation is not None and not (expect == "value]" and punctuation == "]"):
+            return None
+        if punctuation is not None:
+            stack.pop()  # a closer
+        if not stack:
+            return deepest if not text[pos:].strip(" \t\n\r") else None
+        expect = "next"
 
 
 def _parse_maybe_json(rest: str, escape: str) -> tuple[list[str], bool]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from typing import Protocol, Union
 
-from defkit.build.rootfs_read import MAX_READ, RootfsReadError, read_file
+from defkit.build.safepath import MAX_READ, Root, RootfsReadError
 from defkit.build.squashfs import SquashEntry, unsquash_cat, unsquash_list
+from defkit.errors import DefkitError
 from defkit.image.printable import printable
-from defkit.sif.arch import resolve_in_root, resolve_symlinks
+from defkit.sif.arch import resolve_symlinks
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -34,15 +35,18 @@ class DirTree:
         self.root = os.path.abspath(os.fspath(root))
 
     def read(self, path: str) -> bytes | None:
-        return read_file(self.root, path)  # never blocks on a FIFO, never leaves the root
+        try:
+            root = Root(self.root)
+        except OSError:
+            return None
+        with root:
+            return root.read_file(path)  # never blocks on a FIFO, never leaves the root
 
     def listdir(self, path: str) -> list[str]:
-        host = resolve_in_root(self.root, path)
-        if host is None or not os.path.isdir(host) or os.path.islink(host):
-            return []
         try:
-            return sorted(os.listdir(host))
-        except OSError:
+            with Root(self.root) as root:
+                return sorted(root.listdir(path))
+        except (OSError, DefkitError):
             return []
 
 

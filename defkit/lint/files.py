@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 
 from defkit.errors import UsageError
@@ -41,21 +40,3 @@ def read_source(path: str) -> str:
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from exc
     return data.decode("utf-8", errors="replace")
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = ""
-    try:
-        mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else None
-        handle, temporary = tempfile.mkstemp(prefix=".defkit-", dir=directory)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except OSError as exc:
-        if temporary and os.path.exists(temporary):
-            os.unlink(temporary)
-        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from exc

@@ -126,9 +126,9 @@ def _fixes(problems: Sequence[Problem]) -> list[Fix]:
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
-    import difflib
+    from defkit import textdiff
 
-    lines = difflib.unified_diff(
+    lines = textdiff.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),
         fromfile=path if path.startswith("/") else f"a/{path}",

@@ -27,7 +27,8 @@ SUPERSEDES: dict[str, tuple[str, ...]] = {
     "environment-missing-export": ("SC2034",),  # assigned, never used: not exported
 }
 # A `%section` line or a `Key:` header line; Windows module-definition files have neither.
-_LOOKS_LIKE_DEF = re.compile(r"^\s*(%|[A-Za-z][A-Za-z0-9_-]*\s*:)", re.MULTILINE)
+# (Blanks within the line only: `^\s*` would run on over every blank line below each one.)
+_LOOKS_LIKE_DEF = re.compile(r"^[^\S\n]*(%|[A-Za-z][A-Za-z0-9_-]*\s*:)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,17 @@ def _enabled(
 
 
 def _run_rules(
+    source: Source, deffile: Optional[DefFile], errors: tuple[DefParseError, ...]
+) -> Iterable[Problem]:
+    from defkit.lint.rules._shell import forget_commands
+
+    try:
+        yield from _run_enabled_rules(source, deffile, errors)
+    finally:
+        forget_commands()  # this file's commands, cached for its rules
+
+
+def _run_enabled_rules(
     source: Source, deffile: Optional[DefFile], errors: tuple[DefParseError, ...]
 ) -> Iterable[Problem]:
     from defkit.lint import context

@@ -11,7 +11,6 @@ body's first line).
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -50,7 +49,6 @@ SHELLS = {
     "ash": "busybox",
     "busybox": "busybox",
 }
-_TEMPLATE = re.compile(r"\{\{.*?\}\}")
 
 
 @dataclass(frozen=True)
@@ -101,9 +99,27 @@ def dialect_for(section: Section) -> Optional[str]:
     return "sh"
 
 
-def _placeholder(match: re.Match[str]) -> str:
-    # Same length, so columns after a `{{ arg }}` still map 1:1.
-    return "X" * len(match.group())
+def _blank_placeholders(text: str) -> str:
+    """`text` with each `{{ ... }}` on one line (what `\\{\\{.*?\\}\\}` finds) made `X`s of the
+    same length, so columns after it still map 1:1. Found with `str.find`: the regex would read
+    on to the line end from every `{{` of a long line that has no `}}`."""
+    out: list[str] = []
+    copied = 0
+    while True:
+        start = text.find("{{", copied)
+        end = text.find("}}", start + 2) if start >= 0 else -1
+        if end < 0:
+            break  # no `}}` after this `{{`: none after a later one either
+        newline = text.find("\n", start + 2, end)
+        if newline >= 0:  # no `}}` on the line of this `{{` (nor of a later `{{` on it)
+            out.append(text[copied : newline + 1])
+            copied = newline + 1
+            continue
+        out.append(text[copied:start])
+        out.append("X" * (end + 2 - start))
+        copied = end + 2
+    out.append(text[copied:])
+    return "".join(out)
 
 
 def snippets_for(deffile: DefFile, extra_excluded: Sequence[str] = ()) -> list[Snippet]:
@@ -115,8 +131,11 @@ def early_snippets(path: str, text: str, extra_excluded: Sequence[str] = ()) -> 
     """The snippets of a file as its scanned sections give them, before the full parse: they
     start ShellCheck as soon as the files are read. `PendingCheck.results_for` is then asked
     for the parsed file's snippets and checks any the scan did not foresee."""
-    from defkit.parser import split_stages
+    from defkit.parser import lone_surrogate, split_stages
     from defkit.sections import scanned_sections
+
+    if lone_surrogate(text) >= 0:
+        return []  # not text ShellCheck can be given; the parse reports it
 
     sections = [
         section
@@ -139,7 +158,7 @@ def _snippets(
         excluded = set(ALWAYS_EXCLUDED) | set(extra_excluded)
         if section.name in ERREXIT_SECTIONS:
             excluded.update(ERREXIT_EXCLUDED)
-        text = _TEMPLATE.sub(_placeholder, section.body)
+        text = _blank_placeholders(section.body)
         found.append(Snippet(path, section, dialect, text, frozenset(excluded)))
     return found
 

@@ -16,7 +16,8 @@ from defkit.lint.problem import Edit, Fix, Problem
 from defkit.model import Span
 
 _MARKER = re.compile(r"(?:^|(?<=\s))#\s*defkit:")
-_DIRECTIVE = re.compile(r"\s*(?P<kind>ignore-file|ignore)\s*=\s*(?P<codes>\S.*?)\s*$")
+# (`\S(?:.*\S)?`, not `\S.*?`: a lazy run tries `\s*$` after each of its characters.)
+_DIRECTIVE = re.compile(r"\s*(?P<kind>ignore-file|ignore)\s*=\s*(?P<codes>\S(?:.*\S)?)\s*$")
 _TOKEN = re.compile(r"[^,\s]+")
 _VALID_TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 

@@ -12,6 +12,8 @@ import contextlib
 import hashlib
 import io
 import os
+import tempfile
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional
 
 from defkit.registry.errors import DigestMismatchError
@@ -117,6 +119,38 @@ class BlobStore:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(digest))
 
+    @contextlib.contextmanager
+    def _locked(self, digest: str) -> Iterator[str]:
+        """Hold the entry's lock (across threads and processes); yields the entry's path."""
+        import filelock
+
+        path = self.path(digest)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with filelock.FileLock(os.path.join(self.root, f".{digest.replace(':', '-')}.lock")):
+            yield path
+
+    def put(self, digest: str, data: bytes) -> str:
+        """Store `data` (a manifest or config already in memory) as entry `digest`; its path.
+
+        The digest is checked before anything is written; the bytes go to a temporary name
+        that is renamed, under the same lock as `ensure`."""
+        algorithm = digest.partition(":")[0]
+        path = self.path(digest)  # checks the digest's form
+        actual = f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+        if actual != digest:
+            raise DigestMismatchError(f"blob store: data given as {digest} hashes to {actual}")
+        with self._locked(digest):
+            handle, temporary = tempfile.mkstemp(prefix=".blob-", suffix=".part",
+                                                 dir=os.path.dirname(path))
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                os.replace(temporary, path)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        return path
+
     def ensure(
         self,
         client: RegistryClient,
@@ -130,11 +164,7 @@ class BlobStore:
 
         An entry already present is re-hashed before it is trusted; a corrupt one is fetched
         again."""
-        import filelock
-
-        path = self.path(digest)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with filelock.FileLock(os.path.join(self.root, f".{digest.replace(':', '-')}.lock")):
+        with self._locked(digest) as path:
             if self.has(digest, size) and self.verify(digest):
                 return path
             self.discard(digest)  # wrong size: a stale or foreign file

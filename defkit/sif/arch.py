@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import stat
 import struct
 from collections.abc import Callable
 from typing import Union
@@ -55,25 +54,23 @@ def elf_arch(rootfs: PathLike) -> str:
     Looks at `/bin/sh`, then the first ELF executable in bin, sbin, usr/bin, usr/sbin (sorted);
     falls back to the host's arch, as Apptainer does, when no ELF file is found.
     """
-    from defkit.build.rootfs_read import read_head
+    from defkit.build.safepath import Root
 
-    root = os.fspath(rootfs)
-    arch = elf_file_arch(read_head(root, "/bin/sh", 20) or b"")
-    if arch is not None:
-        return arch
-    for directory in _SEARCH_DIRS:
-        host_dir = resolve_in_root(root, directory)
-        if host_dir is None or not os.path.isdir(host_dir):
-            continue
-        try:
-            names = sorted(os.listdir(host_dir))
-        except OSError:
-            continue
-        for name in names:
-            # Only regular files, never symlinks: this scan must not leave the rootfs.
-            arch = elf_file_arch(read_head(root, f"{directory}/{name}", 20, follow=False) or b"")
-            if arch is not None:
-                return arch
+    with Root(rootfs) as root:
+        arch = elf_file_arch(root.read_head("/bin/sh", 20) or b"")
+        if arch is not None:
+            return arch
+        for directory in _SEARCH_DIRS:
+            try:
+                names = sorted(root.listdir(directory))
+            except OSError:
+                continue
+            for name in names:
+                # Only regular files, never symlinks: this scan must not leave the rootfs.
+                head = root.read_head(f"{directory}/{name}", 20, follow=False)
+                arch = elf_file_arch(head or b"")
+                if arch is not None:
+                    return arch
     return host_arch()
 
 
@@ -95,28 +92,6 @@ def host_arch() -> str:
     """Go arch name of the machine we run on."""
     machine = platform.machine().lower()
     return _HOST.get(machine, machine or "unknown")
-
-
-def resolve_in_root(rootfs: PathLike, path: str) -> str | None:
-    """Host path of `path` inside `rootfs`, following symlinks within it; None if missing/loop.
-
-    A symlink's target is re-rooted at `rootfs` (absolute) or resolved against its directory,
-    and `..` stops at the rootfs root, exactly as a chroot would see it. The result is always
-    `rootfs` or below it.
-    """
-    root = os.path.abspath(os.fspath(rootfs))
-
-    def lookup(rel: str) -> str | None:
-        candidate = os.path.join(root, rel)
-        try:
-            if stat.S_ISLNK(os.lstat(candidate).st_mode):
-                return os.readlink(candidate)
-        except OSError:
-            return None
-        return ""
-
-    rel = resolve_symlinks(path, lookup)
-    return None if rel is None else os.path.join(root, rel) if rel else root
 
 
 def resolve_symlinks(path: str, lookup: Callable[[str], str | None]) -> str | None:

@@ -11,17 +11,17 @@ The SIF is streamed from and to disk in both directions (memory does not grow wi
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from defkit.atomic import replacing
 from defkit.errors import DefkitError
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def pull_sif_to(client: RegistryClient, store: BlobStore, ref: ImageRef, arch: s
     if store.has(artifact.layer, artifact.size) and store.verify(artifact.layer):
         copy_out(store.path(artifact.layer), output)
         return artifact.digest
-    with _staged(output) as temporary:
+    with replacing(output, mode=0o755) as temporary:
         client.fetch_blob(artifact.source, artifact.layer, temporary, size=artifact.size)
         _check_sif(temporary, ref, artifact.layer)
     return artifact.digest
@@ -205,26 +205,8 @@ def _check_sif(path: str, ref: ImageRef, layer: str) -> None:
         raise OrasError(f"{ref}: the layer {layer} is not a SIF image")
 
 
-@contextlib.contextmanager
-def _staged(output: str) -> Iterator[str]:
-    """A temporary name beside `output`, renamed over it (mode 0755, as Apptainer's pulls)
-    when the block succeeds, removed when it fails."""
-    directory = os.path.dirname(os.path.abspath(output))
-    fd, temporary = tempfile.mkstemp(prefix="." + os.path.basename(output) + ".",
-                                     dir=directory)
-    os.close(fd)
-    try:
-        yield temporary
-        os.chmod(temporary, 0o755)
-        os.replace(temporary, output)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def copy_out(source: str, output: str) -> None:
     """Copy a stored SIF to `output`."""
-    with _staged(output) as temporary, open(temporary, "wb") as out, \
+    with replacing(output, mode=0o755) as temporary, open(temporary, "wb") as out, \
             open(source, "rb") as f:
         shutil.copyfileobj(f, out, _READ)

@@ -198,7 +198,7 @@ def test_fuzzed_images_never_crash(data: st.DataObject, sqfs: bytes,
 def test_a_huge_file_in_the_squashfs_is_not_read(tmp_path: pathlib.Path) -> None:
     """Without inspect-metadata.json the files are read from the partition: a (sparse) runscript
     past the read limit is an error, not 16 MiB+ through a pipe into memory."""
-    from defkit.build.rootfs_read import MAX_READ
+    from defkit.build.safepath import MAX_READ
     from defkit.build.squashfs import make_squashfs
 
     root = tmp_path / "root"

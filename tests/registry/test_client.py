@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import pathlib
 import tarfile
 
@@ -22,6 +23,7 @@ from defkit.registry.errors import (
     AuthError,
     DigestMismatchError,
     NotFoundError,
+    RegistryError,
     UnreachableError,
     UnsupportedManifestError,
 )
@@ -83,6 +85,22 @@ def test_index_of_platforms(registry: RunningRegistry, docker: bool) -> None:
         assert json.loads(config_path.read_bytes())["architecture"] == "arm64"
 
 
+def test_index_platforms_with_variants(registry: RunningRegistry, tmp_path: pathlib.Path) -> None:
+    pinned = push_test_image(registry, "roundtrip/variants", "v", [tar_of({"a": b"a"})], {},
+                             platforms=["linux/amd64", "linux/arm/v7", "linux/arm64/v8"])
+    with registry.client() as client:
+        entries = client.get_manifest(pinned).json()["manifests"]
+        assert [entry["platform"] for entry in entries] == [
+            {"os": "linux", "architecture": "amd64"},
+            {"os": "linux", "architecture": "arm", "variant": "v7"},
+            {"os": "linux", "architecture": "arm64", "variant": "v8"},
+        ]
+        config_ref = client.get_manifest(pinned.with_digest(entries[1]["digest"])).json()["config"]
+        client.fetch_blob(pinned, config_ref["digest"], str(tmp_path / "config"))
+    config = json.loads((tmp_path / "config").read_bytes())
+    assert (config["os"], config["architecture"], config["variant"]) == ("linux", "arm", "v7")
+
+
 @pytest.mark.parametrize("compression", ["zstd", "none"])
 def test_other_layer_compressions(registry: RunningRegistry, compression: str) -> None:
     layer = tar_of({"x": b"x" * 1000})
@@ -92,6 +110,21 @@ def test_other_layer_compressions(registry: RunningRegistry, compression: str) -
         descriptor = client.get_manifest(pinned).json()["layers"][0]
     suffix = {"zstd": "+zstd", "none": ""}[compression]
     assert descriptor["mediaType"] == f"application/vnd.oci.image.layer.v1.tar{suffix}"
+
+
+def test_push_is_one_streamed_put_by_default(registry: RunningRegistry,
+                                             tmp_path: pathlib.Path) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    source = tmp_path / "blob"
+    source.write_bytes(data)
+    ref = registry.ref("monolithic/blob:x")
+    before = len(registry.request_log())
+    with registry.client() as client:
+        client.push_blob(ref, str(source), sha256(data), len(data))
+        client.fetch_blob(ref, sha256(data), str(tmp_path / "back"), size=len(data))
+    assert (tmp_path / "back").read_bytes() == data
+    sent = [(r.method, r.status) for r in registry.request_log()[before:] if r.method != "GET"]
+    assert sent == [("HEAD", 404), ("POST", 202), ("PUT", 201)]
 
 
 def test_chunked_push_of_a_large_blob(registry: RunningRegistry, tmp_path: pathlib.Path) -> None:
@@ -235,3 +268,44 @@ def test_basic_auth_with_right_and_wrong_password(auth_registry: RunningRegistry
     with RegistryClient(credentials=lambda host: None) as client, \
             pytest.raises(AuthError, match="needs credentials"):
         client.get_manifest(pinned)
+
+
+def test_ca_store_is_read_at_the_first_tls_handshake(tmp_path: pathlib.Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real TLS server with a self-signed certificate: refused as long as the system's store
+    # does not hold it; trusted when SSL_CERT_FILE names it after the client was made (so the
+    # store was read at the handshake, not in RegistryClient()).
+    import http.server
+    import ssl
+    import threading
+
+    from defkit.runner import run
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)], check=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    ref = parse_reference(f"{host}/tls/x:1")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    try:
+        for trusted in (False, True):
+            with RegistryClient(timeout=5, credentials=lambda host: None) as client:
+                client.base_url = lambda ref: f"https://{host}/v2/{ref.repository}"  # type: ignore[method-assign]
+                if trusted:
+                    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+                # The handler answers 501 to everything: a registry error, after the handshake.
+                expected = RegistryError if trusted else UnreachableError
+                with pytest.raises(expected) as error:
+                    client.get_manifest(ref)
+                assert ("self-signed certificate" in str(error.value)) is not trusted
+    finally:
+        server.shutdown()
+        server.server_close()

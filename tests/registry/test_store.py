@@ -126,3 +126,35 @@ def test_digest_names_are_checked(tmp_path: pathlib.Path) -> None:
             store.path(bad)
     digest = "sha256:" + hashlib.sha256(b"").hexdigest()
     assert not store.has(digest) and not store.verify(digest)
+
+
+def test_put_checks_the_digest_and_writes_whole_entries(tmp_path: pathlib.Path) -> None:
+    store = BlobStore(str(tmp_path / "store"))
+    data = b'{"schemaVersion": 2}'
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    path = store.put(digest, data)
+    assert path == store.path(digest) and pathlib.Path(path).read_bytes() == data
+    assert store.has(digest, len(data)) and store.verify(digest)
+    assert store.put(digest, data) == path  # again: the same entry
+    other = "sha256:" + hashlib.sha256(b"other").hexdigest()
+    with pytest.raises(DigestMismatchError, match=f"{other}.*hashes to {digest}"):
+        store.put(other, data)
+    assert not store.has(other)
+    assert sorted(p.name for p in (tmp_path / "store" / "sha256").iterdir()) == [digest[7:]]
+
+
+def test_put_waits_for_the_lock_ensure_holds(tmp_path: pathlib.Path) -> None:
+    import filelock
+
+    store = BlobStore(str(tmp_path / "store"))
+    data = b"config"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    os.makedirs(store.root)
+    lock = filelock.FileLock(os.path.join(store.root, f".{digest.replace(':', '-')}.lock"))
+    with lock:  # as a concurrent ensure() of the same digest holds it
+        writer = threading.Thread(target=store.put, args=(digest, data))
+        writer.start()
+        writer.join(timeout=0.5)
+        assert writer.is_alive() and not store.has(digest)
+    writer.join(timeout=10)
+    assert not writer.is_alive() and store.verify(digest)

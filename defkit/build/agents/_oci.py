@@ -12,8 +12,8 @@ from defkit.build.agents.base import BootstrapResult, DeviceNode, require_keys
 from defkit.build.context import BuildContext
 from defkit.build.oci_config import config_object_json, image_config, write_image_config
 from defkit.build.oci_image import BlobStore, Image, TarStore, apply_layers
-from defkit.build.safepath import safe_join
-from defkit.errors import BuildError, DefkitError
+from defkit.build.safepath import Root
+from defkit.errors import BuildError
 from defkit.model import Stage
 
 
@@ -63,7 +63,5 @@ def unpack(store: BlobStore, image: Image, rootfs: str, ctx: BuildContext) -> Bo
 
 def _exists(rootfs: str, path: str) -> bool:
     """Whether an entry recorded in an earlier layer survived the later ones."""
-    try:
-        return os.path.lexists(safe_join(rootfs, path, follow_final=False))
-    except DefkitError:
-        return False
+    with Root(rootfs) as root:
+        return root.exists(path)

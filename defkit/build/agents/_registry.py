@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
@@ -106,7 +104,7 @@ def manifest(store: BlobStore, registry: RegistryClient, ref: ImageRef, digest: 
         document = _document(data, ref)
         return str(document.get("mediaType") or ""), document
     fetched = registry.get_manifest(ref.with_digest(digest))
-    _keep(store, digest, fetched.data)
+    store.put(digest, fetched.data)  # a later build with a lock file asks the registry nothing
     return fetched.media_type, _document(fetched.data, ref)
 
 
@@ -118,18 +116,3 @@ def _document(data: bytes, ref: ImageRef) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise BuildError(f"{ref}: the manifest is not a JSON object")
     return document
-
-
-def _keep(store: BlobStore, digest: str, data: bytes) -> None:
-    """Write a manifest the client already checked into the store (temporary name + rename)."""
-    path = store.path(digest)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".manifest-", suffix=".part",
-                                     dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise

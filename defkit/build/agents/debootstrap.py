@@ -27,7 +27,7 @@ from defkit.build.context import (
     fakeroot_state_path,
     run_in_namespace,
 )
-from defkit.build.rootfs_read import read_file
+from defkit.build.safepath import Root
 from defkit.build.sandbox import fakeroot_available
 from defkit.errors import BuildError, DefkitError, ToolMissingError
 from defkit.model import Stage
@@ -111,8 +111,9 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
 def _reason(rootfs: str, output: list[str]) -> str:
     """The last useful line: debootstrap's own log says more than its output."""
     lines: list[str] = []
-    with contextlib.suppress(DefkitError):  # a log too large to read says nothing useful
-        log = read_file(rootfs, "/debootstrap/debootstrap.log")
+    with contextlib.suppress(DefkitError, OSError):  # a log too large to read says nothing useful
+        with Root(rootfs) as root:
+            log = root.read_file("/debootstrap/debootstrap.log")
         text = log.decode("utf-8", "replace") if log is not None else ""
         lines = [line.strip() for line in text.splitlines() if line.strip()]
     lines += [line.strip() for line in output if line.strip()]

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from defkit.build import layout
 from defkit.build.agents.base import BootstrapResult, DeviceNode, require_keys, resolve_from
 from defkit.build.context import BuildContext, run_in_namespace
-from defkit.build.rootfs_read import read_host_head
+from defkit.build.safepath import read_host_head
 from defkit.build.squashfs import unsquash_list
 from defkit.errors import BuildError
 from defkit.model import Stage

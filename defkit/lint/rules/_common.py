@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Optional, TypeVar
 
 from defkit.lint.problem import Edit, Problem
 from defkit.model import DefFile, Section, Span, Stage
-from defkit.templating import PLACEHOLDER
+from defkit.templating import live_placeholders
 
 _T = TypeVar("_T")
 
@@ -99,23 +100,16 @@ def repeats(
             first_line[seen] = line(item)
 
 
-#: Go's `#[^!]`: a `#` followed by anything but `!` before a placeholder comments it out.
-_COMMENTED = re.compile(r"#[^!]", re.DOTALL)
-
-
 def placeholders(stage: Stage) -> Iterator[tuple[str, Span]]:
     """The `{{ NAME }}` placeholders Apptainer replaces in a stage (commented ones skipped)."""
     source = stage.raw
-    copied_to = 0
-    for match in PLACEHOLDER.finditer(source):
-        line_start = source.rfind("\n", copied_to, match.start())
-        checked = source[line_start if line_start != -1 else copied_to : match.start()]
-        if _COMMENTED.search(checked):
-            continue
-        copied_to = match.end()
-        start, end = match.span()
-        line = stage.span.line + source.count("\n", 0, start)
-        column = start - (source.rfind("\n", 0, start) + 1) + 1
-        end_line = stage.span.line + source.count("\n", 0, end)
-        end_column = end - (source.rfind("\n", 0, end) + 1) + 1
+    newlines = [newline.start() for newline in re.finditer("\n", source)]
+
+    def position(offset: int) -> tuple[int, int]:
+        row = bisect.bisect_left(newlines, offset)
+        return stage.span.line + row, offset - (newlines[row - 1] + 1 if row else 0) + 1
+
+    for match in live_placeholders(source):
+        line, column = position(match.start())
+        end_line, end_column = position(match.end())
         yield match.group(1), Span(line, column, end_line, end_column)

@@ -28,7 +28,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 class Word:
     """One shell word; its file span is worked out only when a rule asks for it."""
 
-    __slots__ = ("text", "value", "_start", "_end", "_positions", "_span")
+    __slots__ = ("text", "value", "_start", "_end", "_positions", "_span", "_newlines")
 
     def __init__(self, text: str, start: int, end: int, positions: _Positions) -> None:
         self.text = text  # as written, quotes kept
@@ -37,12 +37,27 @@ class Word:
         self._end = end
         self._positions = positions
         self._span: Optional[Span] = None
+        self._newlines: Optional[list[int]] = None
 
     @property
     def span(self) -> Span:
         if self._span is None:
             self._span = self._positions.span(self._start, self._end)
         return self._span
+
+    def part_span(self, start: int, end: int) -> Span:
+        """The file span of `self.text[start:end]`."""
+        line, column = self._part_position(start)
+        end_line, end_column = self._part_position(end)
+        return Span(line, column, end_line, end_column)
+
+    def _part_position(self, offset: int) -> tuple[int, int]:
+        if self._newlines is None:  # found once per word, however many parts are asked for
+            self._newlines = [match.start() for match in _NEWLINE.finditer(self.text)]
+        row = bisect.bisect_left(self._newlines, offset)
+        if not row:
+            return self.span.line, self.span.column + offset
+        return self.span.line + row, offset - self._newlines[row - 1]
 
     def __repr__(self) -> str:
         return f"Word({self.text!r})"
@@ -127,7 +142,11 @@ def body_lines(section: Section) -> Iterator[tuple[int, int, str]]:
 
 
 def _skip_quoted(text: str, i: int) -> int:
-    """Index just past the quoted string, `$(...)`, backtick or `{{ }}` starting at `i`."""
+    """Index just past the quoted string, `$(...)`, backtick or `{{ }}` starting at `i`.
+
+    Nested constructs (`"$(echo `date`)"`) are followed with an explicit stack of the closers
+    still awaited, not by recursion: hostile nesting thousands deep costs memory, not the
+    interpreter's stack."""
     char = text[i]
     if char == "'":
         end = text.find("'", i + 1)
@@ -135,33 +154,43 @@ def _skip_quoted(text: str, i: int) -> int:
     if text.startswith("{{", i):
         end = text.find("}}", i + 2)
         return len(text) if end < 0 else end + 2
-    if text.startswith("$(", i) or char == "`" or char == '"':
-        closer = {"$": ")", "`": "`", '"': '"'}[char]
-        j = i + (2 if char == "$" else 1)
-        depth = 1
-        while j < len(text):
-            c = text[j]
-            if c == "\\":
-                j += 2
-                continue
-            if closer == ")" and c == "(":
-                depth += 1
-            elif c == closer:
-                depth -= 1
-                if depth == 0:
-                    return j + 1
-            elif (
-                c in "'\"`"
-                and closer != c
-                and not (c == "'" and closer == '"')
-                or c == "$"
-                and text.startswith("$(", j)
-            ):
-                j = _skip_quoted(text, j)
-                continue
+    if not (char == '"' or char == "`" or text.startswith("$(", i)):
+        return i + 1
+    n = len(text)
+    enclosing: list[tuple[str, int]] = []  # (closer, open parentheses) of the outer constructs
+    closer = _CLOSERS[char]
+    depth = 1  # for `$(`: parentheses open, its own included
+    j = i + (2 if char == "$" else 1)
+    while j < n:
+        c = text[j]
+        if c == "\\":
+            j += 2
+        elif closer == ")" and c == "(":
+            depth += 1
             j += 1
-        return len(text)
-    return i + 1
+        elif c == closer:
+            depth -= 1
+            j += 1
+            if depth == 0:
+                if not enclosing:
+                    return j
+                closer, depth = enclosing.pop()
+        elif c == "'" and closer != '"':
+            end = text.find("'", j + 1)
+            if end < 0:
+                return n
+            j = end + 1
+        elif c == '"' or c == "`" or (c == "$" and text.startswith("$(", j)):
+            enclosing.append((closer, depth))
+            closer = _CLOSERS[c]
+            depth = 1
+            j += 2 if c == "$" else 1
+        else:
+            j += 1
+    return n
+
+
+_CLOSERS = {"$": ")", "`": "`", '"': '"'}
 
 
 def _unquote(text: str) -> str:
@@ -273,9 +302,16 @@ def commands(section: Section) -> tuple[Command, ...]:
     return _commands(section)
 
 
-@functools.lru_cache(maxsize=512)
+# Unbounded, emptied for each file (`forget_commands`): the rules run one after the other over
+# every section of a file, so a bounded cache smaller than a file's sections would keep none.
+@functools.cache
 def _commands(section: Section) -> tuple[Command, ...]:
     return tuple(_split_commands(section))
+
+
+def forget_commands() -> None:
+    """Empty the cache of `commands` (the linter calls it after each file)."""
+    _commands.cache_clear()
 
 
 def _split_commands(section: Section) -> Iterator[Command]:
@@ -404,46 +440,46 @@ def unquoted_parts(text: str) -> Iterator[tuple[int, str]]:
 def expansions(word: Word) -> Iterator[tuple[str, Span]]:
     """Variables a word expands (`$NAME`, `${NAME...}`), outside single quotes, with spans."""
     text = word.text
+    if "$" not in text:
+        return
+    # The single-quoted stretches are found in one pass over the word, then each `$` is looked
+    # up among them: a word of thousands of `$a` is read once, not once per `$`.
+    quoted = _single_quoted(text)
+    starts = [start for start, _ in quoted]
     for match in _EXPANSION.finditer(text):
-        if _inside_single_quotes(text, match.start()):
+        at = bisect.bisect_right(starts, match.start()) - 1
+        if at >= 0 and match.start() < quoted[at][1]:
             continue
-        yield match.group(1) or match.group(2), word_part_span(word, match.start(), match.end())
+        yield match.group(1) or match.group(2), word.part_span(match.start(), match.end())
 
 
 _EXPANSION = re.compile(r"\$(?:\{#?([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
 
 
-def _inside_single_quotes(text: str, index: int) -> bool:
+def _single_quoted(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each single-quoted string of `text` (quotes included), in order; single
+    quotes inside double quotes are literal."""
+    found: list[tuple[int, int]] = []
     i = 0
-    while i < index:
+    n = len(text)
+    while i < n:
         char = text[i]
         if char == "\\":
             i += 2
         elif char == "'":
             end = _skip_quoted(text, i)
-            if end > index:
-                return True
+            found.append((i, end))
             i = end
         elif char == '"':
-            i += 1  # single quotes inside double quotes are literal: keep scanning inside
-            while i < index and text[i] != '"':
+            i += 1
+            while i < n and text[i] != '"':
                 i += 2 if text[i] == "\\" else 1
             i += 1
         else:
             i += 1
-    return False
+    return found
 
 
 def word_part_span(word: Word, start: int, end: int) -> Span:
     """The file span of `word.text[start:end]`."""
-
-    def at(offset: int) -> tuple[int, int]:
-        before = word.text[:offset]
-        newlines = before.count("\n")
-        if not newlines:
-            return word.span.line, word.span.column + offset
-        return word.span.line + newlines, offset - before.rfind("\n")
-
-    line, column = at(start)
-    end_line, end_column = at(end)
-    return Span(line, column, end_line, end_column)
+    return word.part_span(start, end)

@@ -38,7 +38,9 @@ OPTIONS: dict[str, object] = {}
 FIXABLE = False
 
 _NUMERIC = re.compile(r"[0-7]{3,4}$")
-_SYMBOLIC_WORLD_WRITE = re.compile(r"(^|,)[ugo]*[ao][ugo]*[+=][rxXst]*w")
+#: A clause giving write permission (`a+w`, `o=rwx`); who it gives it to is checked apart, as
+#: `[ugo]*[ao][ugo]*` backtracks in time quadratic in a long run of `o`.
+_SYMBOLIC_WRITE = re.compile(r"(?:^|,)([ugoa]*)[+=][rxXst]*w")
 
 _SHARED_SCRATCH = frozenset({"/tmp", "/var/tmp", "/dev/shm"})
 
@@ -48,7 +50,13 @@ def _world_writable(mode: str) -> bool:
         if len(mode) == 4 and int(mode[0]) & 1:
             return False  # sticky bit: a shared directory like /tmp, on purpose
         return int(mode[-1]) & 2 != 0
-    return bool(_SYMBOLIC_WORLD_WRITE.search(mode))
+    return any(_to_others(match.group(1)) for match in _SYMBOLIC_WRITE.finditer(mode))
+
+
+def _to_others(who: str) -> bool:
+    """Whether `who` reads as `[ugo]*[ao][ugo]*`: one `a`, or no `a` and an `o`."""
+    alls = who.count("a")
+    return alls == 1 or (alls == 0 and "o" in who)
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:

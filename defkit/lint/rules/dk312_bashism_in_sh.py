@@ -54,7 +54,9 @@ OPTIONS: dict[str, object] = {}
 FIXABLE = False
 
 _BASH_BUILTINS = frozenset({"source", "pushd", "popd", "shopt", "declare", "typeset", "let"})
-_BRACE_EXPANSION = re.compile(r"(?<![$\\{])\{[^{}\s$'\"]*,[^{}\s'\"]*\}")
+#: `{...}` not after `$`, `\` or `{`; it is a brace expansion when a `,` comes before any `$` in
+#: it (checked apart: `[^$]*,[^}]*\}` backtracks in time quadratic in a long run of commas).
+_BRACES = re.compile(r"(?<![$\\{])\{([^{}\s'\"]*)\}")
 _ARRAY_EXPANSION = re.compile(r"\$\{#?[A-Za-z_][A-Za-z0-9_]*\[[@*]\]\}")
 _BASH_AS_SH = re.compile(
     r"centos|rocky|alma|fedora|rhel|ubi[0-9]|redhat|opensuse|sles|amazonlinux|oraclelinux"
@@ -100,7 +102,9 @@ def _findings(command: Command) -> Iterator[tuple[Span, str]]:
         if _ARRAY_EXPANSION.search(word.text):
             yield word.span, "arrays"
         elif "{{" not in word.text and any(
-            _BRACE_EXPANSION.search(part) for _, part in unquoted_parts(word.text)
+            "," in match.group(1).partition("$")[0]
+            for _, part in unquoted_parts(word.text)
+            for match in _BRACES.finditer(part)
         ):
             yield word.span, "brace expansion `{a,b}`"
 

@@ -52,7 +52,9 @@ _TOKENS = (
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
     (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), "a Hugging Face token"),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), "a Google API key"),
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@'\"]+:(?![$`{])[^\s/@'\"]+@[A-Za-z0-9.-]"),
+    # (A scheme of at most 32 characters: an unbounded run would be read again from every word
+    # start of a long line, in time quadratic in its length.)
+    (re.compile(r"\b[a-z][a-z0-9+.-]{0,31}://[^\s/:@'\"]+:(?![$`{])[^\s/@'\"]+@[A-Za-z0-9.-]"),
      "a password in a URL"),
 )  # fmt: skip
 _SECRET_WORD = r"(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY)"
@@ -60,9 +62,9 @@ _SECRET_WORD = r"(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?K
 _SECRET_ASSIGNMENT = re.compile(rf"{_SECRET_WORD}=(\"[^\"]*\"|'[^']*'|[^\s;&|]+)", re.IGNORECASE)
 #: A cheap first look: lines without any of these cannot hold what the patterns find.
 _MAYBE_SECRET = re.compile(
-    r"PRIVATE KEY|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox|hf_|AIza|:[^\s/]*@|=", re.IGNORECASE
+    r"PRIVATE KEY|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox|hf_|AIza|@|=", re.IGNORECASE
 )
-_NAME_BEFORE = re.compile(r"[A-Za-z0-9_-]*$")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _SECRET_LABEL = re.compile(rf"[A-Za-z0-9_.-]*{_SECRET_WORD}", re.IGNORECASE)
 _NOT_A_LITERAL = re.compile(
     r"^[$`{<(]|^/|^\.{0,2}/|^(true|false|yes|no|none|null|0|1|\*+|x+)$", re.I
@@ -88,8 +90,12 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 )
         for match in _SECRET_ASSIGNMENT.finditer(line):
             value = match.group(1)
-            prefix = _NAME_BEFORE.search(line, 0, match.start())
-            name = (prefix.group() if prefix else "") + line[match.start() : match.start(1) - 1]
+            # The rest of the name, read backwards (a regex search for it would start again at
+            # every character of a long line).
+            begin = match.start()
+            while begin > 0 and line[begin - 1] in _NAME_CHARS:
+                begin -= 1
+            name = line[begin : match.start(1) - 1]
             quote = 1 if value[:1] in "'\"" else 0
             if _literal(value) and match.start(1) + quote not in token_starts:
                 start, end = match.span(1)

@@ -90,3 +90,18 @@ def test_binds_are_writable_or_read_only_as_asked(project: pathlib.Path,
     assert (rw / "file").read_text() == "in\n"
     assert os.listdir(ro) == []
     assert not (project / "rootfs" / "mnt").exists()  # mount points created for it are gone
+
+
+@pytest.mark.parametrize("mode", ["root", "userns"])
+def test_commands_start_with_default_signal_dispositions(project: pathlib.Path, mode: str) -> None:
+    """SIGPIPE and SIGXFSZ are not inherited as ignored from the Python that set up the sandbox:
+    `yes | head` ends (it ran forever when `yes` got EPIPE instead of the signal)."""
+    rootfs = project / "rootfs"
+    # busybox `timeout` bounds the test itself if the bug comes back.
+    command = "timeout 30 sh -c 'yes | head -n 3' && grep '^SigIgn:' /proc/self/status"
+    done = run_in_rootfs(str(rootfs), command, mode=mode)  # type: ignore[arg-type]
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    assert lines[:3] == ["y", "y", "y"]
+    ignored = int(next(line for line in lines if line.startswith("SigIgn:")).split()[1], 16)
+    assert not ignored & (1 << (13 - 1) | 1 << (25 - 1)), lines  # SIGPIPE, SIGXFSZ

@@ -9,13 +9,14 @@ import os
 import pathlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from defkit.build.context import BuildFinished, Event, StepFinished
 from defkit.build.reproducible import clamp_mtimes
-from defkit.build.treewalk import bottom_up, remove_tree
+from defkit.build.safepath import remove_tree, walk_tree
 from defkit.errors import BuildError
 from tests.build.engine.conftest import busybox_template, project
 from tests.build.engine.helpers import build_def, leftovers, write_def
@@ -50,6 +51,15 @@ DEEP_POST = f"""
 """
 
 
+@pytest.fixture(autouse=True)
+def _no_deep_tree_left(tmp_path: pathlib.Path) -> Iterator[None]:
+    """A failed test must not leave its 1,500-deep tree: pytest's own clean-up of old tmp dirs
+    recurses once per level and would crash a later session (Python 3.11). GNU rm, not the
+    code under test, removes it."""
+    yield
+    subprocess.run(["rm", "-rf", "--", str(tmp_path / "tree")], check=True)
+
+
 def _deep_tree(root: pathlib.Path, depth: int, outside: pathlib.Path | None = None) -> None:
     """`root`/d/d/... `depth` levels, made relative to a descriptor (the path gets too long)."""
     root.mkdir()
@@ -76,7 +86,7 @@ def test_remove_tree_any_depth_never_follows_symlinks(tmp_path: pathlib.Path) ->
     tree = tmp_path / "tree"
     _deep_tree(tree, DEPTH, outside=canary.root)
     (tree / "d").chmod(0)  # unreadable, as a rootless tree can leave it
-    assert sum(1 for _ in bottom_up(str(tree))) > DEPTH
+    assert sum(1 for _ in walk_tree(tree)) > DEPTH
     remove_tree(str(tree))
     assert not tree.exists()
     assert canary.changes() == []
@@ -113,7 +123,7 @@ def test_clamp_mtimes_any_depth(tmp_path: pathlib.Path) -> None:
         clamp_mtimes(str(tree), 1000)
     finally:
         sys.setrecursionlimit(limit)
-    assert {info.st_mtime for _, _, info in bottom_up(str(tree))} == {1000}
+    assert {info.st_mtime for _, _, info in walk_tree(tree)} == {1000}
     assert tree.lstat().st_mtime == 1000 and canary.changes() == []
     remove_tree(str(tree))
 
@@ -132,7 +142,7 @@ def test_remove_tree_rootless(tmp_path: pathlib.Path) -> None:
         _deep_tree(base / "tree", 400)
         (base / "tree" / "d").chmod(0)
         subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(base)], check=True)
-        code = ("import sys; from defkit.build.treewalk import remove_tree; "
+        code = ("import sys; from defkit.build.safepath import remove_tree; "
                 f"sys.setrecursionlimit(100); remove_tree({str(base / 'tree')!r})")
         done = subprocess.run([*SETPRIV, command[0], "-c", code], env=env, capture_output=True,
                               text=True, timeout=120)  # fmt: skip
@@ -222,7 +232,7 @@ def test_failure_after_rename_removes_the_new_output(
     project: pathlib.Path, where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from defkit.build import build as run_build
-    from defkit.build import steps
+    from defkit.build import safepath
 
     path = write_def(project, DEEP_POST if where.startswith("deep") else "\n%post\n    true\n")
     target = project / "image.sif"
@@ -233,14 +243,14 @@ def test_failure_after_rename_removes_the_new_output(
     elif where == "build-finished":
         options["progress"] = _fail_on(BuildFinished)
     else:  # the work directory's removal fails, after the output was renamed into place
-        real = steps.remove_tree
+        real = safepath.remove_tree
 
         def remove_then_fail(victim: str) -> None:
             real(victim)
             if pathlib.Path(victim).name.startswith(".defkit-build-"):
                 raise BuildError(f"cannot remove {victim}: injected")
 
-        monkeypatch.setattr(steps, "remove_tree", remove_then_fail)
+        monkeypatch.setattr(safepath, "remove_tree", remove_then_fail)
     with pytest.raises(BuildError, match="injected"):
         run_build(str(path), **options)
     assert not target.exists()

@@ -1,4 +1,4 @@
-"""Reads from a rootfs (defkit.build.rootfs_read): never block on a FIFO or device, never leave
+"""Reads from a rootfs (defkit.build.safepath.Root): never block on a FIFO or device, never leave
 the root through a symlink, never read more than asked; a %post that plants FIFOs and a JSON
 nested 200,000 deep where the engine reads builds without hanging or a traceback."""
 
@@ -7,21 +7,31 @@ from __future__ import annotations
 import os
 import pathlib
 import threading
+from typing import Any
 
 import pytest
 
-from defkit.build.rootfs_read import (
-    RootfsReadError,
-    glob_in_root,
-    read_file,
-    read_head,
-    read_host_head,
-)
+from defkit.build.safepath import Root, RootfsReadError, read_host_head
 from tests.build.engine.conftest import busybox_template, project
 from tests.build.engine.helpers import defkit, leftovers, write_def
 from tests.build.security.canary import Canary
 
 __all__ = ["busybox_template", "project"]  # fixtures shared with tests/build/engine
+
+
+def read_file(root: pathlib.Path, path: str, **options: Any) -> bytes | None:
+    with Root(root) as opened:
+        return opened.read_file(path, **options)
+
+
+def read_head(root: pathlib.Path, path: str, size: int) -> bytes | None:
+    with Root(root) as opened:
+        return opened.read_head(path, size)
+
+
+def glob(root: pathlib.Path, pattern: str) -> list[str]:
+    with Root(root) as opened:
+        return opened.glob(pattern)
 
 
 def _within(seconds: float, call: object) -> object:
@@ -44,13 +54,13 @@ def root(tmp_path: pathlib.Path) -> pathlib.Path:
 
 def test_fifos_and_devices_are_not_files(root: pathlib.Path) -> None:
     os.mkfifo(root / "etc" / "passwd")
-    assert _within(5, lambda: read_file(str(root), "/etc/passwd")) is None
-    assert _within(5, lambda: read_head(str(root), "/etc/passwd", 4)) is None
+    assert _within(5, lambda: read_file(root, "/etc/passwd")) is None
+    assert _within(5, lambda: read_head(root, "/etc/passwd", 4)) is None
     assert _within(5, lambda: read_host_head(str(root / "etc" / "passwd"), 4)) is None
     if os.geteuid() == 0:
         os.mknod(root / "etc" / "zero", 0o666 | 0o020000, os.makedev(1, 5))  # /dev/zero
-        assert _within(5, lambda: read_file(str(root), "/etc/zero")) is None
-    assert read_file(str(root), "/etc/os-release") == b"ID=test\n"
+        assert _within(5, lambda: read_file(root, "/etc/zero")) is None
+    assert read_file(root, "/etc/os-release") == b"ID=test\n"
 
 
 def test_symlinks_stay_inside_the_root(root: pathlib.Path, tmp_path: pathlib.Path) -> None:
@@ -58,28 +68,28 @@ def test_symlinks_stay_inside_the_root(root: pathlib.Path, tmp_path: pathlib.Pat
     (root / "etc" / "abs").symlink_to(canary.file)  # re-rooted: <root>/<canary path>, missing
     (root / "etc" / "up").symlink_to("../../../../../../../../" + str(canary.file))
     (root / "etc" / "rel").symlink_to("os-release")
-    assert read_file(str(root), "/etc/abs") is None
-    assert read_file(str(root), "/etc/up") is None
-    assert read_file(str(root), "/etc/rel") == b"ID=test\n"
-    assert read_file(str(root), "/etc/rel", follow=False) is None
+    assert read_file(root, "/etc/abs") is None
+    assert read_file(root, "/etc/up") is None
+    assert read_file(root, "/etc/rel") == b"ID=test\n"
+    assert read_file(root, "/etc/rel", follow=False) is None
     (root / "lib64").symlink_to(canary.root)  # a host directory, as an absolute link
-    assert glob_in_root(str(root), "lib*/*") == []
+    assert glob(root, "lib*/*") == []
     (root / "usr" / "lib").mkdir(parents=True)
     (root / "usr" / "lib" / "ld-linux.so.2").write_text("")
     (root / "lib").symlink_to("/usr/lib")  # merged /usr: resolved inside the root
-    assert glob_in_root(str(root), "lib*/ld-linux*.so*") == ["/lib/ld-linux.so.2"]
+    assert glob(root, "lib*/ld-linux*.so*") == ["/lib/ld-linux.so.2"]
     assert canary.changes() == []
 
 
 def test_size_is_bounded(root: pathlib.Path) -> None:
     (root / "etc" / "big").write_bytes(b"x" * 1025)
     with pytest.raises(RootfsReadError, match="^/etc/big is larger than 1024 bytes"):
-        read_file(str(root), "/etc/big", limit=1024)
-    assert read_head(str(root), "/etc/big", 10) == b"x" * 10
+        read_file(root, "/etc/big", limit=1024)
+    assert read_head(root, "/etc/big", 10) == b"x" * 10
     with open(root / "etc" / "sparse", "wb") as f:
         f.truncate(1 << 40)  # a terabyte that takes no room
     with pytest.raises(RootfsReadError):
-        read_file(str(root), "/etc/sparse")
+        read_file(root, "/etc/sparse")
 
 
 HOSTILE_POST = """

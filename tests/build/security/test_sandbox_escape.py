@@ -176,7 +176,10 @@ def hostile_image(tmp_path_factory: pytest.TempPathFactory,
 def test_runtime_exec(world_dir: pathlib.Path, hostile_image: pathlib.Path, user: str) -> None:
     image = world_dir / "image.sif"
     shutil.copy2(hostile_image, image)
-    command = [*_defkit_command(user), "exec", str(image), "/bin/sh", "-c"]
+    # --contain --pwd /: by default the runtime binds $HOME, /tmp and the current directory (the
+    # canary's parent) and starts there, as Apptainer does: the host is reachable there on purpose.
+    command = [*_defkit_command(user), "exec", "--contain", "--pwd", "/", str(image), "/bin/sh",
+               "-c"]
     canary = Canary.plant(world_dir / "canary", *((NOBODY, NOBODY) if user == "nobody"
                                                   else (0, 0)))
     before = host_state()
