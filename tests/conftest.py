@@ -24,8 +24,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    shutil.rmtree(config.stash.get(_SESSION_CACHE, ""), ignore_errors=True) if \
-        config.stash.get(_SESSION_CACHE, "") else None
+    path = config.stash.get(_SESSION_CACHE, "")
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 _SESSION_CACHE = pytest.StashKey[str]()
