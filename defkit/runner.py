@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -26,6 +27,34 @@ class Runner(Protocol):
         check: bool = False,
         timeout: Optional[float] = None,
     ) -> subprocess.CompletedProcess[bytes]: ...
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A preexec function: the child gets SIGKILL when defkit dies (PR_SET_PDEATHSIG), so a
+    `kill -9` of a build cannot leave `unshare` and its %post running into a dead build's tree
+    (`unshare --kill-child` then takes the whole PID namespace down). libc is looked up here, in
+    the parent: the child, forked from a process that may have threads, only makes the call."""
+    prctl = _prctl()
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the call: nobody would reap us
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl() -> Callable[..., int]:
+    import ctypes
+
+    # dlopen(NULL): the interpreter's own symbols, libc's prctl among them.
+    function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    return function
 
 
 class ToolTimeoutError(DefkitError):
@@ -55,6 +84,7 @@ def run(
             stdout=subprocess.PIPE if capture else None,
             stderr=subprocess.PIPE if capture else None,
             start_new_session=timeout is not None,
+            preexec_fn=_die_with_parent(),
         )
     except FileNotFoundError as exc:
         wanted = " ".join(argv[:2])
@@ -112,6 +142,7 @@ def run_streaming(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if stderr_to_stdout else subprocess.PIPE,
             start_new_session=timeout is not None,
+            preexec_fn=_die_with_parent(),
         )
     except FileNotFoundError as exc:
         needed = " ".join(argv[:2])

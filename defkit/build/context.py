@@ -103,6 +103,17 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class CacheStatus(Event):
+    """The build cache's answer: "hit" (the image was placed from the cache), "miss" (built,
+    then "stored"), or "not-stored" (built; the cache could not keep it: `message` says why)."""
+
+    kind: ClassVar[str] = "cache"
+    key: str
+    status: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class Warning(Event):  # noqa: A001 - the event's name in the log; shadows nothing we use
     kind: ClassVar[str] = "warning"
     message: str
@@ -142,6 +153,9 @@ class BuildContext:
     notest: bool = False
     force: bool = False
     insecure: bool = False  # registries over plain HTTP / unverified TLS (--nohttps)
+    # Registry reference -> the digest the cache key names: the build fetches that digest, so
+    # the tag cannot move between keying and building.
+    base_digests: Mapping[str, str] = field(default_factory=dict)
     progress: ProgressCallback = ignore_event
     runner: Runner = run
 

@@ -19,13 +19,14 @@ import tempfile
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from defkit.build import reproducible, safepath, steps
 from defkit.build.context import (
     BuildContext,
     BuildFinished,
     BuildStarted,
+    Event,
     Mode,
     Notice,
     ProgressCallback,
@@ -39,6 +40,10 @@ from defkit.build.redact import Redactor, secret_names
 from defkit.errors import BuildError, DefkitError, UsageError
 from defkit.model import DefFile, Stage
 from defkit.runner import Runner, run
+
+if TYPE_CHECKING:
+    from defkit.cache.hook import CacheOptions
+    from defkit.cache.key import CacheKey
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,8 @@ def build(
     insecure: bool = False,
     workdir: Optional[str] = None,
     source_date_epoch: Optional[int] = None,
+    cache: Optional[CacheOptions] = None,
+    base_digests: Optional[Mapping[str, str]] = None,
     progress: ProgressCallback = ignore_event,
     runner: Runner = run,
 ) -> BuildResult:
@@ -172,7 +179,10 @@ def build(
 
     `secret_args` names the build args that are secrets (as do secret-looking names, see
     `redact.secret_names`): their values are never recorded in the image; the others are recorded
-    as `org.defkit.build-arg.NAME` labels. No build arg value is shown in events or errors."""
+    as `org.defkit.build-arg.NAME` labels. No build arg value is shown in events or errors.
+
+    With `cache`, a SIF build is keyed (defkit.cache.key): a hit places the cached image at the
+    output; a miss builds, then stores. Sandbox builds are not cached."""
     started = time.monotonic()
     def_path, target = checked_target(def_path, output, sandbox, force=force)
     parent = os.path.dirname(target)
@@ -189,6 +199,7 @@ def build(
         redactor.error(exc)
         raise
     deffile, definition = loaded.deffile, loaded.embedded
+    requested_mode = mode
     if mode is None:
         mode, notice = default_mode(fakeroot)
     else:
@@ -198,19 +209,80 @@ def build(
     from defkit.build.layout_meta import build_arg_labels
     from defkit.sif.arch import host_arch
 
+    arch = arch or host_arch()
+    if cache is not None and sandbox is None:
+        from defkit.cache import hook
+
+        try:
+            key = hook.key_of(def_path, deffile, build_args=args,
+                              secrets=secret_names(args, secret_args), arch=arch, mode=mode,
+                              sections=tuple(sections) or ("all",), notest=notest,
+                              source_date_epoch=source_date_epoch, force=force, options=cache,
+                              insecure=insecure, runner=runner)
+        except DefkitError as exc:
+            redactor.error(exc)
+            raise
+        emit = redactor.wrap(progress)
+        # The cache's answers are shown after the build's first line (BuildStarted).
+        pending: list[Event] = []
+
+        def flush() -> None:
+            claim.progress = emit
+            for event in pending:
+                emit(event)
+            pending.clear()
+
+        with hook.claim(key, cache, pending.append) as claim:
+            if claim.hit is not None:
+                emit(BuildStarted(def_path, target, mode, "cache", len(deffile.stages),
+                                  source_date_epoch))
+                flush()
+                existing = _identity(target)
+                try:
+                    claim.place(target)
+                except BaseException:
+                    _discard_new_output(target, existing)
+                    raise
+                seconds = time.monotonic() - started
+                emit(BuildFinished(target, claim.hit.size, seconds))
+                return BuildResult(target, claim.hit.size, seconds, source_date_epoch, mode)
+
+            finished: list[Event] = []
+
+            def relay(event: Event) -> None:
+                if isinstance(event, BuildFinished):
+                    finished.append(event)  # the last line, after the cache has the image
+                    return
+                progress(event)
+                if isinstance(event, BuildStarted):
+                    flush()
+
+            built = build(def_path, output=target, fakeroot=fakeroot, mode=requested_mode,
+                          arch=arch, build_args=args, secret_args=secret_args,
+                          warn_unused_build_args=warn_unused_build_args, sections=sections,
+                          notest=notest, force=force, insecure=insecure, workdir=workdir,
+                          source_date_epoch=source_date_epoch, base_digests=key.base_digests,
+                          progress=relay, runner=runner)
+            flush()
+            claim.store_output(target, cache)
+            for event in finished:
+                progress(event)
+            return built
     if workdir is None and sandbox is not None:
         # Next to the sandbox, so the finished tree is renamed into place, never copied (a copy
         # across filesystems would lose ownership and hard links).
         workdir = os.path.dirname(target)
     existing = _identity(target)
-    base = tempfile.mkdtemp(prefix=".defkit-build-", dir=workdir)
+    reclaim_dead_work(workdir)
+    base = tempfile.mkdtemp(prefix=WORK_PREFIX, dir=workdir)
+    owner = _hold_owner_lock(base)
     try:
         ctx = BuildContext(
             def_path=def_path,
             def_dir=os.path.dirname(def_path),
             build_dir=base,
             mode=mode,
-            arch=arch or host_arch(),
+            arch=arch,
             source_date_epoch=source_date_epoch,
             build_args=args,
             build_labels=build_arg_labels(loaded.recorded),
@@ -218,6 +290,7 @@ def build(
             notest=notest,
             force=force,
             insecure=insecure,
+            base_digests=dict(base_digests or {}),
             progress=redactor.wrap(progress),
             runner=runner,
         )
@@ -239,7 +312,107 @@ def build(
             redactor.error(exc)
         raise
     finally:
-        _remove_work(base, target, existing)
+        try:
+            _remove_work(base, target, existing)
+        finally:
+            os.close(owner)
+
+
+def explain_key(
+    def_path: str,
+    *,
+    fakeroot: bool = False,
+    mode: Optional[Mode] = None,
+    arch: Optional[str] = None,
+    build_args: Optional[Mapping[str, str]] = None,
+    secret_args: Collection[str] = (),
+    sections: Sequence[str] = ("all",),
+    notest: bool = False,
+    force: bool = False,
+    insecure: bool = False,
+    source_date_epoch: Optional[int] = None,
+    cache: Optional[CacheOptions] = None,
+    runner: Runner = run,
+) -> CacheKey:
+    """The cache key a `build` with these options would use (nothing is built)."""
+    from defkit.cache import hook
+    from defkit.sif.arch import host_arch
+
+    def_path = os.path.abspath(def_path)
+    if not os.path.isfile(def_path):
+        raise UsageError(f"{def_path}: no such definition file")
+    args = dict(build_args or {})
+    redactor = Redactor(args.values())
+    try:
+        secrets = secret_names(args, secret_args)
+        loaded = load_definition(def_path, args, warn_unused=True, secrets=secrets)
+        if mode is None:
+            mode, _ = default_mode(fakeroot)
+        if source_date_epoch is None:
+            source_date_epoch = reproducible.source_date_epoch(def_path, runner=runner)
+        return hook.key_of(def_path, loaded.deffile, build_args=args, secrets=secrets,
+                           arch=arch or host_arch(), mode=mode,
+                           sections=tuple(sections) or ("all",), notest=notest,
+                           source_date_epoch=source_date_epoch, force=force,
+                           options=cache or hook.CacheOptions(), insecure=insecure,
+                           runner=runner)
+    except DefkitError as exc:
+        redactor.error(exc)
+        raise
+
+
+#: A build's work directory: `WORK_PREFIX*/` holding `OWNER_LOCK`, locked while its build runs.
+WORK_PREFIX = ".defkit-build-"
+OWNER_LOCK = ".owner.lock"
+
+
+def _hold_owner_lock(base: str) -> int:
+    """An flock on the work directory's owner file, held until the build ends: the kernel drops
+    it when the process dies however it dies (kill -9), which is how a later build tells a
+    dead build's leftovers from a running one's."""
+    import fcntl
+
+    fd = os.open(os.path.join(base, OWNER_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def reclaim_dead_work(workdir: Optional[str]) -> list[str]:
+    """Remove the work directories in `workdir` (default $TMPDIR) whose build died: their owner
+    lock is free. A directory without the lock file is only taken once it is an hour old (it
+    may be a build between mkdtemp and taking its lock). Best effort; returns what went."""
+    import fcntl
+
+    parent = workdir or tempfile.gettempdir()
+    removed: list[str] = []
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(WORK_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            fd = os.open(os.path.join(path, OWNER_LOCK), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                if time.time() - os.lstat(path).st_mtime > 3600 and os.path.isdir(path):
+                    safepath.remove_tree(path)
+                    removed.append(path)
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)  # its build is running
+            continue
+        try:
+            with contextlib.suppress(DefkitError, OSError):
+                safepath.remove_tree(path)
+                removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _identity(path: str) -> Optional[tuple[int, int]]:
@@ -366,4 +539,5 @@ def _finish_sif(
     return os.path.getsize(target)
 
 
-__all__ = ["BuildResult", "LoadedDefinition", "build", "default_mode", "load_definition"]
+__all__ = ["BuildResult", "LoadedDefinition", "build", "default_mode", "explain_key",
+           "load_definition"]

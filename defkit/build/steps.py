@@ -137,7 +137,7 @@ def run_stage(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str, defin
     if stage.app_order:
         layout.make_apps(rootfs, stage, src_dir=ctx.def_dir)
         post = post + appinstall_script(stage)
-    sources = [origin for _, origin in _files_sections(stage)]
+    sources = [origin for _, origin in files_sections(stage)]
     if ctx.section_enabled("files") and any(origin is not None for origin in sources):
         with step(ctx, label, "%files from"):
             copy_files_from(stage, rootfs, ctx, earlier)
@@ -261,7 +261,7 @@ def run_test(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str,
 # --- %files ------------------------------------------------------------------------------------
 
 
-def _files_sections(stage: Stage) -> Iterator[tuple[Section, Optional[str]]]:
+def files_sections(stage: Stage) -> Iterator[tuple[Section, Optional[str]]]:
     for section in stage.sections_named("files"):
         if section.app is not None:
             continue
@@ -272,7 +272,7 @@ def _files_sections(stage: Stage) -> Iterator[tuple[Section, Optional[str]]]:
             yield section, None
 
 
-def _matches(base: str, source: str) -> list[str]:
+def source_matches(base: str, source: str) -> list[str]:
     """Host paths matching `source` (relative to `base`): %files from the host."""
     path = source if os.path.isabs(source) else os.path.join(base, source)
     if any(char in source for char in "*?["):
@@ -301,11 +301,11 @@ def _destination(entry: FileEntry, match: str, source_root: str, many: bool) -> 
 def copy_host_files(stage: Stage, rootfs: str, ctx: BuildContext) -> None:
     """%files from the host; relative sources are taken from the def file's directory (not the
     current directory as Apptainer does: a build must not depend on where it is started)."""
-    for section, origin in _files_sections(stage):
+    for section, origin in files_sections(stage):
         if origin is not None:
             continue
         for entry in section.files:
-            matches = _matches(ctx.def_dir, entry.source)
+            matches = source_matches(ctx.def_dir, entry.source)
             if not matches:
                 raise BuildError(f"%files: {entry.source} does not exist (relative to "
                                  f"{ctx.def_dir})", path=ctx.def_path, span=entry.span)
@@ -320,7 +320,7 @@ def copy_files_from(stage: Stage, rootfs: str, ctx: BuildContext,
                     earlier: Mapping[str, str]) -> None:
     """`%files from STAGE`: copies out of an earlier stage's rootfs, symlinks kept, sources
     matched and resolved inside that rootfs (what climbs above its root is refused)."""
-    for section, origin in _files_sections(stage):
+    for section, origin in files_sections(stage):
         if origin is None:
             continue
         source_root = earlier.get(origin)

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "push": "defkit.cli.push:push",
     "lock": "defkit.cli.lock:lock",
     "registry": "defkit.cli.registry:registry",
+    "cache": "defkit.cli.cache:cache",
 }
 
 

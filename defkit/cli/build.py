@@ -22,6 +22,7 @@ import click
 from defkit.build.context import (
     BuildFinished,
     BuildStarted,
+    CacheStatus,
     Event,
     Notice,
     OutputLine,
@@ -61,6 +62,12 @@ def describe(event: Event) -> Optional[str]:
         return f"warning: {event.message}"
     if isinstance(event, Notice):
         return f"notice: {event.message}"
+    if isinstance(event, CacheStatus):
+        detail = f" ({event.message})" if event.message else ""
+        prefix = "warning: " if event.status in ("unreachable", "push-failed", "not-stored",
+                                                     "unavailable") \
+            else "defkit: "
+        return f"{prefix}cache {event.status} {event.key}{detail}"
     if isinstance(event, BuildFinished):
         size = f" ({_size(event.size)})" if event.size else ""
         return f"defkit: built {event.output}{size} in {event.seconds:.1f}s"
@@ -143,7 +150,7 @@ def rich_renderer() -> Iterator[ProgressCallback]:
                 live.console.print(f"[yellow]warning:[/] {escape(event.message)}")
             elif isinstance(event, Notice):
                 live.console.print(f"[blue]notice:[/] {escape(event.message)}")
-            elif isinstance(event, (BuildStarted, StageStarted, BuildFinished)):
+            elif isinstance(event, (BuildStarted, StageStarted, BuildFinished, CacheStatus)):
                 line = describe(event)
                 if line:
                     live.console.print(escape(line), style="bold")
@@ -235,6 +242,28 @@ def choose_engine(engine: str) -> str:
     return engine
 
 
+def _cache_options(no_cache: bool, cache_only: bool, ttl: Optional[str],
+                   cache_from: tuple[str, ...], cache_to: Optional[str], insecure: bool) -> Any:
+    from defkit.cache.hook import CacheOptions
+    from defkit.cache.store import parse_age
+
+    return CacheOptions(enabled=not no_cache, only=cache_only,
+                        ttl_seconds=parse_age(ttl) if ttl else None,
+                        cache_from=cache_from, cache_to=cache_to, insecure=insecure)
+
+
+def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
+    from defkit.build.engine import explain_key
+
+    key = explain_key(def_file, cache=cache, **options)
+    click.echo(json.dumps({"key": key.tag, "stage_keys": key.stage_keys,
+                           "impure": key.impure, "document": key.document}, indent=2,
+                          sort_keys=True))
+    for reason in key.impure:
+        click.echo(f"warning: not pinned by the key: {reason}", err=True)
+    return 0
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="[TARGET] SOURCE")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -264,12 +293,26 @@ def choose_engine(engine: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="JSON-lines event log on stdout.")
 @click.option("--workdir", type=click.Path(file_okay=False),
               help="Where to keep the build's temporary files (default: $TMPDIR).")
+@click.option("--no-cache", is_flag=True,
+              help="Build even when the build cache has the image (the result is stored).")
+@click.option("--cache-only", is_flag=True, help="Fail unless the build cache has the image.")
+@click.option("--cache-ttl", metavar="AGE",
+              help="Lifetime of a cached image whose inputs cannot be pinned (e.g. 7d).")
+@click.option("--cache-from", "cache_from", multiple=True, metavar="REPO",
+              help="Registry repository (oras://host/name) to take cached images from on a "
+                   "local miss (repeatable).")
+@click.option("--cache-to", metavar="REPO",
+              help="Registry repository to push newly built images to, tagged by key.")
+@click.option("--explain-key", is_flag=True,
+              help="Print the cache key's document (and what it cannot pin); build nothing.")
 @insecure_option
 def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str], fakeroot: bool,
           engine: str, build_arg: tuple[str, ...], build_arg_file: tuple[str, ...],
           secret: tuple[str, ...], secret_file: tuple[str, ...], warn_unused_build_args: bool,
           arch: Optional[str], section: tuple[str, ...],
           notest: bool, force: bool, quiet: bool, as_json: bool, workdir: Optional[str],
+          no_cache: bool, cache_only: bool, cache_ttl: Optional[str],
+          cache_from: tuple[str, ...], cache_to: Optional[str], explain_key: bool,
           insecure: bool) -> int:
     """Build a SIF image (or a sandbox directory) from a definition file.
 
@@ -288,7 +331,16 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
     generated = source_definition(def_file)
     sections = _sections(section)
     args = _build_args(build_arg, build_arg_file, secret, secret_file)
+    if no_cache and cache_only:
+        raise UsageError("--no-cache and --cache-only cannot be used together")
+    cache = _cache_options(no_cache, cache_only, cache_ttl, cache_from, cache_to, insecure)
+    if explain_key:
+        return _explain_key(def_file, cache, fakeroot=fakeroot, arch=arch,
+                            build_args=args.values, secret_args=frozenset(args.secrets),
+                            sections=sections, notest=notest, force=force, insecure=insecure)
     chosen = choose_engine(engine)
+    if cache_only and (generated is not None or chosen == "apptainer" or sandbox):
+        raise UsageError("--cache-only needs a SIF built by the native engine from a def file")
     if workdir is not None and not os.path.isdir(workdir):
         raise UsageError(f"--workdir {workdir}: no such directory")
     renderer: contextlib.AbstractContextManager[ProgressCallback]
@@ -321,7 +373,7 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
             else:
                 from defkit.build import build as native_build
 
-                native_build(def_file, insecure=insecure, **options)
+                native_build(def_file, insecure=insecure, cache=cache, **options)
         except DefkitError as exc:
             if as_json:
                 print(json.dumps({"event": "error", "message": exc.format(),

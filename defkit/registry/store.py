@@ -25,14 +25,20 @@ if TYPE_CHECKING:
 _READ_SIZE = 1024 * 1024
 
 
-def default_root() -> str:
-    """`$DEFKIT_CACHE_DIR/blobs`, else the user cache directory's `defkit/blobs`."""
+def cache_dir() -> str:
+    """defkit's cache directory: `$DEFKIT_CACHE_DIR`, else the user cache directory's `defkit`
+    (`$XDG_CACHE_HOME/defkit`). The blob store and the build cache live under it."""
     explicit = os.environ.get("DEFKIT_CACHE_DIR")
     if explicit:
-        return os.path.join(explicit, "blobs")
+        return explicit
     import platformdirs  # honours $XDG_CACHE_HOME
 
-    return os.path.join(platformdirs.user_cache_dir("defkit", appauthor=False), "blobs")
+    return platformdirs.user_cache_dir("defkit", appauthor=False)
+
+
+def default_root() -> str:
+    """The blob store: `blobs/` in the cache directory."""
+    return os.path.join(cache_dir(), "blobs")
 
 
 class _VerifyingReader(io.RawIOBase):

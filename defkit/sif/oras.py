@@ -49,7 +49,7 @@ class OrasError(DefkitError):
     """A registry entry that is not a SIF as Apptainer lays it out, or a SIF that cannot go."""
 
 
-def _sha256_file(path: str) -> tuple[str, int]:
+def sha256_file(path: str) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as f:
@@ -110,7 +110,7 @@ def push_sif(client: RegistryClient, path: str, ref: ImageRef, *,
 
     if not is_sif(path):
         raise OrasError(f"{path}: not a SIF image")
-    sif_digest, size = _sha256_file(path)
+    sif_digest, size = sha256_file(path)
     client.push_blob(ref, path, sif_digest, size, chunk_size=chunk_size)
     config_file = _empty_config_file()
     try:

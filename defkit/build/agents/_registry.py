@@ -79,7 +79,7 @@ def resolve(stage: Stage, ctx: BuildContext, ref: ImageRef, store: BlobStore,
     """The manifest to build `stage` from: the tag resolved to a digest once (or the lock's),
     then everything fetched by digest, so the tag cannot move mid-build."""
     lock = pinned_digest(stage, ctx)
-    digest = lock[0] if lock else registry.resolve(ref)
+    digest = lock[0] if lock else (ctx.base_digests.get(str(ref)) or registry.resolve(ref))
     media_type, document = manifest(store, registry, ref, digest)
     chosen = digest
     for _ in range(4):  # nested indexes, bounded

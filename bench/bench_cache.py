@@ -1,0 +1,143 @@
+"""Build-cache benchmarks, each printed with its peer from the same run.
+
+1. A cache hit for images of 10 MiB, 100 MiB and 1 GiB (DEFKIT_BENCH_CACHE_MIB, a comma list):
+   `defkit build` wall time (the whole CLI process) and the engine's own time for the hit
+   (in-process), against `cp --reflink=auto` of the same image. Goal: under 100 ms, flat in size.
+   The images hold generated files (random bytes, no sparse files); each is built once (a miss).
+2. The key of a recipe whose `%files` hold 1 GiB in 10,000 files (DEFKIT_BENCH_TREE_MIB):
+   first key (no stat cache) against `b3sum` over the same files, page cache warm for both (b3sum
+   runs first and warms it); goal within 1.5x. Then the second key (stat cache: no file read)
+   against a plain walk with `lstat`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MIB = 1024 * 1024
+ROUNDS = int(os.environ.get("DEFKIT_BENCH_ROUNDS", "3"))
+
+DEF = """\
+Bootstrap: localimage
+From: ./rootfs
+
+%files
+    data /opt/data
+"""
+
+
+def _tree(root: Path, total_mib: int, files: int) -> None:
+    root.mkdir(parents=True)
+    size = total_mib * MIB // files
+    for index in range(files):
+        sub = root / f"d{index % 100:02d}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"f{index}").write_bytes(os.urandom(size))
+
+
+def _median(fn: object, rounds: int = ROUNDS) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _hit(work: Path, mib: int) -> None:
+    from defkit.build import build
+    from defkit.build.busybox_rootfs import make_busybox_rootfs
+    from defkit.cache.hook import CacheOptions
+
+    project = work / f"hit-{mib}"
+    project.mkdir()
+    make_busybox_rootfs(str(project / "rootfs"))
+    _tree(project / "data", mib, max(1, mib // 8))
+    (project / "image.def").write_text(DEF)
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    cli = [sys.executable, "-m", "defkit", "build", "-q", "--engine", "native", "-F"]
+    subprocess.run([*cli, "-o", str(project / "first.sif"), str(project / "image.def")],
+                   check=True, env=env)
+    image = project / "first.sif"
+
+    def cli_hit() -> None:
+        subprocess.run([*cli, "-o", str(project / "hit.sif"), str(project / "image.def")],
+                       check=True, env=env)
+
+    def engine_hit() -> None:
+        build(str(project / "image.def"), output=str(project / "hit2.sif"), force=True,
+              source_date_epoch=1700000000, cache=CacheOptions())
+
+    def peer() -> None:
+        subprocess.run(["cp", "--reflink=auto", str(image), str(project / "copy.sif")],
+                       check=True)
+
+    def startup() -> None:  # the CLI's floor: interpreter, click, the parser
+        subprocess.run([sys.executable, "-m", "defkit", "parse", str(project / "image.def")],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+
+    size = image.stat().st_size / MIB
+    print(f"  cache hit, {size:7.1f} MiB image: defkit build {_median(cli_hit) * 1000:7.1f} ms "
+          f"(engine {_median(engine_hit) * 1000:6.1f} ms; defkit parse "
+          f"{_median(startup) * 1000:6.1f} ms)   cp --reflink=auto {_median(peer) * 1000:7.1f} ms")
+
+
+def _key(work: Path, mib: int, files: int) -> None:
+    from defkit.build.engine import explain_key
+
+    project = work / "key"
+    project.mkdir()
+    (project / "rootfs").mkdir()
+    _tree(project / "data", mib, files)
+    (project / "image.def").write_text(DEF)
+    time.sleep(2.1)  # past the stat cache's racy window (tree.py), as a real checkout would be
+    paths = [str(p) for p in (project / "data").rglob("*") if p.is_file()]
+
+    def b3sum() -> None:
+        subprocess.run(["b3sum", "--", *paths], check=True, stdout=subprocess.DEVNULL)
+
+    def cold_key() -> None:
+        stat_cache = Path(os.environ["DEFKIT_CACHE_DIR"]) / "stat-cache.json"
+        stat_cache.unlink(missing_ok=True)
+        explain_key(str(project / "image.def"), source_date_epoch=0)
+
+    def warm_key() -> None:
+        explain_key(str(project / "image.def"), source_date_epoch=0)
+
+    def walk() -> None:
+        for directory, _, names in os.walk(project / "data"):
+            for name in names:
+                os.lstat(os.path.join(directory, name))
+
+    b3sum()  # warm the page cache for both sides
+    peer, cold = _median(b3sum), _median(cold_key)
+    warm_key()
+    second, plain = _median(warm_key), _median(walk)
+    print(f"  key, {mib} MiB in {files} files: first {cold:6.3f} s   b3sum {peer:6.3f} s   "
+          f"ratio {cold / peer:4.2f}x (goal <= 1.5x)")
+    print(f"  key again (stat cache): {second:6.3f} s   plain walk with lstat {plain:6.3f} s")
+
+
+def main() -> None:
+    if shutil.which("b3sum") is None or shutil.which("mksquashfs") is None:
+        print("  skipped: b3sum and mksquashfs are needed")
+        return
+    with tempfile.TemporaryDirectory(prefix="defkit-bench-cache-") as tmp:
+        work = Path(tmp)
+        os.environ["DEFKIT_CACHE_DIR"] = str(work / "cache")
+        sizes = os.environ.get("DEFKIT_BENCH_CACHE_MIB", "10,100,1024")
+        for mib in (int(s) for s in sizes.split(",") if s.strip()):
+            _hit(work, mib)
+        _key(work, int(os.environ.get("DEFKIT_BENCH_TREE_MIB", "1024")),
+             int(os.environ.get("DEFKIT_BENCH_TREE_FILES", "10000")))
+
+
+if __name__ == "__main__":
+    main()
