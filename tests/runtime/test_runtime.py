@@ -21,8 +21,7 @@ from tests.build.engine.test_subuid import (
     SUBID_COUNT,
     SUBID_START,
     _as_nobody_with_subuid,
-    _missing_requirement,
-    _nobody_python,
+    nobody_or_skip,
 )
 
 DEFKIT = [sys.executable, "-m", "defkit"]
@@ -115,18 +114,8 @@ def test_environment_cleanenv_and_containall(sif: pathlib.Path, workdir: pathlib
     assert contained.stdout.splitlines()[:3] == ["/root", "", "no-cwd"]
 
 
-def _nobody() -> tuple[list[str], dict[str, str]]:
-    reason = _missing_requirement()
-    if reason is not None:
-        pytest.skip(reason)
-    found = _nobody_python()
-    if found is None:
-        pytest.skip("no python that nobody can run with defkit importable")
-    return found
-
-
 def test_nobody_without_subuid(sif: pathlib.Path, workdir: pathlib.Path) -> None:
-    command, env = _nobody()
+    command, env = nobody_or_skip()
     env = {**env, "HOME": str(workdir), "DEFKIT_CACHE_DIR": str(workdir / "cache")}
     (workdir / "mine").mkdir()
     os.chown(workdir / "mine", NOBODY, NOBODY)
@@ -143,7 +132,7 @@ def test_nobody_without_subuid(sif: pathlib.Path, workdir: pathlib.Path) -> None
 
 
 def test_nobody_with_subuid_and_fakeroot(sif: pathlib.Path) -> None:
-    command, env = _nobody()
+    command, env = nobody_or_skip()
     base = pathlib.Path(tempfile.mkdtemp(prefix="defkit-subuid-rt-"))
     try:
         os.chmod(base, 0o755)
@@ -231,7 +220,7 @@ def test_nothing_survives_ctrl_c_or_kill_9_of_run(sif: pathlib.Path, how: int) -
 
 def test_nothing_survives_kill_9_of_a_fakeroot_build(workdir: pathlib.Path) -> None:
     """The rootless build's unshare tree dies with defkit (its IPC namespace with it)."""
-    command, env = _nobody()
+    command, env = nobody_or_skip()
     from defkit.build.busybox_rootfs import make_busybox_rootfs
 
     make_busybox_rootfs(str(workdir / "rootfs"))

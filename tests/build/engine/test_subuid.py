@@ -109,14 +109,19 @@ def _as_nobody_with_subuid(base: pathlib.Path, command: list[str], env: dict[str
     return subprocess.run(argv, cwd=base, env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_subuid_build_maps_the_full_range(nobody_base: pathlib.Path) -> None:
+def nobody_or_skip() -> tuple[list[str], dict[str, str]]:
+    """(command, env) to run defkit as nobody, or skip the test saying why it cannot run."""
     reason = _missing_requirement()
     if reason is not None:
         pytest.skip(reason)
     found = _nobody_python()
     if found is None:
         pytest.skip("no python that nobody can run with defkit importable")
-    command, env = found
+    return found
+
+
+def test_subuid_build_maps_the_full_range(nobody_base: pathlib.Path) -> None:
+    command, env = nobody_or_skip()
     base = nobody_base
     write_def(base, OWNED)
     os.chown(base / "image.def", NOBODY, NOBODY)
