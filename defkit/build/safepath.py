@@ -510,9 +510,11 @@ class Root:
         return fd
 
     def listdir(self, cpath: str) -> list[str]:
+        """The names in directory `cpath`. Never changes a mode (inspect reads images it must
+        leave as they are): an unreadable directory is a PermissionError."""
         dirfd = self.open_dir(cpath)
         try:
-            fd = open_dir_at(dirfd, ".")
+            fd = os.open(".", _LIST, dir_fd=dirfd)
         finally:
             os.close(dirfd)
         try:

@@ -300,3 +300,33 @@ def test_clamp_mtimes_is_iterative_and_never_follows(rootfs: pathlib.Path,
     os.close(fd)
     reproducible.clamp_mtimes(str(rootfs), 1000)
     assert os.stat(rootfs / "d").st_mtime == 1000
+
+
+def test_listing_an_image_never_changes_a_mode() -> None:
+    """inspect lists sandboxes it must leave as they are: as a non-root owner, an unreadable
+    directory stays 0000 (the build's own open_dir_at may open it up; listdir must not)."""
+    import subprocess
+
+    from tests.build.engine.test_subuid import NOBODY, SETPRIV, nobody_or_skip
+
+    command, env = nobody_or_skip()
+    import tempfile
+
+    base = pathlib.Path(tempfile.mkdtemp())  # a place nobody can reach (tmp_path is 0700)
+    os.chmod(base, 0o755)
+    tree = base / "sandbox"
+    (tree / "locked").mkdir(parents=True)
+    os.chown(tree, NOBODY, NOBODY)
+    os.chown(tree / "locked", NOBODY, NOBODY)
+    os.chmod(tree / "locked", 0)
+    code = ("from defkit.build.safepath import Root\n"
+            f"with Root({str(tree)!r}) as root:\n"
+            "    try:\n        root.listdir('/locked')\n"
+            "    except PermissionError:\n        print('refused')\n")
+    done = subprocess.run([*SETPRIV, command[0], "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+    try:
+        assert (done.returncode, done.stdout) == (0, "refused\n"), done.stderr
+        assert (tree / "locked").stat().st_mode & 0o7777 == 0
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=True)
