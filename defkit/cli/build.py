@@ -49,7 +49,8 @@ def _size(n: int) -> str:
 def describe(event: Event) -> Optional[str]:
     """The plain-text line for an event (None: not worth a line of its own)."""
     if isinstance(event, BuildStarted):
-        return (f"defkit: building {event.def_path} -> {event.output} ({event.engine} engine, "
+        source = "from the build cache" if event.engine == "cache" else f"{event.engine} engine"
+        return (f"defkit: building {event.def_path} -> {event.output} ({source}, "
                 f"{event.mode}, SOURCE_DATE_EPOCH={event.source_date_epoch})")
     if isinstance(event, StageStarted):
         name = f" {event.name}" if event.name else ""
