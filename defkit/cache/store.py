@@ -100,6 +100,10 @@ def place(source: str, target: str) -> str:
         if how != "hardlink":
             os.chmod(tmp, 0o644)
         os.replace(tmp, target)
+        # rename(2) does nothing when both names are links to one inode (the target is already
+        # this entry's hard link, as after an earlier hit): the temporary name would stay.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     except BaseException:
         if fd >= 0:
             os.close(fd)

@@ -73,6 +73,17 @@ def test_hit_places_identical_bytes_without_building(project: pathlib.Path) -> N
     assert len(BuildCache().entries()) == 1
 
 
+def test_a_hit_over_its_own_hard_link_leaves_nothing_beside_the_output(
+        project: pathlib.Path) -> None:
+    """Building the same image twice to one path: the second hit finds the output already
+    linked to the entry, where rename(2) leaves both names; no temporary name may stay."""
+    def_path = _project(project)
+    first = _build(def_path, "a.sif")  # built
+    assert _build(def_path, "a.sif") == first  # a hit: the output becomes a link to the entry
+    assert _build(def_path, "a.sif") == first  # a hit onto that link
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith(".a.sif")) == []
+
+
 @pytest.mark.parametrize("change", ["def text", "file", "build option"])
 def test_each_kind_of_change_misses(project: pathlib.Path, change: str) -> None:
     def_path = _project(project)
