@@ -6,6 +6,7 @@ the time (issue #18). The size is found by doubling from a small one until the p
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -89,6 +90,7 @@ CASES: dict[str, tuple[Callable[[str], object], Callable[[int], str], int, int]]
 def _best_time(function: Callable[[str], object], text: str, runs: int = 3) -> float:
     best = float("inf")
     for _ in range(runs):
+        gc.collect()  # the collector's own work depends on what earlier tests left alive
         start = time.process_time()
         function(text)
         best = min(best, time.process_time() - start)
@@ -96,18 +98,22 @@ def _best_time(function: Callable[[str], object], text: str, runs: int = 3) -> f
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_doubling_the_input_at_most_doubles_the_time(name: str) -> None:
+def test_quadrupling_the_input_at_most_quadruples_the_time(name: str) -> None:
+    """time(4n)/time(n): 4 for a linear pass, 16 for a quadratic one. The bound of 8 leaves room
+    for a machine busy with other tests (a doubling test with a bound of 3 failed there for a
+    linear pass: caches and the collector make large inputs a little dearer per byte)."""
     function, make, n, largest = CASES[name]
+    limit = max(n, largest // 2)  # 4n stays within twice the largest n (see ONE_LINE)
     function(make(n))  # imports and caches
-    while n < largest and _best_time(function, make(n), runs=1) < 0.05:
-        n = min(2 * n, largest)
-    small, large = make(n), make(2 * n)
+    while n < limit and _best_time(function, make(n), runs=1) < 0.03:
+        n = min(2 * n, limit)
+    small, large = make(n), make(4 * n)
     ratios = []
     for _ in range(3):  # more chances for a run disturbed by the machine's load
-        ratios.append(_best_time(function, large, 5) / _best_time(function, small, 5))
-        if ratios[-1] < 3:
+        ratios.append(_best_time(function, large, 3) / _best_time(function, small, 5))
+        if ratios[-1] < 8:
             return
-    pytest.fail(f"{name}: time(2n)/time(n) = {ratios} (linear: 2)")
+    pytest.fail(f"{name}: time(4n)/time(n) = {ratios} (linear: 4, quadratic: 16)")
 
 
 def test_parse_json_of_many_stages_holds_one_stage_at_a_time() -> None:
