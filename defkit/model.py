@@ -170,10 +170,11 @@ class Stage:
 
     @property
     def app_order(self) -> tuple[str, ...]:
-        order: list[str] = []
+        # A dict keeps first-seen order with O(1) membership (a list made this quadratic).
+        order: dict[str, None] = {}
         for section in self.sections:
-            if section.app is not None and section.app not in order:
-                order.append(section.app)
+            if section.app is not None:
+                order.setdefault(section.app, None)
         return tuple(order)
 
 
