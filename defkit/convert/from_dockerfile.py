@@ -10,7 +10,6 @@ a stage for that image.
 from __future__ import annotations
 
 import functools
-import gc
 import platform
 import re
 from collections.abc import Mapping
@@ -52,8 +51,6 @@ _WINDOWS = re.compile(
     r"|:[^/]*(nanoserver|servercore|ltsc20\d\d)",
     re.IGNORECASE,
 )
-# Every alternative of _WINDOWS contains one of these words.
-_WINDOWS_WORDS = ("windows", "nanoserver", "servercore", "ltsc20")
 # A Windows program in an exec-form SHELL/CMD/ENTRYPOINT (for images built on a Windows base).
 _WINDOWS_PROGRAM = re.compile(r"^[a-z]:\\|\.exe$|^(powershell|pwsh|cmd)$", re.IGNORECASE)
 # Docker's default SHELL for a Windows image.
@@ -89,19 +86,9 @@ def convert_dockerfile(
     `verify` (what `defkit convert` does), the output is read back with the .def parser's line
     rules and must give the stages and sections it was written from (`emit.check_rendered`; a
     failure is a converter bug, raised as AssertionError)."""
-    # A conversion builds many short-lived records and frees nearly all of them by reference
-    # counting; the cyclic collector's passes over them (about a tenth of the time) find
-    # nothing to free. It is paused for the call and restored after, whatever happens.
-    collecting = gc.isenabled()
-    if collecting:
-        gc.disable()
-    try:
-        dockerfile = parse(text, path)
-        return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
-                              dockerignore=dockerignore, verify=verify)
-    finally:
-        if collecting:
-            gc.enable()
+    dockerfile = parse(text, path)
+    return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
+                          dockerignore=dockerignore, verify=verify)
 
 
 def convert_parsed(
@@ -421,16 +408,7 @@ def _label_word(key: str, value: str) -> str:
 
 
 def _windows_image(image: str) -> bool:
-    """Whether `image` names a Windows base image (`_WINDOWS`).
-
-    For ASCII text (nearly every image reference), case-insensitive matching is matching the
-    lower-cased text, so an image holding none of `_WINDOWS_WORDS` is ruled out with `in`, many
-    times faster than the case-insensitive search. (Not for other text: the search also folds
-    letters such as "ſ" to "s", which `lower()` does not.)"""
-    if image.isascii():
-        lowered = image.lower()
-        if not any(word in lowered for word in _WINDOWS_WORDS):
-            return False
+    """Whether `image` names a Windows base image (`_WINDOWS`)."""
     return bool(_WINDOWS.search(image))
 
 

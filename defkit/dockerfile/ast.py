@@ -26,7 +26,6 @@ first FROM (visible only to FROM lines unless re-declared inside a stage).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -269,55 +268,3 @@ class Dockerfile:
     stages: tuple[Stage, ...]
     global_args: tuple[Instruction, ...]  # ARG instructions before the first FROM
     warnings: tuple[ParseWarning, ...] = ()
-
-
-def fast_init(*classes: type) -> None:
-    """Give frozen dataclasses built many times per file an `__init__` that fills the instance's
-    dict directly (the generated one calls `object.__setattr__` once per field, about twice as
-    slow). Same parameters and defaults; equality, hashing, repr and immutability are unchanged."""
-    for cls in classes:
-        fields = dataclasses.fields(cls)
-        namespace: dict[str, object] = {}
-        params = []
-        for item in fields:
-            if not item.init or item.default_factory is not dataclasses.MISSING:
-                raise TypeError(f"{cls.__name__}.{item.name}: not supported by fast_init")
-            if item.default is dataclasses.MISSING:
-                params.append(item.name)
-            else:
-                namespace["_default_" + item.name] = item.default
-                params.append(f"{item.name}=_default_{item.name}")
-        body = "".join(f"    fields[{item.name!r}] = {item.name}\n" for item in fields)
-        source = f"def __init__(self, {', '.join(params)}):\n    fields = self.__dict__\n{body}"
-        exec(source, namespace)  # noqa: S102 - generated from the field names only
-        init = namespace["__init__"]
-        init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
-        cls.__init__ = init  # type: ignore[misc]
-
-
-fast_init(
-    Flag, Heredoc, KeyValue, FromCommand, EnvCommand, ArgCommand, LabelCommand, Mount,
-    RunCommand, CopyCommand, CommandLine, WorkdirCommand, UserCommand, ExposeCommand,
-    VolumeCommand, HealthcheckCommand, OnbuildCommand, StopsignalCommand, MaintainerCommand,
-    Instruction, Stage, ParseWarning, Dockerfile,
-)
-
-_SPAN_FIELDS = ("line", "column", "end_line", "end_column")
-_new = object.__new__
-
-
-def make_span(line: int, column: int, end_line: int, end_column: int) -> Span:
-    """`Span(line, column, end_line, end_column)`, built without the dataclass's `__init__`."""
-    span: Span = _new(Span)
-    fields = span.__dict__
-    fields["line"] = line  # item by item: faster than update() with keywords
-    fields["column"] = column
-    fields["end_line"] = end_line
-    fields["end_column"] = end_column
-    return span
-
-
-if tuple(item.name for item in dataclasses.fields(Span)) != _SPAN_FIELDS or hasattr(
-    Span, "__post_init__"
-):  # pragma: no cover - Span changed: use its own constructor
-    make_span = Span  # noqa: F811

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
-from defkit.dockerfile.ast import fast_init
 from defkit.dockerfile.expand import is_go_space
 from defkit.gotext import GO_SPACE
 
@@ -39,7 +38,6 @@ class Node:
     child: Optional[Node]  # ONBUILD's nested instruction
 
 
-fast_init(Node)
 
 
 def go_trim_space(text: str) -> str:

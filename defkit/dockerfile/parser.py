@@ -17,7 +17,6 @@ instructions or flags: `command` is None), which is what BuildKit's parser tests
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +34,6 @@ from defkit.dockerfile.ast import (
     OnbuildCommand,
     ParseWarning,
     Stage,
-    make_span,
 )
 from defkit.dockerfile.commands import BUILDERS, CommandError, split_flags
 from defkit.dockerfile.errors import DockerfileParseError, ExpansionError
@@ -43,18 +41,6 @@ from defkit.dockerfile.heredoc import chomp, markers_in_line
 from defkit.dockerfile.nodes import GO_SPACE_CHARS, Node, NodeError, NodeFields, node_fields
 from defkit.gotext import GO_SPACE
 from defkit.model import Span
-
-# `_Parser.run` fills the Span and Instruction records it makes field by field, as make_span
-# does (a class call costs more than the rest of the work): it relies on these fields.
-_new = object.__new__
-_INSTRUCTION_FIELDS = (
-    "keyword", "original", "args", "flags", "json_form", "heredocs", "span", "command", "pieces"
-)
-if make_span is Span or (  # pragma: no cover - a record changed: update `_Parser.run`
-    tuple(item.name for item in dataclasses.fields(Instruction)) != _INSTRUCTION_FIELDS
-    or hasattr(Instruction, "__post_init__")
-):
-    raise ImportError("Span or Instruction changed: update the records _Parser.run makes")
 
 # bufio.Scanner's limit in BuildKit: a longer line is an error, not a silent split.
 MAX_LINE_BYTES = 65535
@@ -198,13 +184,7 @@ class _Parser:
                 heredocs, end = self.read_heredocs(
                     fields, logical, number, start_column, numbered, end
                 )
-            # `make_span(...)` inlined (one call less per instruction; same fields, same order).
-            span: Span = _new(Span)
-            span_fields = span.__dict__
-            span_fields["line"] = number
-            span_fields["column"] = start_column
-            span_fields["end_line"] = end
-            span_fields["end_column"] = len(lines[end - 1]) + 1
+            span = Span(number, start_column, end, len(lines[end - 1]) + 1)
             keyword, lowered, raw_flags, args, json_form, _ = fields
             builder = BUILDERS.get(lowered)
             command: Optional[Command] = None
@@ -220,20 +200,10 @@ class _Parser:
                 instruction = self.instruction(fields, logical, heredocs, span, pieces)
                 name = instruction.keyword
             else:
-                # What `instruction` gives for a valid instruction of a known keyword, built here
-                # (no call of `instruction`; the record filled like make_span fills a Span).
+                # What `instruction` gives for a valid instruction of a known keyword.
                 name = keyword.upper()
-                instruction = _new(Instruction)
-                record = instruction.__dict__
-                record["keyword"] = name
-                record["original"] = logical
-                record["args"] = args
-                record["flags"] = flags
-                record["json_form"] = json_form
-                record["heredocs"] = heredocs
-                record["span"] = span
-                record["command"] = command
-                record["pieces"] = pieces
+                instruction = Instruction(name, logical, args, flags, json_form, heredocs, span,
+                                          command, pieces)
             if name == "FROM":
                 froms.append(len(instructions))
             instructions.append(instruction)
