@@ -12,10 +12,10 @@ import contextlib
 import hashlib
 import io
 import os
-import tempfile
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional
 
+from defkit.atomic import replacing
 from defkit.registry.errors import DigestMismatchError
 from defkit.registry.reference import ImageRef, check_digest
 
@@ -139,16 +139,9 @@ class BlobStore:
         actual = f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
         if actual != digest:
             raise DigestMismatchError(f"blob store: data given as {digest} hashes to {actual}")
-        with self._locked(digest):
-            handle, temporary = tempfile.mkstemp(prefix=".blob-", suffix=".part",
-                                                 dir=os.path.dirname(path))
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(data)
-                os.replace(temporary, path)
-            except BaseException:
-                os.unlink(temporary)
-                raise
+        with self._locked(digest), replacing(path, mode=0o644) as temporary, \
+                open(temporary, "wb") as out:
+            out.write(data)
         return path
 
     def ensure(
