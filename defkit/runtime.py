@@ -7,7 +7,7 @@ unpacked copy cached under $DEFKIT_CACHE_DIR/runtime/sha256/<sha256 of the image
 layer, so only the first call pays. A sandbox directory is used in place. Either way an overlay
 with a tmpfs upper layer holds the mount points (and the writes of `--writable-tmpfs`), so the image
 is never changed; mounts, the squashfuse daemon and fakeroot's IPC objects live in namespaces that
-die with the command, and the command dies with defkit (`setpriv --pdeathsig`).
+die with the command, and the command dies with defkit (the runner's PR_SET_PDEATHSIG).
 
 As Apptainer: the caller's uid and gid inside (root stays root; `--fakeroot` maps the caller to
 root), the host's passwd/group lines for the caller added to the image's, $HOME, the current

@@ -48,9 +48,9 @@ def squash_wrapper(ctx: BuildContext, fakeroot_state: Optional[str]) -> list[str
 
     if not ctx.rootless:
         return []
-    # Own PID and IPC namespaces that die with us (pdeathsig, --kill-child): an interrupted or
-    # killed build leaves no faked, mksquashfs or SysV message queue behind.
-    wrapper = ["setpriv", "--pdeathsig", "KILL", "unshare", *userns_flags(ctx.mode), "--ipc",
+    # Own PID and IPC namespaces that die with us (the runner's pdeathsig, --kill-child): an
+    # interrupted or killed build leaves no faked, mksquashfs or SysV message queue behind.
+    wrapper = ["unshare", *userns_flags(ctx.mode), "--ipc",
                "--pid", "--fork", "--kill-child"]
     if fakeroot_state is not None and os.path.exists(fakeroot_state):
         wrapper += ["fakeroot", "-i", fakeroot_state, "--"]

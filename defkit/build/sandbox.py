@@ -106,11 +106,11 @@ def caller_userns_flags() -> list[str]:
 def unshare_argv(mode: Mode, *, as_caller: bool = False) -> list[str]:
     """The `unshare` prefix for `mode`: private mount, PID, UTS (`hostname` stays inside) and IPC
     (fakeroot's SysV queues) namespaces, plus a user namespace unless real root (`as_caller`:
-    one keeping the caller's ids). `--kill-child` so the namespace dies with `unshare`, and
-    `setpriv --pdeathsig KILL` so `unshare` dies with us, even on `kill -9`: no process, mount
+    one keeping the caller's ids). `--kill-child` so the namespace dies with `unshare`; the
+    runner makes `unshare` die with us (PR_SET_PDEATHSIG), even on `kill -9`: no process, mount
     or IPC object of the namespace outlives defkit."""
     users = caller_userns_flags() if as_caller and mode != "root" else userns_flags(mode)
-    return ["setpriv", "--pdeathsig", "KILL", "unshare", *users, "--mount", "--pid", "--uts",
+    return ["unshare", *users, "--mount", "--pid", "--uts",
             "--ipc", "--fork", "--kill-child", "--propagation", "private"]
 
 
