@@ -48,7 +48,7 @@ e2e: install
 
 # The Quickstart's main job: lint, build (rootless, no network) and run the example image.
 example: install
-	test -d examples/hello/busybox-rootfs || $(BIN)/python -m defkit.build.busybox_rootfs examples/hello/busybox-rootfs
+	test -d examples/hello/busybox-rootfs || $(BIN)/python -m defkit.engine.busybox_rootfs examples/hello/busybox-rootfs
 	$(BIN)/defkit lint examples/hello/hello.def
 	$(BIN)/defkit build --fakeroot --force examples/hello/hello.def
 	$(BIN)/defkit run examples/hello/hello.sif world

@@ -23,8 +23,8 @@ SUITE = os.environ.get("DEFKIT_BENCH_SUITE", "bookworm")
 
 
 def _busybox(base: Path) -> tuple[float, int]:
-    from defkit.build import build
-    from defkit.build.busybox_rootfs import make_busybox_rootfs
+    from defkit.engine.busybox_rootfs import make_busybox_rootfs
+    from defkit.engine.engine import build
 
     shutil.copy(REPO / "examples" / "hello" / "hello.def", base / "hello.def")
     make_busybox_rootfs(str(base / "busybox-rootfs"))
@@ -41,8 +41,8 @@ def _busybox(base: Path) -> tuple[float, int]:
 
 def _baseline(base: Path) -> float:
     """debootstrap + mksquashfs alone, the way the engine runs them."""
-    from defkit.build.agents.debootstrap import debootstrap_argv
-    from defkit.build.squashfs import make_squashfs
+    from defkit.engine.agents.debootstrap import debootstrap_argv
+    from defkit.engine.squashfs import make_squashfs
     from defkit.model import HeaderEntry, Span, Stage
     from defkit.runner import run
     from defkit.sif.arch import host_arch
@@ -63,7 +63,7 @@ def _baseline(base: Path) -> float:
 
 
 def _defkit(base: Path, fakeroot: bool) -> tuple[float, int]:
-    from defkit.build import build
+    from defkit.engine.engine import build
 
     path = base / "minbase.def"
     path.write_text(f"Bootstrap: debootstrap\nOSVersion: {SUITE}\nMirrorURL: {MIRROR}\n")

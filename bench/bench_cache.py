@@ -52,9 +52,9 @@ def _median(fn: object, rounds: int = ROUNDS) -> float:
 
 
 def _hit(work: Path, mib: int) -> None:
-    from defkit.build import build
-    from defkit.build.busybox_rootfs import make_busybox_rootfs
     from defkit.cache.hook import CacheOptions
+    from defkit.engine import build
+    from defkit.engine.busybox_rootfs import make_busybox_rootfs
 
     project = work / f"hit-{mib}"
     project.mkdir()
@@ -90,7 +90,7 @@ def _hit(work: Path, mib: int) -> None:
 
 
 def _key(work: Path, mib: int, files: int) -> None:
-    from defkit.build.engine import explain_key
+    from defkit.engine.engine import explain_key
 
     project = work / "key"
     project.mkdir()

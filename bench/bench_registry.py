@@ -56,7 +56,7 @@ def _layers(total_mib: int, count: int = 4) -> list[bytes]:
 
 
 def _defkit_build(base: Path, host: str, run: int) -> float:
-    from defkit.build import build
+    from defkit.engine import build
 
     cache = base / f"cache-{run}"
     os.environ["DEFKIT_CACHE_DIR"] = str(cache)
@@ -71,7 +71,7 @@ def _defkit_build(base: Path, host: str, run: int) -> float:
 
 
 def _raw_tools(base: Path, host: str, run: int) -> float:
-    from defkit.build.squashfs import make_squashfs
+    from defkit.engine.squashfs import make_squashfs
     from defkit.runner import run as run_tool
 
     layout, bundle = base / f"oci-{run}", base / f"bundle-{run}"

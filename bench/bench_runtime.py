@@ -15,8 +15,8 @@ import sys
 import tempfile
 import time
 
-from defkit.build.busybox_rootfs import make_busybox_rootfs
-from defkit.build.engine import build
+from defkit.engine.busybox_rootfs import make_busybox_rootfs
+from defkit.engine.engine import build
 
 DEF = "Bootstrap: localimage\nFrom: ./rootfs\n\n%files\n    blob /opt/blob\n"
 

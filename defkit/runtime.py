@@ -1,6 +1,6 @@
 """`defkit run|exec|shell|test IMAGE` with Apptainer's default environment, without unpacking.
 
-The image is mounted, not unpacked, inside the command's own namespaces (defkit.build.sandbox,
+The image is mounted, not unpacked, inside the command's own namespaces (defkit.engine.sandbox,
 nsinit.py): as root its squashfs partition by offset through a loop device, rootless with
 `squashfuse` in the user namespace; where neither can work (no /dev/fuse for this user) an
 unpacked copy cached under $DEFKIT_CACHE_DIR/runtime/sha256/<sha256 of the image> is the lower
@@ -29,8 +29,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from defkit.build.context import Bind, Mode
-from defkit.build.sandbox import MountedImage, current_user, run_image
+from defkit.engine.context import Bind, Mode
+from defkit.engine.sandbox import MountedImage, current_user, run_image
 from defkit.errors import DefkitError, UsageError
 from defkit.runner import Runner, run
 
@@ -281,7 +281,7 @@ def _content_hash(image: str) -> str:
 def cached_rootfs(image: str, offset: int, runner: Runner = run) -> str:
     """The image unpacked once under cache_dir()/<sha256>/rootfs (written to a temporary name
     and renamed, so a concurrent or interrupted call never sees half a tree)."""
-    from defkit.build.safepath import remove_tree
+    from defkit.engine.safepath import remove_tree
 
     final = os.path.join(cache_dir(), "sha256", _content_hash(image))
     rootfs = os.path.join(final, "rootfs")

@@ -9,10 +9,10 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from defkit.build.context import CacheStatus, ProgressCallback
 from defkit.cache.key import CacheKey, KeyInputs, compute_key
 from defkit.cache.store import BuildCache, CacheError, Entry, place
 from defkit.cache.tree import StatCache
+from defkit.engine.context import CacheStatus, ProgressCallback
 from defkit.errors import BuildError, DefkitError
 from defkit.model import DefFile, Stage
 from defkit.runner import Runner
@@ -30,7 +30,7 @@ class CacheOptions:
 
 
 def _mksquashfs(runner: Runner) -> dict[str, object]:
-    from defkit.build.squashfs import mksquashfs_argv
+    from defkit.engine.squashfs import mksquashfs_argv
 
     done = runner(["mksquashfs", "-version"], timeout=30)
     lines = (done.stdout or b"").decode("utf-8", "replace").splitlines()

@@ -217,7 +217,7 @@ def _files(stage: Stage, def_dir: str, stat_cache: Optional[StatCache]
            ) -> tuple[list[dict[str, Any]], list[str]]:
     """The tree hash of every host `%files` source (globs expanded as the engine does), and
     the stages copied from (their keys cover what is copied)."""
-    from defkit.build.steps import files_sections, source_matches
+    from defkit.engine.steps import files_sections, source_matches
 
     entries: list[dict[str, Any]] = []
     copied_from: list[str] = []

@@ -19,7 +19,8 @@ from typing import IO, Any, Optional
 
 import click
 
-from defkit.build.context import (
+from defkit.cli.pull import insecure_option
+from defkit.engine.context import (
     BuildFinished,
     BuildStarted,
     CacheStatus,
@@ -33,7 +34,6 @@ from defkit.build.context import (
     StepStarted,
     Warning,
 )
-from defkit.cli.pull import insecure_option
 from defkit.errors import DefkitError, UsageError
 
 
@@ -179,7 +179,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _sections(values: tuple[str, ...]) -> tuple[str, ...]:
-    from defkit.build.context import SECTION_GATES
+    from defkit.engine.context import SECTION_GATES
 
     names = tuple(n.strip() for value in values for n in value.split(",") if n.strip())
     for name in names:
@@ -237,7 +237,7 @@ def _build_args(pairs: tuple[str, ...], files: tuple[str, ...], secret_pairs: tu
 
 def choose_engine(engine: str) -> str:
     if engine == "auto":
-        from defkit.build.apptainer_engine import find_apptainer
+        from defkit.engine.apptainer_engine import find_apptainer
 
         return "apptainer" if find_apptainer() is not None else "native"
     return engine
@@ -254,7 +254,7 @@ def _cache_options(no_cache: bool, cache_only: bool, ttl: Optional[str],
 
 
 def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
-    from defkit.build.engine import explain_key
+    from defkit.engine.engine import explain_key
 
     key = explain_key(def_file, cache=cache, **options)
     click.echo(json.dumps({"key": key.tag, "stage_keys": key.stage_keys,
@@ -320,7 +320,7 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
     Also Apptainer's `build TARGET SOURCE`, where SOURCE is a def file, docker://IMAGE,
     oras://REF, a SIF or a sandbox directory.
     """
-    from defkit.build.from_source import source_definition
+    from defkit.engine.from_source import source_definition
 
     if len(paths) > 2:
         raise UsageError("build takes SOURCE, or TARGET SOURCE")
@@ -364,15 +364,15 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
         )
         try:
             if generated is not None:
-                from defkit.build.from_source import build_source
+                from defkit.engine.from_source import build_source
 
                 build_source(def_file, generated, insecure=insecure, **options)
             elif chosen == "apptainer":
-                from defkit.build.apptainer_engine import build_with_apptainer
+                from defkit.engine.apptainer_engine import build_with_apptainer
 
                 build_with_apptainer(def_file, **options)
             else:
-                from defkit.build import build as native_build
+                from defkit.engine.engine import build as native_build
 
                 native_build(def_file, insecure=insecure, cache=cache, **options)
         except DefkitError as exc:

@@ -85,8 +85,8 @@ def rm(keys: tuple[str, ...]) -> int:
 def gc(max_size: Optional[str], max_age: Optional[str]) -> int:
     """Remove entries, least recently used first (never one a running build holds), and what
     dead builds left behind."""
-    from defkit.build.engine import reclaim_dead_work
     from defkit.cache.store import BuildCache, parse_age, parse_size
+    from defkit.engine.engine import reclaim_dead_work
 
     reclaimed = reclaim_dead_work(None)
     removed = BuildCache().gc(max_size=parse_size(max_size) if max_size else None,

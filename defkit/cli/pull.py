@@ -63,9 +63,9 @@ def pull(source: str, output: Optional[str], arch: Optional[str], force: bool, q
             click.echo(f"defkit: pulled {ref} ({digest}) -> {target}", err=True)
         return 0
     if source.startswith("docker://"):
-        from defkit.build.context import ProgressCallback, ignore_event
-        from defkit.build.from_source import build_source, source_definition
         from defkit.cli.build import plain_renderer
+        from defkit.engine.context import ProgressCallback, ignore_event
+        from defkit.engine.from_source import build_source, source_definition
 
         definition = source_definition(source)
         assert definition is not None

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import Protocol, Union
 
-from defkit.build.safepath import MAX_READ, Root, RootfsReadError
-from defkit.build.squashfs import SquashEntry, unsquash_cat, unsquash_list
+from defkit.engine.safepath import MAX_READ, Root, RootfsReadError
+from defkit.engine.squashfs import SquashEntry, unsquash_cat, unsquash_list
 from defkit.errors import DefkitError
 from defkit.image.printable import printable
 from defkit.sif.arch import resolve_symlinks

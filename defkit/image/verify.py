@@ -13,7 +13,7 @@ import os
 import re
 from typing import Union
 
-from defkit.build.squashfs import SquashfsError, unsquash_list, unsquash_stat
+from defkit.engine.squashfs import SquashfsError, unsquash_list, unsquash_stat
 from defkit.errors import DefkitError
 from defkit.image.metadata import METADATA_JSON, check_metadata, parse_json
 from defkit.sif.format import (

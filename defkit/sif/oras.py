@@ -159,7 +159,7 @@ def find_sif(client: RegistryClient, ref: ImageRef, arch: str, *,
              pinned: Optional[str] = None) -> SifArtifact:
     """The SIF layer `ref` names: the tag resolved once (unless `pinned`), an index resolved
     for `arch`, and the manifest checked under Apptainer's pull rules."""
-    from defkit.build.oci_image import is_index, select_platform
+    from defkit.engine.oci_image import is_index, select_platform
 
     digest = pinned or client.resolve(ref)
     manifest = client.get_manifest(ref.with_digest(digest))

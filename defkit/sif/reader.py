@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Union
 
-from defkit.build.safepath import open_host_file, read_host_head
+from defkit.engine.safepath import open_host_file, read_host_head
 from defkit.errors import DefkitError
 from defkit.sif.format import (
     ARCH_NAMES,

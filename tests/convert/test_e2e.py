@@ -25,7 +25,7 @@ def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
         pytest.skip("squashfs-tools and util-linux are needed")
     if os.geteuid() != 0:
         pytest.skip("the e2e build runs as root")
-    from defkit.build.busybox_rootfs import make_busybox_rootfs
+    from defkit.engine.busybox_rootfs import make_busybox_rootfs
 
     return make_busybox_rootfs(str(tmp_path_factory.mktemp("busybox") / "rootfs"))
 
@@ -44,7 +44,7 @@ class Project:
 
     def build(self, dockerfile: str, build_args: Optional[dict[str, str]] = None,
               **convert_options: object) -> str:
-        from defkit.build import build
+        from defkit.engine.engine import build
 
         ignore = self.root / ".dockerignore"
         result = convert_dockerfile(
@@ -240,7 +240,7 @@ EOF
 def test_labels_are_in_the_image(project: Project) -> None:
     import json
 
-    from tests.build.engine.helpers import defkit
+    from tests.engine.engine.helpers import defkit
 
     project.build("""FROM busybox
 LABEL org.opencontainers.image.title="My tool" version=2.0

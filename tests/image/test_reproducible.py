@@ -7,7 +7,7 @@ import os
 import pathlib
 import shutil
 
-from defkit.build.squashfs import make_squashfs
+from defkit.engine.squashfs import make_squashfs
 from defkit.image.metadata import inspect_metadata_json
 from defkit.image.verify import verify_image
 from defkit.sif.arch import elf_arch

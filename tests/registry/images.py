@@ -1,5 +1,5 @@
 """Images the registry tests push and build from: a busybox rootfs as the first layer (made by
-defkit.build.busybox_rootfs, so no network), small layers on top, and def files naming them."""
+defkit.engine.busybox_rootfs, so no network), small layers on top, and def files naming them."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from defkit.build.busybox_rootfs import make_busybox_rootfs
+from defkit.engine.busybox_rootfs import make_busybox_rootfs
 from defkit.registry.client import OCI_INDEX, OCI_MANIFEST
 from defkit.registry.reference import ImageRef
 from defkit.sif.arch import host_arch
-from tests.build.agents.helpers import tar_bytes, tree_entries
+from tests.engine.agents.helpers import tar_bytes, tree_entries
 from tests.registry_fixture import RunningRegistry, push_test_image
 
 CONFIG: dict[str, Any] = {

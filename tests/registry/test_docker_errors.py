@@ -12,8 +12,8 @@ import socket
 
 import pytest
 
-from tests.build.agents.helpers import tar_bytes
-from tests.build.security.canary import Canary
+from tests.engine.agents.helpers import tar_bytes
+from tests.engine.security.canary import Canary
 from tests.registry.images import defkit, leftovers, push_busybox, write_def
 from tests.registry_fixture import RunningRegistry
 

@@ -7,7 +7,7 @@ import pathlib
 import subprocess
 import sys
 
-from defkit.build.busybox_rootfs import make_busybox_rootfs
+from defkit.engine.busybox_rootfs import make_busybox_rootfs
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 HTTP_MODULES = ("httpx", "httpcore", "h11", "defkit.registry.client")

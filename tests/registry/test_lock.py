@@ -10,7 +10,7 @@ import pathlib
 import pytest
 
 from defkit.sif.arch import host_arch
-from tests.build.agents.helpers import tar_bytes
+from tests.engine.agents.helpers import tar_bytes
 from tests.registry.images import defkit, push_busybox, push_index, write_def
 from tests.registry_fixture import RunningRegistry
 

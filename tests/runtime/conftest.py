@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from defkit.build.busybox_rootfs import make_busybox_rootfs
-from tests.build.engine.helpers import build_def, write_def
+from defkit.engine.busybox_rootfs import make_busybox_rootfs
+from tests.engine.engine.helpers import build_def, write_def
 
 IMAGE = """
 %environment

@@ -1,6 +1,6 @@
 """`defkit run/exec/shell/test` as Apptainer runs images: identity, binds, environment, exit codes,
 the image mounted (not unpacked) and nothing left behind, as root and as nobody (with and without
-an /etc/subuid range, as tests/build/engine/test_subuid.py sets it up)."""
+an /etc/subuid range, as tests/engine/engine/test_subuid.py sets it up)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.build.engine.test_subuid import (
+from tests.engine.engine.test_subuid import (
     NOBODY,
     SETPRIV,
     SUBID_COUNT,
@@ -221,7 +221,7 @@ def test_nothing_survives_ctrl_c_or_kill_9_of_run(sif: pathlib.Path, how: int) -
 def test_nothing_survives_kill_9_of_a_fakeroot_build(workdir: pathlib.Path) -> None:
     """The rootless build's unshare tree dies with defkit (its IPC namespace with it)."""
     command, env = nobody_or_skip()
-    from defkit.build.busybox_rootfs import make_busybox_rootfs
+    from defkit.engine.busybox_rootfs import make_busybox_rootfs
 
     make_busybox_rootfs(str(workdir / "rootfs"))
     (workdir / "work").mkdir()

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from defkit.build.safepath import Root
+from defkit.engine.safepath import Root
 from defkit.errors import BuildError
 from defkit.sif.arch import elf_arch, elf_file_arch, host_arch
 from tests.sif.helpers import BUSYBOX

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from defkit.build.squashfs import (
+from defkit.engine.squashfs import (
     SquashfsError,
     make_squashfs,
     mksquashfs_argv,
