@@ -35,8 +35,9 @@ from defkit.errors import UsageError
 @click.option("--no-fetch", is_flag=True,
               help="Never place a cached image at its output to key the builds that "
                    "bootstrap from it (such a plan fails instead).")
-@click.option("--gitlab-include", metavar="PATH", default="",
-              help="gitlab: include this project file; every job extends .defkit-build.")
+@click.option("--gitlab-template", type=click.Path(dir_okay=False, exists=True),
+              help="gitlab: YAML defining the hidden job .defkit-build (image, tags, "
+                   "before_script), copied into the pipeline; every job extends it.")
 @click.option("--sbatch-option", "sbatch_options", multiple=True, metavar="OPTION",
               help="slurm: an sbatch option for every level, e.g. --partition=build.")
 @click.option("--max-parallel", type=click.IntRange(min=0), default=0,
@@ -46,7 +47,7 @@ def plan(paths: tuple[str, ...], families: tuple[str, ...], render_dir: str,
          recipes_dirs: tuple[str, ...], format_: str, output: Optional[str], fakeroot: bool,
          arch: Optional[str], notest: bool, cache_ttl: Optional[str],
          cache_from: tuple[str, ...], cache_to: Optional[str], no_fetch: bool,
-         gitlab_include: str, sbatch_options: tuple[str, ...], max_parallel: int,
+         gitlab_template: Optional[str], sbatch_options: tuple[str, ...], max_parallel: int,
          insecure: bool) -> int:
     """Key every build, probe the caches, and print only the misses in dependency order."""
     from defkit.lint.files import expand_paths
@@ -69,7 +70,7 @@ def plan(paths: tuple[str, ...], families: tuple[str, ...], render_dir: str,
     for warning in found.warnings:
         click.echo(f"warning: {warning}", err=True)
     if format_ == "gitlab":
-        text = formats.gitlab(found, include=gitlab_include)
+        text = formats.gitlab(found, template=_gitlab_template(gitlab_template))
     elif format_ == "slurm":
         text = formats.slurm(found, sbatch_options=sbatch_options, max_parallel=max_parallel)
     else:
@@ -97,3 +98,17 @@ def _render(families: tuple[str, ...], directory: str, recipes_dirs: tuple[str, 
         for item in render_all(family):
             written.append(write(item, directory, family)[0])
     return [os.path.relpath(path) for path in written]
+
+
+def _gitlab_template(path: Optional[str]) -> str:
+    """The template's text, checked: valid YAML that defines `.defkit-build`."""
+    if path is None:
+        return ""
+    from defkit.lint.config_file import _load_yaml
+
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    data, _ = _load_yaml(text, path)
+    if not isinstance(data, dict) or ".defkit-build" not in data:
+        raise UsageError(f"{path}: the GitLab template must define the job .defkit-build")
+    return text

@@ -97,7 +97,8 @@ def _gitlab(plan: Plan, **options: str) -> dict:
 
 def _check_gitlab(document: dict) -> dict[str, dict]:
     stages = document["stages"]
-    jobs = {name: job for name, job in document.items() if name not in ("stages", "include")}
+    jobs = {name: job for name, job in document.items()
+            if name not in ("stages", "include") and not name.startswith(".")}
     assert jobs
     for name, job in jobs.items():
         assert isinstance(name, str) and 0 < len(name) <= 255
@@ -113,8 +114,9 @@ def _check_gitlab(document: dict) -> dict[str, dict]:
 
 def test_gitlab_child_pipeline_follows_the_job_and_needs_rules() -> None:
     plan = _plan(5, dependants=2, hits=3)
-    document = _gitlab(plan, include=".gitlab/defkit-build.yml")
-    assert document["include"] == [{"local": ".gitlab/defkit-build.yml"}]
+    template = ".defkit-build:\n  image: debian:12\n  tags: [userns]\n"
+    document = _gitlab(plan, template=template)
+    assert document[".defkit-build"] == {"image": "debian:12", "tags": ["userns"]}
     jobs = _check_gitlab(document)
     assert len(jobs) == 7  # misses only
     assert jobs["defkit:app-0"]["needs"] == ["defkit:image-0000"]
