@@ -54,6 +54,7 @@ def parse_sets(pairs: Sequence[str]) -> dict[str, str]:
 def select(family: Family, sets: Mapping[str, str]) -> list[Point]:
     """The points whose matrix values agree with `sets`; when none does (a value outside the
     matrix), one point made of the variables and `sets` alone."""
+    check_sets(family, sets)
     matching = [point for point in family.points
                 if all(str(point[name]) == value for name, value in sets.items()
                        if name in point)]
@@ -87,6 +88,7 @@ def render(family: Family, point: Point, sets: Mapping[str, str] = {}) -> Render
     variables = variables_of(family, point, sets)
     environment = _environment(family)
     template_name = os.path.basename(family.template)
+    check_sets(family, sets)
     shown = f"{family.name}/{template_name}"
     body = _run(environment, template_name, variables, family.template)
     name = _filename(family, variables, point, sets)
@@ -96,6 +98,29 @@ def render(family: Family, point: Point, sets: Mapping[str, str] = {}) -> Render
     text = header + body
     _check_definition(text, name + ".def", shown)
     return Rendered(family.name, name, text, shown, variables, dict(point))
+
+
+def check_sets(family: Family, sets: Mapping[str, str]) -> None:
+    """A `--set` of a name neither the recipe nor the template knows is a typo, not a value."""
+    known = set(family.variables) | {name for point in family.points for name in point}
+    unknown = [name for name in sets if name not in known]
+    if not unknown:
+        return
+    import jinja2
+    from jinja2 import meta
+
+    environment = _environment(family)
+    try:
+        source = environment.loader.get_source(environment, os.path.basename(family.template))[0]
+        used = meta.find_undeclared_variables(environment.parse(source))
+    except jinja2.TemplateError:
+        used = set()  # the render reports the template's own error
+    for name in unknown:
+        if name not in used:
+            from defkit.lint.config_file import did_you_mean
+
+            raise UsageError(f"--set {name}: {family.name} has no such variable"
+                             f"{did_you_mean(name, sorted(known))}")
 
 
 def render_all(family: Family, sets: Mapping[str, str] = {}) -> list[Rendered]:  # noqa: B006

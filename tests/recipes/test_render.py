@@ -163,3 +163,19 @@ def test_a_family_lock_is_written_beside_each_rendered_point(tmp_path: pathlib.P
     from defkit.lock import read_lock
 
     assert read_lock(str(tmp_path / "hello-de.def.lock")) == []
+
+
+def test_a_set_of_an_unknown_variable_is_refused() -> None:
+    code, _, err = _run("recipes", "render", "hello", "--set", "langauge=fr")
+    assert code == 2 and "--set langauge: hello has no such variable; did you mean 'language'?" in err
+
+
+def test_a_template_variable_without_default_can_be_set(tmp_path: pathlib.Path) -> None:
+    root = _family(tmp_path, RECIPE, TEMPLATE.replace("true", "test {{ site }} = x"))
+    code, out, err = _run("recipes", "render", "demo", "--set", "version=1.0", "--set", "site=x",
+                          "--recipes-dir", str(root))
+    assert code == 0, err
+    assert "test x = x" in out
+    code, _, err = _run("recipes", "render", "demo", "--set", "version=1.0",
+                        "--recipes-dir", str(root))
+    assert code == 2 and "'site' is undefined" in err
