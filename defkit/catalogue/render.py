@@ -56,9 +56,18 @@ def select(family: Family, sets: Mapping[str, str]) -> list[Point]:
     matrix), one point made of the variables and `sets` alone."""
     check_sets(family, sets)
     matching = [point for point in family.points
-                if all(str(point[name]) == value for name, value in sets.items()
+                if all(as_text(point[name]) == value for name, value in sets.items()
                        if name in point)]
     return matching or [{}]
+
+
+def as_text(value: Value) -> str:
+    """A value as `--set` writes it (`true`, not Python's `True`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(as_text(item) for item in value)
+    return str(value)
 
 
 def variables_of(family: Family, point: Point, sets: Mapping[str, str]) -> dict[str, Value]:
@@ -148,7 +157,7 @@ def _filename(family: Family, variables: Mapping[str, Value], point: Point,
     else:
         keys = [k for k in family.matrix_keys if k in point or k in sets]
         keys += [k for k in sets if k not in keys]
-        stem = "_".join([family.name, *(f"{k}-{variables[k]}" for k in keys)])
+        stem = "_".join([family.name, *(f"{k}-{as_text(variables[k])}" for k in keys)])
     stem = _UNSAFE.sub("-", stem).strip(".-")
     if not stem:
         raise ConfigError("filename renders to nothing", path=family.recipe_file)

@@ -57,6 +57,7 @@ def plan(paths: tuple[str, ...], families: tuple[str, ...], render_dir: str,
 
     if not paths and not families:
         raise UsageError("nothing to plan: give def files, directories or --recipes NAME")
+    template = _gitlab_template(gitlab_template)  # checked before any work
     for repository in (*cache_from, *([cache_to] if cache_to else [])):
         if not repository.startswith("oras://"):
             raise UsageError(f"{repository}: a registry cache is oras://HOST/NAME")
@@ -70,7 +71,7 @@ def plan(paths: tuple[str, ...], families: tuple[str, ...], render_dir: str,
     for warning in found.warnings:
         click.echo(f"warning: {warning}", err=True)
     if format_ == "gitlab":
-        text = formats.gitlab(found, template=_gitlab_template(gitlab_template))
+        text = formats.gitlab(found, template=template)
     elif format_ == "slurm":
         text = formats.slurm(found, sbatch_options=sbatch_options, max_parallel=max_parallel)
     else:

@@ -9,6 +9,7 @@ from typing import Any, Optional, TypeVar
 
 import click
 
+from defkit.cli.pull import insecure_option
 from defkit.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,4 +105,28 @@ def render(name: str, sets: tuple[str, ...], render_all: bool, output_dir: Optio
     for item in chosen:
         for path in rendering.write(item, output_dir, family):
             click.echo(path)
+    return 0
+
+
+@recipes.command()
+@click.argument("name")
+@click.option("--arch", "archs", multiple=True,
+              help="Architecture to pin (repeatable; default: the host's).")
+@insecure_option
+@recipes_dir_option
+def lock(name: str, archs: tuple[str, ...], insecure: bool, recipes_dirs: tuple[str, ...]) -> int:
+    """Pin the registry bases of every point in the family's NAME.lock."""
+    from defkit.catalogue.family import load_family
+    from defkit.catalogue.locking import lock_family, lock_file
+    from defkit.lock import write_lock
+    from defkit.registry.client import RegistryClient
+    from defkit.sif.arch import host_arch
+
+    family = load_family(name, recipes_dirs)
+    with RegistryClient(insecure=insecure) as client:
+        entries = lock_family(family, archs or (host_arch(),), client)
+    path = lock_file(family)
+    write_lock(path, entries)
+    click.echo(f"defkit: wrote {path} ({len(entries)} base{'s' if len(entries) != 1 else ''})",
+               err=True)
     return 0
