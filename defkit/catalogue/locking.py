@@ -40,4 +40,13 @@ def lock_family(family: Family, archs: Sequence[str], client: RegistryClient) ->
 
 
 def lock_file(family: Family) -> str:
+    """Where the family's lock goes; never into an installed package (a checkout's top-level
+    `recipes/` is fine: that is where the project's own locks are made)."""
+    from defkit.errors import UsageError
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.commonpath([package, os.path.abspath(family.directory)]) == package:
+        raise UsageError(f"{family.name} is in the installed package's catalogue: copy "
+                         f"{family.directory} into a catalogue of your own and pass "
+                         "--recipes-dir")
     return os.path.join(family.directory, f"{family.name}.lock")

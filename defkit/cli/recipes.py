@@ -123,9 +123,9 @@ def lock(name: str, archs: tuple[str, ...], insecure: bool, recipes_dirs: tuple[
     from defkit.sif.arch import host_arch
 
     family = load_family(name, recipes_dirs)
+    path = lock_file(family)
     with RegistryClient(insecure=insecure) as client:
         entries = lock_family(family, archs or (host_arch(),), client)
-    path = lock_file(family)
     write_lock(path, entries)
     click.echo(f"defkit: wrote {path} ({len(entries)} base{'s' if len(entries) != 1 else ''})",
                err=True)
