@@ -5,8 +5,10 @@ and the registry cache is probed. Also: the `hello` family built rootless, its %
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
@@ -48,11 +50,11 @@ def _entry(plan: dict, name: str) -> dict:
 
 def _run_script(entry: dict) -> str:
     """Run a plan entry's job script as CI would; returns its stderr."""
+    # `defkit` in the script is this virtualenv's.
+    path = f"{pathlib.Path(sys.executable).parent}:{os.environ['PATH']}"
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", entry["script"]],
                           capture_output=True, text=True, timeout=600,
-                          env={**__import__("os").environ,
-                               "PATH": f"{pathlib.Path(__import__('sys').executable).parent}:"
-                                       + __import__("os").environ["PATH"]})
+                          env={**os.environ, "PATH": path})
     assert done.returncode == 0, done.stderr
     return done.stderr
 
