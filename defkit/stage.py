@@ -13,14 +13,15 @@ import hashlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple, Optional, Union
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, Optional, TypeVar, Union
 
 import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, UnexpectedToken, VisitError
 from lark.tree import Meta
 
-from defkit import sections as lines
+from defkit import sections
 from defkit.errors import DefParseError
 from defkit.header import parse_header
 from defkit.line_lexer import LineLexer
@@ -38,6 +39,8 @@ from defkit.model import (
 #: bufio.MaxScanTokenSize: a token of Apptainer's scanner (the header, or a section) and the
 #: section line that ends it must fit in the scanner's buffer.
 MAX_TOKEN_SIZE = 64 * 1024
+
+T = TypeVar("T")
 
 
 @functools.cache
@@ -93,11 +96,16 @@ class _Part(NamedTuple):
     errors: list[DefParseError]
 
 
-class _Entry(NamedTuple):
+@dataclass(frozen=True)
+class _Entry(Generic[T]):
     """An entry line of `%files`, `%labels` or `%arguments`, and what Apptainer reads in it."""
 
     line: Token
-    value: Union[FileEntry, Label, Argument, DefParseError, None]
+    value: T
+
+
+#: A section's children: its section line, then its body lines (entries transformed).
+_Children = list[Union[Token, _Entry[T]]]
 
 
 @v_args(meta=True)
@@ -124,48 +132,50 @@ class _StageBuilder(Transformer[Token, tuple[Stage, list[DefParseError]]]):
         entries, errors = parse_header(numbered, path=self.path, flavour=self.flavour)
         return _Part(children[0], self.size(meta.start_pos, meta.end_pos), entries, None, errors)
 
-    def file_entry(self, meta: Meta, children: list[Token]) -> _Entry:
+    def file_entry(
+        self, meta: Meta, children: list[Token]
+    ) -> _Entry[Union[FileEntry, DefParseError]]:
         (line,) = children
-        return _Entry(line, lines.file_entry(self.number(line), line.value, path=self.path))
+        return _Entry(line, sections.file_entry(self.number(line), line.value, path=self.path))
 
-    def label(self, meta: Meta, children: list[Token]) -> _Entry:
+    def label(self, meta: Meta, children: list[Token]) -> _Entry[Label]:
         (line,) = children
-        return _Entry(line, lines.label(self.number(line), line.value))
+        return _Entry(line, sections.label(self.number(line), line.value))
 
-    def argument(self, meta: Meta, children: list[Token]) -> _Entry:
+    def argument(self, meta: Meta, children: list[Token]) -> _Entry[Optional[Argument]]:
         (line,) = children
-        return _Entry(line, lines.argument(self.number(line), line.value))
+        return _Entry(line, sections.argument(self.number(line), line.value))
 
-    def plain_section(self, meta: Meta, children: list[Token]) -> _Part:
-        return self._section(meta, children[0], children[1:])
-
-    def files_section(self, meta: Meta, children: list[Union[Token, _Entry]]) -> _Part:
+    def plain_section(self, meta: Meta, children: _Children[None]) -> _Part:
         head, body = _split(children)
-        files = [item.value for item in body if isinstance(item, _Entry)]
-        return self._section(meta, head, body, files=files)  # type: ignore[arg-type]
+        return self._section(meta, head, body)
 
-    def labels_section(self, meta: Meta, children: list[Union[Token, _Entry]]) -> _Part:
+    def files_section(
+        self, meta: Meta, children: _Children[Union[FileEntry, DefParseError]]
+    ) -> _Part:
         head, body = _split(children)
-        labels = [item.value for item in body if isinstance(item, _Entry)]
-        return self._section(meta, head, body, labels=labels)  # type: ignore[arg-type]
+        return self._section(meta, head, body, files=_values(body))
 
-    def arguments_section(self, meta: Meta, children: list[Union[Token, _Entry]]) -> _Part:
+    def labels_section(self, meta: Meta, children: _Children[Label]) -> _Part:
         head, body = _split(children)
-        found = [item.value for item in body if isinstance(item, _Entry)]
-        arguments = [value for value in found if value is not None]  # Apptainer skips the rest
-        return self._section(meta, head, body, arguments=arguments)  # type: ignore[arg-type]
+        return self._section(meta, head, body, labels=_values(body))
+
+    def arguments_section(self, meta: Meta, children: _Children[Optional[Argument]]) -> _Part:
+        head, body = _split(children)
+        arguments = [found for found in _values(body) if found is not None]  # others skipped
+        return self._section(meta, head, body, arguments=arguments)
 
     def _section(
         self,
         meta: Meta,
         head: Token,
-        body: Sequence[Union[Token, _Entry]],
+        body: Sequence[Union[Token, _Entry[T]]],
         files: Sequence[Union[FileEntry, DefParseError]] = (),
         labels: Sequence[Label] = (),
         arguments: Sequence[Argument] = (),
     ) -> _Part:
         assert meta.end_line is not None and meta.end_column is not None
-        section, errors = lines.build_section(
+        section, errors = sections.build_section(
             head.value,
             self.number(head),
             [item.line.value if isinstance(item, _Entry) else item.value for item in body],
@@ -181,7 +191,7 @@ class _StageBuilder(Transformer[Token, tuple[Stage, list[DefParseError]]]):
     def start(self, meta: Meta, parts: list[_Part]) -> tuple[Stage, list[DefParseError]]:
         errors: list[DefParseError] = []
         header: tuple[HeaderEntry, ...] = ()
-        sections: list[Section] = []
+        built: list[Section] = []
         for index, part in enumerate(parts):
             following = parts[index + 1].head if index + 1 < len(parts) else None
             if self.too_long(part, following):
@@ -190,21 +200,21 @@ class _StageBuilder(Transformer[Token, tuple[Stage, list[DefParseError]]]):
                         "bufio.Scanner: token too long (Apptainer reads at most 64 KiB per "
                         "section, including the next section line)",
                         path=self.path,
-                        span=lines.line_span(self.number(part.head), part.head.value),
+                        span=sections.line_span(self.number(part.head), part.head.value),
                         kind="token-too-long",
                     )
                 )
             errors.extend(part.errors)
-            header = header or part.header
+            header += part.header  # (only the header part has entries)
             if part.section is not None:
-                sections.append(part.section)
-        errors.extend(self.invalid_names(sections))
+                built.append(part.section)
+        errors.extend(self.invalid_names(built))
         if meta.empty:
             span = Span(self.first_line, 1, self.first_line, 1)
         else:
             assert meta.end_line is not None and meta.end_column is not None
             span = Span(self.first_line, 1, meta.end_line + self.first_line - 1, meta.end_column)
-        stage = Stage(header=header, sections=tuple(sections), raw=self.text, span=span)
+        stage = Stage(header=header, sections=tuple(built), raw=self.text, span=span)
         return stage, errors
 
     def too_long(self, part: _Part, following: Optional[Token]) -> bool:
@@ -213,8 +223,8 @@ class _StageBuilder(Transformer[Token, tuple[Stage, list[DefParseError]]]):
             return part.size + self.size(following.start_pos, following.end_pos) > MAX_TOKEN_SIZE
         return part.size > MAX_TOKEN_SIZE - 1  # at EOF the buffer needs one byte to spare
 
-    def invalid_names(self, sections: Sequence[Section]) -> list[DefParseError]:
-        invalid = [section for section in sections if not section.is_known]
+    def invalid_names(self, built: Sequence[Section]) -> list[DefParseError]:
+        invalid = [section for section in built if not section.is_known]
         if not invalid:
             return []
         names = list(dict.fromkeys(custom_key(section) for section in invalid))
@@ -223,12 +233,16 @@ class _StageBuilder(Transformer[Token, tuple[Stage, list[DefParseError]]]):
         return [DefParseError(message, path=self.path, span=span, kind="invalid-section")]
 
 
-def _split(
-    children: list[Union[Token, _Entry]],
-) -> tuple[Token, list[Union[Token, _Entry]]]:
+def _split(children: _Children[T]) -> tuple[Token, _Children[T]]:
+    """A section's line and its body lines."""
     head = children[0]
     assert isinstance(head, Token)  # the grammar starts every section with its line
     return head, children[1:]
+
+
+def _values(body: _Children[T]) -> list[T]:
+    """What the entry lines of a body say, in file order."""
+    return [item.value for item in body if isinstance(item, _Entry)]
 
 
 def custom_key(section: Section) -> str:
@@ -240,7 +254,7 @@ def custom_key(section: Section) -> str:
 
 def _is_empty(stage: Stage) -> bool:
     """Apptainer's isEmpty: nothing but raw text was parsed."""
-    if stage.header or lines.labels_map(stage.script("labels")):
+    if stage.header or sections.labels_map(stage.script("labels")):
         return False
     for section in stage.sections:
         if section.name not in STANDARD_SECTIONS or section.app is not None:
