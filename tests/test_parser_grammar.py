@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lark import Token, Tree
 from lark.exceptions import UnexpectedToken
 
@@ -93,6 +95,15 @@ def test_entries_where_the_grammar_finds_them() -> None:
         ("A", "1", 6, 1),
         ("B", "2", 9, 3),
     ]
+
+
+_ONE_LINE_OF_EACH_KIND = ["x: y", "", "# c", "%post", "%files", "%labels", "%arguments", "  %files"]
+
+
+@given(st.lists(st.sampled_from(_ONE_LINE_OF_EACH_KIND), max_size=12))
+def test_the_grammar_accepts_every_sequence_of_lines(lines: list[str]) -> None:
+    # Apptainer rejects a file for what its lines say, never for their order.
+    assert lark_parser().parse("\n".join(lines)).data == "start"
 
 
 def test_a_lark_error_becomes_a_positioned_error() -> None:
