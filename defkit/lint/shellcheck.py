@@ -128,21 +128,15 @@ def snippets_for(deffile: DefFile, extra_excluded: Sequence[str] = ()) -> list[S
 
 
 def early_snippets(path: str, text: str, extra_excluded: Sequence[str] = ()) -> list[Snippet]:
-    """The snippets of a file as its scanned sections give them, before the full parse: they
-    start ShellCheck as soon as the files are read. `PendingCheck.results_for` is then asked
-    for the parsed file's snippets and checks any the scan did not foresee."""
-    from defkit.parser import lone_surrogate, split_stages
-    from defkit.sections import scanned_sections
+    """The snippets of a file from a lenient parse of its text: they start ShellCheck as soon as
+    the files are read. `PendingCheck.results_for` is then asked for the parsed file's snippets
+    and checks any this did not foresee."""
+    from defkit.parser import parse_lenient
 
-    if lone_surrogate(text) >= 0:
+    deffile, _ = parse_lenient(text, path)
+    if deffile is None:
         return []  # not text ShellCheck can be given; the parse reports it
-
-    sections = [
-        section
-        for first_line, chunk in split_stages(text)
-        for section in scanned_sections(chunk, first_line, path)
-    ]
-    return _snippets(path, sections, extra_excluded)
+    return snippets_for(deffile, extra_excluded)
 
 
 def _snippets(
