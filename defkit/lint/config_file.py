@@ -17,7 +17,7 @@ from defkit.lint.config import (
     LintConfig,
     Settings,
     ShellcheckOptions,
-    host_arch,
+    default_arch,
     normalise_arch,
 )
 from defkit.model import Span
@@ -134,7 +134,7 @@ class _Builder:
         for key in data:
             if key not in TOP_KEYS:
                 raise self.fail([key], f"unknown key {key!r}{did_you_mean(str(key), TOP_KEYS)}")
-        arch = host_arch()
+        arch = default_arch()
         if "arch" in data:
             arch = normalise_arch(self.string(["arch"], data["arch"])) or ""
             if not arch:

@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-from defkit.sif.arch import host_arch
+from defkit.arch import host_arch
 from tests.engine.agents.helpers import tar_bytes
 from tests.registry.images import defkit, push_busybox, push_index, write_def
 from tests.registry_fixture import RunningRegistry
