@@ -47,11 +47,12 @@ def _outside_address() -> str:
 
 @pytest.fixture()
 def plain_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer((_outside_address(), 0), _NoRepository)
+    address = _outside_address()
+    server = http.server.ThreadingHTTPServer((address, 0), _NoRepository)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"{server.server_address[0]}:{server.server_address[1]}"
+        yield f"{address}:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()

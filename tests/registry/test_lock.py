@@ -48,6 +48,7 @@ def test_lock_check_and_build_with_the_lock(registry: RunningRegistry,
                   cache=cache)
     assert lint.returncode == 1
     assert f"{deffile}:2:7: DK206 [base-tag-moved]" in lint.stdout
+    assert old.digest is not None and new.digest is not None
     assert old.digest in lint.stdout and new.digest in lint.stdout
 
     # A fresh machine (empty cache) with the lock: the old digest, and no question about the tag.
