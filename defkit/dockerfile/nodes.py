@@ -37,18 +37,6 @@ class Node:
     child: Optional[Node]  # ONBUILD's nested instruction
 
 
-
-
-def go_trim_space(text: str) -> str:
-    """strings.TrimSpace."""
-    return text.strip(GO_SPACE_CHARS)
-
-
-def go_trim_left_space(text: str) -> str:
-    """strings.TrimLeftFunc(text, unicode.IsSpace)."""
-    return text.lstrip(GO_SPACE_CHARS)
-
-
 # BuildKit recurses without limit on `ONBUILD ONBUILD ...` (its instruction parser rejects even
 # one level); a bound keeps Python's stack safe on hostile input.
 MAX_ONBUILD_NESTING = 32

@@ -27,9 +27,9 @@ class _NoRepository(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    do_GET = do_HEAD = _answer  # noqa: N815 - the names http.server calls
+    do_GET = do_HEAD = _answer  # the names http.server calls
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
