@@ -80,7 +80,11 @@ def format_deffile(deffile: DefFile) -> str:
         following = deffile.stages[number + 1 : number + 2]
         next_line = following[0].span.line if following else 0
         blocks.append(_format_header(stage, lines, next_line))
-        blocks.extend(_format_section(section, indent) for section in stage.sections)
+        last = stage.sections[-1] if stage.sections and not following else None
+        blocks.extend(
+            _format_section(section, indent, followed=section is not last)
+            for section in stage.sections
+        )
     return _join(blocks)
 
 
@@ -168,10 +172,10 @@ def _section_line(section: Section) -> str:
     return f"%{section.name}"
 
 
-def _format_section(section: Section, indent: str | None) -> _Block:
+def _format_section(section: Section, indent: str | None, *, followed: bool) -> _Block:
     body_lines = section.body.split("\n")
-    # Only a body that ends in a newline is followed by a line (the next section or stage).
-    above_next = body_lines[:-1] if section.body.endswith("\n") else []
+    # The lines directly above the next section or stage, when one `followed`.
+    above_next = body_lines[:-1] if followed and section.body.endswith("\n") else []
     count = _trailing(above_next, _comment_test(section, above_next))
     comments = [line.rstrip(" \t\r") for line in above_next[len(above_next) - count :]]
     if count:

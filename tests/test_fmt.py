@@ -94,6 +94,9 @@ COMMENT_CASES = {
     "app-labels": HEAD + "%applabels a\nA b\n# c\n%apprun a\n  y\n",
     "crlf": HEAD + "%post\r\n  x\r\n# c\r\n%runscript\r\n  y\r\n",
     "eof-comment": HEAD + "%post\n  x\n# the end\n",
+    # Found by fuzzing: comments at the end of the file keep the blank line above them.
+    "eof-comments-after-blank": HEAD + "%labels\n \r\n  # ic\n# c\n",
+    "eof-continued-comment": HEAD + "%runscript\n \r\n#c\\\n \r\n",
 }
 
 
