@@ -18,8 +18,9 @@ command pays only for what it touches. mypy reads the real signatures through th
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
+# typing.TYPE_CHECKING without importing typing (mypy treats the name alike).
+TYPE_CHECKING = False
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
