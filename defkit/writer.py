@@ -91,14 +91,19 @@ def format_deffile(deffile: DefFile) -> str:
 def _join(blocks: list[_Block]) -> str:
     """Blocks separated by one blank line; comments carried to the block they belong to."""
     parts: list[str] = []
-    carried: list[str] = []
+    carried: list[str] = []  # comments that belong above the next block's first line
     for number, block in enumerate(blocks):
-        lines, incoming, carried = block.lines, carried, block.comments
-        if number == len(blocks) - 1:  # nothing follows: they stay where they are
-            lines, carried = lines + carried, []
-        body = incoming + _trim_blank(lines)
-        if body:
-            parts.append("\n".join(body))
+        if number == len(blocks) - 1:  # nothing follows: its comments stay where they are
+            lines, comments = _trim_blank(block.lines + block.comments), []
+        else:
+            lines, comments = _trim_blank(block.lines), block.comments
+        if not lines:  # an empty header: what was carried goes on to the next line
+            carried += comments
+            continue
+        parts.append("\n".join(carried + lines))
+        carried = comments
+    if carried:
+        parts.append("\n".join(carried))
     return "\n\n".join(parts) + "\n"
 
 

@@ -94,6 +94,7 @@ COMMENT_CASES = {
     "app-labels": HEAD + "%applabels a\nA b\n# c\n%apprun a\n  y\n",
     "crlf": HEAD + "%post\r\n  x\r\n# c\r\n%runscript\r\n  y\r\n",
     "eof-comment": HEAD + "%post\n  x\n# the end\n",
+    "no-header": "# for post\n%post\n  x\n",
     # Found by fuzzing: comments at the end of the file keep the blank line above them.
     "eof-comments-after-blank": HEAD + "%labels\n \r\n  # ic\n# c\n",
     "eof-continued-comment": HEAD + "%runscript\n \r\n#c\\\n \r\n",
@@ -111,6 +112,7 @@ def test_comment_cases_keep_meaning_and_are_idempotent(text: str) -> None:
 
 def test_a_comment_above_a_section_line_stays_attached_to_it() -> None:
     assert _fmt(COMMENT_CASES["header-comment"]) == HEAD + "\n# install\n%post\n  x\n"
+    assert _fmt(COMMENT_CASES["no-header"]) == COMMENT_CASES["no-header"]
     assert _fmt(COMMENT_CASES["section-comment"]) == (
         HEAD + "\n%post\n  x\n\n# run it\n# (twice)\n%runscript\n  y\n"
     )
