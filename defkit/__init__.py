@@ -6,8 +6,8 @@ The library API (nothing here prints; errors are `DefkitError` subclasses)::
 
     deffile = defkit.parse_file("app.def")                  # -> DefFile
     results = defkit.lint_paths(["app.def"])                # -> list[FileResult]
-    text = defkit.format_deffile(deffile)                   # what `defkit fmt` writes
-    conversion = defkit.convert_dockerfile(text, "Dockerfile")   # -> Conversion
+    formatted = defkit.format_deffile(deffile)              # what `defkit fmt` writes
+    conversion = defkit.convert_dockerfile(dockerfile_text, "Dockerfile")  # -> Conversion
     result = defkit.build("app.def", output="app.sif")      # -> BuildResult
 
 `import defkit` is cheap: each name is imported from its module on first use (PEP 562), so a
