@@ -132,7 +132,7 @@ def lint(
     color: Optional[bool],
     no_source: bool,
     stdin_filename: Optional[str],
-) -> int:  # noqa: E501
+) -> int:
     """Check definition files (or directories: *.def, Singularity*, Apptainer* in them)."""
     from defkit.atomic import write_text
     from defkit.lint import config as lint_config

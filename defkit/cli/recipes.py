@@ -116,11 +116,11 @@ def render(name: str, sets: tuple[str, ...], render_all: bool, output_dir: Optio
 @recipes_dir_option
 def lock(name: str, archs: tuple[str, ...], insecure: bool, recipes_dirs: tuple[str, ...]) -> int:
     """Pin the registry bases of every point in the family's NAME.lock."""
+    from defkit.arch import host_arch
     from defkit.catalogue.family import load_family
     from defkit.catalogue.locking import lock_family, lock_file
     from defkit.lock import write_lock
     from defkit.registry.client import RegistryClient
-    from defkit.sif.arch import host_arch
 
     family = load_family(name, recipes_dirs)
     path = lock_file(family)

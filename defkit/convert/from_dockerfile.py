@@ -10,11 +10,11 @@ a stage for that image.
 from __future__ import annotations
 
 import functools
-import platform
 import re
 from collections.abc import Mapping
 from typing import Optional
 
+from defkit.arch import host_arch
 from defkit.convert import dockerignore as ignore_patterns
 from defkit.convert.emit import Script, StagePlan, render_def
 from defkit.convert.notes import Conversion, ConvertError, NoteSink
@@ -57,11 +57,6 @@ _WINDOWS_PROGRAM = re.compile(r"^[a-z]:\\|\.exe$|^(powershell|pwsh|cmd)$", re.IG
 WINDOWS_SHELL = ("cmd", "/S", "/C")
 WINDOWS_WARNING = ("Windows base image: Apptainer runs Linux containers only; this .def documents "
                    "the build but cannot be built or run by Apptainer")
-
-
-@functools.cache
-def host_arch() -> str:
-    return platform.machine() or "amd64"
 
 
 @functools.cache

@@ -13,16 +13,13 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Optional
 
-from defkit.gotext import GO_SPACE
+from defkit.gotext import GO_SPACE, GO_SPACE_CHARS
 
 # Characters that never need quoting in a POSIX shell word.
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 # Apptainer's placeholder pattern (Go: \w ASCII, \s = [\t\n\f\r ]).
 PLACEHOLDER = re.compile(r"\{\{[\t\n\f\r ]*(\w+)[\t\n\f\r ]*\}\}", re.ASCII)
 _STAGE_SPLIT = re.compile(r"bootstrap:", re.IGNORECASE)
-# Go's unicode.IsSpace, which Apptainer trims before it looks for a `%section` (not only the
-# Latin-1 spaces: U+2003 EM SPACE before `%post` starts a section too).
-_GO_SPACE = "".join(sorted(GO_SPACE))
 # A line for which line_is_unsafe is true, from its start. Texts are searched for one after a
 # "\n" (a literal first character lets the regex engine skip to line starts) and matched at 0.
 _UNSAFE_START = (
@@ -59,7 +56,9 @@ def escape_double_quoted(text: str) -> str:
 
 def line_is_unsafe(line: str) -> bool:
     """True when `line` would change the structure of a .def if written into a script body."""
-    stripped = line.lstrip(_GO_SPACE)
+    # Go's unicode.IsSpace, which Apptainer trims before it looks for a `%section` (not only the
+    # Latin-1 spaces: U+2003 EM SPACE before `%post` starts a section too).
+    stripped = line.lstrip(GO_SPACE_CHARS)
     if stripped.startswith("%"):
         return True
     return bool(_STAGE_SPLIT.match(line))

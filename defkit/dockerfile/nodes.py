@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from defkit.dockerfile.expand import is_go_space
-from defkit.gotext import GO_SPACE
+from defkit.gotext import GO_SPACE, GO_SPACE_CHARS
 
 #: Go's unicode.IsSpace characters, for str.strip/lstrip.
-GO_SPACE_CHARS = "".join(sorted(GO_SPACE))
 _GO_SPACE_RUN = re.compile("[" + re.escape(GO_SPACE_CHARS) + "]+")
 
 # BuildKit's reWhitespace: note that it does not include newlines or Unicode spaces.
@@ -36,18 +35,6 @@ class Node:
     args: tuple[str, ...]  # node values after the keyword
     json_form: bool
     child: Optional[Node]  # ONBUILD's nested instruction
-
-
-
-
-def go_trim_space(text: str) -> str:
-    """strings.TrimSpace."""
-    return text.strip(GO_SPACE_CHARS)
-
-
-def go_trim_left_space(text: str) -> str:
-    """strings.TrimLeftFunc(text, unicode.IsSpace)."""
-    return text.lstrip(GO_SPACE_CHARS)
 
 
 # BuildKit recurses without limit on `ONBUILD ONBUILD ...` (its instruction parser rejects even

@@ -38,8 +38,8 @@ from defkit.dockerfile.ast import (
 from defkit.dockerfile.commands import BUILDERS, CommandError, split_flags
 from defkit.dockerfile.errors import DockerfileParseError, ExpansionError
 from defkit.dockerfile.heredoc import chomp, markers_in_line
-from defkit.dockerfile.nodes import GO_SPACE_CHARS, Node, NodeError, NodeFields, node_fields
-from defkit.gotext import GO_SPACE
+from defkit.dockerfile.nodes import Node, NodeError, NodeFields, node_fields
+from defkit.gotext import GO_SPACE, GO_SPACE_CHARS
 from defkit.model import Span
 
 # bufio.Scanner's limit in BuildKit: a longer line is an error, not a silent split.

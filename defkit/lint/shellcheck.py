@@ -342,7 +342,7 @@ class _Job:
     def _work(self, runner: Runner, argv: list[str]) -> None:
         try:
             self._outcome.append(runner(argv))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+        except BaseException as exc:  # handed to the caller by result()
             self._error.append(exc)
 
     def result(self) -> list[dict[str, object]]:

@@ -9,11 +9,11 @@ import pytest
 
 from defkit.dockerfile.expand import is_go_space
 from defkit.dockerfile.nodes import (
-    GO_SPACE_CHARS,
     _extract_flags_by_char,
     extract_flags,
     parse_words,
 )
+from defkit.gotext import GO_SPACE_CHARS
 
 _ALPHABET = [*"ab=-" * 3, " ", " ", "\t", '"', "'", "\\", "`", "\u00a0", "\n", "$", "--", "--x=",
              "\u3000"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+from typing import Any
 
 from click.testing import CliRunner
 from ruamel.yaml import YAML
@@ -16,7 +17,7 @@ from tests.shared import REPO
 CI = REPO / "examples" / "ci"
 
 
-def _load(name: str) -> dict:
+def _load(name: str) -> dict[str, Any]:
     document = YAML(typ="safe").load((CI / name).read_text())
     assert isinstance(document, dict)
     return document

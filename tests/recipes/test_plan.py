@@ -9,6 +9,7 @@ import os
 import pathlib
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -30,25 +31,27 @@ From: hello-fr.sif
 """
 
 
-def _plan(*args: str) -> dict:
+def _plan(*args: str) -> dict[str, Any]:
     done = defkit("plan", "--fakeroot", "--format", "json", *args)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
 
 
-def _names(plan: dict) -> list[tuple[str, int, bool]]:
+def _names(plan: dict[str, Any]) -> list[tuple[str, int, bool]]:
     """(name, level, keyed) of each miss, sorted by level then name (levels come in order)."""
     found = [(b["name"], b["level"], b["key"] is not None) for b in plan["builds"]]
     assert [level for _, level, _ in found] == sorted(level for _, level, _ in found)
     return sorted(found, key=lambda item: (item[1], item[0]))
 
 
-def _entry(plan: dict, name: str) -> dict:
+def _entry(plan: dict[str, Any], name: str) -> dict[str, Any]:
     (found,) = [b for b in plan["builds"] if b["name"] == name]
+    assert isinstance(found, dict)
     return found
 
 
-def _run_script(entry: dict) -> str:
+def _run_script(entry: dict[str, Any]) -> str:
     """Run a plan entry's job script as CI would; returns its stderr."""
     # `defkit` in the script is this virtualenv's.
     path = f"{pathlib.Path(sys.executable).parent}:{os.environ['PATH']}"

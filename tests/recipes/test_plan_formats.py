@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import subprocess
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -89,13 +90,13 @@ def test_github_with_nothing_to_build() -> None:
     assert outputs == {"count": "0", "levels": "0", "matrices": "[]"}
 
 
-def _gitlab(plan: Plan, **options: str) -> dict:
+def _gitlab(plan: Plan, **options: str) -> dict[str, Any]:
     document = YAML(typ="safe").load(formats.gitlab(plan, **options))
     assert isinstance(document, dict)
     return document
 
 
-def _check_gitlab(document: dict) -> dict[str, dict]:
+def _check_gitlab(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     stages = document["stages"]
     jobs = {name: job for name, job in document.items()
             if name not in ("stages", "include") and not name.startswith(".")}
