@@ -21,17 +21,25 @@ from defkit.convert.shell import (
     quote,
     text_is_unsafe,
 )
-from defkit.convert.state import STAGING, Context, StageState
+from defkit.convert.state import (
+    EXPANDED_AT_BUILD,
+    LEFT_EMPTY,
+    STAGING,
+    Context,
+    StageState,
+    note_base_image_names,
+)
 from defkit.convert.words import (
+    base_image_names,
     expand_views,
     expand_word,
-    has_markers,
-    marked_names,
+    is_absolute,
     plain_value,
     shell_value,
     unset_args,
 )
 from defkit.dockerfile.ast import CopyCommand, Heredoc, Instruction
+from defkit.model import Span
 
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _GIT = re.compile(r"^(git@|git://)|\.git(#.*)?$|^https?://[^#]*\.git(#|$)")
@@ -68,24 +76,22 @@ def convert_copy(
                        f"with `defkit convert --build-arg {name}=...`")
     dest_value, dest_shell = expand_views(command.dest, scope, ctx.escape)
     several = len(command.sources) > 1 or (len(sources) == 1 and _has_wildcard(sources[0]))
-    dest_shell = _resolve_dest(dest_shell, state.workdir, several)
-    if not command.dest.startswith("/") and state.workdir is None and state.external_base:
+    # Absolute or not once expanded (`COPY x $APPDIR/` is not joined to WORKDIR).
+    absolute = is_absolute(dest_value, scope)
+    dest_shell = _resolve_dest(dest_shell, state.workdir, several, absolute)
+    if not absolute and state.workdir is None and state.external_base:
         notes.info(
             span,
             f"relative {keyword} destination resolved against /; the base image's WORKDIR "
             "(if it sets one) is not known at conversion time",
         )
-    # (`plain_value` of "" is "": an option not given is not looked at.)
-    chown = chmod = owner_args = ""
-    if command.chown:
-        chown = plain_value(expand_word(command.chown, scope, ctx.escape), scope, literal=True)
-    if command.chmod:
-        chmod = plain_value(expand_word(command.chmod, scope, ctx.escape), scope, literal=True)
-    if chown or chmod:
-        owner_args = _owner_args(chown, chmod)
+    note_base_image_names(ctx, span, f"{keyword} destination", dest_value, EXPANDED_AT_BUILD)
+    chown = _option_word(command.chown, f"{keyword} --chown", state, span, ctx)
+    chmod = _option_word(command.chmod, f"{keyword} --chmod", state, span, ctx)
+    owner_args = _owner_args(chown, chmod)
 
     if state.direct_files:
-        dest_value = _resolve_dest(dest_value, state.workdir_value, several)
+        dest_value = _resolve_dest(dest_value, state.workdir_value, several, absolute)
         _direct(state, instruction, command, ctx, sources, source_stage, dest_value)
         return
 
@@ -97,9 +103,7 @@ def convert_copy(
         _copy_heredoc(state, heredoc, dest_shell, owner_args)
     for raw in sources:
         source = expand_word(raw, scope, ctx.escape)
-        if has_markers(source) and any(kind == "v" for kind, _ in marked_names(source)):
-            notes.warn(span, f"{keyword} source {raw!r} uses a variable of the base image; it is "
-                       "taken as empty")
+        note_base_image_names(ctx, span, f"{keyword} source {raw!r}", source, LEFT_EMPTY)
         source = plain_value(source, scope)
         stage_dir = f"{STAGING}/{state.next_id(span.line)}"
         state.staged = True
@@ -147,11 +151,7 @@ def context_path(source: str) -> str:
     """A COPY source as a path inside the build context, as BuildKit resolves it: a leading `/`
     means the context root and `..` cannot leave it. A trailing `/` is kept."""
     trailing = "/" if source.endswith("/") and source.strip("/") else ""
-    if "//" in source or "/." in source or source.startswith("."):
-        path = posixpath.normpath("/" + source).lstrip("/")
-    else:
-        # No empty, `.` or `..` part: normpath would only drop the slashes at either end.
-        path = source.strip("/")
+    path = posixpath.normpath("/" + source).lstrip("/")
     return path + trailing if path else "."
 
 
@@ -165,25 +165,37 @@ def apply_ignore(state: StageState, ctx: Context, staged: str, source: str) -> N
     state.plan.post.add(f"defkit_ignore {quote(staged)} {quote(relative)}")
 
 
-def _resolve_dest(dest: str, workdir: Optional[str], directory: bool) -> str:
+def _resolve_dest(dest: str, workdir: Optional[str], directory: bool, absolute: bool) -> str:
+    """The destination `dest` (absolute once expanded, or not) resolved against `workdir`;
+    ending in "/" when it names a directory."""
     trailing = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
-    path = dest if dest.startswith("/") else posixpath.join(workdir or "/", dest)
-    if path.startswith("/") and "//" not in path and "/." not in path:
-        # Absolute, with no empty, `.` or `..` part: normpath would only drop a final slash.
-        path = path.rstrip("/") or "/"
-    else:
-        path = posixpath.normpath(path)
-        if path.startswith("//"):
-            path = path[1:]
+    path = posixpath.normpath(dest if absolute else posixpath.join(workdir or "/", dest))
+    if path.startswith("//"):  # (POSIX keeps a leading "//"; Docker's paths do not)
+        path = path[1:]
     if (trailing or directory) and not path.endswith("/"):
         path += "/"
     return path
 
 
+def _option_word(option: Optional[str], what: str, state: StageState, span: Span,
+                 ctx: Context) -> str:
+    """The shell word for a --chown/--chmod value ("" when not given): ARGs at their values; a
+    variable of the base image (`--chown=${NB_UID}`) is left to the shell of %post, which has
+    the base image's environment."""
+    if not option:
+        return ""
+    value = expand_word(option, state.scope, ctx.escape)
+    if base_image_names(value):
+        note_base_image_names(ctx, span, what, value, EXPANDED_AT_BUILD)
+        return shell_value(value, "post", state.scope, literal=True)
+    return quote(plain_value(value, state.scope, literal=True))
+
+
 def _owner_args(chown: str, chmod: str) -> str:
+    """The OWNER and MODE arguments of the helpers, from --chown/--chmod shell words."""
     if not chown and not chmod:
         return ""
-    return f" {quote(chown)} {quote(chmod)}"
+    return f" {chown or quote('')} {chmod or quote('')}"
 
 
 def _stage(state: StageState, source_stage: Optional[str], source: str, staged: str) -> None:
@@ -242,7 +254,7 @@ def _add_url(state: StageState, instruction: Instruction, command: CopyCommand, 
         state.need_helper("fetch", helpers.FETCH_BLOCK)
         state.plan.post.add(f"defkit_fetch {quote(url)} {quote(staged)}{checksum}")
         # Docker gives downloaded files mode 600 unless --chmod says otherwise.
-        chmod = chmod or "600"
+        chmod = chmod or quote("600")
     state.need_helper("copy", helpers.COPY_BLOCK)
     state.plan.post.add(f"defkit_copy {quote(staged)} {dest_word}{_owner_args(chown, chmod)}")
 

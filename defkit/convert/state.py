@@ -11,7 +11,7 @@ from defkit.convert.dockerignore import Pattern
 from defkit.convert.emit import StagePlan
 from defkit.convert.notes import NoteSink
 from defkit.convert.runscript import Process
-from defkit.convert.words import Scope
+from defkit.convert.words import Scope, base_image_names
 from defkit.model import Span
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
@@ -30,6 +30,36 @@ class Context:
     resolve_stage: Callable[[str, int], str]
     used_build_args: set[str] = field(default_factory=set)
     ignore: Optional[list[Pattern]] = None  # .dockerignore patterns; None: no .dockerignore
+
+
+# What happens to a base image's variable at the places `note_base_image_names` is told of.
+EXPANDED_AT_BUILD = "the shell expands it at build time"
+LEFT_EMPTY = "left empty here (no shell expands it)"
+
+
+def unknown_names(value: str) -> str:
+    """For a message about the expanded `value` (value view): the base image's variables it
+    uses, whose values are not known at conversion time, as " (${A}, ${B}: ...)"; "" if none."""
+    names = base_image_names(value)
+    if not names:
+        return ""
+    listed = ", ".join(f"${{{name}}}" for name in dict.fromkeys(names))
+    return (f" ({listed}: not set in the Dockerfile, from the base image's environment, "
+            "unknown at conversion time)")
+
+
+def note_base_image_names(ctx: Context, span: Span, what: str, value: str, outcome: str) -> None:
+    """A note naming the base image's variables that the expanded `value` uses (`unknown_names`)
+    and what became of them (`outcome`): EXPANDED_AT_BUILD is an info note, LEFT_EMPTY a
+    warning."""
+    names = unknown_names(value)
+    if not names:
+        return
+    message = f"{what}: a variable of the base image{names}; {outcome}"
+    if outcome == EXPANDED_AT_BUILD:
+        ctx.notes.info(span, message)
+    else:
+        ctx.notes.warn(span, message)
 
 
 @dataclass

@@ -201,6 +201,23 @@ def unset_args(word: str, scope: Scope) -> list[str]:
     return names
 
 
+def is_absolute(value: str, scope: Scope) -> bool:
+    """Whether the expanded path `value` (value view) is absolute, judged after expansion, as
+    Docker judges it: `WORKDIR $APPDIR` with APPDIR=/opt/app is /opt/app wherever the previous
+    WORKDIR was. ARGs count at their conversion-time values; a path that starts with a
+    variable of the base image (`$HOME/x`, `$CONDA_DIR`), whose value is unknown here, is taken
+    as absolute: such variables name directories."""
+    if value.startswith(_MARK + "v"):
+        return True
+    return plain_value(value, scope, literal=True).startswith("/")
+
+
+def base_image_names(value: str) -> list[str]:
+    """The variables of the base image (set by no ARG or ENV of the Dockerfile) that the
+    expanded `value` (value view) refers to: unknown at conversion time."""
+    return [name for kind, name in marked_names(value) if kind == "v"]
+
+
 def has_markers(value: str) -> bool:
     return _MARK in value
 
@@ -236,6 +253,17 @@ def plain_value(value: str, scope: Scope, *, literal: bool = False) -> str:
     if not literal and _commented_placeholder(result):
         return plain_value(value, scope, literal=True)
     return result
+
+
+def shown_value(value: str, scope: Scope) -> str:
+    """`value` for a message or %help: ARGs at their values, base-image variables (unknown at
+    conversion time) by name, `${NAME}`."""
+    if _MARK not in value:
+        return value
+    named = _MARKED.sub(
+        lambda match: "${" + match.group(2) + "}" if match.group(1) == "v" else match.group(),
+        value)
+    return plain_value(named, scope, literal=True)
 
 
 def shell_value(value: str, target: str, scope: Scope, *, literal: bool = False) -> str:

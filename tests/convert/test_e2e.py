@@ -263,3 +263,23 @@ COPY . .
 """)
     listing = project.exec("find", "/app", "-type", "f")
     assert sorted(listing.split()) == ["/app/.dockerignore", "/app/app/main.sh"]
+
+
+def test_paths_absolute_once_expanded_are_not_joined(project: Project) -> None:
+    """Issue 13.1: `WORKDIR $APPDIR` after `WORKDIR /tmp` is $APPDIR, as are COPY destinations
+    and VOLUMEs that start with a variable."""
+    project.file("a.txt", "a\n")
+    project.build("""FROM busybox
+ENV APPDIR=/opt/app
+WORKDIR /tmp
+WORKDIR $APPDIR
+RUN pwd > here.txt
+COPY a.txt $APPDIR/copied/
+VOLUME $APPDIR/data
+CMD ["pwd"]
+""")
+    assert project.exec("cat", "/opt/app/here.txt") == "/opt/app\n"
+    assert project.exec("cat", "/opt/app/copied/a.txt") == "a\n"
+    assert project.exec("sh", "-c", "test -d /opt/app/data && ! test -e /tmp/opt && echo ok") \
+        == "ok\n"
+    assert project.run() == "/opt/app\n"
