@@ -113,6 +113,9 @@ class StagePlan:
         parts = self._parts()
         if self.arguments:
             used = placeholders(parts)
+            # Placeholders in the values of those used (a derived default, `cu{{ MAJOR }}`).
+            used |= placeholders([("", self.arguments[name]) for name in used
+                                  if name in self.arguments])
             self.arguments = {name: v for name, v in self.arguments.items() if name in used}
         if self.arguments:
             body = "".join([f"{INDENT}{key}={value}\n" for key, value in self.arguments.items()])

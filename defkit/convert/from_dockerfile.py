@@ -25,10 +25,10 @@ from defkit.convert.steps import convert_instruction
 from defkit.convert.words import (
     Scope,
     expand_word,
-    is_templatable,
     marked_names,
     plain_value,
     shell_value,
+    unset_args,
 )
 from defkit.dockerfile.ast import (
     CommandLine,
@@ -112,18 +112,18 @@ def convert_parsed(
     for instruction in dockerfile.global_args:
         command = instruction.command
         for pair in getattr(command, "pairs", ()):
+            expanded = None
             if pair.key in args:
                 value: Optional[str] = args[pair.key]
                 used.add(pair.key)
             elif pair.value is not None:
-                value = _literal(pair.value, global_scope, dockerfile.escape, instruction)
+                expanded = _expand(pair.value, global_scope, dockerfile.escape, instruction)
+                value = plain_value(expanded, global_scope, literal=True)
             else:
                 value = global_values.get(pair.key)
-            global_scope.args[pair.key] = value
+            global_scope.declare(pair.key, value, expanded)
             if value is not None:
                 global_values[pair.key] = value
-                if _simple(value):
-                    global_scope.templated.add(pair.key)
             else:
                 global_values.pop(pair.key, None)
 
@@ -133,7 +133,7 @@ def convert_parsed(
     parents: dict[int, Optional[int]] = {}
     images: dict[int, str] = {}  # the bases as image references, ARGs at their values
     for stage in stages:
-        base, image = _expand_from(stage, global_scope, dockerfile.escape, notes)
+        base, image = _expand_from(stage, global_scope, dockerfile.escape, notes, path)
         bases[stage.index] = base
         images[stage.index] = image
         parent = names.get(image.lower())
@@ -143,7 +143,8 @@ def convert_parsed(
     apptainer_names = {s.index: s.name or f"stage-{s.index}" for s in stages}
     refs = _StageRefs(names, len(stages), apptainer_names, path, target_index)
     ctx = Context(dockerfile.escape, notes, args, global_values, refs.resolve, used,
-                  ignore_patterns.parse(dockerignore) if dockerignore is not None else None)
+                  ignore_patterns.parse(dockerignore) if dockerignore is not None else None,
+                  global_scope)
     walk = _Walk(dockerfile, ctx, refs, bases, images, parents, global_scope,
                  _shared_stages(dockerfile, parents, target_index))
     states = walk.states
@@ -313,18 +314,15 @@ class _Walk:
         self.states[index] = state
 
 
-def _literal(word: str, scope: Scope, escape: str, instruction: Instruction) -> str:
+def _expand(word: str, scope: Scope, escape: str, instruction: Instruction) -> str:
     try:
-        return plain_value(expand_word(word, scope, escape), scope, literal=True)
+        return expand_word(word, scope, escape)
     except ExpansionError as exc:
         raise ConvertError(exc.message, span=instruction.span) from None
 
 
-def _simple(value: str) -> bool:
-    return is_templatable(value) and bool(value)
-
-
-def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> tuple[str, str]:
+def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink,
+                 path: str) -> tuple[str, str]:
     """The stage's base: as expanded (with markers), and as an image reference (ARGs at their
     conversion-time values)."""
     span = stage.from_instruction.span
@@ -335,6 +333,12 @@ def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> tu
         raise ConvertError(f"FROM: {exc.message}", span=span) from None
     if PLACEHOLDER.search(base):  # (`{{ NAME }}` written in the Dockerfile, not from an ARG)
         raise ConvertError(f"FROM {base!r}: not a valid image reference", span=span)
+    # ARGs without a value that FROM uses as they are (`${X:-default}` has its own fallback).
+    unset = [name for name in unset_args(command.image, scope)
+             if re.search(rf"\$(?:{name}(?!\w)|\{{{name}\}})", command.image, re.ASCII)]
+    if unset:
+        _check_unset_args(command.image, plain_value(base, scope, literal=True), unset, span,
+                          notes, path)
     if command.platform:
         notes.info(span, f"FROM --platform={command.platform} dropped: Apptainer pulls for the "
                    "build host's architecture (see `apptainer build --arch`)")
@@ -342,6 +346,28 @@ def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> tu
     if not image:
         raise ConvertError("FROM names no image (an ARG expands to nothing)", span=span)
     return base, image
+
+
+def _check_unset_args(written: str, image: str, unset: list[str], span: Span,
+                      notes: NoteSink, path: str) -> None:
+    """FROM refers to ARGs that have no value (no default, no --build-arg): Docker expands them
+    to nothing. Fine when what is left is still an image reference (`FROM base${SUFFIX}`, with
+    a note); otherwise an error asking for a value, rather than a .def that names no image."""
+    from defkit.registry.errors import ReferenceError_
+    from defkit.registry.reference import parse_reference
+
+    names = ", ".join(dict.fromkeys(unset))
+    names = f"ARGs {names} have" if len(set(unset)) > 1 else f"ARG {names} has"
+    flags = " ".join(f"--build-arg {name}=..." for name in dict.fromkeys(unset))
+    try:
+        parse_reference(image)
+    except ReferenceError_:
+        raise ConvertError(
+            f"FROM {written}: {names} no value here (no default, no --build-arg), which "
+            f"leaves {image!r}, not an image reference; give one with `defkit convert {flags}`",
+            path=path, span=span) from None
+    notes.info(span, f"FROM {written}: {names} no value (no default, no --build-arg): "
+               f"the base image is {image}")
 
 
 def _target_index(stages: tuple[Stage, ...], names: dict[str, int], target: Optional[str],
@@ -383,8 +409,8 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, image: str, sco
         _image_reference(from_value, span, "FROM", dockerfile.path)
         plan.header = [("Bootstrap", "docker"), ("From", from_value), ("Stage", name)]
         for kind, arg in marked_names(base):
-            if kind == "a" and arg in scope.templated and scope.args.get(arg) is not None:
-                plan.arguments[arg] = scope.args[arg] or ""
+            if kind == "a" and arg in scope.templated:
+                plan.arguments.update(scope.arguments(arg))
     plan.header_comments.append(f"Dockerfile line {span.line}: {stage.from_instruction.original}")
     state = StageState(plan=plan, scope=Scope(base_vars=not scratch))
     if windows:

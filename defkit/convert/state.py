@@ -30,6 +30,7 @@ class Context:
     resolve_stage: Callable[[str, int], str]
     used_build_args: set[str] = field(default_factory=set)
     ignore: Optional[list[Pattern]] = None  # .dockerignore patterns; None: no .dockerignore
+    global_scope: Scope = field(default_factory=Scope)  # the ARGs before the first FROM
 
 
 # What happens to a base image's variable at the places `note_base_image_names` is told of.

@@ -122,13 +122,20 @@ def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: 
     for pair in command.pairs:
         name = plain_value(expand_word(pair.key, before, ctx.escape), before, literal=True)
         value: Optional[str]
+        derived: Optional[str] = None  # a default derived from other ARGs (`Scope.derived`)
+        defaults: Optional[dict[str, str]] = None  # its %arguments entries
         if name in ctx.build_args:
             value = ctx.build_args[name]
             ctx.used_build_args.add(name)
         elif pair.value is not None:
-            value = plain_value(expand_word(pair.value, before, ctx.escape), before, literal=True)
+            expanded = expand_word(pair.value, before, ctx.escape)
+            value = plain_value(expanded, before, literal=True)
+            derived = before.derived_default(expanded)
         elif name in ctx.global_values:
             value = ctx.global_values[name]
+            derived = ctx.global_scope.derived.get(name)
+            if derived is not None:  # the ARGs it refers to, at their global values
+                defaults = ctx.global_scope.arguments(name)
         else:
             value = None
         state.scope.args[name] = value
@@ -148,7 +155,23 @@ def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: 
                 f"{name}='{{{{ {name} }}}}'",
                 f'if [ -n "${name}" ]; then export {name}; else unset {name}; fi',
             )
-        elif is_templatable(value) and not clash:
+            continue
+        if derived is not None:
+            # Derived from other templated ARGs: %arguments keeps the reference, so that a
+            # --build-arg for those changes this one too, as in Docker.
+            if defaults is None:
+                defaults = {other: before.args.get(other) or ""
+                            for other in PLACEHOLDER.findall(derived)}
+                defaults[name] = derived
+            if all(arguments.get(key, default) == default for key, default in defaults.items()):
+                arguments.update(defaults)
+                state.scope.templated.add(name)
+                state.scope.derived[name] = derived
+                state.plan.post.add(f"export {name}='{{{{ {name} }}}}'")
+                continue
+            clash = True
+        state.scope.derived.pop(name, None)
+        if is_templatable(value) and not clash:
             arguments[name] = value
             state.scope.templated.add(name)
             state.plan.post.add(f"export {name}='{{{{ {name} }}}}'")

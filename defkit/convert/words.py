@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from defkit.convert.emit import WHITE_SPACE
-from defkit.convert.shell import escape_double_quoted
+from defkit.convert.shell import PLACEHOLDER, escape_double_quoted
 from defkit.dockerfile.expand import LexOptions, process
 
 _MARK = "\x00"
@@ -59,6 +59,45 @@ class Scope:
     args: dict[str, Optional[str]] = field(default_factory=dict)
     templated: set[str] = field(default_factory=set)
     base_vars: bool = True  # unknown names may come from the base image (False for scratch)
+    # Templated ARGs whose default is derived from other templated ARGs (`ARG CUDA=cu${MAJOR}`):
+    # the %arguments value with their placeholders (`cu{{ MAJOR }}`), which Apptainer replaces
+    # in turn, so that `--build-arg MAJOR=12` changes CUDA as it does in Docker.
+    derived: dict[str, str] = field(default_factory=dict)
+
+    def declare(self, name: str, value: Optional[str], expanded: Optional[str] = None) -> None:
+        """ARG `name` with its conversion-time `value` (None: no value); `expanded` is the
+        default as `expand_word` gave it (with the markers of the ARGs it refers to), if it
+        has one."""
+        self.args[name] = value
+        self.derived.pop(name, None)
+        self.templated.discard(name)
+        if value is None or not value or not is_templatable(value):
+            return
+        self.templated.add(name)
+        derived = self.derived_default(expanded) if expanded is not None else None
+        if derived is not None:
+            self.derived[name] = derived
+
+    def derived_default(self, expanded: str) -> Optional[str]:
+        """`expanded` as a %arguments value with placeholders, when it refers to templated ARGs
+        only and every one of them has a plain default (Apptainer replaces nested placeholders
+        once); else None (the default is then its conversion-time value)."""
+        names = [name for kind, name in marked_names(expanded) if kind == "a"]
+        if not names or len(names) != len(marked_names(expanded)):
+            return None
+        if any(name not in self.templated or name in self.derived for name in names):
+            return None
+        return plain_value(expanded, self)
+
+    def arguments(self, name: str) -> dict[str, str]:
+        """The %arguments entries that templated ARG `name` needs: its default, and for a
+        derived one the defaults of the ARGs it refers to."""
+        if name not in self.derived:
+            return {name: self.args.get(name) or ""}
+        entries = {other: self.args.get(other) or ""
+                   for other in PLACEHOLDER.findall(self.derived[name])}
+        entries[name] = self.derived[name]
+        return entries
 
     def lookup(self, name: str, shell: bool) -> Optional[str]:
         if name in self.env:
@@ -81,7 +120,8 @@ class Scope:
         return values
 
     def copy(self) -> Scope:
-        return Scope(dict(self.env), dict(self.args), set(self.templated), self.base_vars)
+        return Scope(dict(self.env), dict(self.args), set(self.templated), self.base_vars,
+                     dict(self.derived))
 
 
 class _View(Mapping[str, str]):

@@ -283,3 +283,13 @@ CMD ["pwd"]
     assert project.exec("sh", "-c", "test -d /opt/app/data && ! test -e /tmp/opt && echo ok") \
         == "ok\n"
     assert project.run() == "/opt/app\n"
+
+
+def test_a_derived_arg_default_follows_its_build_argument(project: Project) -> None:
+    """Issue 13.3: `ARG V=v${MAJOR}` is derived again from a --build-arg for MAJOR."""
+    project.build("""FROM busybox
+ARG MAJOR=1
+ARG V=v${MAJOR}.0
+RUN echo "$V" > /v.txt
+""", build_args={"MAJOR": "2"})
+    assert project.exec("cat", "/v.txt") == "v2.0\n"

@@ -98,3 +98,87 @@ def test_volume_and_expose_from_the_base_image_are_named() -> None:
 def test_known_variables_are_not_reported_as_unknown() -> None:
     result = convert("FROM python\nARG U=1000\nENV G=100\nUSER $U:$G\nWORKDIR /x\n")
     assert not any("base image's environment" in m for m in messages(result))
+
+
+# 3. ARGs in FROM: kept as build arguments (derived defaults too), never an invalid reference.
+
+def templated(result: Conversion, build_args: dict[str, str]) -> list[tuple[str, str]]:
+    """(From, %post) of each stage once Apptainer's templating ran with `build_args`."""
+    from defkit.templating import template
+
+    deffile = template(parse_text(result.text, "out.def"), build_args, warn_unused=True).deffile
+    return [(stage.header_value("from") or "", stage.script("post")) for stage in deffile.stages]
+
+
+DERIVED = """ARG MAJOR=11
+ARG MINOR=8
+ARG CUDA=cu${MAJOR}${MINOR}
+FROM nvidia/cuda:${CUDA}-base
+ARG CUDA
+ARG MAJOR
+ARG LABEL=v${MAJOR}-x
+RUN echo $CUDA $LABEL
+"""
+
+
+def test_a_derived_default_stays_derived_in_from_and_in_the_stage() -> None:
+    result = convert(DERIVED)
+    assert "From: nvidia/cuda:{{ CUDA }}-base\n" in result.text
+    assert ("%arguments\n    MAJOR=11\n    MINOR=8\n    CUDA=cu{{ MAJOR }}{{ MINOR }}\n"
+            "    LABEL=v{{ MAJOR }}-x\n") in result.text
+    [(image, script)] = templated(result, {})
+    assert image == "nvidia/cuda:cu118-base"
+    assert "export CUDA='cu118'" in script and "export LABEL='v11-x'" in script
+    # A build argument for MAJOR changes what is derived from it, as `docker build` does.
+    [(image, script)] = templated(result, {"MAJOR": "12"})
+    assert image == "nvidia/cuda:cu128-base"
+    assert "export CUDA='cu128'" in script and "export LABEL='v12-x'" in script
+    # And the derived ARG itself can still be given.
+    [(image, _script)] = templated(result, {"CUDA": "cpu"})
+    assert image == "nvidia/cuda:cpu-base"
+
+
+def test_a_build_arg_at_conversion_time_fixes_a_derived_default() -> None:
+    result = convert(DERIVED, build_args={"CUDA": "cu121"})
+    assert "CUDA=cu121\n" in result.text
+
+
+def test_derived_from_a_derived_default_is_frozen() -> None:
+    """Apptainer replaces nested placeholders once: a second level is written by value."""
+    result = convert("ARG A=1\nARG B=x${A}\nARG C=y${B}\nFROM busybox:${C}\n")
+    assert "    C=yx1\n" in result.text
+
+
+@pytest.mark.parametrize(("dockerfile", "message"), [
+    ("ARG TAG\nARG VARIANT\nFROM pytorch/pytorch:${TAG}${VARIANT}\n",
+     "Dockerfile:3:1: error: FROM pytorch/pytorch:${TAG}${VARIANT}: ARGs TAG, VARIANT have no "
+     "value here (no default, no --build-arg), which leaves 'pytorch/pytorch:', not an image "
+     "reference; give one with `defkit convert --build-arg TAG=... --build-arg VARIANT=...`"),
+    ("ARG IMAGE\nFROM $IMAGE\n",
+     "Dockerfile:2:1: error: FROM $IMAGE: ARG IMAGE has no value here (no default, no "
+     "--build-arg), which leaves '', not an image reference; give one with `defkit convert "
+     "--build-arg IMAGE=...`"),
+    ("ARG REPO\nFROM ${REPO}/app:1\n",
+     "Dockerfile:2:1: error: FROM ${REPO}/app:1: ARG REPO has no value here (no default, no "
+     "--build-arg), which leaves '/app:1', not an image reference; give one with `defkit "
+     "convert --build-arg REPO=...`"),
+])
+def test_from_with_an_arg_without_value_is_a_positioned_error(dockerfile: str,
+                                                              message: str) -> None:
+    from defkit.errors import DefkitError
+
+    with pytest.raises(DefkitError) as info:
+        convert(dockerfile)
+    assert info.value.format() == message
+
+
+def test_from_with_an_arg_without_value_that_leaves_a_reference_is_noted() -> None:
+    result = convert("ARG SUFFIX\nFROM busybox${SUFFIX}\n")
+    assert "From: busybox\n" in result.text
+    assert ("2:info: FROM busybox${SUFFIX}: ARG SUFFIX has no value (no default, no "
+            "--build-arg): the base image is busybox") in messages(result)
+
+
+def test_from_with_an_arg_given_at_conversion_time_converts() -> None:
+    result = convert("ARG TAG\nFROM pytorch/pytorch:${TAG}\n", build_args={"TAG": "2.1"})
+    assert "From: pytorch/pytorch:{{ TAG }}\n" in result.text and "TAG=2.1\n" in result.text
