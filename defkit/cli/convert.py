@@ -68,6 +68,7 @@ def convert(
     source = guess_source_format(file, text)
     if to is not None:
         source = "def" if to == "dockerfile" else "dockerfile"
+    root = ""
     args: dict[str, str] = {}
     for item in build_args:
         key, sep, value = item.partition("=")
@@ -77,8 +78,9 @@ def convert(
     try:
         if source == "dockerfile":
             ignore = read_dockerignore(file, context)
+            root = context_root(file, context, output)
             result = convert_dockerfile(text, path, build_args=args, target=target, arch=arch,
-                                        dockerignore=ignore)
+                                        dockerignore=ignore, context_root=root)
         else:
             if args or target or arch or context:
                 raise UsageError(
@@ -96,6 +98,7 @@ def convert(
             "from": result.source_format,
             "to": result.target_format,
             "stages": list(result.stages),
+            "context_root": root,
             "notes": [note.as_dict() for note in result.notes],
         }
         click.echo(json.dumps(report, indent=2), err=True)
@@ -103,6 +106,9 @@ def convert(
         for note in result.notes:
             if not (quiet and note.severity == "info"):
                 click.echo(note.format(path), err=True)
+        if root and not quiet and ("\n%files\n" in result.text or "\n%setup\n" in result.text):
+            click.echo(f"{output}: info: build context files are named relative to this file's "
+                       f"directory, the build context being {root} from there", err=True)
     if output is None or output == "-":
         click.echo(result.text, nl=False)
     else:
@@ -110,15 +116,31 @@ def convert(
     return 0
 
 
+def context_directory(file: str, context: Optional[str]) -> str:
+    """The build context: --context, else the Dockerfile's directory (for stdin, the current
+    directory)."""
+    if context is not None:
+        return context
+    return os.path.dirname(file) or "." if file != "-" else "."
+
+
+def context_root(file: str, context: Optional[str], output: Optional[str]) -> str:
+    """The build context as the .def's %files sources name it: seen from the output's directory
+    when the output is a file (where `defkit build` resolves them, and where to run `apptainer
+    build`); for standard output, "" (relative to the build context, as Docker names them)."""
+    if output is None or output == "-":
+        return ""
+    here = os.path.dirname(os.path.abspath(output))
+    root = os.path.relpath(os.path.abspath(context_directory(file, context)), here)
+    return "" if root == "." else root.replace(os.sep, "/")
+
+
 def read_dockerignore(file: str, context: Optional[str]) -> Optional[str]:
     """BuildKit's choice: `<Dockerfile>.dockerignore` next to it, else `<context>/.dockerignore`."""
     candidates = []
     if file != "-":
         candidates.append(file + ".dockerignore")
-    directory = context if context is not None else (
-        os.path.dirname(file) or "." if file != "-" else "."
-    )
-    candidates.append(os.path.join(directory, ".dockerignore"))
+    candidates.append(os.path.join(context_directory(file, context), ".dockerignore"))
     for candidate in candidates:
         # (os.access tells "no such file" without raising; os.path.isfile raises and catches
         # an exception inside, which takes longer than the system call: the common case, no

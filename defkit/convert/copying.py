@@ -121,7 +121,7 @@ def convert_copy(
             source = context_path(source)
         if _has_wildcard(source):
             staged = stage_dir + "/"
-            _stage(state, source_stage, source, staged)
+            stage_source(state, ctx, source_stage, source, staged)
             if source_stage is None:
                 apply_ignore(state, ctx, stage_dir, posixpath.dirname(source))
             state.need_helper("copy", helpers.COPY_BLOCK)
@@ -133,7 +133,7 @@ def convert_copy(
         if base in (".", ".."):
             base = "context"
         staged = f"{stage_dir}/{base}"
-        _stage(state, source_stage, source, staged)
+        stage_source(state, ctx, source_stage, source, staged)
         if source_stage is None and ctx.ignore:  # (`apply_ignore` does nothing without patterns)
             apply_ignore(state, ctx, staged, source)
         state.need_helper("copy", helpers.COPY_BLOCK)
@@ -198,11 +198,24 @@ def _owner_args(chown: str, chmod: str) -> str:
     return f" {chown or quote('')} {chmod or quote('')}"
 
 
-def _stage(state: StageState, source_stage: Optional[str], source: str, staged: str) -> None:
+def stage_source(state: StageState, ctx: Context, source_stage: Optional[str], source: str,
+                 staged: str) -> None:
+    """A %files entry copying `source` to `staged`: from the stage `source_stage`, or (None)
+    from the build context, `source` being a `context_path`, written from `ctx.context_root`."""
     if source_stage is None:
-        state.plan.files.append((source, staged))
+        state.plan.files.append((host_source(ctx, source), staged))
     else:
         state.plan.files_from.setdefault(source_stage, []).append((source, staged))
+
+
+def host_source(ctx: Context, path: str) -> str:
+    """The `context_path` `path` as a %files source: relative to where the .def is built from
+    (`Context.context_root`, the build context seen from there)."""
+    if not ctx.context_root:
+        return path
+    if path == ".":
+        return ctx.context_root
+    return posixpath.join(ctx.context_root, path)
 
 
 def _copy_heredoc(state: StageState, heredoc: Heredoc, dest: str, owner_args: str) -> None:
@@ -277,4 +290,4 @@ def _direct(state: StageState, instruction: Instruction, command: CopyCommand, c
             source = "/" + source
         elif source_stage is None:
             source = context_path(source)
-        _stage(state, source_stage, source, plain_value(dest, state.scope))
+        stage_source(state, ctx, source_stage, source, plain_value(dest, state.scope))

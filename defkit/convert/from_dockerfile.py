@@ -78,17 +78,20 @@ def convert_dockerfile(
     target: Optional[str] = None,
     arch: Optional[str] = None,
     dockerignore: Optional[str] = None,
+    context_root: str = "",
     verify: bool = True,
 ) -> Conversion:
     """Convert Dockerfile `text` to .def text; raises DockerfileParseError/ConvertError.
 
-    `dockerignore` is the text of the build context's .dockerignore, if it has one. With
+    `dockerignore` is the text of the build context's .dockerignore, if it has one.
+    `context_root` is the build context as %files sources name it: relative to the directory
+    the .def will be built from (its own, for `defkit build`), "" when that is the context. With
     `verify` (what `defkit convert` does), the output is read back with the .def parser's line
     rules and must give the stages and sections it was written from (`emit.check_rendered`; a
     failure is a converter bug, raised as AssertionError)."""
     dockerfile = parse(text, path)
     return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
-                          dockerignore=dockerignore, verify=verify)
+                          dockerignore=dockerignore, context_root=context_root, verify=verify)
 
 
 def convert_parsed(
@@ -98,6 +101,7 @@ def convert_parsed(
     target: Optional[str] = None,
     arch: Optional[str] = None,
     dockerignore: Optional[str] = None,
+    context_root: str = "",
     verify: bool = False,
 ) -> Conversion:
     notes = NoteSink()
@@ -144,7 +148,7 @@ def convert_parsed(
     refs = _StageRefs(names, len(stages), apptainer_names, path, target_index)
     ctx = Context(dockerfile.escape, notes, args, global_values, refs.resolve, used,
                   ignore_patterns.parse(dockerignore) if dockerignore is not None else None,
-                  global_scope)
+                  global_scope, context_root)
     walk = _Walk(dockerfile, ctx, refs, bases, images, parents, global_scope,
                  _shared_stages(dockerfile, parents, target_index))
     states = walk.states
@@ -191,6 +195,10 @@ def convert_parsed(
         preamble.append("Replayed inside the stages built on them: " + ", ".join(inlined))
     if dropped:
         preamble.append("Not needed for the target, not converted: " + ", ".join(dropped))
+    if any(plan.files or plan.setup for plan in plans):
+        where = (f"this file's directory (the context is {context_root})" if context_root
+                 else "the build context")
+        preamble.append(f"Build context files are named relative to {where}: build from there.")
     text = render_def(plans, preamble, check=verify)
     return Conversion(text, notes.sorted(), "dockerfile", "def", tuple(p.name for p in plans))
 

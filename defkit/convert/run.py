@@ -12,7 +12,7 @@ import posixpath
 from typing import Optional
 
 from defkit.convert import helpers
-from defkit.convert.copying import apply_ignore, context_path
+from defkit.convert.copying import apply_ignore, context_path, stage_source
 from defkit.convert.emit import BLOCK_INDENT, INDENT, Block
 from defkit.convert.shell import (
     heredoc_marker,
@@ -225,11 +225,9 @@ def _bind(state: StageState, instruction: Instruction, source_stage: Optional[st
         source = context_path(source)
     staged = f"{STAGING}/{state.next_id(span.line)}/mount"
     state.staged = True
+    stage_source(state, ctx, stage, source, staged)
     if stage is None:
-        state.plan.files.append((source, staged))
         apply_ignore(state, ctx, staged, source)
-    else:
-        state.plan.files_from.setdefault(stage, []).append((source, staged))
     state.need_helper("copy", helpers.COPY_BLOCK)
     body.add(f"defkit_copy {quote(staged)} {quote(_abs(state, target or '/'))}")
     ctx.notes.info(span, f"RUN --mount=type=bind,target={target}: the source is copied there "

@@ -31,6 +31,9 @@ class Context:
     used_build_args: set[str] = field(default_factory=set)
     ignore: Optional[list[Pattern]] = None  # .dockerignore patterns; None: no .dockerignore
     global_scope: Scope = field(default_factory=Scope)  # the ARGs before the first FROM
+    # The build context as %files sources name it: relative to where the .def is built from
+    # ("" when that is the build context itself).
+    context_root: str = ""
 
 
 # What happens to a base image's variable at the places `note_base_image_names` is told of.

@@ -43,7 +43,9 @@ class Project:
         return path
 
     def build(self, dockerfile: str, build_args: Optional[dict[str, str]] = None,
-              **convert_options: object) -> str:
+              def_name: str = "image.def", **convert_options: object) -> str:
+        """Convert `dockerfile`, write the .def as `def_name` (relative to the context) and
+        build it from the context directory."""
         from defkit.engine.engine import build
 
         ignore = self.root / ".dockerignore"
@@ -56,7 +58,7 @@ class Project:
         text = result.text.replace("Bootstrap: docker\nFrom: busybox\n",
                                    f"Bootstrap: localimage\nFrom: {rootfs}\n")
         assert "Bootstrap: docker" not in text
-        path = self.file("image.def", text)
+        path = self.file(def_name, text)
         cwd = os.getcwd()
         os.chdir(self.root)  # %files sources are relative to where the build runs
         try:
@@ -293,3 +295,17 @@ ARG V=v${MAJOR}.0
 RUN echo "$V" > /v.txt
 """, build_args={"MAJOR": "2"})
     assert project.exec("cat", "/v.txt") == "v2.0\n"
+
+
+def test_an_output_written_outside_the_context_builds(project: Project) -> None:
+    """Issue 13.4: `defkit convert ctx/Dockerfile -o out/app.def` names the context's files
+    from out/, where `defkit build out/app.def` looks for them."""
+    project.file("a.txt", "a\n")
+    project.file("dir/b.txt", "b\n")
+    text = project.build("""FROM busybox
+COPY a.txt /app/
+COPY dir /app/dir
+RUN cat /app/a.txt /app/dir/b.txt > /app/both.txt
+""", def_name="../out/app.def", context_root="../ctx")
+    assert "    ../ctx/a.txt /.defkit/2.1/a.txt\n" in text
+    assert project.exec("cat", "/app/both.txt") == "a\nb\n"

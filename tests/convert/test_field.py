@@ -3,6 +3,9 @@ with cases of our own beside the ones reported."""
 
 from __future__ import annotations
 
+import os
+import pathlib
+
 import pytest
 
 from defkit.convert import Conversion, convert_dockerfile
@@ -182,3 +185,78 @@ def test_from_with_an_arg_without_value_that_leaves_a_reference_is_noted() -> No
 def test_from_with_an_arg_given_at_conversion_time_converts() -> None:
     result = convert("ARG TAG\nFROM pytorch/pytorch:${TAG}\n", build_args={"TAG": "2.1"})
     assert "From: pytorch/pytorch:{{ TAG }}\n" in result.text and "TAG=2.1\n" in result.text
+
+
+# 4. %files sources hold from where the output is written.
+
+def convert_cli(tmp_path: pathlib.Path, *args: str) -> None:
+    from defkit.cli import main
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["convert", *args]) == 0
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.fixture()
+def context(tmp_path: pathlib.Path) -> pathlib.Path:
+    (tmp_path / "ctx" / "src").mkdir(parents=True)
+    (tmp_path / "ctx" / "app.py").write_text("print()\n")
+    (tmp_path / "ctx" / "src" / "m.py").write_text("\n")
+    (tmp_path / "ctx" / "Dockerfile").write_text(
+        "FROM busybox\nCOPY app.py /app/\nCOPY src/ /app/src/\nCOPY . /all\n"
+        "RUN --mount=type=bind,source=src,target=/m true\n")
+    return tmp_path
+
+
+def files_sources(path: pathlib.Path) -> list[str]:
+    deffile = parse_text(path.read_text(), str(path))
+    return [line.split()[0] for stage in deffile.stages for section in stage.sections
+            if section.name == "files" and section.args == ""
+            for line in section.body.strip().split("\n")]
+
+
+def test_output_elsewhere_names_sources_from_its_directory(
+        context: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (context / "out").mkdir()
+    convert_cli(context, "ctx/Dockerfile", "-o", "out/app.def")
+    out = context / "out" / "app.def"
+    assert files_sources(out) == ["../ctx/app.py", "../ctx/src/", "../ctx", "../ctx/src"]
+    for source in files_sources(out):
+        assert (out.parent / source).exists(), source
+    assert ("# Build context files are named relative to this file's directory (the context "
+            "is ../ctx): build from there.\n") in out.read_text()
+    err = capsys.readouterr().err
+    assert ("out/app.def: info: build context files are named relative to this file's "
+            "directory, the build context being ../ctx from there") in err
+
+
+def test_output_with_an_explicit_context(context: pathlib.Path) -> None:
+    (context / "df").mkdir()
+    (context / "ctx" / "Dockerfile").rename(context / "df" / "Dockerfile")
+    convert_cli(context, "df/Dockerfile", "--context", "ctx", "-o", "app.def")
+    assert files_sources(context / "app.def") == ["ctx/app.py", "ctx/src/", "ctx", "ctx/src"]
+
+
+def test_output_in_the_context_and_standard_output_name_sources_from_the_context(
+        context: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    convert_cli(context, "ctx/Dockerfile", "-o", "ctx/app.def")
+    assert files_sources(context / "ctx" / "app.def") == ["app.py", "src/", ".", "src"]
+    capsys.readouterr()
+    convert_cli(context, "ctx/Dockerfile")
+    out = capsys.readouterr().out
+    assert "    app.py /.defkit/2.1/app.py\n" in out
+    assert "# Build context files are named relative to the build context" in out
+
+
+def test_lint_finds_every_source_of_an_output_written_elsewhere(context: pathlib.Path) -> None:
+    from defkit.lint.config import LintConfig
+    from defkit.lint.linter import Source, lint_sources
+
+    (context / "out").mkdir()
+    convert_cli(context, "ctx/Dockerfile", "-o", "out/app.def")
+    out = context / "out" / "app.def"
+    [result] = lint_sources([Source(str(out), out.read_text(), LintConfig())])
+    assert not [p for p in result.problems if p.code == "DK501"]
