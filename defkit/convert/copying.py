@@ -92,7 +92,7 @@ def convert_copy(
 
     if state.direct_files:
         dest_value = _resolve_dest(dest_value, state.workdir_value, several, absolute)
-        _direct(state, instruction, command, ctx, sources, source_stage, dest_value)
+        _direct(state, instruction, command, ctx, sources, source_stage, dest_value, owner_args)
         return
 
     post = state.plan.post
@@ -102,13 +102,14 @@ def convert_copy(
     for heredoc in command.heredocs:
         _copy_heredoc(state, heredoc, dest_shell, owner_args)
     for raw in sources:
-        source = expand_word(raw, scope, ctx.escape)
-        note_base_image_names(ctx, span, f"{keyword} source {raw!r}", source, LEFT_EMPTY)
-        source = plain_value(source, scope)
+        expanded = expand_word(raw, scope, ctx.escape)
+        note_base_image_names(ctx, span, f"{keyword} source {raw!r}", expanded, LEFT_EMPTY)
+        source = plain_value(expanded, scope)
         stage_dir = f"{STAGING}/{state.next_id(span.line)}"
         state.staged = True
-        if keyword == "ADD" and source_stage is None and _URL.match(source):
-            _add_url(state, instruction, command, ctx, source, stage_dir, dest_word, chown, chmod)
+        url = plain_value(expanded, scope, literal=True)  # (ARGs at their values: a URL is
+        if keyword == "ADD" and source_stage is None and _URL.match(url):  # fetched in %post)
+            _add_url(state, instruction, command, ctx, url, stage_dir, dest_word, chown, chmod)
             continue
         if source_stage is None and source in (".", "./") and ctx.ignore is None:
             notes.info(span, "no .dockerignore given: the whole build directory is copied")
@@ -138,6 +139,7 @@ def convert_copy(
             apply_ignore(state, ctx, staged, source)
         state.need_helper("copy", helpers.COPY_BLOCK)
         if helper == "defkit_add":
+            state.need_helper("decompressor", helpers.DECOMPRESSOR_BLOCK)
             state.need_helper("add", helpers.ADD_BLOCK)
         post.lines.append(f"{INDENT}{helper} {quote(staged)} {dest_word}{owner_args}")
 
@@ -273,21 +275,47 @@ def _add_url(state: StageState, instruction: Instruction, command: CopyCommand, 
 
 
 def _direct(state: StageState, instruction: Instruction, command: CopyCommand, ctx: Context,
-            sources: list[str], source_stage: Optional[str], dest: str) -> None:
-    """A scratch stage with no shell: %files puts the files in place (Apptainer's cp -r rules)."""
+            sources: list[str], source_stage: Optional[str], dest: str, owner_args: str) -> None:
+    """A leading step of a stage built from scratch, before the image has a shell: %files puts
+    files in place (Apptainer's cp -r rules), and %setup extracts a local archive that ADD
+    names (on the host, into $APPTAINER_ROOTFS), as official base images are made. --chown and
+    --chmod are applied at the start of %post, which a later RUN needs anyway."""
     span = instruction.span
-    if command.chown or command.chmod:
-        ctx.notes.warn(span, f"{command.keyword} --chown/--chmod cannot be applied in a stage "
-                       "without a shell (scratch)")
     if command.heredocs:
         ctx.notes.warn(span, f"{command.keyword} of a here-document needs a shell; skipped")
+    dest = plain_value(dest, state.scope)
     for raw in sources:
-        source = plain_value(expand_word(raw, state.scope, ctx.escape), state.scope)
-        if _URL.match(source):
-            ctx.notes.warn(span, f"ADD {source} needs a shell to download; skipped (scratch)")
+        expanded = expand_word(raw, state.scope, ctx.escape)
+        source = plain_value(expanded, state.scope)
+        url = plain_value(expanded, state.scope, literal=True)
+        if _URL.match(url):
+            ctx.notes.warn(span, f"ADD {url} needs a shell to download; skipped (scratch)")
             continue
         if source_stage is not None and not source.startswith("/"):
             source = "/" + source
         elif source_stage is None:
             source = context_path(source)
-        stage_source(state, ctx, source_stage, source, plain_value(dest, state.scope))
+        if (command.keyword == "ADD" and source_stage is None and command.unpack is not False
+                and not _has_wildcard(source) and source != "."):
+            if state.plan.files:
+                ctx.notes.warn(span, "ADD: extracted by %setup, which Apptainer runs before the "
+                               "%files copies of earlier steps (they may overwrite its files)")
+            _extract_on_host(state, ctx, source, dest)
+            continue
+        if source_stage is not None and state.plan.setup:
+            ctx.notes.warn(span, f"{command.keyword} --from: copied by %files from, which "
+                           "Apptainer runs before %setup's extraction of an earlier ADD")
+        stage_source(state, ctx, source_stage, source, dest)
+        if owner_args:
+            target = dest + posixpath.basename(source.rstrip("/")) if dest.endswith("/") else dest
+            state.need_helper("copy", helpers.COPY_BLOCK)
+            state.plan.post.add(f"defkit_own {quote(target)}{owner_args}")
+            state.unowned.append(span)
+
+
+def _extract_on_host(state: StageState, ctx: Context, source: str, dest: str) -> None:
+    """`ADD archive dest` before the image has a shell: extracted by %setup, on the host."""
+    if "setup:extract" not in state.helpers:  # (%setup's own helpers, written once)
+        state.helpers.add("setup:extract")
+        state.plan.setup.add_raw(helpers.DECOMPRESSOR_BLOCK, helpers.EXTRACT_BLOCK)
+    state.plan.setup.add(f"defkit_extract {quote(host_source(ctx, source))} {quote(dest)}")

@@ -34,7 +34,6 @@ from defkit.dockerfile.ast import (
     CommandLine,
     Dockerfile,
     Instruction,
-    RunCommand,
     Stage,
 )
 from defkit.dockerfile.expand import ExpansionError
@@ -307,12 +306,12 @@ class _Walk:
                 reuse=reuse,
             )
             copy_sources.setdefault(index, set()).update(copy_sources.get(parent, set()))
-            # Files a scratch parent placed with %files are there before this stage's %post.
-            state.direct_files = state.direct_files and not _needs_shell(stage)
+            # (A scratch parent without RUN leaves its child without a shell too.)
         else:
             state = _root_state(self.dockerfile, stage, self.bases[index], self.images[index],
                                 self.global_scope, names[index], self.ctx.notes)
-            state.direct_files = state.plan.header[0][1] == "scratch" and not _needs_shell(stage)
+            # Until its first RUN, a scratch image has no shell: its steps are done without one.
+            state.direct_files = state.plan.header[0][1] == "scratch"
         previous = self.refs.current
         self.refs.current = index
         ctx = self.ctx
@@ -396,11 +395,6 @@ def _is_index(reference: str) -> bool:
     return reference.isascii() and reference.isdigit() and len(reference) < 19
 
 
-def _needs_shell(stage: Stage) -> bool:
-    """Whether a stage runs commands (then its %post is needed, so the image needs /bin/sh)."""
-    return any(isinstance(i.command, RunCommand) for i in stage.instructions)
-
-
 def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, image: str, scope: Scope,
                 name: str, notes: NoteSink) -> StageState:
     span = stage.from_instruction.span
@@ -458,8 +452,13 @@ def _windows_programs(stage: Stage) -> bool:
 def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> None:
     plan = state.plan
     if state.direct_files:
+        # No RUN: the image may have no shell, so there is no %post (its lines only repeat
+        # what WORKDIR, VOLUME and --chown would do once a RUN needs them).
         plan.post = Script()
         plan.post_prologue = Script()
+        for span in state.unowned:
+            notes.warn(span, "--chown/--chmod cannot be applied in a stage without a shell "
+                       "(scratch, no RUN)")
     elif state.staged:
         plan.post_epilogue.add("rm -rf /.defkit")
     if final:

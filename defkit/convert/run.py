@@ -34,8 +34,8 @@ _SET_E = BLOCK_INDENT + "set +e"
 def convert_run(state: StageState, instruction: Instruction, command: RunCommand,
                 ctx: Context) -> None:
     span = instruction.span
-    if state.direct_files:
-        return  # (never happens: a RUN makes the stage use %post)
+    # The image has a shell from here on (the steps before were done without one).
+    state.direct_files = False
     if not state.external_base:
         ctx.notes.warn(span, "RUN in a stage built from scratch: Apptainer runs %post with "
                        "/bin/sh, which the image must contain by then")

@@ -77,7 +77,10 @@ class StageState:
     user: Optional[str] = None
     external_base: bool = True  # the chain starts from an image (not scratch)
     windows: bool = False  # the chain starts from a Windows image (SHELL cmd, C:\ paths)
-    direct_files: bool = False  # scratch chain without RUN: %files go straight to their place
+    # A scratch chain before its first RUN (no shell in the image yet): %files puts files
+    # straight in place and %setup extracts archives.
+    direct_files: bool = False
+    unowned: list[Span] = field(default_factory=list)  # its --chown/--chmod, done by %post
     helpers: set[str] = field(default_factory=set)
     staged: bool = False  # something was staged under /.defkit
     counter: int = 0
@@ -110,6 +113,7 @@ class StageState:
             child.scope = self.scope.copy()
             child.helpers = set(self.helpers)
             child.help_lines = list(self.help_lines)
+            child.unowned = list(self.unowned)
         child.plan.name = name
         child.plan.header_comments.append(comment)
         child.plan.post.add(f"# --- stage {name} continues stage {parent} here ---")

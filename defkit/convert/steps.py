@@ -198,9 +198,7 @@ def _workdir(state: StageState, instruction: Instruction, command: WorkdirComman
                               EXPANDED_AT_BUILD)
         state.workdir = _join(state.workdir, shell_path, absolute)
         state.workdir_value = _join(state.workdir_value, value_path, absolute)
-    if not state.direct_files:
-        state.plan.post.lines.append(  # (as `Script.add` writes it)
-            f"{INDENT}mkdir -p {shell_value(state.workdir, 'post', state.scope)}")
+    state.plan.post.add(f"mkdir -p {shell_value(state.workdir, 'post', state.scope)}")
 
 
 def _join_windows(base: Optional[str], path: str) -> str:
@@ -306,9 +304,8 @@ def _metadata(state: StageState, instruction: Instruction, ctx: Context) -> None
         paths = [shown_value(value, state.scope) for value, _shell in resolved]
         notes.warn(span, f"VOLUME {' '.join(paths)}{unknown_names(''.join(v for v, _ in views))}"
                    ": the image is read-only at run time; bind a host directory there (--bind)")
-        if not state.direct_files:
-            state.plan.post.add("mkdir -p " + " ".join(
-                shell_value(shell, "post", state.scope) for _value, shell in resolved))
+        state.plan.post.add("mkdir -p " + " ".join(
+            shell_value(shell, "post", state.scope) for _value, shell in resolved))
         # (%help has no quoting: literal `{{ NAME }}` is defused there, not in the mkdir word.)
         shown = " ".join(shown_value(_as_text(value, instruction, ctx), state.scope)
                          for value, _shell in resolved)

@@ -309,3 +309,30 @@ RUN cat /app/a.txt /app/dir/b.txt > /app/both.txt
 """, def_name="../out/app.def", context_root="../ctx")
     assert "    ../ctx/a.txt /.defkit/2.1/a.txt\n" in text
     assert project.exec("cat", "/app/both.txt") == "a\nb\n"
+
+
+def test_a_base_image_made_from_a_rootfs_archive(project: Project) -> None:
+    """Issue 13.2: `FROM scratch` + `ADD rootfs.tar.gz /` (how official base images are made),
+    then COPY and RUN: the archive is extracted before the image has a shell, owners kept."""
+    rootfs = project.root.parent / "rootfs"
+
+    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        if info.name.endswith("srv/owned"):
+            info.uid, info.gid = 1234, 2345
+        return info
+
+    (rootfs / "srv").mkdir()
+    (rootfs / "srv" / "owned").write_text("x\n")
+    with tarfile.open(project.root / "rootfs.tar.gz", "w:gz") as archive:
+        archive.add(rootfs, arcname=".", filter=owned)
+    project.file("app.conf", "conf\n")
+    text = project.build("""FROM scratch
+ADD rootfs.tar.gz /
+COPY --chown=7:8 app.conf /etc/app.conf
+RUN echo "built with $(cat /etc/app.conf)" > /built.txt
+CMD ["cat", "/built.txt"]
+""")
+    assert "%setup" in text and "defkit_extract rootfs.tar.gz /" in text
+    assert project.run() == "built with conf\n"
+    assert project.exec("stat", "-c", "%u:%g", "/srv/owned") == "1234:2345\n"
+    assert project.exec("stat", "-c", "%u:%g", "/etc/app.conf") == "7:8\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 
 import pytest
 
@@ -260,3 +261,69 @@ def test_lint_finds_every_source_of_an_output_written_elsewhere(context: pathlib
     out = context / "out" / "app.def"
     [result] = lint_sources([Source(str(out), out.read_text(), LintConfig())])
     assert not [p for p in result.problems if p.code == "DK501"]
+
+
+# 2. FROM scratch + ADD of a root file system archive: done before the image has a shell.
+
+def section(result: Conversion, name: str, stage: int = -1) -> str:
+    return parse_text(result.text, "out.def").stages[stage].script(name)
+
+
+def test_rootfs_archive_then_copy_and_run() -> None:
+    result = convert("FROM scratch\nADD rootfs.tar.xz /\nCOPY --chown=1:2 app.conf /etc/\n"
+                     "WORKDIR /srv\nRUN make\nCOPY late.txt /late.txt\n")
+    setup = section(result, "setup")
+    assert setup.rstrip().endswith("defkit_extract rootfs.tar.xz /")
+    files = parse_text(result.text, "out.def").stages[0].sections_named("files")[0].body
+    assert "app.conf /etc/" in files and "late.txt /.defkit/6.1/late.txt" in files
+    script = post(result)
+    # --chown applied before the first RUN, by %post; later copies staged as usual.
+    assert script.index("defkit_own /etc/app.conf 1:2 ''") < script.index("mkdir -p /srv") \
+        < script.index("make") < script.index("defkit_copy /.defkit/6.1/late.txt /late.txt")
+    assert "defkit_add" not in script
+    assert subprocess.run(["sh", "-n"], input=setup.encode(), check=False).returncode == 0
+
+
+def test_rootfs_archive_without_run_has_no_post() -> None:
+    result = convert("FROM scratch\nADD rootfs.tar.gz /\nCOPY --chmod=600 key /etc/key\n"
+                     "WORKDIR /root\n")
+    assert "defkit_extract rootfs.tar.gz /" in section(result, "setup")
+    assert "%post" not in result.text
+    assert ("3:warning: --chown/--chmod cannot be applied in a stage without a shell (scratch, "
+            "no RUN)") in messages(result)
+
+
+def test_archive_extracted_in_the_build_context_seen_from_the_output() -> None:
+    result = convert("FROM scratch\nADD base/rootfs.tar /\nRUN true\n", context_root="../ctx")
+    assert "defkit_extract ../ctx/base/rootfs.tar /" in section(result, "setup")
+
+
+def test_what_setup_cannot_keep_in_docker_order_is_said() -> None:
+    result = convert("FROM busybox AS tools\nFROM scratch\nCOPY a /a\nADD rootfs.tar /\n"
+                     "COPY --from=tools /bin/busybox /bin/\nRUN true\n")
+    found = messages(result)
+    assert any(m.startswith("4:warning: ADD: extracted by %setup, which Apptainer runs before "
+                            "the %files copies of earlier steps") for m in found)
+    assert any(m.startswith("5:warning: COPY --from: copied by %files from, which Apptainer "
+                            "runs before %setup's extraction") for m in found)
+
+
+def test_add_without_unpack_and_wildcards_are_copied_not_extracted() -> None:
+    result = convert("FROM scratch\nADD --unpack=false a.tar /a.tar\nADD *.tar /all/\nRUN true\n")
+    assert "%setup" not in result.text
+    assert "a.tar /a.tar" in result.text
+
+
+def test_an_image_based_stage_still_extracts_in_post() -> None:
+    result = convert("FROM busybox\nADD rootfs.tar /opt/\n")
+    assert "%setup" not in result.text and "defkit_add /.defkit/2.1/rootfs.tar /opt/" in post(result)
+
+
+def test_add_of_a_url_from_args_is_a_download_not_a_file() -> None:
+    result = convert("FROM scratch\nARG REPO=https://example.org/a.git\nARG REF=v1\n"
+                     "ADD ${REPO}#${REF} /\n")
+    assert "%setup" not in result.text and "%files" not in result.text
+    assert ("4:warning: ADD https://example.org/a.git#v1 needs a shell to download; skipped "
+            "(scratch)") in messages(result)
+    result = convert("FROM busybox\nARG URL=https://example.org/f.txt\nADD $URL /f.txt\n")
+    assert "defkit_fetch https://example.org/f.txt /.defkit/3.1/f.txt" in post(result)
