@@ -13,7 +13,7 @@ import re
 from typing import Optional
 
 from defkit.convert import dockerignore, helpers
-from defkit.convert.emit import INDENT, indented_block
+from defkit.convert.emit import indented_block
 from defkit.convert.shell import (
     PLACEHOLDER,
     heredoc_marker,
@@ -96,8 +96,7 @@ def convert_copy(
         return
 
     post = state.plan.post
-    # (%post's lines, appended as `Script.add` writes them: none is empty.)
-    post.lines.append(f"{INDENT}# {keyword} (Dockerfile line {span.line})")
+    post.add(f"# {keyword} (Dockerfile line {span.line})")
     dest_word = shell_value(dest_shell, "post", scope)
     for heredoc in command.heredocs:
         _copy_heredoc(state, heredoc, dest_shell, owner_args)
@@ -130,7 +129,7 @@ def convert_copy(
             post.add(f"defkit_copy_all {quote(stage_dir)} {dest_word}{owner_args}")
             continue
         path = source.rstrip("/")
-        base = path[path.rfind("/") + 1 :] or "context"  # (posixpath.basename, without the call)
+        base = posixpath.basename(path) or "context"
         if base in (".", ".."):
             base = "context"
         staged = f"{stage_dir}/{base}"
@@ -141,11 +140,11 @@ def convert_copy(
         if helper == "defkit_add":
             state.need_helper("decompressor", helpers.DECOMPRESSOR_BLOCK)
             state.need_helper("add", helpers.ADD_BLOCK)
-        post.lines.append(f"{INDENT}{helper} {quote(staged)} {dest_word}{owner_args}")
+        post.add(f"{helper} {quote(staged)} {dest_word}{owner_args}")
 
 
 def _has_wildcard(path: str) -> bool:
-    """Whether `path` holds a `*`, `?` or `[` (three `in` tests: faster than a regex search)."""
+    """Whether `path` holds a `*`, `?` or `[`."""
     return "*" in path or "?" in path or "[" in path
 
 

@@ -23,15 +23,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-from defkit.convert.emit import WHITE_SPACE
 from defkit.convert.shell import PLACEHOLDER, escape_double_quoted
 from defkit.dockerfile.expand import LexOptions, process
 
 _MARK = "\x00"
 _MARKED = re.compile("\x00([av])([^\x00]*)\x00")
-# A value that can be a %arguments default and sit inside '...' in %post.
-_PLAIN_REF = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
-_SPECIAL = re.compile("[$'\"]")
+
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_@+=:,./-]+\Z")
 _TEMPLATABLE = re.compile(r"[^'\n\r{}#\x00\\]*\Z")
 
@@ -150,77 +147,23 @@ def _well_formed(text: str) -> bool:
     return _MARK not in _MARKED.sub("", text)
 
 
-def _simple_word_text(word: str) -> Optional[str]:
-    """The text of `word` if it is a simple word: with no quote, backquote or `$` other than
-    plain `$NAME`/`${NAME}` references, and either without white space (`str.isspace`) or
-    inside one pair of double quotes (the text is then what is between them); else None.
-
-    (String tests rather than one regular expression, which takes alternatives character by
-    character, several times slower. Every `$` starts a plain reference exactly when there are
-    as many `_PLAIN_REF` matches as `$`: each match holds one `$`.)"""
-    if len(word) > 1 and word[0] == '"' and word[-1] == '"':
-        text = word[1:-1]
-    elif WHITE_SPACE.search(word) is None:
-        text = word
-    else:
-        return None
-    if '"' in text or "'" in text or "`" in text:
-        return None
-    dollars = text.count("$")
-    if dollars and len(_PLAIN_REF.findall(text)) != dollars:
-        return None
-    return text
-
-
 def expand_word(word: str, scope: Scope, escape: str, *, shell: bool = False) -> str:
     """`word` after BuildKit's processing, with markers for late-bound values.
 
     Modifiers such as `${X%.*}` cannot work on a marker; the word is then expanded with the
     conversion-time values instead."""
-    if "$" not in word and "'" not in word and '"' not in word and escape not in word:
-        return word  # nothing to substitute or unquote (the common case; `in` beats a regex)
-    inner = _simple_word_text(word) if escape not in word else None
-    if inner is not None:
-        return _substitute(inner, scope, shell)
-    return _lexed(word, scope, escape, shell)
-
-
-def expand_views(word: str, scope: Scope, escape: str) -> tuple[str, str]:
-    """`expand_word` of `word` in both views: (value, shell), with the word read once."""
-    if "$" not in word:
-        # Nothing is looked up, so the shell view is the same text.
-        value = expand_word(word, scope, escape)
-        return value, value
-    inner = _simple_word_text(word) if escape not in word else None
-    if inner is not None:
-        return _substitute(inner, scope, False), _substitute(inner, scope, True)
-    return _lexed(word, scope, escape, False), _lexed(word, scope, escape, True)
-
-
-def _substitute(inner: str, scope: Scope, shell: bool) -> str:
-    """`expand_word` of a word whose text is `inner` (see `_simple_word_text`): only plain $NAME /
-    ${NAME} references, optionally inside one pair of double quotes, replaced: the same result
-    as BuildKit's lexer, without running it."""
-    if "$" not in inner:
-        return inner  # (no reference: `sub` would give the text back as it is)
-
-    def lookup(match: re.Match[str]) -> str:
-        return scope.lookup(match.group(1) or match.group(2), shell) or ""
-
-    return _PLAIN_REF.sub(lookup, inner)
-
-
-def _lexed(word: str, scope: Scope, escape: str, shell: bool) -> str:
-    """`expand_word` of any word, by BuildKit's lexer."""
     result = process(word, scope.view(shell), LexOptions(escape=escape)).result
     if not _well_formed(result):
         result = process(word, scope.literal_values(), LexOptions(escape=escape)).result
     return result
 
 
+def expand_views(word: str, scope: Scope, escape: str) -> tuple[str, str]:
+    """`expand_word` of `word` in both views: (value, shell)."""
+    return expand_word(word, scope, escape), expand_word(word, scope, escape, shell=True)
+
+
 def expand_words(text: str, scope: Scope, escape: str) -> list[str]:
-    if not _SPECIAL.search(text) and escape not in text:
-        return text.split()
     words = list(process(text, scope.view(False), LexOptions(escape=escape)).words)
     if not all(_well_formed(word) for word in words):
         words = list(process(text, scope.literal_values(), LexOptions(escape=escape)).words)
@@ -232,8 +175,6 @@ _REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 def unset_args(word: str, scope: Scope) -> list[str]:
     """ARGs that `word` refers to which were declared without a value (they expand to "")."""
-    if "$" not in word:
-        return []  # no reference (the common case)
     names = []
     for name in _REFERENCE.findall(word):
         if name in scope.args and scope.args[name] is None and name not in scope.env:
@@ -315,7 +256,7 @@ def shell_value(value: str, target: str, scope: Scope, *, literal: bool = False)
     position = 0
     for match in _MARKED.finditer(value):
         start = match.start()
-        if start > position:  # (`_escape_double` of "" is "")
+        if start > position:
             out.append(_escape_double(value[position:start]))
         kind, name = match.groups()
         if kind == "a" and target != "post":
