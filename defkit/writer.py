@@ -1,17 +1,21 @@
-"""`defkit fmt`: a canonical layout for definition files that never changes what they mean.
+"""The one .def writer: how header, section, %labels, %arguments and %files lines are written,
+and `defkit fmt`, a canonical layout for definition files that never changes what they mean.
 
-Header keys get their usual spelling and `Key: value` spacing, sections are separated by one
-blank line, trailing white space goes where no shell sees it, `%labels` and `%files` columns are
-aligned, and the file ends with one newline. Script bodies are otherwise kept verbatim
-(indentation, comments, heredocs).
+`defkit fmt`: header keys get their usual spelling and `Key: value` spacing, sections are
+separated by one blank line, trailing white space goes where no shell sees it, `%labels` and
+`%files` columns are aligned, and the file ends with one newline. Script bodies are otherwise
+kept verbatim (indentation, comments, heredocs). The converter writes its .def files with the
+line writers below (`defkit.convert.emit`).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from defkit.gotext import trim_space
-from defkit.model import DefFile, Section, Stage
-from defkit.sections import FILE_TOKEN, split_label
-from defkit.shell_scan import strippable_lines
+
+if TYPE_CHECKING:
+    from defkit.model import DefFile, Section, Stage
 
 KEY_SPELLING = {
     "bootstrap": "Bootstrap",
@@ -40,6 +44,32 @@ KEY_SPELLING = {
     "buildargs": "BuildArgs",
 }
 INDENT = "    "
+
+
+def header_line(key: str, value: str) -> str:
+    return f"{key}: {value}" if value else f"{key}:"
+
+
+def label_line(key: str, value: str) -> str:
+    """A %labels line: Apptainer splits it at the first space."""
+    return f"{INDENT}{key} {value}"
+
+
+def argument_line(name: str, value: str) -> str:
+    """A %arguments line: Apptainer splits it at the first `=`."""
+    return f"{INDENT}{name}={value}"
+
+
+def files_word(path: str) -> str:
+    """A %files token: bare unless it has white space or starts a comment (`#`); Apptainer's
+    only quoting is "..."."""
+    if not path or any(char.isspace() for char in path) or path.startswith("#"):
+        return f'"{path}"'
+    return path
+
+
+def files_line(source: str, destination: str) -> str:
+    return f"{INDENT}{files_word(source)} {files_word(destination)}"
 
 
 def key_spelling(key: str) -> str:
@@ -118,6 +148,8 @@ def _format_section(section: Section) -> str:
     elif section.name in ("help", "apphelp", "arguments", "applabels", "appfiles"):
         body_lines = _rstrip_all(body_lines)
     elif _runs_under_shell(section):
+        from defkit.shell_scan import strippable_lines
+
         safe = strippable_lines(section.body)
         body_lines = [
             line.rstrip(" \t") if index in safe else line for index, line in enumerate(body_lines)
@@ -137,6 +169,8 @@ def _runs_under_shell(section: Section) -> bool:
 
 
 def _label_columns(text: str) -> tuple[str, str] | None:
+    from defkit.sections import split_label
+
     key, value = split_label(text)
     if "\t" in key or not value:
         return None
@@ -144,6 +178,8 @@ def _label_columns(text: str) -> tuple[str, str] | None:
 
 
 def _file_columns(text: str) -> tuple[str, str] | None:
+    from defkit.sections import FILE_TOKEN
+
     tokens = FILE_TOKEN.findall(text)
     if len(tokens) != 2 or "'" in text:
         return None

@@ -85,8 +85,8 @@ def convert_dockerfile(
     `dockerignore` is the text of the build context's .dockerignore, if it has one.
     `context_root` is the build context as %files sources name it: relative to the directory
     the .def will be built from (its own, for `defkit build`), "" when that is the context. With
-    `verify` (what `defkit convert` does), the output is read back with the .def parser's line
-    rules and must give the stages and sections it was written from (`emit.check_rendered`; a
+    `verify` (what `defkit convert` does), the output is read back by defkit's .def parser and
+    must give the stages, sections and entries it was written from (`emit.check_rendered`; a
     failure is a converter bug, raised as AssertionError)."""
     dockerfile = parse(text, path)
     return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,

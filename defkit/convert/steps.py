@@ -7,7 +7,6 @@ import posixpath
 from typing import Optional
 
 from defkit.convert.copying import convert_copy
-from defkit.convert.emit import WHITE_SPACE
 from defkit.convert.run import convert_run
 from defkit.convert.runscript import shell_form
 from defkit.convert.shell import PLACEHOLDER, defuse_placeholders, double_quote, quote
@@ -236,7 +235,7 @@ def _label(state: StageState, instruction: Instruction, raw_key: str, raw_value:
     note_base_image_names(ctx, instruction.span, "LABEL", expanded_key + expanded, LEFT_EMPTY)
     key = plain_value(expanded_key, state.scope)
     value = plain_value(expanded, state.scope)
-    if not key or WHITE_SPACE.search(key):
+    if not key or any(char.isspace() for char in key):
         ctx.notes.warn(instruction.span, f"LABEL key {key!r} contains spaces; Apptainer labels "
                        "cannot hold it, skipped")
         return
