@@ -10,7 +10,6 @@ from typing import Optional
 
 import click
 
-from defkit.atomic import write_text
 from defkit.errors import DefkitError, UsageError
 
 _DEF_NAME = re.compile(r"(\.def$|^(singularity|apptainer)(\.|$))", re.IGNORECASE)
@@ -46,6 +45,9 @@ def guess_source_format(path: str, text: str) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="Show warnings only, not info notes.")
 @click.option("--json-report", is_flag=True,
               help="Report notes as one JSON object on standard error.")
+@click.option("--check", is_flag=True,
+              help="Read the .def written back with defkit's parser and check that it holds "
+              "what was converted (a converter self-check; the tests run it on every case).")
 def convert(
     file: str,
     to: Optional[str],
@@ -56,13 +58,12 @@ def convert(
     context: Optional[str],
     quiet: bool,
     json_report: bool,
+    check: bool,
 ) -> int:
     """Convert a Dockerfile to an Apptainer definition file (or a .def to a Dockerfile).
 
     FILE may be `-` for standard input. Exit 0 on success (notes on standard error), 1 when the
     input cannot be parsed or converted, 2 for usage errors."""
-    from defkit.convert import convert_deffile, convert_dockerfile
-
     path = "<stdin>" if file == "-" else file
     text = _read(file)
     source = guess_source_format(file, text)
@@ -77,15 +78,19 @@ def convert(
         args[key] = value
     try:
         if source == "dockerfile":
+            from defkit.convert.from_dockerfile import convert_dockerfile
+
             ignore = read_dockerignore(file, context)
             root = context_root(file, context, output)
             result = convert_dockerfile(text, path, build_args=args, target=target, arch=arch,
-                                        dockerignore=ignore, context_root=root)
+                                        dockerignore=ignore, context_root=root, verify=check)
         else:
             if args or target or arch or context:
                 raise UsageError(
                     "--build-arg, --target, --arch and --context apply to Dockerfiles only"
                 )
+            from defkit.convert.to_dockerfile import convert_deffile
+
             result = convert_deffile(text, path)
     except DefkitError as exc:
         if exc.path is None:
@@ -112,6 +117,8 @@ def convert(
     if output is None or output == "-":
         click.echo(result.text, nl=False)
     else:
+        from defkit.atomic import write_text
+
         write_text(output, result.text)
     return 0
 

@@ -68,6 +68,8 @@ def note_base_image_names(ctx: Context, span: Span, what: str, value: str, outco
 
 @dataclass
 class StageState:
+    """What the converter knows about the stage it is converting, and what it wrote."""
+
     plan: StagePlan
     scope: Scope
     workdir: Optional[str] = None  # shell view (markers), None: not set by the Dockerfile

@@ -62,6 +62,8 @@ class KeyValue:
 
 @dataclass(frozen=True)
 class FromCommand:
+    """FROM image [AS name], with its --platform flag."""
+
     image: str  # as written; may contain $ARG references (expand with the global ARG scope)
     stage_name: Optional[str]  # `AS name`, lower-cased as BuildKit does; None if absent
     platform: Optional[str]  # value of --platform, as written
@@ -69,17 +71,23 @@ class FromCommand:
 
 @dataclass(frozen=True)
 class EnvCommand:
+    """ENV key=value pairs (or the legacy `ENV key value`)."""
+
     pairs: tuple[KeyValue, ...]  # both `ENV k v` (legacy) and `ENV k=v k2=v2`
     legacy: bool  # `ENV k v w` form: the value is the rest of the line, verbatim
 
 
 @dataclass(frozen=True)
 class ArgCommand:
+    """ARG name[=default] pairs."""
+
     pairs: tuple[KeyValue, ...]
 
 
 @dataclass(frozen=True)
 class LabelCommand:
+    """LABEL key=value pairs."""
+
     pairs: tuple[KeyValue, ...]
 
 
@@ -146,21 +154,29 @@ class CommandLine:
 
 @dataclass(frozen=True)
 class WorkdirCommand:
+    """WORKDIR path."""
+
     path: str
 
 
 @dataclass(frozen=True)
 class UserCommand:
+    """USER user[:group]."""
+
     user: str  # "name", "uid", "name:group" ...
 
 
 @dataclass(frozen=True)
 class ExposeCommand:
+    """EXPOSE port[/protocol] words."""
+
     ports: tuple[str, ...]  # "80", "53/udp", "${PORT}"
 
 
 @dataclass(frozen=True)
 class VolumeCommand:
+    """VOLUME paths (JSON or words)."""
+
     paths: tuple[str, ...]
 
 
@@ -179,16 +195,22 @@ class HealthcheckCommand:
 
 @dataclass(frozen=True)
 class OnbuildCommand:
+    """ONBUILD and the instruction it defers."""
+
     instruction: Instruction  # the nested trigger instruction
 
 
 @dataclass(frozen=True)
 class StopsignalCommand:
+    """STOPSIGNAL signal."""
+
     signal: str
 
 
 @dataclass(frozen=True)
 class MaintainerCommand:
+    """MAINTAINER name (deprecated in favour of a label)."""
+
     name: str
 
 
@@ -213,6 +235,8 @@ Command = Union[
 
 @dataclass(frozen=True)
 class Instruction:
+    """One instruction: its raw BuildKit-parser view and its typed `command`."""
+
     keyword: str  # upper case ("RUN"), whatever case was written
     original: str  # logical source line (continuations joined, inner comments dropped)
     args: tuple[str, ...]  # BuildKit parser node values after the keyword (see module docstring)
@@ -261,6 +285,8 @@ class ParseWarning:
 
 @dataclass(frozen=True)
 class Dockerfile:
+    """A parsed Dockerfile: its instructions, stages and global ARGs."""
+
     path: str
     directives: dict[str, str]  # parser directives by lower-cased name: "syntax", "escape", ...
     escape: str  # "\\" or "`"

@@ -62,6 +62,8 @@ class LexOptions:
 
 @dataclass(frozen=True)
 class Expansion:
+    """What the lexer made of a word: the text, its words, the names used and unset."""
+
     result: str  # the processed word, inner spaces kept
     words: tuple[str, ...]  # the same text split into words after substitution
     used: frozenset[str]  # variable names found in env

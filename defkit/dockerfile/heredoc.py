@@ -23,6 +23,8 @@ _QUOTES_KEPT = LexOptions(raw_quotes=True, skip_unset=True)
 
 @dataclass(frozen=True)
 class Marker:
+    """A here-document a line opens: its delimiter, file descriptor and options."""
+
     name: str
     file_descriptor: int
     expand: bool

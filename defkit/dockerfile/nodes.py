@@ -29,6 +29,8 @@ class NodeError(ValueError):
 
 @dataclass(frozen=True)
 class Node:
+    """A line as BuildKit's parser reads it (its AST node)."""
+
     keyword: str  # as written
     original: str  # the logical line
     flags: tuple[str, ...]  # "--name=value" as extracted (quotes removed)

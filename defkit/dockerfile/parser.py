@@ -17,10 +17,10 @@ instructions or flags: `command` is None), which is what BuildKit's parser tests
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional, Union
 
 from defkit.dockerfile.ast import (
@@ -50,8 +50,9 @@ _HEREDOC_KEYWORDS = ("add", "copy", "run")
 _NumberedLines = Iterator[tuple[int, str]]
 
 
-def parse_file(path: Union[str, Path], *, strict: bool = True) -> Dockerfile:
-    data = Path(path).read_bytes()
+def parse_file(path: Union[str, os.PathLike[str]], *, strict: bool = True) -> Dockerfile:
+    with open(path, "rb") as stream:
+        data = stream.read()
     return parse(data.decode("utf-8", errors="surrogateescape"), str(path), strict=strict)
 
 
