@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Optional
 
 from defkit.convert import dockerignore as ignore_patterns
-from defkit.convert.emit import Script, StagePlan, render_def
+from defkit.convert.emit import Script, StagePlan, oversized_sections, render_def
 from defkit.convert.notes import Conversion, ConvertError, NoteSink
 from defkit.convert.runscript import build_runscript
 from defkit.convert.shell import PLACEHOLDER, double_quote
@@ -199,6 +199,9 @@ def convert_parsed(
                  else "the build context")
         preamble.append(f"Build context files are named relative to {where}: build from there.")
     text = render_def(plans, preamble, check=verify)
+    for name, line, size in oversized_sections(plans):
+        notes.warn(None, f"stage {name}: {line} is {size // 1024} KiB, more than the 64 KiB "
+                   "Apptainer reads in one section: it cannot build this .def as it is")
     return Conversion(text, notes.sorted(), "dockerfile", "def", tuple(p.name for p in plans))
 
 

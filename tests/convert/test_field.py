@@ -327,3 +327,10 @@ def test_add_of_a_url_from_args_is_a_download_not_a_file() -> None:
             "(scratch)") in messages(result)
     result = convert("FROM busybox\nARG URL=https://example.org/f.txt\nADD $URL /f.txt\n")
     assert "defkit_fetch https://example.org/f.txt /.defkit/3.1/f.txt" in post(result)
+
+
+def test_a_section_over_apptainers_64_kib_is_said_and_still_checked() -> None:
+    dockerfile = "FROM busybox\n" + "".join(f"RUN echo {i} {'x' * 2000}\n" for i in range(40))
+    result = convert_dockerfile(dockerfile, "Dockerfile")  # (its self-check runs)
+    assert any("stage-0: %post is" in m and "more than the 64 KiB Apptainer reads" in m
+               for m in messages(result))
