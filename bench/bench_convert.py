@@ -74,9 +74,16 @@ def commands(path: pathlib.Path) -> dict[str, list[str]]:
     return {"defkit": [defkit, "convert", str(path)], "spython": [spython, "recipe", str(path)]}
 
 
+# The commands run as after `pip install`, with their modules' bytecode cached: a
+# PYTHONDONTWRITEBYTECODE in this environment would have every run compile defkit's sources
+# (an installed spython has its .pyc files from the install).
+ENVIRON = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def wall_time(argv: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+                   env=ENVIRON)
     return time.perf_counter() - start
 
 
@@ -84,7 +91,7 @@ def import_total(argv: list[str]) -> tuple[float, str]:
     """The command's `python -X importtime` total (its own script run by this interpreter) and
     its three costliest top-level imports."""
     done = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, env=ENVIRON)
     total = 0
     top: list[tuple[int, str]] = []
     for line in done.stderr.splitlines():
@@ -101,7 +108,7 @@ def import_total(argv: list[str]) -> tuple[float, str]:
 def whole_commands(path: pathlib.Path) -> None:
     argvs = commands(path)
     times: dict[str, list[float]] = {name: [] for name in argvs}
-    for argv in argvs.values():  # warm the file system caches once
+    for argv in argvs.values():  # warm the file system and bytecode caches once
         wall_time(argv)
     for _ in range(COMMAND_RUNS):
         for name, argv in argvs.items():
