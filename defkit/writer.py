@@ -10,6 +10,7 @@ line writers below (`defkit.convert.emit`).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from defkit.gotext import trim_space
@@ -44,6 +45,7 @@ KEY_SPELLING = {
     "buildargs": "BuildArgs",
 }
 INDENT = "    "
+_WHITE_SPACE = re.compile(r"\s")  # str.isspace's characters
 
 
 def header_line(key: str, value: str) -> str:
@@ -63,7 +65,7 @@ def argument_line(name: str, value: str) -> str:
 def files_word(path: str) -> str:
     """A %files token: bare unless it has white space or starts a comment (`#`); Apptainer's
     only quoting is "..."."""
-    if not path or any(char.isspace() for char in path) or path.startswith("#"):
+    if not path or _WHITE_SPACE.search(path) or path.startswith("#"):
         return f'"{path}"'
     return path
 

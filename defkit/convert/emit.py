@@ -168,12 +168,14 @@ def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = Fa
     return text
 
 
-def oversized_sections(stages: list[StagePlan]) -> list[tuple[str, str, int]]:
-    """(stage, section line, size in bytes) of each section longer than Apptainer reads: at
-    most 64 KiB per section, the next section line included."""
+def oversized_sections(stages: list[StagePlan], text: str) -> list[tuple[str, str, int]]:
+    """(stage, section line, size in bytes) of each section of `text` (written from `stages`)
+    longer than Apptainer reads: at most 64 KiB per section, the next section line included."""
     from defkit.scanner import MAX_TOKEN_SIZE
 
-    found = []
+    found: list[tuple[str, str, int]] = []
+    if len(text.encode()) <= MAX_TOKEN_SIZE:
+        return found  # no part of the text can be longer than the whole
     for stage in stages:
         sections = stage.sections()
         following = [line for line, _body in sections[1:]] + ["Bootstrap: x"]

@@ -199,7 +199,7 @@ def convert_parsed(
                  else "the build context")
         preamble.append(f"Build context files are named relative to {where}: build from there.")
     text = render_def(plans, preamble, check=verify)
-    for name, line, size in oversized_sections(plans):
+    for name, line, size in oversized_sections(plans, text):
         notes.warn(None, f"stage {name}: {line} is {size // 1024} KiB, more than the 64 KiB "
                    "Apptainer reads in one section: it cannot build this .def as it is")
     return Conversion(text, notes.sorted(), "dockerfile", "def", tuple(p.name for p in plans))
