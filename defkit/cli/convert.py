@@ -149,33 +149,20 @@ def read_dockerignore(file: str, context: Optional[str]) -> Optional[str]:
         candidates.append(file + ".dockerignore")
     candidates.append(os.path.join(context_directory(file, context), ".dockerignore"))
     for candidate in candidates:
-        # (os.access tells "no such file" without raising; os.path.isfile raises and catches
-        # an exception inside, which takes longer than the system call: the common case, no
-        # .dockerignore, is settled by the first test.)
-        if os.access(candidate, os.F_OK) and os.path.isfile(candidate):
+        if os.path.isfile(candidate):
             with open(candidate, encoding="utf-8", errors="replace") as stream:
                 return stream.read()
     return None
 
 
-def _read_bytes(file: str) -> bytes:
-    """The whole file, read from its descriptor: a Dockerfile is read once, in one go, and
-    `open()`'s buffered stream around the descriptor would take as long as the read itself."""
-    descriptor = os.open(file, os.O_RDONLY)
-    try:
-        chunks: list[bytes] = []
-        while True:
-            chunk = os.read(descriptor, 1 << 20)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-    finally:
-        os.close(descriptor)
+def _read_file(file: str) -> bytes:
+    with open(file, "rb") as stream:
+        return stream.read()
 
 
 def _read(file: str) -> str:
     try:
-        data = sys.stdin.buffer.read() if file == "-" else _read_bytes(file)
+        data = sys.stdin.buffer.read() if file == "-" else _read_file(file)
     except FileNotFoundError:
         raise UsageError(f"{file}: no such file") from None
     except OSError as exc:

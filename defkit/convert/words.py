@@ -199,10 +199,6 @@ def base_image_names(value: str) -> list[str]:
     return [name for kind, name in marked_names(value) if kind == "v"]
 
 
-def has_markers(value: str) -> bool:
-    return _MARK in value
-
-
 def has_arg_markers(value: str) -> bool:
     """Whether `value` may hold an ARG's marker (true for each that does): only those are
     written differently for "post" and "env" by `shell_value`."""

@@ -33,7 +33,7 @@ from defkit.dockerfile.ast import (
     WorkdirCommand,
 )
 from defkit.dockerfile.heredoc import parse_marker
-from defkit.dockerfile.nodes import Node, go_quote
+from defkit.dockerfile.nodes import go_quote
 
 _BOOL, _STRING, _STRINGS = "bool", "string", "strings"
 _VALID_STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
@@ -107,14 +107,6 @@ class _Flags:
     def boolean(self, name: str) -> Optional[bool]:
         value = self.string(name)
         return None if value is None else value == "true"
-
-
-def build_command(node: Node, heredocs: tuple[Heredoc, ...]) -> Optional[Command]:
-    """The typed command for a node; None for an unknown keyword. Raises CommandError."""
-    builder = BUILDERS.get(node.keyword.lower())
-    if builder is None:
-        return None
-    return builder(node.keyword, node.args, node.json_form, split_flags(node.flags), heredocs)
 
 
 def _no_flags(flags: tuple[Flag, ...]) -> None:

@@ -349,14 +349,12 @@ def _json_depth(text: str) -> Optional[int]:
 def _parse_maybe_json(rest: str, escape: str) -> tuple[list[str], bool]:
     if not rest:
         return [], False
-    if "[" not in rest:
-        return [rest], False  # what _parse_json's first test gives, without the call
     value = _parse_json(rest)
     return ([rest], False) if value is None else (value, True)
 
 
 def _parse_maybe_json_to_list(rest: str, escape: str) -> tuple[list[str], bool]:
-    value = _parse_json(rest) if "[" in rest else None  # None: _parse_json's first test
+    value = _parse_json(rest)
     return _parse_whitespace_delimited(rest, escape) if value is None else (value, True)
 
 
