@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -97,6 +96,8 @@ def convert(
             exc.path = path
         raise
     if json_report:
+        import json
+
         report = {
             "input": path,
             "output": output or "-",
