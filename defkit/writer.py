@@ -1,14 +1,17 @@
-"""`defkit fmt`: a canonical layout for definition files that never changes what they mean.
+"""The one .def writer: how header, section, %labels, %arguments and %files lines are written,
+and `defkit fmt`, a canonical layout for definition files that never changes what they mean.
 
-Header keys get their usual spelling and `Key: value` spacing, sections are separated by one
-blank line, trailing white space goes where no shell sees it, `%labels` and `%files` columns are
-aligned, and the file ends with one newline. Script bodies are otherwise kept verbatim
-(indentation, comments, heredocs).
+`defkit fmt`: header keys get their usual spelling and `Key: value` spacing, sections are
+separated by one blank line, trailing white space goes where no shell sees it, `%labels` and
+`%files` columns are aligned, and the file ends with one newline. Script bodies are otherwise
+kept verbatim (indentation, comments, heredocs). The converter writes its .def files with the
+line writers below (`defkit.convert.emit`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,6 +49,33 @@ KEY_SPELLING = {
 INDENT = "    "
 # Sections whose body is text, not code: kept as written, `#` lines included.
 _TEXT_SECTIONS = ("help", "apphelp", "arguments", "applabels", "appfiles")
+_WHITE_SPACE = re.compile(r"\s")  # str.isspace's characters
+
+
+def header_line(key: str, value: str) -> str:
+    return f"{key}: {value}" if value else f"{key}:"
+
+
+def label_line(key: str, value: str) -> str:
+    """A %labels line: Apptainer splits it at the first space."""
+    return f"{INDENT}{key} {value}"
+
+
+def argument_line(name: str, value: str) -> str:
+    """A %arguments line: Apptainer splits it at the first `=`."""
+    return f"{INDENT}{name}={value}"
+
+
+def files_word(path: str) -> str:
+    """A %files token: bare unless it has white space or starts a comment (`#`); Apptainer's
+    only quoting is "..."."""
+    if not path or _WHITE_SPACE.search(path) or path.startswith("#"):
+        return f'"{path}"'
+    return path
+
+
+def files_line(source: str, destination: str) -> str:
+    return f"{INDENT}{files_word(source)} {files_word(destination)}"
 
 
 def key_spelling(key: str) -> str:
