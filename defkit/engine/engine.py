@@ -57,10 +57,10 @@ class BuildResult:
 
 def default_mode(fakeroot: bool) -> tuple[Mode, Optional[str]]:
     """The mode of a build and, when it was chosen for the user, a notice saying so."""
-    from defkit.engine.sandbox import fakeroot_available, subid_ranges
-
     if os.geteuid() == 0 and not fakeroot:
         return "root", None
+    from defkit.engine.sandbox import fakeroot_available, subid_ranges
+
     if subid_ranges() is not None:
         # Always said, so the log tells a subuid-mapped build from a root-mapped one.
         reason = "--fakeroot" if fakeroot else "not running as root: building with --fakeroot"
@@ -206,7 +206,6 @@ def build(
         notice = None
     if source_date_epoch is None:
         source_date_epoch = reproducible.source_date_epoch(def_path, runner=runner)
-    from defkit.engine.layout_meta import build_arg_labels
     from defkit.sif.arch import host_arch
 
     arch = arch or host_arch()
@@ -272,6 +271,8 @@ def build(
         # Next to the sandbox, so the finished tree is renamed into place, never copied (a copy
         # across filesystems would lose ownership and hard links).
         workdir = os.path.dirname(target)
+    from defkit.engine.layout_meta import build_arg_labels
+
     existing = _identity(target)
     reclaim_dead_work(workdir)
     base = tempfile.mkdtemp(prefix=WORK_PREFIX, dir=workdir)
