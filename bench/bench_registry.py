@@ -103,8 +103,12 @@ def _alternating(rounds: int, first: Callable[[int], float], second: Callable[[i
 def _child(argv: list[str]) -> tuple[float, int]:
     """Seconds and peak memory (max RSS, KiB) of a command, measured by GNU time (a forked
     child's own max RSS would include the parent's pages until it execs)."""
+    # Installed packages have their bytecode cached; this environment may switch that off
+    # (PYTHONDONTWRITEBYTECODE), which would time Python's compiler in every `defkit` command.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     started = time.monotonic()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], capture_output=True, text=True)
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], capture_output=True, text=True,
+                          env=env)
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise RuntimeError(f"{argv[:4]} failed: {done.stderr[-300:]}")
