@@ -171,6 +171,7 @@ def build(
     source_date_epoch: Optional[int] = None,
     cache: Optional[CacheOptions] = None,
     base_digests: Optional[Mapping[str, str]] = None,
+    context_dir: Optional[str] = None,
     progress: ProgressCallback = ignore_event,
     runner: Runner = run,
 ) -> BuildResult:
@@ -182,7 +183,10 @@ def build(
     as `org.defkit.build-arg.NAME` labels. No build arg value is shown in events or errors.
 
     With `cache`, a SIF build is keyed (defkit.cache.key): a hit places the cached image at the
-    output; a miss builds, then stores. Sandbox builds are not cached."""
+    output; a miss builds, then stores. Sandbox builds are not cached.
+
+    `context_dir`: where relative `%files` sources and local `From:` paths are found (default:
+    the def file's directory; a converted Dockerfile's build context)."""
     started = time.monotonic()
     def_path, target = checked_target(def_path, output, sandbox, force=force)
     parent = os.path.dirname(target)
@@ -217,7 +221,7 @@ def build(
                               secrets=secret_names(args, secret_args), arch=arch, mode=mode,
                               sections=tuple(sections) or ("all",), notest=notest,
                               source_date_epoch=source_date_epoch, force=force, options=cache,
-                              insecure=insecure, runner=runner)
+                              insecure=insecure, runner=runner, context_dir=context_dir)
         except DefkitError as exc:
             redactor.error(exc)
             raise
@@ -261,7 +265,7 @@ def build(
                           warn_unused_build_args=warn_unused_build_args, sections=sections,
                           notest=notest, force=force, insecure=insecure, workdir=workdir,
                           source_date_epoch=source_date_epoch, base_digests=key.base_digests,
-                          progress=relay, runner=runner)
+                          context_dir=context_dir, progress=relay, runner=runner)
             flush()
             claim.store_output(target, cache)
             for event in finished:
@@ -280,7 +284,7 @@ def build(
     try:
         ctx = BuildContext(
             def_path=def_path,
-            def_dir=os.path.dirname(def_path),
+            def_dir=context_dir or os.path.dirname(def_path),
             build_dir=base,
             mode=mode,
             arch=arch,

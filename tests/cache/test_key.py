@@ -259,3 +259,25 @@ def test_mksquashfs_version_is_run_once_per_binary(tmp_path: pathlib.Path) -> No
     finally:
         os.environ["PATH"] = old_path
     assert len(calls) == 2
+
+
+def test_a_dockerfile_base_is_keyed_by_its_context_and_dockerfile(tmp_path: pathlib.Path) -> None:
+    """`Bootstrap: dockerfile`: the context's files and the Dockerfile are the base's identity."""
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY a.txt /a.txt\n")
+    (context / "a.txt").write_text("one\n")
+    def_path = tmp_path / "image.def"
+    def_path.write_text("Bootstrap: dockerfile\nFrom: ctx\n")
+    first = compute_key(_inputs(def_path, build_args={})).key
+    assert compute_key(_inputs(def_path, build_args={})).key == first
+    (context / "a.txt").write_text("two\n")
+    second = compute_key(_inputs(def_path, build_args={})).key
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY a.txt /b.txt\n")
+    third = compute_key(_inputs(def_path, build_args={})).key
+    assert len({first, second, third}) == 3
+    # A Dockerfile build's context directory stands in for the def file's directory.
+    moved = tmp_path / "elsewhere" / "image.def"
+    moved.parent.mkdir()
+    moved.write_text("Bootstrap: dockerfile\nFrom: ctx\n")
+    assert compute_key(_inputs(moved, build_args={}, context_dir=str(tmp_path))).key == third

@@ -39,6 +39,8 @@ AGENTS: dict[str, str] = {
     "docker": "docker",
     "library": "library",
     "oras": "oras",
+    "buildkit": "dockerfile",
+    "dockerfile": "dockerfile",
     # Known to Apptainer, not (yet) to defkit's native engine: `check` says what to use instead.
     "docker-daemon": "unsupported",
     "shub": "unsupported",
@@ -47,8 +49,6 @@ AGENTS: dict[str, str] = {
     "zypper": "unsupported",
     "arch": "unsupported",
     "busybox": "unsupported",
-    "buildkit": "unsupported",
-    "dockerfile": "unsupported",
 }
 
 
