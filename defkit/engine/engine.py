@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
-from defkit.engine import reproducible, safepath, steps
+from defkit.engine import reproducible, safepath
 from defkit.engine.context import (
     BuildContext,
     BuildFinished,
@@ -44,6 +44,7 @@ from defkit.runner import Runner, run
 if TYPE_CHECKING:
     from defkit.cache.hook import CacheOptions
     from defkit.cache.key import CacheKey
+    from defkit.engine import steps
 
 
 @dataclass(frozen=True)
@@ -491,6 +492,8 @@ def _target(def_path: str, output: Optional[str], sandbox: Optional[str]) -> str
 
 def _run_stages(deffile: DefFile, definition: str, ctx: BuildContext, target: str,
                 to_sandbox: bool) -> int:
+    from defkit.engine import steps  # the stages' machinery: not needed on a cache hit
+
     rootfses: dict[int, str] = {}
     total = len(deffile.stages)
     last_result = None
