@@ -31,9 +31,11 @@ FRONTEND = "dockerfile.v0"
 
 
 def is_dockerfile(path: str) -> bool:
-    """True when `path` names a Dockerfile by its name (as `docker build -f` users name them)."""
+    """True when `path` names a Dockerfile by its name (as `docker build -f` users name them);
+    a directory (a sandbox to build from) never is."""
     name = os.path.basename(path)
-    return bool(_DOCKERFILE_NAME.search(name)) and not name.lower().endswith(".def")
+    return (bool(_DOCKERFILE_NAME.search(name)) and not name.lower().endswith(".def")
+            and not os.path.isdir(path))
 
 
 def default_output(dockerfile: str) -> str:

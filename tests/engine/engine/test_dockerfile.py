@@ -116,3 +116,17 @@ def test_dockerfile_errors_are_one_line(tmp_path: pathlib.Path) -> None:
     assert not list(tmp_path.glob("*.sif"))
     missing = defkit("build", str(tmp_path / "nope" / "Dockerfile"), cache=tmp_path / "cache")
     assert missing.returncode != 0 and "no such file" in missing.stderr, missing.stderr
+
+
+def test_which_sources_are_dockerfiles(tmp_path: pathlib.Path) -> None:
+    from defkit.engine.dockerfile import default_output, is_dockerfile
+
+    for name in ("Dockerfile", "app.Dockerfile", "Dockerfile.dev", "Containerfile"):
+        assert is_dockerfile(str(tmp_path / name)), name
+    (tmp_path / "dockerfiles").mkdir()  # a sandbox directory named so
+    for name in ("image.def", "Dockerfile.def", "dockerfiles", "app.sif"):
+        assert not is_dockerfile(str(tmp_path / name)), name
+    assert default_output(str(tmp_path / "app" / "Dockerfile")) == str(tmp_path / "app" /
+                                                                      "app.sif")
+    assert default_output(str(tmp_path / "web.Dockerfile")) == str(tmp_path / "web.sif")
+    assert default_output(str(tmp_path / "Dockerfile.dev")) == str(tmp_path / "dev.sif")
