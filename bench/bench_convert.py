@@ -52,8 +52,9 @@ def corpus() -> list[pathlib.Path]:
 
 def run_defkit(files: list[pathlib.Path], verify: bool = True) -> tuple[float, int]:
     """`defkit convert FILE` for each file, minus start-up and printing."""
-    from defkit.cli.convert import _read, read_dockerignore
+    from defkit.cli.convert import _read
     from defkit.convert import convert_dockerfile
+    from defkit.convert.dockerignore import read_dockerignore
     from defkit.errors import DefkitError
 
     converted = 0
@@ -61,8 +62,8 @@ def run_defkit(files: list[pathlib.Path], verify: bool = True) -> tuple[float, i
     for path in files:
         name = str(path)
         try:
-            convert_dockerfile(_read(name), name, dockerignore=read_dockerignore(name, None),
-                               verify=verify)
+            ignore = read_dockerignore(name, os.path.dirname(name))
+            convert_dockerfile(_read(name), name, dockerignore=ignore, verify=verify)
             converted += 1
         except DefkitError:
             pass

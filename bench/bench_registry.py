@@ -56,7 +56,7 @@ def _layers(total_mib: int, count: int = 4) -> list[bytes]:
 
 
 def _defkit_build(base: Path, host: str, run: int) -> float:
-    from defkit.engine import build
+    from defkit.engine.engine import build
 
     cache = base / f"cache-{run}"
     os.environ["DEFKIT_CACHE_DIR"] = str(cache)
@@ -100,15 +100,21 @@ def _alternating(rounds: int, first: Callable[[int], float], second: Callable[[i
     return a, b
 
 
-def _child(argv: list[str]) -> tuple[float, int]:
-    """Seconds and peak memory (max RSS, KiB) of a command, measured by GNU time (a forked
-    child's own max RSS would include the parent's pages until it execs)."""
+def _child(argv: list[str]) -> tuple[float, int, float]:
+    """Seconds, peak memory (max RSS, KiB) and CPU seconds (user + system) of a command,
+    measured by GNU time (a forked child's own max RSS would include the parent's pages until
+    it execs)."""
+    # Installed packages have their bytecode cached; this environment may switch that off
+    # (PYTHONDONTWRITEBYTECODE), which would time Python's compiler in every `defkit` command.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     started = time.monotonic()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], capture_output=True, text=True)
+    done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *argv], capture_output=True,
+                          text=True, env=env)
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise RuntimeError(f"{argv[:4]} failed: {done.stderr[-300:]}")
-    return seconds, int(done.stderr.strip().splitlines()[-1])
+    peak, user, system = done.stderr.strip().splitlines()[-1].split()
+    return seconds, int(peak), float(user) + float(system)
 
 
 def _sif(path: Path, size_mib: int) -> None:
@@ -144,6 +150,7 @@ def _push_pull(base: Path, url: str, host: str, size_mib: int, rounds: int) -> N
     digest = _sha256(sif)
     defkit = [sys.executable, "-m", "defkit"]
     times: dict[str, list[float]] = {"push": [], "curl up": [], "pull": [], "curl down": []}
+    cpu: dict[str, list[float]] = {"pull": [], "curl down": []}
     peaks = []
     for number in range(rounds):
         # Fresh repositories each round: a registry answers "already there" for known blobs.
@@ -164,8 +171,10 @@ def _push_pull(base: Path, url: str, host: str, size_mib: int, rounds: int) -> N
             if name == "curl up":
                 times[name].append(_curl_push(url, sif, digest, theirs))
                 continue
-            seconds, peak = _child(argv)
+            seconds, peak, cpu_seconds = _child(argv)
             times[name].append(seconds)
+            if name in cpu:
+                cpu[name].append(cpu_seconds)
             if name in ("push", "pull"):
                 peaks.append(peak)
         assert _sha256(base / "pulled.sif") == digest
@@ -175,6 +184,10 @@ def _push_pull(base: Path, url: str, host: str, size_mib: int, rounds: int) -> N
         a, b = med(times[ours_name]), med(times[theirs_name])
         print(f"{ours_name} {size_mib} MiB SIF: defkit {a:.2f}s vs curl {b:.2f}s: {a / b:.2f}x "
               "(goal <= 1.5)")
+    ours_cpu, curl_cpu = med(cpu["pull"]), med(cpu["curl down"])
+    print(f"  pull CPU: defkit {ours_cpu:.2f}s vs curl {curl_cpu:.2f}s; wall times: defkit "
+          + " ".join(f"{t:.2f}" for t in times["pull"]) + ", curl "
+          + " ".join(f"{t:.2f}" for t in times["curl down"]))
     print(f"peak memory of defkit push/pull, {size_mib} MiB SIF: {max(peaks) / 1024:.0f} MiB")
     sif.unlink()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -29,14 +30,24 @@ class CacheOptions:
     insecure: bool = False  # those registries over plain HTTP
 
 
-def _mksquashfs(runner: Runner) -> dict[str, object]:
+def _mksquashfs(runner: Runner, stat_cache: StatCache) -> dict[str, object]:
     from defkit.engine.squashfs import mksquashfs_argv
 
-    done = runner(["mksquashfs", "-version"], timeout=30)
-    lines = (done.stdout or b"").decode("utf-8", "replace").splitlines()
+    # `mksquashfs -version` is remembered in the stat cache under the binary's identity
+    # (device, inode, size, mtime, ctime; a new package is a new file): running it cost about
+    # half of a whole cache hit's time.
+    binary = shutil.which("mksquashfs")
+    info = os.stat(binary) if binary is not None else None
+    version = stat_cache.get(info, "mksquashfs-version") if info is not None else None
+    if version is None:
+        done = runner(["mksquashfs", "-version"], timeout=30)
+        lines = (done.stdout or b"").decode("utf-8", "replace").splitlines()
+        version = lines[0] if lines else ""
+        if info is not None and done.returncode == 0:
+            stat_cache.put(info, version, "mksquashfs-version")
     # Processors and paths do not change the image (SOURCE_DATE_EPOCH is keyed on its own).
     flags = mksquashfs_argv("ROOTFS", "OUT", source_date_epoch=0, processors=1)[3:]
-    return {"version": lines[0] if lines else "", "flags": flags}
+    return {"version": version, "flags": flags}
 
 
 def registry_resolver(def_path: str, arch: str, insecure: bool
@@ -72,17 +83,18 @@ def registry_resolver(def_path: str, arch: str, insecure: bool
 def key_of(def_path: str, deffile: DefFile, *, build_args: Mapping[str, str],
            secrets: Collection[str], arch: str, mode: str, sections: Sequence[str],
            notest: bool, source_date_epoch: int, force: bool, options: CacheOptions, insecure: bool,
-           runner: Runner) -> CacheKey:
+           runner: Runner, context_dir: Optional[str] = None) -> CacheKey:
     from defkit import __version__
     from defkit.registry.store import cache_dir
 
+    stat_cache = StatCache(os.path.join(cache_dir(), "stat-cache.json"))
     inputs = KeyInputs(
         def_path=def_path, deffile=deffile, build_args=build_args, secrets=secrets, arch=arch,
         mode=mode, engine="native", engine_version=__version__, sections=sections,
-        notest=notest, source_date_epoch=source_date_epoch, mksquashfs=_mksquashfs(runner),
-        output_kind="sif", force=force, ttl_seconds=options.ttl_seconds,
+        notest=notest, source_date_epoch=source_date_epoch,
+        mksquashfs=_mksquashfs(runner, stat_cache), output_kind="sif", force=force,
+        ttl_seconds=options.ttl_seconds, context_dir=context_dir,
     )
-    stat_cache = StatCache(os.path.join(cache_dir(), "stat-cache.json"))
     key = compute_key(inputs, resolve_registry=registry_resolver(def_path, arch, insecure),
                       stat_cache=stat_cache)
     stat_cache.save()

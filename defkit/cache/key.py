@@ -66,6 +66,9 @@ class KeyInputs:
     ttl_seconds: Optional[int] = None
     now: Optional[float] = None  # for the TTL bucket (tests fix it)
     extra: Mapping[str, str] = field(default_factory=dict)  # salt / epoch from config
+    # Where relative `%files` sources and local bases are found (default: the def file's
+    # directory; a Dockerfile build's context). Not keyed itself: the checkout's path is not.
+    context_dir: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def compute_key(inputs: KeyInputs, *, resolve_registry: Optional[RegistryResolve
     }
     impure: list[str] = []
     base_digests: dict[str, str] = {}
-    def_dir = os.path.dirname(inputs.def_path)
+    def_dir = inputs.context_dir or os.path.dirname(inputs.def_path)
     stage_keys: list[str] = []
     stage_docs: list[dict[str, Any]] = []
     names: dict[str, int] = {}
@@ -194,6 +197,17 @@ def _base_identity(stage: Stage, agent: str, def_dir: str,
         except OSError as exc:
             raise BuildError(f"Bootstrap: localimage: {path}: {exc.strerror}") from None
         return {"agent": agent, "blake3": content}
+    if agent in ("dockerfile", "buildkit"):
+        # The context (the Dockerfile's COPY sources) and the Dockerfile, which may lie outside.
+        value = (stage.header_value("from") or "").strip()
+        context = os.path.normpath(os.path.join(def_dir, os.path.expanduser(value)))
+        dockerfile = os.path.join(context, (stage.header_value("filename") or "").strip()
+                                  or "Dockerfile")
+        try:
+            return {"agent": agent, "context": tree_hash(context, cache=stat_cache),
+                    "dockerfile": file_digest(dockerfile, os.stat(dockerfile), stat_cache)}
+        except OSError as exc:
+            raise BuildError(f"Bootstrap: {agent}: {exc.filename}: {exc.strerror}") from None
     if agent in ("docker", "oras") and resolve_registry is not None:
         return {"agent": agent, **resolve_registry(stage, agent)}
     return {"agent": agent}  # the header (in the stage text) is all there is to key on

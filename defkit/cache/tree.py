@@ -31,7 +31,8 @@ _RACY_SECONDS = 2.0
 
 
 class StatCache:
-    """Content digests by (device, inode, size, mtime, ctime), kept in one JSON file."""
+    """Content digests (and other facts about files) by (device, inode, size, mtime, ctime), kept
+    in one JSON file."""
 
     def __init__(self, path: Optional[str]):
         self.path = path
@@ -46,17 +47,21 @@ class StatCache:
                                     if isinstance(k, str) and isinstance(v, str)}
 
     @staticmethod
-    def _id(info: os.stat_result) -> str:
-        return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    def _id(info: os.stat_result, what: str) -> str:
+        identity = (f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:"
+                    f"{info.st_ctime_ns}")
+        return f"{what}@{identity}" if what else identity
 
-    def get(self, info: os.stat_result) -> Optional[str]:
-        return self.entries.get(self._id(info))
+    def get(self, info: os.stat_result, what: str = "") -> Optional[str]:
+        """The value remembered for the file `info` describes: its content digest, or with
+        `what`, another fact about it (e.g. the version a tool's binary prints)."""
+        return self.entries.get(self._id(info, what))
 
-    def put(self, info: os.stat_result, digest: str) -> None:
+    def put(self, info: os.stat_result, value: str, what: str = "") -> None:
         newest = max(info.st_mtime_ns, info.st_ctime_ns) / 1e9
         if time.time() - newest < _RACY_SECONDS:
             return
-        self.entries[self._id(info)] = digest
+        self.entries[self._id(info, what)] = value
         self.changed = True
 
     def save(self) -> None:

@@ -68,6 +68,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI and map every outcome to an exit code; never show a traceback for user errors."""
     from defkit.cli.errors import run_cli
 
+    # `import httpx` also imports httpx's own command-line client (httpx._main, with rich and
+    # pygments: a quarter of `defkit pull`'s start-up), which defkit never runs. A None entry
+    # makes that import fail as it does where those are not installed; httpx then falls back
+    # to a stub `httpx.main`. Set by the command line only: the process is defkit's.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     code = run_cli(cli, list(argv) if argv is not None else sys.argv[1:])
     if argv is None:  # the process's own command line: it exits next
         # The interpreter's last garbage collection at exit walks every object the imports

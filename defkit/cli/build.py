@@ -306,6 +306,10 @@ def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
               help="Registry repository to push newly built images to, tagged by key.")
 @click.option("--explain-key", is_flag=True,
               help="Print the cache key's document (and what it cannot pin); build nothing.")
+@click.option("--context", "context", type=click.Path(file_okay=False),
+              help="Dockerfile builds: the build context (default: the Dockerfile's directory).")
+@click.option("--target", "target", metavar="STAGE",
+              help="Dockerfile builds: build up to this stage.")
 @insecure_option
 def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str], fakeroot: bool,
           engine: str, build_arg: tuple[str, ...], build_arg_file: tuple[str, ...],
@@ -314,12 +318,14 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
           notest: bool, force: bool, quiet: bool, as_json: bool, workdir: Optional[str],
           no_cache: bool, cache_only: bool, cache_ttl: Optional[str],
           cache_from: tuple[str, ...], cache_to: Optional[str], explain_key: bool,
-          insecure: bool) -> int:
+          context: Optional[str], target: Optional[str], insecure: bool) -> int:
     """Build a SIF image (or a sandbox directory) from a definition file.
 
     Also Apptainer's `build TARGET SOURCE`, where SOURCE is a def file, docker://IMAGE,
-    oras://REF, a SIF or a sandbox directory.
+    oras://REF, a SIF or a sandbox directory; and a Dockerfile (`Dockerfile`, `*.Dockerfile`,
+    `Containerfile`), converted and built by defkit's own engine (no Docker or BuildKit).
     """
+    from defkit.engine.dockerfile import is_dockerfile
     from defkit.engine.from_source import source_definition
 
     if len(paths) > 2:
@@ -329,17 +335,23 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
         if output or sandbox:
             raise UsageError("TARGET and -o/--sandbox cannot be used together")
         output = paths[0]
-    generated = source_definition(def_file)
+    dockerfile = is_dockerfile(def_file) and not def_file.startswith(("docker://", "oras://"))
+    if not dockerfile and (context or target):
+        raise UsageError("--context and --target apply to Dockerfile builds only")
+    generated = None if dockerfile else source_definition(def_file)
     sections = _sections(section)
     args = _build_args(build_arg, build_arg_file, secret, secret_file)
     if no_cache and cache_only:
         raise UsageError("--no-cache and --cache-only cannot be used together")
     cache = _cache_options(no_cache, cache_only, cache_ttl, cache_from, cache_to, insecure)
+    if dockerfile and (explain_key or secret or secret_file or engine == "apptainer"):
+        raise UsageError("a Dockerfile is built by the native engine, with --build-arg for its "
+                         "ARGs (no --explain-key, --secret or --engine apptainer)")
     if explain_key:
         return _explain_key(def_file, cache, fakeroot=fakeroot, arch=arch,
                             build_args=args.values, secret_args=frozenset(args.secrets),
                             sections=sections, notest=notest, force=force, insecure=insecure)
-    chosen = choose_engine(engine)
+    chosen = "native" if dockerfile else choose_engine(engine)
     if cache_only and (generated is not None or chosen == "apptainer" or sandbox):
         raise UsageError("--cache-only needs a SIF built by the native engine from a def file")
     if workdir is not None and not os.path.isdir(workdir):
@@ -363,7 +375,14 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
             force=force, workdir=workdir, progress=progress,
         )
         try:
-            if generated is not None:
+            if dockerfile:
+                from defkit.engine.dockerfile import build_dockerfile
+
+                build_dockerfile(def_file, context=context, target=target, insecure=insecure,
+                                 cache=cache, **{**options, "build_args": args.values,
+                                                 "secret_args": frozenset(),
+                                                 "warn_unused_build_args": False})
+            elif generated is not None:
                 from defkit.engine.from_source import build_source
 
                 build_source(def_file, generated, insecure=insecure, **options)

@@ -78,9 +78,11 @@ def convert(
         args[key] = value
     try:
         if source == "dockerfile":
+            from defkit.convert.dockerignore import read_dockerignore
             from defkit.convert.from_dockerfile import convert_dockerfile
 
-            ignore = read_dockerignore(file, context)
+            ignore = read_dockerignore(None if file == "-" else file,
+                                       context_directory(file, context))
             root = context_root(file, context, output)
             result = convert_dockerfile(text, path, build_args=args, target=target, arch=arch,
                                         dockerignore=ignore, context_root=root, verify=check)
@@ -142,19 +144,6 @@ def context_root(file: str, context: Optional[str], output: Optional[str]) -> st
     here = os.path.dirname(os.path.abspath(output))
     root = os.path.relpath(os.path.abspath(context_directory(file, context)), here)
     return "" if root == "." else root.replace(os.sep, "/")
-
-
-def read_dockerignore(file: str, context: Optional[str]) -> Optional[str]:
-    """BuildKit's choice: `<Dockerfile>.dockerignore` next to it, else `<context>/.dockerignore`."""
-    candidates = []
-    if file != "-":
-        candidates.append(file + ".dockerignore")
-    candidates.append(os.path.join(context_directory(file, context), ".dockerignore"))
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            with open(candidate, encoding="utf-8", errors="replace") as stream:
-                return stream.read()
-    return None
 
 
 def _read_file(file: str) -> bytes:

@@ -10,8 +10,21 @@ wins. The patterns become anchored regular expressions run by `awk` inside the c
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import dataclass
+from typing import Optional
+
+
+def read_dockerignore(dockerfile: Optional[str], context: str) -> Optional[str]:
+    """BuildKit's choice: `<Dockerfile>.dockerignore` beside the Dockerfile (when it is a file,
+    not standard input), else `<context>/.dockerignore`; None when neither exists."""
+    candidates = [] if dockerfile is None else [dockerfile + ".dockerignore"]
+    for candidate in [*candidates, os.path.join(context, ".dockerignore")]:
+        if os.path.isfile(candidate):
+            with open(candidate, encoding="utf-8", errors="replace") as stream:
+                return stream.read()
+    return None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
-from defkit.engine import reproducible, safepath, steps
+from defkit.engine import reproducible, safepath
 from defkit.engine.context import (
     BuildContext,
     BuildFinished,
@@ -44,6 +44,7 @@ from defkit.runner import Runner, run
 if TYPE_CHECKING:
     from defkit.cache.hook import CacheOptions
     from defkit.cache.key import CacheKey
+    from defkit.engine import steps
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,10 @@ class BuildResult:
 
 def default_mode(fakeroot: bool) -> tuple[Mode, Optional[str]]:
     """The mode of a build and, when it was chosen for the user, a notice saying so."""
-    from defkit.engine.sandbox import fakeroot_available, subid_ranges
-
     if os.geteuid() == 0 and not fakeroot:
         return "root", None
+    from defkit.engine.sandbox import fakeroot_available, subid_ranges
+
     if subid_ranges() is not None:
         # Always said, so the log tells a subuid-mapped build from a root-mapped one.
         reason = "--fakeroot" if fakeroot else "not running as root: building with --fakeroot"
@@ -171,6 +172,7 @@ def build(
     source_date_epoch: Optional[int] = None,
     cache: Optional[CacheOptions] = None,
     base_digests: Optional[Mapping[str, str]] = None,
+    context_dir: Optional[str] = None,
     progress: ProgressCallback = ignore_event,
     runner: Runner = run,
 ) -> BuildResult:
@@ -182,7 +184,10 @@ def build(
     as `org.defkit.build-arg.NAME` labels. No build arg value is shown in events or errors.
 
     With `cache`, a SIF build is keyed (defkit.cache.key): a hit places the cached image at the
-    output; a miss builds, then stores. Sandbox builds are not cached."""
+    output; a miss builds, then stores. Sandbox builds are not cached.
+
+    `context_dir`: where relative `%files` sources and local `From:` paths are found (default:
+    the def file's directory; a converted Dockerfile's build context)."""
     started = time.monotonic()
     def_path, target = checked_target(def_path, output, sandbox, force=force)
     parent = os.path.dirname(target)
@@ -207,7 +212,6 @@ def build(
     if source_date_epoch is None:
         source_date_epoch = reproducible.source_date_epoch(def_path, runner=runner)
     from defkit.arch import host_arch
-    from defkit.engine.layout_meta import build_arg_labels
 
     arch = arch or host_arch()
     if cache is not None and sandbox is None:
@@ -218,7 +222,7 @@ def build(
                               secrets=secret_names(args, secret_args), arch=arch, mode=mode,
                               sections=tuple(sections) or ("all",), notest=notest,
                               source_date_epoch=source_date_epoch, force=force, options=cache,
-                              insecure=insecure, runner=runner)
+                              insecure=insecure, runner=runner, context_dir=context_dir)
         except DefkitError as exc:
             redactor.error(exc)
             raise
@@ -262,7 +266,7 @@ def build(
                           warn_unused_build_args=warn_unused_build_args, sections=sections,
                           notest=notest, force=force, insecure=insecure, workdir=workdir,
                           source_date_epoch=source_date_epoch, base_digests=key.base_digests,
-                          progress=relay, runner=runner)
+                          context_dir=context_dir, progress=relay, runner=runner)
             flush()
             claim.store_output(target, cache)
             for event in finished:
@@ -272,6 +276,8 @@ def build(
         # Next to the sandbox, so the finished tree is renamed into place, never copied (a copy
         # across filesystems would lose ownership and hard links).
         workdir = os.path.dirname(target)
+    from defkit.engine.layout_meta import build_arg_labels
+
     existing = _identity(target)
     reclaim_dead_work(workdir)
     base = tempfile.mkdtemp(prefix=WORK_PREFIX, dir=workdir)
@@ -279,7 +285,7 @@ def build(
     try:
         ctx = BuildContext(
             def_path=def_path,
-            def_dir=os.path.dirname(def_path),
+            def_dir=context_dir or os.path.dirname(def_path),
             build_dir=base,
             mode=mode,
             arch=arch,
@@ -486,6 +492,8 @@ def _target(def_path: str, output: Optional[str], sandbox: Optional[str]) -> str
 
 def _run_stages(deffile: DefFile, definition: str, ctx: BuildContext, target: str,
                 to_sandbox: bool) -> int:
+    from defkit.engine import steps  # the stages' machinery: not needed on a cache hit
+
     rootfses: dict[int, str] = {}
     total = len(deffile.stages)
     last_result = None

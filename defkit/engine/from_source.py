@@ -21,6 +21,8 @@ def source_definition(source: str) -> Optional[str]:
             return f"Bootstrap: {agent}\nFrom: {source[len(scheme):]}\n"
     if os.path.isdir(source):
         return f"Bootstrap: localimage\nFrom: {os.path.abspath(source)}\n"
+    if source.endswith(".def"):
+        return None  # a definition file by its name: no need to load the SIF reader to look
     from defkit.sif.reader import is_sif
 
     if os.path.isfile(source) and is_sif(source):

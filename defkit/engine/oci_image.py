@@ -18,11 +18,14 @@ import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Optional, Protocol
+from typing import IO, TYPE_CHECKING, Any, Optional, Protocol
 
-from defkit.engine.extract import ExtractReport, SpecialEntry, extract_tar
 from defkit.errors import BuildError
 from defkit.runner import Runner, run
+
+if TYPE_CHECKING:  # extract (and safepath under it) is imported by apply_layers: `defkit pull`
+    # needs only the index helpers here
+    from defkit.engine.extract import ExtractReport, SpecialEntry
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -330,6 +333,8 @@ def apply_layers(store: BlobStore, image: Image, rootfs: str, *,
                  runner: Runner = run) -> tuple[SpecialEntry, ...]:
     """Extract every layer in order into `rootfs`, whiteouts applied; returns what could not
     be applied as the builder (device nodes, foreign ownership) for the image writer."""
+    from defkit.engine.extract import extract_tar
+
     special: dict[str, SpecialEntry] = {}
     for number, layer in enumerate(image.layers, 1):
         with store.open(layer.path) as raw:

@@ -25,7 +25,6 @@ import ctypes
 import errno
 import os
 import posixpath
-import secrets
 import stat
 from collections.abc import Iterator
 from typing import Optional, Union
@@ -750,7 +749,7 @@ def _source_parent(src: StrPath, source: Optional[Root]) -> tuple[int, str]:
 
 def _new_temp(dirfd: int, name: str) -> tuple[str, int]:
     for _ in range(100):
-        temp = f".{name[:200]}.defkit-{secrets.token_hex(4)}"
+        temp = f".{name[:200]}.defkit-{os.urandom(4).hex()}"
         try:
             return temp, os.open(temp, _NEW_FILE, 0o600, dir_fd=dirfd)
         except FileExistsError:

@@ -161,8 +161,10 @@ def find_sif(client: RegistryClient, ref: ImageRef, arch: str, *,
     for `arch`, and the manifest checked under Apptainer's pull rules."""
     from defkit.engine.oci_image import is_index, select_platform
 
-    digest = pinned or client.resolve(ref)
-    manifest = client.get_manifest(ref.with_digest(digest))
+    # An unpinned tag is read once, by GET (its digest is computed from the bytes that came),
+    # and everything after goes by digest: one request less than a HEAD to resolve it first.
+    manifest = client.get_manifest(ref.with_digest(pinned) if pinned else ref)
+    digest = manifest.digest
     document = manifest.json()
     chosen = digest
     if is_index(manifest.media_type, document):

@@ -224,3 +224,60 @@ def test_unchanged_files_are_not_read_again(tmp_path: pathlib.Path,
     changed = compute_key(_inputs(def_path), stat_cache=tree.StatCache(cache_file))
     assert changed.key != key.key
     assert any(path.endswith("a.txt") for path in reads)
+
+
+@pytest.mark.skipif(shutil.which("mksquashfs") is None, reason="needs mksquashfs")
+def test_mksquashfs_version_is_run_once_per_binary(tmp_path: pathlib.Path) -> None:
+    """A cache hit does not start `mksquashfs -version` again: the version is remembered under
+    the binary's identity, and a different binary (a new package) is asked again."""
+    from defkit.cache.hook import _mksquashfs
+    from defkit.runner import run
+
+    calls: list[list[str]] = []
+
+    def recording(argv: Any, **options: Any) -> Any:
+        calls.append(list(argv))
+        return run(argv, **options)
+
+    cache = tree.StatCache(str(tmp_path / "stat-cache.json"))
+    first = _mksquashfs(recording, cache)
+    cache.save()
+    again = _mksquashfs(recording, tree.StatCache(str(tmp_path / "stat-cache.json")))
+    assert str(first["version"]).startswith("mksquashfs version")
+    assert again == first
+    assert calls == [["mksquashfs", "-version"]]
+    # Another binary on PATH (same content, another inode) is a new identity.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    copy = bin_dir / "mksquashfs"
+    shutil.copy2(str(shutil.which("mksquashfs")), copy)
+    os.utime(copy, (1_000_000_000, 1_000_000_000))
+    old_path = os.environ["PATH"]
+    os.environ["PATH"] = f"{bin_dir}:{old_path}"
+    try:
+        _mksquashfs(recording, tree.StatCache(str(tmp_path / "stat-cache.json")))
+    finally:
+        os.environ["PATH"] = old_path
+    assert len(calls) == 2
+
+
+def test_a_dockerfile_base_is_keyed_by_its_context_and_dockerfile(tmp_path: pathlib.Path) -> None:
+    """`Bootstrap: dockerfile`: the context's files and the Dockerfile are the base's identity."""
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY a.txt /a.txt\n")
+    (context / "a.txt").write_text("one\n")
+    def_path = tmp_path / "image.def"
+    def_path.write_text("Bootstrap: dockerfile\nFrom: ctx\n")
+    first = compute_key(_inputs(def_path, build_args={})).key
+    assert compute_key(_inputs(def_path, build_args={})).key == first
+    (context / "a.txt").write_text("two\n")
+    second = compute_key(_inputs(def_path, build_args={})).key
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY a.txt /b.txt\n")
+    third = compute_key(_inputs(def_path, build_args={})).key
+    assert len({first, second, third}) == 3
+    # A Dockerfile build's context directory stands in for the def file's directory.
+    moved = tmp_path / "elsewhere" / "image.def"
+    moved.parent.mkdir()
+    moved.write_text("Bootstrap: dockerfile\nFrom: ctx\n")
+    assert compute_key(_inputs(moved, build_args={}, context_dir=str(tmp_path))).key == third

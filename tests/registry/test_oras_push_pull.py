@@ -38,9 +38,14 @@ def test_push_pull_round_trip(registry: RunningRegistry, sif: pathlib.Path,
                   cache=tmp_path / "cache")
     assert done.returncode == 0, done.stderr
     out = tmp_path / "pulled.sif"
+    since = len(registry.request_log())
     done = defkit("pull", target, "-o", str(out), cache=tmp_path / "cache")
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == sif.read_bytes()
+    # The tag is read once (its digest computed from the bytes), then the SIF by digest.
+    requests = [(r.method, r.path.rsplit("/", 2)[-2]) for r in registry.request_log()[since:]
+                if r.status < 400]
+    assert requests == [("GET", "manifests"), ("GET", "blobs")], requests
     done = defkit("pull", target, cache=tmp_path / "cache", cwd=tmp_path)  # Apptainer's name
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "app_v1.sif").read_bytes() == sif.read_bytes()

@@ -77,3 +77,25 @@ def test_memory_stays_flat_for_a_256_mib_blob(registry: RunningRegistry,
     assert growth_mib < 64, f"peak RSS grew by {growth_mib} MiB moving a 256 MiB blob"
     assert (tmp_path / "back").stat().st_size == 256 * 1024 * 1024
     assert (tmp_path / "back").read_bytes()[:4] == (0).to_bytes(4, "big")
+
+
+def test_hashing_writer_writes_and_hashes_every_piece(tmp_path: pathlib.Path) -> None:
+    """Pieces of any size and number (thousands of 1-byte pieces exceed one writev's limit)
+    land in order; restart() empties the file and the hash."""
+    from defkit.registry.client import _HashingWriter
+
+    pieces = [bytes([n % 251]) for n in range(5000)] + [os.urandom(100_000) for _ in range(40)]
+    path = tmp_path / "blob"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with _HashingWriter(fd, "sha256") as sink:
+            sink.write(b"thrown away" * 50_000)
+            sink.restart()
+            for piece in pieces:
+                sink.write(piece)
+            digest = sink.finish()
+    finally:
+        os.close(fd)
+    expected = b"".join(pieces)
+    assert path.read_bytes() == expected
+    assert digest == "sha256:" + hashlib.sha256(expected).hexdigest()

@@ -19,8 +19,6 @@ _INSTEAD = {
     "busybox": "use `Bootstrap: localimage` with a busybox rootfs "
     "(`python -m defkit.engine.busybox_rootfs DIR`), or `Bootstrap: scratch` and copy a static "
     "busybox in %files",
-    "buildkit": "build the Dockerfile with docker/buildah, save it with `docker save`, and use "
-    "`Bootstrap: docker-archive`, or convert it with `defkit convert`",
 }
 _PACKAGE_MANAGERS = ("yum", "dnf", "zypper", "arch")
 
@@ -32,7 +30,7 @@ def check(stage: Stage, ctx: BuildContext) -> None:
                    "`oci-archive`, `docker-archive` or `localimage`), or build with "
                    "`--engine apptainer` as root")
     else:
-        instead = _INSTEAD.get(name if name != "dockerfile" else "buildkit", "")
+        instead = _INSTEAD.get(name, "")
     raise BuildError(
         f"Bootstrap: {name} is not supported by defkit's native engine yet; {instead}"
     )

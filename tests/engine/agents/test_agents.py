@@ -46,11 +46,26 @@ def test_names_are_exact_and_aliases_resolve() -> None:
         agents.get("nope")
 
 
-@pytest.mark.parametrize("name", ["yum", "zypper", "arch", "busybox", "docker-daemon", "shub",
-                                  "dockerfile"])
+@pytest.mark.parametrize("name", ["yum", "zypper", "arch", "busybox", "docker-daemon", "shub"])
 def test_unsupported_agents_fail_at_once_with_an_alternative(name: str, tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="not supported by defkit's native engine yet; "):
         agents.get(name).check(stage(f"Bootstrap: {name}\nFrom: x\n"), context(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["dockerfile", "buildkit"])
+def test_dockerfile_agent_checks_its_context_and_frontend_at_once(name: str,
+                                                                  tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match="the build context .*/nowhere is not a directory"):
+        agents.get(name).check(stage(f"Bootstrap: {name}\nFrom: nowhere\n"), context(tmp_path))
+    (tmp_path / "ctx").mkdir()
+    with pytest.raises(BuildError, match="no Dockerfile at .*/ctx/Containerfile"):
+        agents.get(name).check(stage(f"Bootstrap: {name}\nFrom: ctx\nFilename: Containerfile\n"),
+                               context(tmp_path))
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM scratch\n")
+    with pytest.raises(BuildError, match="knows only BuildKit's dockerfile.v0"):
+        agents.get(name).check(stage(f"Bootstrap: {name}\nFrom: ctx\nFrontend: gateway.v0\n"),
+                               context(tmp_path))
+    agents.get(name).check(stage(f"Bootstrap: {name}\nFrom: ctx\n"), context(tmp_path))
 
 
 # --- scratch and localimage --------------------------------------------------------------------

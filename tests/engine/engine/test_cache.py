@@ -179,7 +179,11 @@ def test_kill_9_mid_build_leaves_no_output_no_entry_no_process(project: pathlib.
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
     sleeper = f"sleep\0{seconds}".encode()
-    assert _processes_running(sleeper)  # %post is running
+    # %post is running (the shell starts `sleep` an instant after `touch`: wait for it, a loaded
+    # machine can take a while between the two).
+    while not _processes_running(sleeper):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 10
