@@ -523,12 +523,13 @@ def _reclaim_staging() -> list[str]:
 def gc_unpacked(max_age: Optional[float] = None, now: Optional[float] = None) -> list[str]:
     """`defkit cache gc`'s part: remove the unpacked copies unused for longer than `max_age`
     seconds (without it, all of them), never one a running command holds, the staging
-    directories of killed calls and the memos of image hashes. Returns the removed paths."""
+    directories of killed calls and the memos of image hashes. Returns the removed copies."""
     from defkit.engine.safepath import remove_tree
 
     now = time.time() if now is None else now
     base = os.path.join(cache_dir(), "sha256")
-    removed = _reclaim_staging()
+    _reclaim_staging()
+    removed = []
     with contextlib.suppress(FileNotFoundError):
         for name in sorted(os.listdir(base)):
             path = os.path.join(base, name)
