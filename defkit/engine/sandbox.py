@@ -196,13 +196,54 @@ class _MountPoints:
         self.created.clear()
 
 
+SCRATCH_PREFIX = "defkit-ns-"
+#: A scratch directory younger than this is never reclaimed: its maker may not have locked it yet.
+SCRATCH_GRACE = 10.0
+
+
 @contextlib.contextmanager
 def _scratch_dir() -> Iterator[str]:
-    path = tempfile.mkdtemp(prefix="defkit-ns-")
+    """A private temporary directory for one run (the plan, staged files), locked (flock on the
+    directory) while the run lasts. `kill -9` skips the removal at the end: the next run removes
+    the scratch directories of ours that nobody holds."""
+    import fcntl
+
+    _reclaim_scratch()
+    path = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+    held = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        fcntl.flock(held, fcntl.LOCK_EX)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+        os.close(held)
+
+
+def _reclaim_scratch() -> None:
+    import fcntl
+    import time
+
+    base = tempfile.gettempdir()
+    try:
+        names = [name for name in os.listdir(base) if name.startswith(SCRATCH_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(base, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if info.st_uid != os.geteuid() or time.time() - info.st_mtime < SCRATCH_GRACE:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # held: a live run's
+            continue
+        finally:
+            os.close(fd)
 
 
 def _stage_host_file(src: str, scratch: str, name: str) -> str:
