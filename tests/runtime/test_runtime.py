@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import pwd
 import shutil
 import signal
 import subprocess
@@ -115,6 +116,49 @@ def test_environment_cleanenv_and_containall(sif: pathlib.Path, workdir: pathlib
     assert contained.stdout.splitlines()[:3] == ["/root", "", "no-cwd"]
 
 
+#: One command checking Apptainer's defaults and options inside, for the rootless matrix.
+_MATRIX = ('id -u; id -g; echo "$HOME"; pwd; cat /ro/seen; touch /ro/x 2>/dev/null || echo ro; '
+           'touch /rw/x && echo rw; echo "${HOSTVAR:-unset}|$INJECTED|$FROM_FLAG"; '
+           'test -e /tmp/.defkit-matrix-$MARK && echo host-tmp; exit 7')
+
+
+def _matrix(run: Callable[[list[str], dict[str, str]], subprocess.CompletedProcess[str]],
+            command: list[str], env: dict[str, str], sif: pathlib.Path, base: pathlib.Path
+            ) -> None:
+    """identity, $HOME, the cwd and /tmp bound, --bind ro/rw, env passing, --pwd, --cleanenv,
+    --containall and the exit code, run by `run` (as nobody, with or without a subuid range)."""
+    for name in ("ro", "rw"):
+        (base / name).mkdir(exist_ok=True)
+    (base / "ro" / "seen").write_text("host file\n")
+    mark = str(os.getpid())
+    pathlib.Path(f"/tmp/.defkit-matrix-{mark}").write_text("")
+    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(base / "ro"), str(base / "rw")],
+                   check=True)
+    env = {**env, "HOSTVAR": "host", "MARK": mark,
+           "APPTAINERENV_INJECTED": "injected"}
+    binds = ["--bind", f"{base}/ro:/ro:ro,{base}/rw:/rw"]
+    home = pwd.getpwuid(NOBODY).pw_dir  # Apptainer's $HOME: the passwd entry's, not $HOME's
+    try:
+        plain = run([*command, "exec", *binds, "--env", "FROM_FLAG=flag", str(sif), "sh", "-c",
+                     _MATRIX], env)
+        assert plain.returncode == 7, plain.stderr
+        assert plain.stdout.splitlines() == [
+            str(NOBODY), str(NOBODY), home, str(base), "host file", "ro", "rw",
+            "host|injected|flag", "host-tmp"]
+        moved = run([*command, "exec", *binds, "--pwd", "/ro", "--cleanenv", str(sif), "sh",
+                     "-c", _MATRIX], env)
+        assert moved.returncode == 7, moved.stderr
+        assert moved.stdout.splitlines()[2:] == [
+            home, "/ro", "host file", "ro", "rw", "unset|injected|"]
+        contained = run([*command, "exec", *binds, "--containall", str(sif), "sh", "-c",
+                         _MATRIX], env)
+        assert contained.returncode == 7, contained.stderr
+        assert contained.stdout.splitlines()[2:] == [
+            home, home, "host file", "ro", "rw", "unset|injected|"]
+    finally:
+        os.unlink(f"/tmp/.defkit-matrix-{mark}")
+
+
 def test_nobody_without_subuid(sif: pathlib.Path, workdir: pathlib.Path) -> None:
     command, env = nobody_or_skip()
     env = {**env, "HOME": str(workdir), "DEFKIT_CACHE_DIR": str(workdir / "cache")}
@@ -129,7 +173,14 @@ def test_nobody_without_subuid(sif: pathlib.Path, workdir: pathlib.Path) -> None
         assert done.stdout.splitlines() == [str(NOBODY), str(NOBODY), str(NOBODY),
                                             f"{workdir}/mine"]
     assert (workdir / "mine" / "x").stat().st_uid == NOBODY
-    assert len(os.listdir(workdir / "cache" / "runtime" / "sha256")) == 1
+    assert len([name for name in os.listdir(workdir / "cache" / "runtime" / "sha256")
+                if not name.endswith(".lock")]) == 1
+
+    def as_nobody(argv: list[str], run_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*SETPRIV, *argv], cwd=workdir, capture_output=True, text=True,
+                              env=run_env, timeout=120)
+
+    _matrix(as_nobody, command, env, sif, workdir)
 
 
 def test_nobody_with_subuid_and_fakeroot(sif: pathlib.Path) -> None:
@@ -146,6 +197,12 @@ def test_nobody_with_subuid_and_fakeroot(sif: pathlib.Path) -> None:
         root = _as_nobody_with_subuid(base, [*command, "exec", "--fakeroot", str(sif), "sh",
                                              "-c", "id -u; exit 4"], run_env)
         assert (root.returncode, root.stdout) == (4, "0\n"), root.stderr
+
+        def with_subuid(argv: list[str], env: dict[str, str]
+                        ) -> subprocess.CompletedProcess[str]:
+            return _as_nobody_with_subuid(base, argv, env)
+
+        _matrix(with_subuid, command, run_env, sif, base)
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
