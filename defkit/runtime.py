@@ -442,20 +442,50 @@ def _copy_lock(final: str, exclusive: bool) -> Optional[int]:
     return fd
 
 
-def cached_rootfs(image: str, offset: int, runner: Runner = run) -> tuple[str, int]:
-    """The image unpacked once under cache_dir()/sha256/<sha256>/rootfs (written to a temporary
-    name and renamed, so a concurrent or interrupted call never sees half a tree), and a shared
-    lock on it (close it when the command ends) so `defkit cache gc` leaves it alone meanwhile.
-    A staging directory of a killed call is reclaimed by the next one."""
-    os.makedirs(os.path.join(cache_dir(), "sha256"), exist_ok=True)
+def _layout(fakeroot: bool) -> tuple[str, list[str]]:
+    """The unpacked copy's name and what unsquashfs runs under, for the namespace the command
+    will run in, so that it shows the owners the SIF holds. With an /etc/subuid range the
+    copy's files belong to the ids that namespace maps to the SIF's (`--fakeroot`: the build
+    engine's mapping, root the caller; otherwise the caller as itself and the other ids on the
+    range: sandbox.caller_id_maps), one copy for each. Without one, only the caller's own id
+    can own files: everything in the copy is the caller's (see the README)."""
+    from defkit.engine.sandbox import (
+        caller_id_maps,
+        caller_userns_prefix,
+        subid_ranges,
+        userns_flags,
+    )
+
+    if os.geteuid() == 0:
+        return "rootfs", []
+    ranges, maps = subid_ranges(), caller_id_maps()
+    if ranges is None or maps is None:
+        return "rootfs", ["unshare", "--map-root-user"]
+    (uid_start, uid_count), (gid_start, gid_count) = ranges
+    ids = f"{uid_start}-{uid_count}-{gid_start}-{gid_count}"
+    if fakeroot:
+        return f"rootfs-root-{ids}", ["unshare", *userns_flags("userns")]
+    # unsquashfs sets owners only as root: root of that namespace (on the range) unpacks.
+    return (f"rootfs-{os.getuid()}-{os.getgid()}-{ids}",
+            [*caller_userns_prefix(maps), "setpriv", "--reuid=0", "--regid=0", "--clear-groups"])
+
+
+def cached_rootfs(image: str, offset: int, runner: Runner = run, *, fakeroot: bool = False
+                  ) -> tuple[str, int]:
+    """The image unpacked once under cache_dir()/sha256/<sha256>/<layout> (unpacked into a
+    staging directory and renamed, so a concurrent or interrupted call never sees half a tree),
+    and a shared lock on it (close it when the command ends) so `defkit cache gc` leaves it
+    alone meanwhile. A staging directory of a killed call is reclaimed by the next one."""
     final = os.path.join(cache_dir(), "sha256", _content_hash(image))
-    rootfs = os.path.join(final, "rootfs")
+    os.makedirs(final, exist_ok=True)
+    name, prefix = _layout(fakeroot)
+    rootfs = os.path.join(final, name)
     lock = _copy_lock(final, exclusive=False)
     assert lock is not None
     try:
         if not os.path.isdir(rootfs):
             _reclaim_staging()
-            _unpack(image, offset, final, runner)
+            _unpack(image, offset, rootfs, prefix, runner)
         os.utime(final)  # its last use, for `gc --max-age`
         return rootfs, lock
     except BaseException:
@@ -463,29 +493,26 @@ def cached_rootfs(image: str, offset: int, runner: Runner = run) -> tuple[str, i
         raise
 
 
-def _unpack(image: str, offset: int, final: str, runner: Runner) -> None:
+def _unpack(image: str, offset: int, rootfs: str, prefix: list[str], runner: Runner) -> None:
     from defkit.engine.safepath import remove_tree
 
-    staging = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(final))
+    staging = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(rootfs))
     # Held while unpacking: a staging directory nobody holds belongs to a killed call.
     held = _copy_lock(staging, exclusive=True)
     try:
-        target = os.path.join(staging, "rootfs")
-        argv = ["unsquashfs", "-n", "-no-xattrs", "-o", str(offset), "-d", target, image]
-        if os.geteuid() != 0:
-            # In a root-mapped namespace the files come out owned by the caller; device nodes
-            # cannot be made (the runtime mounts its own /dev).
-            argv = ["unshare", "--map-root-user", *argv]
+        os.chmod(staging, 0o755)  # the namespace's root may be another id than its owner
+        # Into the staging directory itself, renamed in the same parent: a directory that an
+        # id on the subordinate range owns cannot be moved into another (its ".." changes).
+        argv = [*prefix, "unsquashfs", "-f", "-n", "-no-xattrs", "-o", str(offset), "-d",
+                staging, image]
         result = runner(argv, timeout=3600)
-        if not os.path.isdir(target) or (result.returncode != 0 and not os.path.isdir(
-                os.path.join(target, ".singularity.d"))):
+        if result.returncode != 0 and not os.path.isdir(os.path.join(staging, ".singularity.d")):
             detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
             raise RuntimeError_(f"cannot unpack {image}: {detail[-1] if detail else 'failed'}")
-        os.chmod(staging, 0o755)
         try:
-            os.rename(staging, final)
+            os.rename(staging, rootfs)
         except OSError:  # another call got there first
-            if not os.path.isdir(os.path.join(final, "rootfs")):
+            if not os.path.isdir(rootfs):
                 raise
     finally:
         if os.path.isdir(staging):
@@ -496,28 +523,28 @@ def _unpack(image: str, offset: int, final: str, runner: Runner) -> None:
             os.close(held)
 
 
-def _reclaim_staging() -> list[str]:
+def _reclaim_staging() -> None:
     """Remove the staging directories of unpacking calls that were killed (nobody holds their
-    lock). Returns their paths."""
+    lock)."""
     from defkit.engine.safepath import remove_tree
 
     base = os.path.join(cache_dir(), "sha256")
-    removed = []
     with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(base):
-            path = os.path.join(base, name)
-            if not name.startswith(".unpack-") or name.endswith(".lock"):
-                continue
-            lock = _copy_lock(path, exclusive=True)
-            if lock is None:  # still being unpacked
-                continue
-            try:
-                remove_tree(path)
-                os.unlink(path + ".lock")
-                removed.append(path)
-            finally:
-                os.close(lock)
-    return removed
+        for image in os.listdir(base):
+            with contextlib.suppress(NotADirectoryError, FileNotFoundError):
+                for name in os.listdir(os.path.join(base, image)):
+                    path = os.path.join(base, image, name)
+                    if not name.startswith(".unpack-") or name.endswith(".lock"):
+                        continue
+                    lock = _copy_lock(path, exclusive=True)
+                    if lock is None:  # still being unpacked
+                        continue
+                    try:
+                        remove_tree(path)
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(path + ".lock")
+                    finally:
+                        os.close(lock)
 
 
 def gc_unpacked(max_age: Optional[float] = None, now: Optional[float] = None) -> list[str]:
@@ -563,7 +590,8 @@ def mount_methods() -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def resolve_image(image: str, runner: Runner = run) -> Iterator[MountedImage]:
+def resolve_image(image: str, runner: Runner = run, *, fakeroot: bool = False
+                  ) -> Iterator[MountedImage]:
     """The MountedImage for `image`: a sandbox directory, a mountable squashfs, or the cached
     unpacked copy when nothing can mount it (locked against `gc_unpacked` meanwhile)."""
     if os.path.isdir(image):
@@ -579,7 +607,7 @@ def resolve_image(image: str, runner: Runner = run) -> Iterator[MountedImage]:
     if methods:
         yield MountedImage("squashfs", os.path.realpath(image), offset, methods)
         return
-    rootfs, lock = cached_rootfs(image, offset, runner)
+    rootfs, lock = cached_rootfs(image, offset, runner, fakeroot=fakeroot)
     try:
         yield MountedImage("dir", rootfs)
     finally:
@@ -625,7 +653,7 @@ def run_action(image: str, action: str, args: Sequence[str] = (), *,
     binds = [*auto, *parse_binds(bind_specs)]
     env = container_env(image, environ, options, home)
     env["PWD"] = workdir
-    with resolve_image(image, runner) as mounted:
+    with resolve_image(image, runner, fakeroot=fakeroot) as mounted:
         result = run_image(mounted, action_argv(action, args), mode=runtime_mode(),
                            as_caller=not fakeroot, env=env, binds=binds, cwd=workdir,
                            dirs=[workdir], writable=options.writable_tmpfs,

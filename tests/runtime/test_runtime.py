@@ -181,6 +181,11 @@ def test_nobody_without_subuid(sif: pathlib.Path, workdir: pathlib.Path) -> None
                               env=run_env, timeout=120)
 
     _matrix(as_nobody, command, env, sif, workdir)
+    # Without a subuid range only the caller's id can own files in the unpacked copy: every
+    # file shows as the caller's (the README says so; Apptainer would show the overflow id).
+    owners = as_nobody([*command, "exec", str(sif), "stat", "-c", "%u:%g", "/opt/owned/file",
+                        "/bin/busybox"], env)
+    assert owners.stdout.splitlines() == [f"{NOBODY}:{NOBODY}"] * 2, owners.stderr
 
 
 def test_nobody_with_subuid_and_fakeroot(sif: pathlib.Path) -> None:
@@ -197,6 +202,14 @@ def test_nobody_with_subuid_and_fakeroot(sif: pathlib.Path) -> None:
         root = _as_nobody_with_subuid(base, [*command, "exec", "--fakeroot", str(sif), "sh",
                                              "-c", "id -u; exit 4"], run_env)
         assert (root.returncode, root.stdout) == (4, "0\n"), root.stderr
+        # The unpacked copies (one for each namespace layout) show the owners the SIF holds.
+        for options in ([], ["--fakeroot"]):
+            owners = _as_nobody_with_subuid(
+                base, [*command, "exec", *options, str(sif), "stat", "-c", "%u:%g",
+                       "/opt/owned/file", "/bin/busybox", "/opt"], run_env)
+            assert owners.stdout.splitlines() == ["1000:2000", "0:0", "0:0"], owners.stderr
+        copies = list((base / "cache" / "runtime" / "sha256").glob("*/rootfs-*"))
+        assert len(copies) == 2, copies
 
         def with_subuid(argv: list[str], env: dict[str, str]
                         ) -> subprocess.CompletedProcess[str]:
