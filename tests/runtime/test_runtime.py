@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 import pytest
 
 from tests.engine.engine.test_subuid import (
+    _BIND_SCRIPT,
     NOBODY,
     SETPRIV,
     SUBID_COUNT,
@@ -355,3 +356,38 @@ def test_nothing_survives_ctrl_c_or_kill_9_of_a_fakeroot_build(
                                                if p.isdigit()}, 10), tree
     assert _host_state() == before
     _next_run_reclaims(scratch, sif)
+
+
+@pytest.mark.parametrize("subuid", [False, True])
+def test_nothing_survives_kill_9_of_a_rootless_run(sif: pathlib.Path, subuid: bool) -> None:
+    """As nobody (with an /etc/subuid range: the user namespace made by nsinit --userns before
+    `unshare`), kill -9 of defkit takes the whole container down."""
+    command, env = nobody_or_skip()
+    base = pathlib.Path(tempfile.mkdtemp(prefix="defkit-kill-rt-"))
+    try:
+        os.chmod(base, 0o755)
+        prefix: list[str] = []
+        if subuid:
+            for name in ("subuid", "subgid"):
+                (base / name).write_text(f"nobody:{SUBID_START}:{SUBID_COUNT}\n")
+            prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                      _BIND_SCRIPT, "sh", str(base / "subuid"), str(base / "subgid")]
+        subprocess.run(["chown", f"{NOBODY}:{NOBODY}", str(base)], check=True)
+        run_env = {**env, "HOME": str(base), "DEFKIT_CACHE_DIR": str(base / "cache")}
+        before = _host_state()
+        proc = subprocess.Popen([*prefix, *SETPRIV, *command, "exec", str(sif), "sleep", "1234"],
+                                cwd=base, env=run_env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:  # unshare, sh and setpriv exec: proc.pid ends up being defkit itself
+            assert _wait_for(lambda: "sleep 1234 " in _session(proc.pid), 60)
+            tree = _descendants(proc.pid)
+            # nsinit --userns made the user namespace and exec'd unshare without user flags.
+            unshare = [line for line in tree.values() if line.startswith("unshare ")]
+            assert len(unshare) == 1 and ("--map-user" not in unshare[0]) == subuid, tree
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+        assert _wait_for(lambda: not _session(proc.pid), 10), _session(proc.pid)
+        assert _host_state() == before
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
