@@ -391,3 +391,64 @@ def test_nothing_survives_kill_9_of_a_rootless_run(sif: pathlib.Path, subuid: bo
         assert _host_state() == before
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def test_cache_gc_removes_unused_unpacked_copies(sif: pathlib.Path) -> None:
+    from defkit import runtime
+    from defkit.sif.reader import read_sif
+
+    offset = read_sif(str(sif)).partition_offset
+    rootfs, lock = runtime.cached_rootfs(str(sif), offset)
+    assert os.path.isfile(os.path.join(rootfs, "opt", "owned", "file"))
+    base = pathlib.Path(runtime.cache_dir()) / "sha256"
+    killed = pathlib.Path(rootfs).parent / ".unpack-killed"  # what a killed unpack leaves
+    (killed / "etc").mkdir(parents=True)
+    try:
+        in_use = defkit("cache", "gc")
+        assert in_use.returncode == 0, in_use.stderr
+        assert "0 unpacked images" in in_use.stdout
+        assert os.path.isdir(rootfs) and not killed.exists()
+    finally:
+        os.close(lock)
+    assert "0 unpacked images" in defkit("cache", "gc", "--max-age", "1d").stdout
+    done = defkit("cache", "gc")
+    assert "1 unpacked images" in done.stdout, done.stdout + done.stderr
+    assert not os.path.exists(rootfs) and os.listdir(base) == []
+
+
+def _fuse_for_nobody() -> tuple[list[str], str]:
+    """A prefix that runs a command where nobody can open /dev/fuse (a private node of the same
+    device bound over it in a private mount namespace: the host's /dev/fuse stays 0600), or
+    the reason it cannot."""
+    if not os.path.exists("/dev/fuse") or subprocess.run(["which", "squashfuse"],
+                                                         capture_output=True).returncode:
+        return [], "needs /dev/fuse and squashfuse (Debian package squashfuse)"
+    device = os.stat("/dev/fuse").st_rdev
+    script = ("mount -t tmpfs -o mode=755 tmpfs \"$1\" && "
+              f"mknod -m 666 \"$1/fuse\" c {os.major(device)} {os.minor(device)} && "
+              'mount --bind "$1/fuse" /dev/fuse && shift && exec "$@"')
+    scratch = tempfile.mkdtemp(prefix="defkit-fuse-")
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+            scratch], ""
+
+
+def test_nobody_with_squashfuse(sif: pathlib.Path, workdir: pathlib.Path) -> None:
+    """Rootless with /dev/fuse usable: squashfuse mounts the image in the user namespace (no
+    unpacked copy); owners the namespace does not map show as the overflow id, as Apptainer."""
+    command, env = nobody_or_skip()
+    prefix, reason = _fuse_for_nobody()
+    if reason:
+        pytest.skip(reason)
+    env = {**env, "HOME": str(workdir), "DEFKIT_CACHE_DIR": str(workdir / "cache")}
+    argv = [*prefix, *SETPRIV, *command, "exec", str(sif), "sh", "-c",
+            "id -u; stat -c %u:%g /opt/owned/file /bin; grep -c squashfuse /proc/mounts; "
+            "exit 3"]
+    done = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, env=env,
+                          timeout=120)
+    if done.returncode == 125 and "fuse" in done.stderr:
+        pytest.skip(f"squashfuse cannot mount in a user namespace here: {done.stderr.strip()}")
+    assert done.returncode == 3, done.stderr
+    overflow = pathlib.Path("/proc/sys/kernel/overflowuid").read_text().strip()
+    assert done.stdout.splitlines() == [str(NOBODY), f"{overflow}:{overflow}",
+                                        f"{overflow}:{overflow}", "1"]
+    assert not (workdir / "cache" / "runtime" / "sha256").exists()  # nothing unpacked
