@@ -432,23 +432,34 @@ def _fuse_for_nobody() -> tuple[list[str], str]:
             scratch], ""
 
 
-def test_nobody_with_squashfuse(sif: pathlib.Path, workdir: pathlib.Path) -> None:
+@pytest.mark.parametrize("subuid", [False, True])
+def test_nobody_with_squashfuse(sif: pathlib.Path, workdir: pathlib.Path, subuid: bool) -> None:
     """Rootless with /dev/fuse usable: squashfuse mounts the image in the user namespace (no
-    unpacked copy); owners the namespace does not map show as the overflow id, as Apptainer."""
+    unpacked copy). Without a subuid range owners the namespace does not map show as the
+    overflow id, as under Apptainer; with one the SIF's owners show, also with --fakeroot."""
     command, env = nobody_or_skip()
     prefix, reason = _fuse_for_nobody()
     if reason:
         pytest.skip(reason)
+    if subuid:
+        for name in ("subuid", "subgid"):
+            (workdir / name).write_text(f"nobody:{SUBID_START}:{SUBID_COUNT}\n")
+        prefix += ["sh", "-c", _BIND_SCRIPT, "sh", str(workdir / "subuid"),
+                   str(workdir / "subgid")]
     env = {**env, "HOME": str(workdir), "DEFKIT_CACHE_DIR": str(workdir / "cache")}
-    argv = [*prefix, *SETPRIV, *command, "exec", str(sif), "sh", "-c",
-            "id -u; stat -c %u:%g /opt/owned/file /bin; grep -c squashfuse /proc/mounts; "
-            "exit 3"]
-    done = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, env=env,
-                          timeout=120)
-    if done.returncode == 125 and "fuse" in done.stderr:
-        pytest.skip(f"squashfuse cannot mount in a user namespace here: {done.stderr.strip()}")
-    assert done.returncode == 3, done.stderr
     overflow = pathlib.Path("/proc/sys/kernel/overflowuid").read_text().strip()
-    assert done.stdout.splitlines() == [str(NOBODY), f"{overflow}:{overflow}",
-                                        f"{overflow}:{overflow}", "1"]
+    owners = ["1000:2000", "0:0"] if subuid else [f"{overflow}:{overflow}"] * 2
+    for options, uid in (([], NOBODY), (["--fakeroot"], 0)):
+        argv = [*prefix, *SETPRIV, *command, "exec", *options, str(sif), "sh", "-c",
+                "id -u; stat -c %u:%g /opt/owned/file /bin/busybox; "
+                "grep -c squashfuse /proc/mounts; exit 3"]
+        done = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, env=env,
+                              timeout=120)
+        if done.returncode == 125 and "fuse" in done.stderr:
+            pytest.skip(f"squashfuse cannot mount in a user namespace here: {done.stderr}")
+        assert done.returncode == 3, done.stderr
+        expected = [str(uid), *owners, "1"]
+        if options and not subuid:  # root-mapped: the SIF's root files are root's
+            expected = ["0", f"{overflow}:{overflow}", "0:0", "1"]
+        assert done.stdout.splitlines() == expected, done.stderr
     assert not (workdir / "cache" / "runtime" / "sha256").exists()  # nothing unpacked
