@@ -19,6 +19,7 @@ action script. What defkit does not do is refused by name (UNSUPPORTED), never i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import grp
 import hashlib
@@ -26,7 +27,8 @@ import os
 import pwd
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Optional
 
 from defkit.engine.context import Bind, Mode
@@ -115,27 +117,175 @@ def parse_binds(specs: Sequence[str]) -> list[Bind]:
     return binds
 
 
-def _env_file_lines(path: str) -> dict[str, str]:
-    """KEY=VALUE lines of an --env-file (Apptainer sources it with a shell; defkit reads plain
-    assignments and refuses what it cannot read the same way)."""
-    values: dict[str, str] = {}
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+#: Unquoted characters that make a line more than assignments (commands, redirections, globs).
+_SHELL_ONLY = frozenset("&|<>()`")
+
+
+class _EnvFileError(Exception):
+    def __init__(self, offset: int, message: str):
+        super().__init__(message)
+        self.offset = offset
+
+
+def read_env_file(path: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables an --env-file sets. Apptainer sources the file with a shell (its embedded
+    interpreter, before the container starts), so defkit reads it with the shell's rules for what
+    such files hold: `NAME=value` and `export NAME=value` (several per line), comments, single
+    and double quotes, backslash escapes, values over several lines in quotes, and `$NAME` /
+    `${NAME}` expanded from what the file set before and the host environment (`${NAME:-word}`
+    and the like are not). Anything that would run a command (command substitution, a command,
+    a redirection) is refused with its position, never run."""
     try:
         with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as exc:
-        raise UsageError(f"--env-file {path}: {exc.strerror}") from exc
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        text = text.removeprefix("export ").strip()
-        key, sep, value = text.partition("=")
-        if not sep or not key.replace("_", "a").isalnum():
-            raise UsageError(f"{path}:{number}:1: error: expected KEY=VALUE")
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    return values
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"--env-file {path}: {reason}") from exc
+    try:
+        return _EnvFileReader(text, environ).read()
+    except _EnvFileError as exc:
+        line = text.count("\n", 0, exc.offset) + 1
+        column = exc.offset - (text.rfind("\n", 0, exc.offset) + 1) + 1
+        raise UsageError(f"{path}:{line}:{column}: error: {exc} (an --env-file may only "
+                         "assign variables)") from exc
+
+
+class _EnvFileReader:
+    def __init__(self, text: str, environ: Mapping[str, str]):
+        self.text, self.at, self.environ = text, 0, environ
+        self.values: dict[str, str] = {}
+
+    def read(self) -> dict[str, str]:
+        while self.at < len(self.text):
+            self._skip_blanks()
+            if self.at >= len(self.text):
+                break
+            char = self.text[self.at]
+            if char in "\n;":
+                self.at += 1
+            elif char == "#":
+                end = self.text.find("\n", self.at)
+                self.at = len(self.text) if end < 0 else end
+            else:
+                self._statement()
+        return self.values
+
+    def _skip_blanks(self) -> None:
+        while self.at < len(self.text):
+            if self.text[self.at] in " \t\r":
+                self.at += 1
+            elif self.text.startswith("\\\n", self.at):  # a line continuation
+                self.at += 2
+            else:
+                return
+
+    def _statement(self) -> None:
+        start = self.at
+        name = self._name()
+        if name == "export" and self.at < len(self.text) and self.text[self.at] in " \t":
+            self._skip_blanks()
+            while self.at < len(self.text) and self.text[self.at] not in "\n#;":
+                word_start = self.at
+                name = self._name()
+                if not name:
+                    raise _EnvFileError(word_start, "expected a variable name after export")
+                if self.at < len(self.text) and self.text[self.at] == "=":
+                    self.at += 1
+                    self.values[name] = self._word()
+                elif name not in self.values and name in self.environ:
+                    self.values[name] = self.environ[name]
+                self._end_of_word()
+                self._skip_blanks()
+            return
+        if not name or self.at >= len(self.text) or self.text[self.at] != "=":
+            raise _EnvFileError(start, "expected NAME=VALUE")
+        self.at += 1
+        self.values[name] = self._word()
+        self._end_of_word()
+
+    def _end_of_word(self) -> None:
+        if self.at < len(self.text) and self.text[self.at] not in " \t\r\n#;":
+            raise _EnvFileError(self.at, f"unexpected {self.text[self.at]!r}")
+
+    def _name(self) -> str:
+        start = self.at
+        while self.at < len(self.text) and self.text[self.at] in _NAME_CHARS:
+            self.at += 1
+        name = self.text[start:self.at]
+        return "" if name[:1].isdigit() else name
+
+    def _word(self) -> str:
+        parts: list[str] = []
+        text = self.text
+        if text.startswith("~", self.at) and text[self.at + 1:self.at + 2] in ("", "/", ":", " ",
+                                                                              "\n"):
+            parts.append(self.environ.get("HOME", "~"))  # the shell's tilde expansion
+            self.at += 1
+        while self.at < len(text) and text[self.at] not in " \t\r\n;":
+            char = text[self.at]
+            if char == "'":
+                end = text.find("'", self.at + 1)
+                if end < 0:
+                    raise _EnvFileError(self.at, "unterminated single quote")
+                parts.append(text[self.at + 1:end])
+                self.at = end + 1
+            elif char == '"':
+                parts.append(self._double_quoted())
+            elif char == "\\":
+                if text.startswith("\\\n", self.at):
+                    self.at += 2
+                    continue
+                parts.append(text[self.at + 1:self.at + 2])
+                self.at += 2
+            elif char == "$":
+                parts.append(self._expansion())
+            elif char in _SHELL_ONLY:
+                raise _EnvFileError(self.at, f"unexpected {char!r}")
+            else:
+                parts.append(char)
+                self.at += 1
+        return "".join(parts)
+
+    def _double_quoted(self) -> str:
+        start = self.at
+        self.at += 1
+        parts: list[str] = []
+        text = self.text
+        while self.at < len(text) and text[self.at] != '"':
+            char = text[self.at]
+            if char == "\\" and text[self.at + 1:self.at + 2] in ('"', "\\", "$", "`", "\n"):
+                if text[self.at + 1] != "\n":
+                    parts.append(text[self.at + 1])
+                self.at += 2
+            elif char == "$":
+                parts.append(self._expansion())
+            elif char == "`":
+                raise _EnvFileError(self.at, "command substitution")
+            else:
+                parts.append(char)
+                self.at += 1
+        if self.at >= len(text):
+            raise _EnvFileError(start, "unterminated double quote")
+        self.at += 1
+        return "".join(parts)
+
+    def _expansion(self) -> str:
+        start = self.at
+        self.at += 1
+        braced = self.text.startswith("{", self.at)
+        if braced:
+            self.at += 1
+        elif self.text.startswith("(", self.at):
+            raise _EnvFileError(start, "command substitution")
+        name = self._name()
+        if braced:
+            if not name or not self.text.startswith("}", self.at):
+                raise _EnvFileError(start, "only ${NAME} expansions")
+            self.at += 1
+        elif not name:
+            return "$"
+        return self.values.get(name, self.environ.get(name, ""))
 
 
 def container_env(image: str, environ: Mapping[str, str], options: RunOptions, home: str
@@ -152,7 +302,7 @@ def container_env(image: str, environ: Mapping[str, str], options: RunOptions, h
             if key.startswith(prefix) and len(key) > len(prefix):
                 env[key[len(prefix):]] = value
     for path in options.env_files:
-        env.update(_env_file_lines(path))
+        env.update(read_env_file(path, {**environ, **env}))
     for item in options.env:
         for pair in item.split(","):
             key, sep, value = pair.partition("=")
@@ -278,39 +428,154 @@ def _content_hash(image: str) -> str:
     return digest.hexdigest()
 
 
-def cached_rootfs(image: str, offset: int, runner: Runner = run) -> str:
-    """The image unpacked once under cache_dir()/<sha256>/rootfs (written to a temporary name
-    and renamed, so a concurrent or interrupted call never sees half a tree)."""
+def _copy_lock(final: str, exclusive: bool) -> Optional[int]:
+    """A lock on one unpacked copy (`final` + ".lock"): shared while a command runs on it,
+    exclusive for `gc_unpacked`; None when an exclusive one is refused (the copy is in use)."""
+    import fcntl
+
+    fd = os.open(final + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _layout(fakeroot: bool) -> tuple[str, list[str]]:
+    """The unpacked copy's name and what unsquashfs runs under, for the namespace the command
+    will run in, so that it shows the owners the SIF holds. With an /etc/subuid range the
+    copy's files belong to the ids that namespace maps to the SIF's (`--fakeroot`: the build
+    engine's mapping, root the caller; otherwise the caller as itself and the other ids on the
+    range: sandbox.caller_id_maps), one copy for each. Without one, only the caller's own id
+    can own files: everything in the copy is the caller's (see the README)."""
+    from defkit.engine.sandbox import (
+        caller_id_maps,
+        caller_userns_prefix,
+        subid_ranges,
+        userns_flags,
+    )
+
+    if os.geteuid() == 0:
+        return "rootfs", []
+    ranges, maps = subid_ranges(), caller_id_maps()
+    if ranges is None or maps is None:
+        return "rootfs", ["unshare", "--map-root-user"]
+    (uid_start, uid_count), (gid_start, gid_count) = ranges
+    ids = f"{uid_start}-{uid_count}-{gid_start}-{gid_count}"
+    if fakeroot:
+        return f"rootfs-root-{ids}", ["unshare", *userns_flags("userns")]
+    # unsquashfs sets owners only as root: root of that namespace (on the range) unpacks.
+    return (f"rootfs-{os.getuid()}-{os.getgid()}-{ids}",
+            [*caller_userns_prefix(maps), "setpriv", "--reuid=0", "--regid=0", "--clear-groups"])
+
+
+def cached_rootfs(image: str, offset: int, runner: Runner = run, *, fakeroot: bool = False
+                  ) -> tuple[str, int]:
+    """The image unpacked once under cache_dir()/sha256/<sha256>/<layout> (unpacked into a
+    staging directory and renamed, so a concurrent or interrupted call never sees half a tree),
+    and a shared lock on it (close it when the command ends) so `defkit cache gc` leaves it
+    alone meanwhile. A staging directory of a killed call is reclaimed by the next one."""
+    final = os.path.join(cache_dir(), "sha256", _content_hash(image))
+    os.makedirs(final, exist_ok=True)
+    name, prefix = _layout(fakeroot)
+    rootfs = os.path.join(final, name)
+    lock = _copy_lock(final, exclusive=False)
+    assert lock is not None
+    try:
+        if not os.path.isdir(rootfs):
+            _reclaim_staging()
+            _unpack(image, offset, rootfs, prefix, runner)
+        os.utime(final)  # its last use, for `gc --max-age`
+        return rootfs, lock
+    except BaseException:
+        os.close(lock)
+        raise
+
+
+def _unpack(image: str, offset: int, rootfs: str, prefix: list[str], runner: Runner) -> None:
     from defkit.engine.safepath import remove_tree
 
-    final = os.path.join(cache_dir(), "sha256", _content_hash(image))
-    rootfs = os.path.join(final, "rootfs")
-    if os.path.isdir(rootfs):
-        return rootfs
-    os.makedirs(os.path.dirname(final), exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(final))
+    staging = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(rootfs))
+    # Held while unpacking: a staging directory nobody holds belongs to a killed call.
+    held = _copy_lock(staging, exclusive=True)
     try:
-        target = os.path.join(staging, "rootfs")
-        argv = ["unsquashfs", "-n", "-no-xattrs", "-o", str(offset), "-d", target, image]
-        if os.geteuid() != 0:
-            # In a root-mapped namespace the files come out owned by the caller; device nodes
-            # cannot be made (the runtime mounts its own /dev).
-            argv = ["unshare", "--map-root-user", *argv]
+        os.chmod(staging, 0o755)  # the namespace's root may be another id than its owner
+        # Into the staging directory itself, renamed in the same parent: a directory that an
+        # id on the subordinate range owns cannot be moved into another (its ".." changes).
+        argv = [*prefix, "unsquashfs", "-f", "-n", "-no-xattrs", "-o", str(offset), "-d",
+                staging, image]
         result = runner(argv, timeout=3600)
-        if not os.path.isdir(target) or (result.returncode != 0 and not os.path.isdir(
-                os.path.join(target, ".singularity.d"))):
+        if result.returncode != 0 and not os.path.isdir(os.path.join(staging, ".singularity.d")):
             detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
             raise RuntimeError_(f"cannot unpack {image}: {detail[-1] if detail else 'failed'}")
-        os.chmod(staging, 0o755)
         try:
-            os.rename(staging, final)
+            os.rename(staging, rootfs)
         except OSError:  # another call got there first
             if not os.path.isdir(rootfs):
                 raise
-        return rootfs
     finally:
         if os.path.isdir(staging):
             remove_tree(staging)
+        with contextlib.suppress(OSError):
+            os.unlink(staging + ".lock")
+        if held is not None:
+            os.close(held)
+
+
+def _reclaim_staging() -> None:
+    """Remove the staging directories of unpacking calls that were killed (nobody holds their
+    lock)."""
+    from defkit.engine.safepath import remove_tree
+
+    base = os.path.join(cache_dir(), "sha256")
+    with contextlib.suppress(FileNotFoundError):
+        for image in os.listdir(base):
+            with contextlib.suppress(NotADirectoryError, FileNotFoundError):
+                for name in os.listdir(os.path.join(base, image)):
+                    path = os.path.join(base, image, name)
+                    if not name.startswith(".unpack-") or name.endswith(".lock"):
+                        continue
+                    lock = _copy_lock(path, exclusive=True)
+                    if lock is None:  # still being unpacked
+                        continue
+                    try:
+                        remove_tree(path)
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(path + ".lock")
+                    finally:
+                        os.close(lock)
+
+
+def gc_unpacked(max_age: Optional[float] = None, now: Optional[float] = None) -> list[str]:
+    """`defkit cache gc`'s part: remove the unpacked copies unused for longer than `max_age`
+    seconds (without it, all of them), never one a running command holds, the staging
+    directories of killed calls and the memos of image hashes. Returns the removed copies."""
+    from defkit.engine.safepath import remove_tree
+
+    now = time.time() if now is None else now
+    base = os.path.join(cache_dir(), "sha256")
+    _reclaim_staging()
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for name in sorted(os.listdir(base)):
+            path = os.path.join(base, name)
+            if len(name) != 64 or not os.path.isdir(path):
+                continue
+            if max_age is not None and now - os.stat(path).st_mtime <= max_age:
+                continue
+            lock = _copy_lock(path, exclusive=True)
+            if lock is None:  # a command runs on it
+                continue
+            try:
+                remove_tree(path)
+                removed.append(path)
+            finally:
+                os.unlink(path + ".lock")
+                os.close(lock)
+    if removed:
+        shutil.rmtree(os.path.join(cache_dir(), "by-file"), ignore_errors=True)
+    return removed
 
 
 def mount_methods() -> tuple[str, ...]:
@@ -324,21 +589,29 @@ def mount_methods() -> tuple[str, ...]:
     return tuple(methods)
 
 
-def resolve_image(image: str, runner: Runner = run) -> MountedImage:
+@contextlib.contextmanager
+def resolve_image(image: str, runner: Runner = run, *, fakeroot: bool = False
+                  ) -> Iterator[MountedImage]:
     """The MountedImage for `image`: a sandbox directory, a mountable squashfs, or the cached
-    unpacked copy when nothing can mount it."""
+    unpacked copy when nothing can mount it (locked against `gc_unpacked` meanwhile)."""
     if os.path.isdir(image):
         if not os.path.isdir(os.path.join(image, ".singularity.d")) and not os.path.exists(
                 os.path.join(image, "bin")):
             raise RuntimeError_(f"{image} is not a container sandbox (no /.singularity.d)")
-        return MountedImage("dir", os.path.realpath(image))
+        yield MountedImage("dir", os.path.realpath(image))
+        return
     if not os.path.isfile(image):
         raise UsageError(f"{image}: no such image")
     offset = _squashfs_offset(image)
     methods = mount_methods()
     if methods:
-        return MountedImage("squashfs", os.path.realpath(image), offset, methods)
-    return MountedImage("dir", cached_rootfs(image, offset, runner))
+        yield MountedImage("squashfs", os.path.realpath(image), offset, methods)
+        return
+    rootfs, lock = cached_rootfs(image, offset, runner, fakeroot=fakeroot)
+    try:
+        yield MountedImage("dir", rootfs)
+    finally:
+        os.close(lock)
 
 
 #: Starts the action script, or (an image not built by Apptainer or defkit, without them) does
@@ -380,11 +653,12 @@ def run_action(image: str, action: str, args: Sequence[str] = (), *,
     binds = [*auto, *parse_binds(bind_specs)]
     env = container_env(image, environ, options, home)
     env["PWD"] = workdir
-    result = run_image(resolve_image(image, runner), action_argv(action, args),
-                       mode=runtime_mode(), as_caller=not fakeroot, env=env, binds=binds,
-                       cwd=workdir, dirs=[workdir],
-                       writable=options.writable_tmpfs, identity=identity(fakeroot),
-                       capture=capture, runner=runner, keep_terminal=not capture)
+    with resolve_image(image, runner, fakeroot=fakeroot) as mounted:
+        result = run_image(mounted, action_argv(action, args), mode=runtime_mode(),
+                           as_caller=not fakeroot, env=env, binds=binds, cwd=workdir,
+                           dirs=[workdir], writable=options.writable_tmpfs,
+                           identity=identity(fakeroot), capture=capture, runner=runner,
+                           keep_terminal=not capture)
     code = result.returncode
     if code < 0:  # killed by a signal: the shell's convention
         code = 128 - code

@@ -83,15 +83,19 @@ def rm(keys: tuple[str, ...]) -> int:
 @click.option("--max-size", metavar="SIZE", help="Keep at most this much (e.g. 10G).")
 @click.option("--max-age", metavar="AGE", help="Remove entries unused for longer (e.g. 30d).")
 def gc(max_size: Optional[str], max_age: Optional[str]) -> int:
-    """Remove entries, least recently used first (never one a running build holds), and what
-    dead builds left behind."""
+    """Remove entries, least recently used first (never one a running build holds), what
+    dead builds left behind, and the runtime's unpacked copies of images (with --max-age: those
+    unused for longer; never one a running command holds)."""
     from defkit.cache.store import BuildCache, parse_age, parse_size
     from defkit.engine.engine import reclaim_dead_work
+    from defkit.runtime import gc_unpacked
 
     reclaimed = reclaim_dead_work(None)
     removed = BuildCache().gc(max_size=parse_size(max_size) if max_size else None,
                               max_age=parse_age(max_age) if max_age else None)
+    unpacked = gc_unpacked(max_age=parse_age(max_age) if max_age else None)
     freed = sum(entry.size for entry in removed)
-    click.echo(f"removed {len(removed)} entries ({_size(freed)}) and "
-               f"{len(reclaimed)} work directories of dead builds")
+    click.echo(f"removed {len(removed)} entries ({_size(freed)}), "
+               f"{len(reclaimed)} work directories of dead builds and "
+               f"{len(unpacked)} unpacked images of the runtime")
     return 0

@@ -58,7 +58,8 @@ _KEPT_FLAGS = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC
                (os.ST_RELATIME, MS_RELATIME))
 
 PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 22, 24, 38, 47
-PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_CAP_AMBIENT_RAISE, PR_CAP_AMBIENT_CLEAR_ALL = 2, 4
+CLONE_NEWUSER = 0x10000000
 SECCOMP_MODE_FILTER = 2
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -513,7 +514,55 @@ def _exec(argv: list[str], env: dict[str, str], cwd: str) -> int:
     return 127 if failure.errno == errno.ENOENT else 126
 
 
+# --- a user namespace with several ranges (before `unshare` makes the others) -------------------
+
+
+def enter_userns(uid_map: list[str], gid_map: list[str], argv: list[str]) -> int:
+    """`nsinit.py --userns "IN OUT COUNT..." "IN OUT COUNT..." -- ARGV`: unshare a user namespace
+    mapped by newuidmap/newgidmap with several ranges (util-linux's unshare takes one besides the
+    caller's own id), keep every capability across exec (ambient, as `unshare --keep-caps`) and
+    exec ARGV (`unshare` making the other namespaces). The maps of a namespace can only be
+    written from outside it: a child forked before the unshare does it, as util-linux does."""
+    ready_read, ready_write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(ready_write)
+        code = 1
+        if os.read(ready_read, 1) == b"1":
+            parent = str(os.getppid())
+            code = 0
+            for tool, ranges in (("newuidmap", uid_map), ("newgidmap", gid_map)):
+                if code == 0:
+                    code = subprocess.run([tool, parent, *ranges], check=False).returncode
+        os._exit(code)
+    os.close(ready_read)
+    unshared = _libc.unshare(CLONE_NEWUSER)
+    failure = ctypes.get_errno()
+    os.write(ready_write, b"1" if unshared == 0 else b"0")
+    os.close(ready_write)
+    _, status = os.waitpid(child, 0)
+    if unshared != 0:
+        raise SetupError(f"unshare a user namespace: {os.strerror(failure)}")
+    if status != 0:
+        raise SetupError("newuidmap/newgidmap could not map the /etc/subuid range")
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    for word in data:
+        word.inheritable = word.permitted
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+    for cap in range(_last_cap() + 1):
+        _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), "keep capabilities")
+    os.execvp(argv[0], argv)
+
+
 def main(args: list[str]) -> int:
+    if args[:1] == ["--userns"]:
+        try:
+            return enter_userns(args[1].split(), args[2].split(), args[4:])
+        except (SetupError, OSError) as exc:
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return 125
     try:
         with open(args[0], "rb") as f:
             plan = marshal.load(f)

@@ -103,15 +103,57 @@ def caller_userns_flags() -> list[str]:
     return [f"--map-user={os.getuid()}", f"--map-group={os.getgid()}", "--keep-caps"]
 
 
+IdMap = list[tuple[int, int, int]]  # (inside, outside, count) ranges
+
+
+def _around(own: int, start: int, count: int) -> IdMap:
+    """The caller's own id as itself and the ids 0..count-1 but that one on the subordinate
+    range (`start + id`): ids of an image keep their number inside."""
+    ranges = [(own, own, 1)]
+    if min(own, count) > 0:
+        ranges.append((0, start, min(own, count)))
+    if own + 1 < count:
+        ranges.append((own + 1, start + own + 1, count - own - 1))
+    return ranges
+
+
+def caller_id_maps() -> Optional[tuple[IdMap, IdMap]]:
+    """With an /etc/subuid range: the (uid, gid) maps of a user namespace where the caller keeps
+    its ids and every other id up to the range's size is mapped too, so files of other owners
+    (an image's root, a user made in %post) show as themselves, not as the overflow id."""
+    ranges = subid_ranges()
+    if ranges is None:
+        return None
+    (uid_start, uid_count), (gid_start, gid_count) = ranges
+    return (_around(os.getuid(), uid_start, uid_count),
+            _around(os.getgid(), gid_start, gid_count))
+
+
+def _map_words(ranges: IdMap) -> str:
+    return " ".join(f"{inside} {outside} {count}" for inside, outside, count in ranges)
+
+
+def caller_userns_prefix(maps: tuple[IdMap, IdMap]) -> list[str]:
+    """Runs what follows in a user namespace mapped by `maps`, with every capability kept
+    (nsinit's --userns: util-linux's unshare maps only one range besides the caller)."""
+    return [*nsinit_argv(), "--userns", _map_words(maps[0]), _map_words(maps[1]), "--"]
+
+
 def unshare_argv(mode: Mode, *, as_caller: bool = False) -> list[str]:
     """The `unshare` prefix for `mode`: private mount, PID, UTS (`hostname` stays inside) and IPC
     (fakeroot's SysV queues) namespaces, plus a user namespace unless real root (`as_caller`:
-    one keeping the caller's ids). `--kill-child` so the namespace dies with `unshare`; the
-    runner makes `unshare` die with us (PR_SET_PDEATHSIG), even on `kill -9`: no process, mount
-    or IPC object of the namespace outlives defkit."""
-    users = caller_userns_flags() if as_caller and mode != "root" else userns_flags(mode)
-    return ["unshare", *users, "--mount", "--pid", "--uts",
-            "--ipc", "--fork", "--kill-child", "--propagation", "private"]
+    one keeping the caller's ids, and with an /etc/subuid range every other id). `--kill-child`
+    so the namespace dies with `unshare`; the runner makes `unshare` (or nsinit before it) die
+    with us (PR_SET_PDEATHSIG), even on `kill -9`: no process, mount or IPC object of the
+    namespace outlives defkit."""
+    namespaces = ["--mount", "--pid", "--uts", "--ipc", "--fork", "--kill-child",
+                  "--propagation", "private"]
+    if as_caller and mode != "root":
+        maps = caller_id_maps()
+        if maps is not None:
+            return [*caller_userns_prefix(maps), "unshare", *namespaces]
+        return ["unshare", *caller_userns_flags(), *namespaces]
+    return ["unshare", *userns_flags(mode), *namespaces]
 
 
 def remove_in_userns(path: str) -> None:
@@ -196,13 +238,54 @@ class _MountPoints:
         self.created.clear()
 
 
+SCRATCH_PREFIX = "defkit-ns-"
+#: A scratch directory younger than this is never reclaimed: its maker may not have locked it yet.
+SCRATCH_GRACE = 10.0
+
+
 @contextlib.contextmanager
 def _scratch_dir() -> Iterator[str]:
-    path = tempfile.mkdtemp(prefix="defkit-ns-")
+    """A private temporary directory for one run (the plan, staged files), locked (flock on the
+    directory) while the run lasts. `kill -9` skips the removal at the end: the next run removes
+    the scratch directories of ours that nobody holds."""
+    import fcntl
+
+    _reclaim_scratch()
+    path = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+    held = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        fcntl.flock(held, fcntl.LOCK_EX)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+        os.close(held)
+
+
+def _reclaim_scratch() -> None:
+    import fcntl
+    import time
+
+    base = tempfile.gettempdir()
+    try:
+        names = [name for name in os.listdir(base) if name.startswith(SCRATCH_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(base, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if info.st_uid != os.geteuid() or time.time() - info.st_mtime < SCRATCH_GRACE:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # held: a live run's
+            continue
+        finally:
+            os.close(fd)
 
 
 def _stage_host_file(src: str, scratch: str, name: str) -> str:
