@@ -201,12 +201,14 @@ def test_no_fail_and_standard_input(
 
 
 def test_library_api_uses_each_files_configuration(tmp_path: pathlib.Path) -> None:
-    from defkit.lint import lint_paths
+    from defkit.lint import LintOptions, lint_paths
     from defkit.lint.config import Overrides
 
     put(tmp_path, "quiet/.defkit.yaml", "ignore: [unknown-section]\n")
     loud, quiet = put(tmp_path, "loud/a.def", TYPO), put(tmp_path, "quiet/a.def", TYPO)
-    results = lint_paths([loud, quiet], overrides=Overrides(select=("DK0",)), shellcheck=False)
+    results = lint_paths(
+        [loud, quiet], LintOptions(overrides=Overrides(select=("DK0",)), shellcheck=False)
+    )
     assert [[p.code for p in r.problems] for r in results] == [["DK002"], []]
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from defkit.lint.config import LintConfig, ShellcheckOptions
 from defkit.lint.linter import Source, lint_sources
+from defkit.lint.sccache import ResultCache
 from defkit.lint.shellcheck import (
-    PendingCheck,
+    ShellcheckBatch,
     dialect_for,
     find_shellcheck,
     interpreter_dialect,
@@ -186,17 +187,17 @@ def test_a_script_repeated_across_files_is_checked_once_and_reported_in_each() -
     assert {p.path for p in second.problems} == {"b.def"}
 
 
-def test_snippets_the_early_scan_did_not_start_are_checked_when_asked_for() -> None:
-    started = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n"))
+def test_one_batch_checks_the_snippets_of_several_files_in_order() -> None:
+    first = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n"))
     other = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%test\n    ls $2\n"))
-    check = PendingCheck(started, ShellcheckOptions())
+    batch = ShellcheckBatch(other + first)
     try:
-        found = check.results_for(other + started)
+        found = batch.results()
     finally:
-        check.close()
+        batch.close()
     assert [[(p.code, p.span.line, p.span.column) for p in problems] for problems in found] == [
-        [("SC2086", 4, 8)],  # %test `ls $2`: checked late
-        [("SC2086", 4, 10)],  # %post `echo $1`: started first
+        [("SC2086", 4, 8)],  # %test `ls $2`
+        [("SC2086", 4, 10)],  # %post `echo $1`
     ]
 
 
@@ -209,10 +210,8 @@ def test_files_with_different_shellcheck_options_in_one_run() -> None:
     assert {p.code for p in second.problems} == {"SC2046"}
 
 
-def test_cache_skips_unchanged_snippets(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_cache_skips_unchanged_snippets(tmp_path: pathlib.Path) -> None:
+    cache = ResultCache(str(tmp_path))
     checked: list[str] = []
     counting_runner = _script_recording_runner(checked)
 
@@ -221,7 +220,7 @@ def test_cache_skips_unchanged_snippets(
 
     def lint_cached(source: str, cfg: LintConfig = config) -> list[tuple[str, int, int]]:
         return sc(
-            lint_sources([Source("a.def", source, cfg)], runner=counting_runner, cache=True)[0]
+            lint_sources([Source("a.def", source, cfg)], runner=counting_runner, cache=cache)[0]
         )
 
     first = lint_cached(text)
@@ -257,18 +256,3 @@ def test_environment_missing_export_supersedes_sc2034() -> None:
     rule = ("SC", "environment-missing-export")
     with_rule = lint_sources([Source("a.def", text, LintConfig(select=rule))])[0]
     assert [p.code for p in with_rule.problems] == ["DK401"]
-
-
-def test_the_early_scan_finds_the_parsed_snippets_of_every_corpus_file() -> None:
-    """ShellCheck starts on the scanned sections; on real files that is never wasted work."""
-    from defkit.lint.shellcheck import early_snippets
-    from defkit.parser import parse_lenient
-    from tests.shared import corpus_def_files
-
-    for path in corpus_def_files():
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
-        deffile, _ = parse_lenient(text, str(path))
-        if deffile is None:
-            continue
-        parsed = [(s.dialect, s.text, s.section) for s in snippets_for(deffile)]
-        assert [(s.dialect, s.text, s.section) for s in early_snippets(str(path), text)] == parsed

@@ -13,6 +13,7 @@ from defkit.lint.rules import (
     dk002_unknown_section,
     dk003_unknown_header_key,
     dk004_unused_ignore,
+    dk005_shellcheck_skipped,
     dk101_missing_bootstrap,
     dk102_invalid_bootstrap_agent,
     dk103_missing_from,
@@ -73,6 +74,7 @@ RULES: tuple[Rule, ...] = (
     dk002_unknown_section,
     dk003_unknown_header_key,
     dk004_unused_ignore,
+    dk005_shellcheck_skipped,
     dk101_missing_bootstrap,
     dk102_invalid_bootstrap_agent,
     dk103_missing_from,
@@ -148,3 +150,9 @@ def lookup(code_or_name: str) -> Optional[Rule]:
 def enabled_by_default(rule: Rule) -> bool:
     """Opt-in rules set `ENABLED_BY_DEFAULT = False` in their module."""
     return bool(getattr(rule, "ENABLED_BY_DEFAULT", True))
+
+
+def has_dynamic_severity(rule: Rule) -> bool:
+    """Rules that set `DYNAMIC_SEVERITY = True` give each finding its own level (the linter keeps
+    `Problem.severity`, unless configuration overrides it); the others give all `SEVERITY`."""
+    return bool(getattr(rule, "DYNAMIC_SEVERITY", False))

@@ -45,7 +45,7 @@ from typing import Optional
 from defkit.lint.context import LintContext, Settings
 from defkit.lint.problem import Problem, Severity
 from defkit.lint.rules._common import section_name_span
-from defkit.lint.rules._shell import Command, commands
+from defkit.lint.rules._shell import Command
 
 CODE = "DK204"
 NAME = "root-only-step"
@@ -108,7 +108,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 )
             if section.name not in ("post", "appinstall"):
                 continue
-            for command in commands(section):
+            for command in ctx.commands(section):
                 found = _privileged(command)
                 if found is not None:
                     level, message = found

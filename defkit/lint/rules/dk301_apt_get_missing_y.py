@@ -52,7 +52,7 @@ _NEEDS_PACKAGES = frozenset({"install", "remove", "purge", "reinstall", "build-d
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None or "assume-yes" in ctx.text.lower():
         return
-    for call in script_invocations(ctx.deffile, "apt-get", "apt"):
+    for call in script_invocations(ctx, "apt-get", "apt"):
         if call.subcommand is None or call.subcommand.value not in _PROMPTING:
             continue
         if call.subcommand.value in _NEEDS_PACKAGES and not call.operands:

@@ -51,7 +51,7 @@ _ALSO_IN_APT_GET = _SAME_IN_APT_GET | {"upgrade", "full-upgrade"}
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
-    for call in script_invocations(ctx.deffile, "apt"):
+    for call in script_invocations(ctx, "apt"):
         sub = call.subcommand
         if sub is None or sub.value not in _ALSO_IN_APT_GET:
             continue

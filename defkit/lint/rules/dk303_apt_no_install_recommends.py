@@ -41,7 +41,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         "no-install-recommends", ""
     ):
         return  # configured once for the whole file (apt.conf.d or `-o APT::Install-Recommends`)
-    for call in script_invocations(ctx.deffile, "apt-get", "apt"):
+    for call in script_invocations(ctx, "apt-get", "apt"):
         if not call.runs("install"):
             continue
         if not call.has_option("--no-install-recommends"):

@@ -53,6 +53,6 @@ def _cleans(command: Command) -> bool:
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    last = left_in_image(ctx.deffile, _fills, _cleans)
+    last = left_in_image(ctx, _fills, _cleans)
     if last is not None:
         yield Problem(last.span, "apt lists are left in the image; remove /var/lib/apt/lists/*")

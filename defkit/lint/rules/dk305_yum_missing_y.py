@@ -54,7 +54,7 @@ _ZYPPER_PROMPTING = frozenset(
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None or "assumeyes" in ctx.text.lower():
         return
-    for call in script_invocations(ctx.deffile, "yum", "dnf", "microdnf", "zypper"):
+    for call in script_invocations(ctx, "yum", "dnf", "microdnf", "zypper"):
         sub = call.subcommand
         if sub is None or call.command.before == "|":
             continue

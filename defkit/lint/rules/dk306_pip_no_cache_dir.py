@@ -49,7 +49,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     for section in stage.sections:
         if section.name not in ("post", "appinstall"):
             continue
-        for call in invocations(section, "pip"):
+        for call in invocations(ctx, section, "pip"):
             if not call.runs("install"):
                 continue
             if not any(word.value.startswith("--no-cache") for word in call.options):

@@ -49,7 +49,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
     ignored = {str(name).lower() for name in ctx.options.get("ignore-packages", ())}
-    for call in script_invocations(ctx.deffile, "pip"):
+    for call in script_invocations(ctx, "pip"):
         if not call.runs("install"):
             continue
         if any(target and target.value.startswith("=") for _, target in call.command.redirects):

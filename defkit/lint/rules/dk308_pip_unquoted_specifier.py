@@ -38,7 +38,7 @@ FIXABLE = False
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
-    for call in script_invocations(ctx.deffile, "pip"):
+    for call in script_invocations(ctx, "pip"):
         if not call.runs("install"):
             continue
         for operator, target in call.command.redirects:

@@ -58,6 +58,6 @@ def _cleans(command: Command) -> bool:
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    last = left_in_image(ctx.deffile, _fills, _cleans)
+    last = left_in_image(ctx, _fills, _cleans)
     if last is not None:
         yield Problem(last.span, "apk's cache is left in the image; use `apk add --no-cache`")

@@ -60,7 +60,7 @@ def _cleans(command: Command) -> bool:
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    last = left_in_image(ctx.deffile, _fills, _cleans)
+    last = left_in_image(ctx, _fills, _cleans)
     if last is not None:
         yield Problem(
             last.span, f"`{last.value}`'s cache is left in the image; add `{last.value} clean all`"

@@ -34,7 +34,7 @@ from typing import Optional
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Fix, Problem, Severity
 from defkit.lint.rules._common import insert_before, sections
-from defkit.lint.rules._shell import commands, shell_of
+from defkit.lint.rules._shell import shell_of
 
 CODE = "DK602"
 NAME = "runscript-missing-exec"
@@ -56,7 +56,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     for _, section in sections(ctx.deffile, "runscript"):
         if shell_of(section) not in ("sh", "bash", "dash"):
             continue
-        found = list(commands(section))
+        found = list(ctx.commands(section))
         if not found or any(word.value == "exec" for command in found for word in command.words):
             continue
         last = found[-1]
