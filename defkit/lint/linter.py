@@ -92,7 +92,7 @@ def lint_sources(
     snippets = [_snippets(file) if shellcheck else [] for file in parsed]
     batch = _start_shellcheck(snippets, runner, cache)
     try:
-        problems = [list(_run_rules(file)) for file in parsed]
+        problems = [_rule_problems(file) for file in parsed]
         if batch is not None:
             found = iter(batch.results())
             for file, file_problems, file_snippets in zip(parsed, problems, snippets):
@@ -121,6 +121,12 @@ def lint_sources(
     return results
 
 
+def _not_a_deffile(file: _Parsed) -> bool:
+    """Empty, comments only, binary, a Dockerfile: the parse failed and nothing in the file
+    looks like a header line or a section."""
+    return bool(file.errors) and not looks_like_deffile(file.text)
+
+
 def _fails(problem: Problem, fail_on: str) -> bool:
     """The exit-code policy: parse errors always fail; the rest from `fail-on` up."""
     from defkit.lint.problem import at_or_above
@@ -144,7 +150,7 @@ def _parse(source: Source) -> _Parsed:
 
 def _snippets(file: _Parsed) -> list[Snippet]:
     options = file.source.config.shellcheck
-    if file.deffile is None or not options.enabled:
+    if file.deffile is None or not options.enabled or _not_a_deffile(file):
         return []
     from defkit.lint.shellcheck import snippets_for
 
@@ -198,6 +204,14 @@ def _enabled(
             )
         )
     return on and selection.severity_override(code, name, config.severity) != "ignore"
+
+
+def _rule_problems(file: _Parsed) -> list[Problem]:
+    found = list(_run_rules(file))
+    if _not_a_deffile(file):  # the one error `defkit parse` gives, not every rule's view of it
+        errors = [problem for problem in found if problem.code in PARSE_ERROR_CODES]
+        return sorted(errors, key=lambda p: (p.span.line, p.span.column))[:1]
+    return found
 
 
 def _run_rules(file: _Parsed) -> Iterable[Problem]:

@@ -256,3 +256,35 @@ def test_environment_missing_export_supersedes_sc2034() -> None:
     rule = ("SC", "environment-missing-export")
     with_rule = lint_sources([Source("a.def", text, LintConfig(select=rule))])[0]
     assert [p.code for p in with_rule.problems] == ["DK401"]
+
+
+def test_indented_shebang_of_a_runscript_is_honoured_without_sc1114() -> None:
+    text = "Bootstrap: docker\nFrom: alpine\n%runscript\n    #!/bin/bash\n    [[ -n $1 ]] && exec foo \"$1\"\n"
+    result = lint_sources([Source("a.def", text, LintConfig(select=("SC",)))])[0]
+    assert sc(result) == []  # no SC1114, and `[[` is fine: checked as bash
+
+
+def test_sh_on_a_rhel_family_base_is_checked_as_bash() -> None:
+    text = "Bootstrap: docker\nFrom: rockylinux:9\n%post\n    source /etc/profile\n"
+    debian = text.replace("rockylinux:9", "debian:12")
+    rocky, other = lint_sources(
+        [Source("a.def", text, LintConfig(select=("SC",))),
+         Source("b.def", debian, LintConfig(select=("SC",)))]
+    )
+    assert sc(rocky) == [] and [code for code, _, _ in sc(other)] == ["SC3046"]
+
+
+def test_a_script_that_exceeds_its_bounds_is_skipped_with_an_info_finding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import defkit.lint.shellcheck as shellcheck_module
+
+    # A limit no ShellCheck process can start in: each script is retried alone, then skipped.
+    monkeypatch.setattr(shellcheck_module, "MEMORY_LIMIT", 1024 * 1024)
+    text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n%test\n    ls $2\n"
+    result = lint_sources([Source("a.def", text, LintConfig(select=("SC", "DK005")))])[0]
+    assert [(p.code, p.severity, p.span.line) for p in result.problems] == [
+        ("DK005", "info", 3),
+        ("DK005", "info", 5),
+    ]
+    assert result.problems[0].message.startswith("ShellCheck was not run on %post: ShellCheck")

@@ -16,6 +16,9 @@ A script section that names several architectures or asks for the machine's (`un
 The build pulls or runs code for another CPU: the pull fails with "no matching manifest", or the
 image builds and its programs fail with "Exec format error" on the cluster.
 
+## Default severity
+`warning`: the build may succeed but the image does not run on the target machines.
+
 ## Example
 With `arch: arm64`:
 ```

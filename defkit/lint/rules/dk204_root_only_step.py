@@ -9,13 +9,20 @@ Reports, depending on the `build-mode` setting:
 - `%post` commands that need privileges a user namespace cannot give: `sudo`, `mount`, `mknod` of
   block or character devices, `modprobe`/`insmod`/`rmmod`, `sysctl -w`, `losetup`, `swapon`.
 
-With `build-mode: fakeroot` (the default) the agent `debootstrap` and kernel-level commands are
-errors and the rest warnings; with `root` or `remote` every finding is downgraded to info.
+With `build-mode: fakeroot` (the default) kernel-level commands are errors and the rest
+warnings; with `root` or `remote` every finding is downgraded to info.
 
 ## Why it matters
 Most users build without root: `apptainer build` then implies `--fakeroot`, and these steps fail
 half-way through the build (`you must be root to build with debootstrap`, `Operation not
 permitted`). `sudo` is also pointless, as `%post` already runs as (fake) root.
+
+## Default severity
+Set per finding from `build-mode`: with `fakeroot` (the default) kernel-level commands are
+`error` (they always fail unprivileged), debootstrap, other root-needing agents, `%setup`,
+`sudo`, `mount` and device nodes `warning` (they fail or misbehave under `apptainer build
+--fakeroot`, though `defkit build` builds debootstrap rootless); with `root` or `remote`
+everything is `info`.
 
 ## Example
 ```
@@ -57,7 +64,11 @@ FIXABLE = False
 DYNAMIC_SEVERITY = True
 
 _ROOT_AGENTS: dict[str, tuple[Severity, str]] = {
-    "debootstrap": ("error", "debootstrap needs real root; it fails under --fakeroot"),
+    "debootstrap": (
+        "warning",
+        "debootstrap needs real root with `apptainer build` (it fails under --fakeroot); "
+        "`defkit build` builds it without root",
+    ),
     "yum": ("warning", "yum bootstrap needs root or subuid-based fakeroot"),
     "dnf": ("warning", "dnf bootstrap needs root or subuid-based fakeroot"),
     "zypper": ("warning", "zypper bootstrap creates device nodes: root or subuid-based fakeroot"),

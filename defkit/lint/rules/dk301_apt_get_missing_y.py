@@ -10,6 +10,9 @@ Reports `apt-get` or `apt` `install`, `upgrade`, `dist-upgrade`, `full-upgrade`,
 A build has no terminal. When apt wants to ask "Do you want to continue? [Y/n]" it reads end of
 input, answers no, and the build fails with `Abort.`.
 
+## Default severity
+`warning`: %post has no terminal, so apt-get aborts at its first question and the build fails.
+
 ## Example
 ```
 %post

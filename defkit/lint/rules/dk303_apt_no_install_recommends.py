@@ -8,6 +8,9 @@ command or the file sets `APT::Install-Recommends` to false.
 Recommended packages are not needed to run what you install, and often double the size of the
 image (documentation, X11 libraries, compilers).
 
+## Default severity
+`info`: a larger image, not a broken one (as hadolint's DL3015).
+
 ## Example
 ```
 %post

@@ -9,6 +9,9 @@ up in the image.
 The lists downloaded by `apt-get update` (tens of MB) stay in the image, and are stale anyway by
 the time anyone runs it.
 
+## Default severity
+`info`: a larger image, not a broken one (as hadolint's DL3009).
+
 ## Example
 ```
 %post

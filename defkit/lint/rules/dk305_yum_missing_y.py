@@ -10,6 +10,9 @@ Reports `yum`/`dnf`/`microdnf` `install`, `update`, `upgrade`, `remove`, `erase`
 The build has no terminal to answer the prompt: the command reads end of input and the build
 fails ("Operation aborted", "Exiting on user command").
 
+## Default severity
+`warning`: the package manager waits for an answer that never comes, and the build fails.
+
 ## Example
 ```
 %post

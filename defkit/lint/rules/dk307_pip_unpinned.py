@@ -9,6 +9,10 @@ are not judged, nor are the packages of the `ignore-packages` option.
 Without versions, every build resolves to whatever was released last: a build that worked
 yesterday can fail, or silently change results, today.
 
+## Default severity
+`info`: rebuilds may differ; common practice in research recipes, so a hint rather than a
+failure.
+
 ## Example
 ```
 %post

@@ -8,6 +8,9 @@ Reports `curl ... | sh` and `wget -O- ... | bash` (any shell, `python` or `perl`
 Whatever the server returns at build time runs as root in the image, unreviewed and unpinned;
 a truncated download runs half a script. The build cannot be reproduced.
 
+## Default severity
+`warning`: a remote script runs as root with nothing to check it against.
+
 ## Example
 ```
 %post

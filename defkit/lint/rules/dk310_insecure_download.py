@@ -11,6 +11,10 @@ judged (their packages are signed).
 Anything on the network path can replace what you download, and the build runs it as root in
 the image.
 
+## Default severity
+`warning`: plain HTTP or disabled certificate checks let anyone on the path change what is
+installed.
+
 ## Example
 ```
 %post

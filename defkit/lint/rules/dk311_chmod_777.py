@@ -9,6 +9,9 @@ not reported, nor are `/tmp`, `/var/tmp` and `/dev/shm`.
 In a writable sandbox or overlay any user can then change programs and libraries in the image;
 `777` is usually a workaround for an ownership problem that has a proper fix.
 
+## Default severity
+`warning`: world-writable files in an image are a security risk for every user of it.
+
 ## Example
 ```
 %post

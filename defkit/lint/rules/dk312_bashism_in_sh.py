@@ -15,6 +15,9 @@ reported (arrays, brace expansion, `pushd`, `popd`, `shopt`, `declare`, `typeset
 On Debian and Ubuntu bases `/bin/sh` is dash: `source` is "not found", `[[` fails, `&>` runs the
 command in the background, `mkdir /opt/{bin,lib}` creates one directory named `{bin,lib}`.
 
+## Default severity
+`warning`: the build fails (or silently does something else) where /bin/sh is not bash.
+
 ## Example
 ```
 %post

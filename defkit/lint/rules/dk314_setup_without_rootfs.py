@@ -9,6 +9,9 @@ Reports `mkdir`, `touch`, `cp`, `mv`, `ln`, `rm`, `install`, `tee`, `chmod`, `ch
 `%setup` runs on the build host, not in the container. `mkdir /opt/app` creates the directory
 on your machine (or fails without root), and the image does not get it.
 
+## Default severity
+`warning`: %setup runs on the build host, so these paths change the host instead of the image.
+
 ## Example
 ```
 %setup

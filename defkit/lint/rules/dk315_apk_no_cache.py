@@ -8,6 +8,9 @@ later command removes `/var/cache/apk` or runs `apk cache clean`.
 The package index and downloaded packages stay in `/var/cache/apk` and in the image, for no use
 at run time.
 
+## Default severity
+`info`: a larger image, not a broken one (as hadolint's DL3019).
+
 ## Example
 ```
 Bootstrap: docker

@@ -9,6 +9,9 @@ final stage's `%post` when no later `yum clean all` (`dnf`/`microdnf clean all`)
 Repository metadata and downloaded packages (often hundreds of MB) stay in `/var/cache` and in
 the image.
 
+## Default severity
+`info`: a larger image, not a broken one (as hadolint's DL3032).
+
 ## Example
 ```
 %post

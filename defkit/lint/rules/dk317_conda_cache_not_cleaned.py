@@ -9,6 +9,9 @@ Reports the last `conda`, `mamba` or `micromamba` `install`, `create`, `update` 
 conda keeps every downloaded package tarball and its extracted copy in `pkgs/`: often more than
 the environment itself, shipped in the image for nothing.
 
+## Default severity
+`info`: a larger image, not a broken one.
+
 ## Example
 ```
 %post

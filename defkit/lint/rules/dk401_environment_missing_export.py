@@ -9,6 +9,10 @@ variable is used later in the same section (then it is probably a helper for oth
 shell variable, which programs started from the container do not necessarily see; whether they
 do has changed between Singularity and Apptainer versions. `export` says what you mean.
 
+## Default severity
+`info`: the variable is set for the section itself, only not exported to child processes; often
+intended.
+
 ## Example
 ```
 %environment

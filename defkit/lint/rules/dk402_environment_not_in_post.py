@@ -10,6 +10,9 @@ is anything when `%post` sources the environment files.
 build. `$CONDA_DIR` in `%post` expands to nothing, and `pip install $CONDA_DIR/...` installs to
 `/...`.
 
+## Default severity
+`warning`: the value is not there while %post runs, so the build uses another one.
+
 ## Example
 ```
 %environment

@@ -14,6 +14,9 @@ The whole definition file is stored in the image (`/.singularity.d/Singularity`)
 the image. A secret in the file is published with every copy of the image and in the
 repository history.
 
+## Default severity
+`error`: a secret in a definition file ends up in the image's metadata and in version control.
+
 ## Example
 ```
 %environment

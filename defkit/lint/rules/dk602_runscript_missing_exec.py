@@ -10,6 +10,10 @@ Without `exec` the shell stays as the container's main process: signals such as 
 a scheduler or `Ctrl-C` reach the shell, not your program, which may not shut down cleanly, and
 the exit status is the shell's.
 
+## Default severity
+`info`: without `exec` the shell stays between Apptainer and the program (signals and exit codes
+go to the shell); usually harmless.
+
 ## Example
 ```
 %runscript

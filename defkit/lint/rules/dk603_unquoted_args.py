@@ -9,6 +9,10 @@ Unquoted, the arguments are split again at spaces and glob characters are expand
 `apptainer run img.sif "my file.txt"` passes `my` and `file.txt` to your program. `"$@"` passes
 each argument exactly as given.
 
+## Default severity
+`warning`: unquoted `$@`/`$*` split arguments with spaces; the program gets other arguments than
+the user gave.
+
 ## Example
 ```
 %runscript
