@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from defkit.errors import DefParseError
@@ -70,12 +70,16 @@ def is_windows_module_definition(text: str) -> bool:
     return not looks_like_deffile(text) and _WINDOWS_MODULE.match(text) is not None
 
 
-@dataclass(frozen=True)
-class _Parsed:
+@dataclass
+class _File:
+    """One file on its way through the linter: the record each step adds to."""
+
     source: Source
     deffile: Optional[DefFile]
     errors: tuple[DefParseError, ...]
-    text: str  # what the rules and the report see
+    text: str  # what the rules and the report see ("" when the file is not UTF-8)
+    snippets: list[Snippet] = field(default_factory=list)  # its scripts, for ShellCheck
+    problems: list[Problem] = field(default_factory=list)
 
 
 def lint_sources(
@@ -85,43 +89,50 @@ def lint_sources(
     runner: Runner = run,
     cache: Optional[ResultCache] = None,
 ) -> list[FileResult]:
-    """Lint every source. ShellCheck checks the script sections of all of them in one batch
-    that runs while the rules do; `cache` gives findings of scripts checked in earlier runs."""
-    wanted = [not is_windows_module_definition(source.text) for source in sources]
-    parsed = [_parse(source) for source, lint in zip(sources, wanted) if lint]
-    snippets = [_snippets(file) if shellcheck else [] for file in parsed]
-    batch = _start_shellcheck(snippets, runner, cache)
+    """Lint every source: parse, collect the script snippets, start ShellCheck on all of them
+    in one batch, run the rules while it runs, collect its findings, then suppress and sort.
+    `cache` gives ShellCheck's findings of scripts checked in earlier runs."""
+    files = [
+        None if is_windows_module_definition(source.text) else _parse(source)
+        for source in sources
+    ]
+    linted = [file for file in files if file is not None]
+    for file in linted:
+        file.snippets = _snippets(file) if shellcheck else []
+    batch = _start_shellcheck([snippet for file in linted for snippet in file.snippets],
+                              runner, cache)
     try:
-        problems = [_rule_problems(file) for file in parsed]
+        for file in linted:
+            file.problems = _rule_problems(file)
         if batch is not None:
-            found = iter(batch.results())
-            for file, file_problems, file_snippets in zip(parsed, problems, snippets):
+            found = iter(batch.results())  # in the order of the snippets given
+            for file in linted:
                 ignore = file.source.config.ignores_for(file.source.path)
-                for findings in (next(found) for _ in file_snippets):
-                    file_problems.extend(
-                        p
-                        for p in findings
+                for findings in (next(found) for _ in file.snippets):
+                    file.problems.extend(
+                        p for p in findings
                         if _enabled(p.code, p.name, file.source.config, ignore, True)
                     )
     finally:
         if batch is not None:
             batch.close()
-    linted = iter(zip(parsed, problems))
-    results = []
-    for source, lint in zip(sources, wanted):
-        if not lint:
-            results.append(FileResult(source.path, source.text, (), skipped=True))
-            continue
-        file, file_problems = next(linted)
-        finished = _finish(file, file_problems, shellcheck)
-        failed = any(_fails(problem, source.config.fail_on) for problem in finished)
-        results.append(
-            FileResult(source.path, file.text, finished, file.deffile, file.errors, False, failed)
-        )
-    return results
+    return [
+        _result(file, shellcheck)
+        if file is not None
+        else FileResult(source.path, source.text, (), skipped=True)
+        for source, file in zip(sources, files)
+    ]
 
 
-def _not_a_deffile(file: _Parsed) -> bool:
+def _result(file: _File, shellcheck: bool) -> FileResult:
+    finished = _finish(file, file.problems, shellcheck)
+    failed = any(_fails(problem, file.source.config.fail_on) for problem in finished)
+    return FileResult(
+        file.source.path, file.text, finished, file.deffile, file.errors, failed=failed
+    )
+
+
+def _not_a_deffile(file: _File) -> bool:
     """Empty, comments only, binary, a Dockerfile: the parse failed and nothing in the file
     looks like a header line or a section."""
     return bool(file.errors) and not looks_like_deffile(file.text)
@@ -134,7 +145,7 @@ def _fails(problem: Problem, fail_on: str) -> bool:
     return problem.code in PARSE_ERROR_CODES or at_or_above(problem.severity, fail_on)
 
 
-def _parse(source: Source) -> _Parsed:
+def _parse(source: Source) -> _File:
     from defkit.parser import lone_surrogate, parse_lenient
 
     flavour = source.config.settings.flavour
@@ -143,12 +154,12 @@ def _parse(source: Source) -> _Parsed:
         # text is not shown (it would print undecodable bytes).
         data = source.text.encode("utf-8", "surrogateescape")
         deffile, errors = parse_lenient(data, source.path, flavour=flavour)
-        return _Parsed(source, deffile, tuple(errors), "")
+        return _File(source, deffile, tuple(errors), "")
     deffile, errors = parse_lenient(source.text, source.path, flavour=flavour)
-    return _Parsed(source, deffile, tuple(errors), source.text)
+    return _File(source, deffile, tuple(errors), source.text)
 
 
-def _snippets(file: _Parsed) -> list[Snippet]:
+def _snippets(file: _File) -> list[Snippet]:
     options = file.source.config.shellcheck
     if file.deffile is None or not options.enabled or _not_a_deffile(file):
         return []
@@ -158,14 +169,13 @@ def _snippets(file: _Parsed) -> list[Snippet]:
 
 
 def _start_shellcheck(
-    snippets: list[list[Snippet]], runner: Runner, cache: Optional[ResultCache]
+    snippets: list[Snippet], runner: Runner, cache: Optional[ResultCache]
 ) -> Optional[ShellcheckBatch]:
-    everything = [snippet for file in snippets for snippet in file]
-    if not everything:
+    if not snippets:
         return None
     from defkit.lint.shellcheck import ShellcheckBatch
 
-    return ShellcheckBatch(everything, runner=runner, cache=cache)
+    return ShellcheckBatch(snippets, runner=runner, cache=cache)
 
 
 def lint_text(text: str, path: str, config: LintConfig, *, shellcheck: bool = True) -> FileResult:
@@ -206,7 +216,7 @@ def _enabled(
     return on and selection.severity_override(code, name, config.severity) != "ignore"
 
 
-def _rule_problems(file: _Parsed) -> list[Problem]:
+def _rule_problems(file: _File) -> list[Problem]:
     found = list(_run_rules(file))
     if _not_a_deffile(file):  # the one error `defkit parse` gives, not every rule's view of it
         errors = [problem for problem in found if problem.code in PARSE_ERROR_CODES]
@@ -214,7 +224,7 @@ def _rule_problems(file: _Parsed) -> list[Problem]:
     return found
 
 
-def _run_rules(file: _Parsed) -> Iterable[Problem]:
+def _run_rules(file: _File) -> Iterable[Problem]:
     from defkit.lint import context
     from defkit.lint.rules import has_dynamic_severity
 
@@ -250,7 +260,7 @@ def _header_end(deffile: Optional[DefFile], text: str) -> int:
     return text.count("\n") + 2
 
 
-def _finish(file: _Parsed, problems: list[Problem], shellcheck: bool) -> tuple[Problem, ...]:
+def _finish(file: _File, problems: list[Problem], shellcheck: bool) -> tuple[Problem, ...]:
     source, deffile = file.source, file.deffile
     config = source.config
     ignore = config.ignores_for(source.path)
