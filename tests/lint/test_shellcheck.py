@@ -288,3 +288,24 @@ def test_a_script_that_exceeds_its_bounds_is_skipped_with_an_info_finding(
         ("DK005", "info", 5),
     ]
     assert result.problems[0].message.startswith("ShellCheck was not run on %post: ShellCheck")
+
+
+def test_a_script_that_runs_out_of_time_is_skipped_with_an_info_finding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import defkit.lint.shellcheck as shellcheck_module
+
+    calls: list[Sequence[str]] = []
+
+    def slow_runner(argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        calls.append(argv)
+        return run(["sleep", "5"], **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shellcheck_module, "SECONDS_PER_SCRIPT", 0.2)
+    text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n%test\n    ls $2\n"
+    result = lint_sources(
+        [Source("a.def", text, LintConfig(select=("SC", "DK005")))], runner=slow_runner
+    )[0]
+    assert len(calls) == 3  # both scripts together, then each alone
+    assert [(p.code, p.span.line) for p in result.problems] == [("DK005", 3), ("DK005", 5)]
+    assert "did not finish within 0.2 seconds" in result.problems[0].message
