@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the tests and the build engine use (installed with apt-get when running as root).
 DEB_PACKAGES := squashfs-tools busybox-static siftool fakeroot uidmap debootstrap git zstd \
-                docker-registry apache2-utils skopeo umoci squashfuse b3sum
+                docker-registry apache2-utils skopeo umoci squashfuse b3sum slurm-wlm
 
 .PHONY: install deb venv test check bench e2e example clean
 

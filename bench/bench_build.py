@@ -41,11 +41,11 @@ def _busybox(base: Path) -> tuple[float, int]:
 
 def _baseline(base: Path) -> float:
     """debootstrap + mksquashfs alone, the way the engine runs them."""
+    from defkit.arch import host_arch
     from defkit.engine.agents.debootstrap import debootstrap_argv
     from defkit.engine.squashfs import make_squashfs
     from defkit.model import HeaderEntry, Span, Stage
     from defkit.runner import run
-    from defkit.sif.arch import host_arch
 
     span = Span(1, 1, 1, 1)
     stage = Stage(tuple(HeaderEntry(k, v, k, span, span) for k, v in

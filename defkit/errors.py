@@ -31,7 +31,9 @@ class DefParseError(DefkitError):
     `kind` says which check failed, so the linter can report it under the matching rule:
     "invalid-section", "invalid-header-key", "header-no-value", "header-continuation",
     "section-split", "app-section-split", "files-quote", "token-too-long", "empty",
-    "no-stages", "encoding", "undefined-build-arg", "unused-build-arg", "build-arg".
+    "no-stages", "encoding", "undefined-build-arg", "unused-build-arg", "build-arg", and
+    "syntax" where the grammar rejects a stage (which would be a defkit bug: it accepts every
+    sequence of lines).
     """
 
     def __init__(

@@ -23,25 +23,3 @@ def trim_space(text: str) -> str:
 def leading_space(text: str) -> int:
     """How many characters of Go white space start `text`."""
     return len(text) - len(text.lstrip(GO_SPACE_CHARS))
-
-
-def fields(text: str) -> list[str]:
-    """strings.Fields: split on runs of Go white space."""
-    out: list[str] = []
-    word: list[str] = []
-    for char in text:
-        if char in GO_SPACE:
-            if word:
-                out.append("".join(word))
-                word = []
-        else:
-            word.append(char)
-    if word:
-        out.append("".join(word))
-    return out
-
-
-def first_word_starts_with_percent(line: str) -> bool:
-    """bufio.ScanWords on the line, then `word[0] == '%'`."""
-    start = leading_space(line)
-    return start < len(line) and line[start] == "%"

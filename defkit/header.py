@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from defkit.errors import DefParseError
 from defkit.gotext import leading_space, trim_space
 from defkit.model import HeaderEntry, Span
-from defkit.scanner import Line
 
 APPTAINER_KEYS = frozenset(
     (
@@ -46,9 +45,10 @@ class _Pending:
 
 
 def parse_header(
-    lines: Sequence[Line], *, path: str, flavour: str
+    lines: Sequence[tuple[int, str]], *, path: str, flavour: str
 ) -> tuple[tuple[HeaderEntry, ...], list[DefParseError]]:
-    """Entries in file order and every error found (Apptainer stops at the first one).
+    """The entries of the header's (line number, text) lines in file order, and every error
+    found (Apptainer stops at the first one).
 
     Mirrors doHeader's state, including its quirks: a continuation whose value before the
     backslash is empty does not continue (the next line is read as a new `Key: value`), and a
@@ -59,9 +59,9 @@ def parse_header(
     pending_key = ""
     pending: _Pending | None = None
 
-    for line in lines:
-        text = trim_space(line.text)
-        indent = leading_space(line.text)
+    for number, line in lines:
+        text = trim_space(line)
+        indent = leading_space(line)
         if text == "" or text.startswith("#"):
             if pending_key:
                 errors.append(
@@ -70,7 +70,7 @@ def parse_header(
                         "is followed by a blank or comment line (Apptainer crashes on this: "
                         "assignment to entry in nil map)",
                         path=path,
-                        span=Span(line.number, 1, line.number, len(line.text) + 1),
+                        span=Span(number, 1, number, len(line) + 1),
                         kind="header-continuation",
                     )
                 )
@@ -84,7 +84,7 @@ def parse_header(
                     DefParseError(
                         f"{PREFIX}header key {before_comment} had no val",
                         path=path,
-                        span=Span(line.number, indent + 1, line.number, len(line.text) + 1),
+                        span=Span(number, indent + 1, number, len(line) + 1),
                         kind="header-no-value",
                     )
                 )
@@ -93,8 +93,8 @@ def parse_header(
             key, value = raw_key.lower(), trim_space(value_part)
             key_column = indent + 1 + leading_space(key_part)
             value_column = indent + len(key_part) + 2 + leading_space(value_part)
-            entry_start = (line.number, key_column)
-            value_start = (line.number, value_column)
+            entry_start = (number, key_column)
+            value_start = (number, value_column)
         else:
             key, value = pending.key, pending.value + trim_space(before_comment)
             entry_start, value_start, raw_key = (
@@ -103,7 +103,7 @@ def parse_header(
                 pending.raw_key,
             )
             pending_key, pending = "", None
-        end = (line.number, indent + len(before_comment.rstrip()) + 1)
+        end = (number, indent + len(before_comment.rstrip()) + 1)
         if value.endswith("\\"):
             continued = value[:-1]
             if continued.endswith("\\n"):

@@ -1,46 +1,63 @@
-"""A Lark lexer that hands the grammar blocks of whole lines, cut by Apptainer's scanner rules."""
+"""Apptainer's scanner as a Lark lexer: one token per line of a stage, typed by what the line is.
+
+Apptainer reads a stage with a `bufio.Scanner` working on bytes and lines: a line ends at "\\n"
+and loses one trailing "\\r" (a lone "\\r" is no line break), and a line whose first word (after
+Go white space) starts with `%` starts a section. These rules decide where every construct of
+the grammar (`grammar/deffile.lark`) begins and ends, and they are per line, so they live here.
+
+Each token's value is the line without its line end; `start_pos`/`end_pos` cover the line and
+its line end in the stage's text (Apptainer's 64 KiB limit counts those bytes), `line` is the
+line number in the stage, and `column`/`end_column` span the line's text.
+"""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from typing import Any
 
 from lark import Token
 from lark.lexer import Lexer
 
-from defkit.scanner import Line, blocks, split_lines
+from defkit.gotext import GO_SPACE_CHARS
+from defkit.sections import section_name
+
+#: Section lines whose bodies Apptainer reads as entries, by the section's name.
+ENTRY_SECTIONS = {
+    "files": "FILES_SECTION_LINE",
+    "appfiles": "FILES_SECTION_LINE",
+    "labels": "LABELS_SECTION_LINE",
+    "applabels": "LABELS_SECTION_LINE",
+    "arguments": "ARGUMENTS_SECTION_LINE",
+}
 
 
-@functools.lru_cache(maxsize=8)
-def scan(text: str) -> tuple[Line, ...]:
-    """The stage's lines numbered from 1; shared by the lexer and the stage builder."""
-    return tuple(split_lines(text, 1))
-
-
-def _block(kind: str, lines: list[Line]) -> Token:
-    return Token(
-        kind,
-        "\n".join(line.text for line in lines),
-        line=lines[0].number,
-        column=1,
-        end_line=lines[-1].number,
-    )
+def line_kind(text: str, *, first: bool) -> str:
+    """The terminal for one line; `first` for the stage's first line, whose token Apptainer
+    trims, so that an indented first section line still gets its name."""
+    word = text.lstrip(GO_SPACE_CHARS)
+    if not word:
+        return "BLANK"
+    if word[0] == "#":
+        return "COMMENT"
+    if word[0] != "%":
+        return "LINE"
+    return ENTRY_SECTIONS.get(section_name(word if first else text), "SECTION_LINE")
 
 
 class LineLexer(Lexer):
-    """HEADER (the lines before the first section), then per section its SECTION_LINE and the
-    BODY lines that follow it. One token per block rather than per line: the grammar needs no
-    more, and Lark's per-token work is most of a parse."""
+    """Lark's lexer interface over `line_kind`: the grammar's terminals, one per line."""
 
     def __init__(self, lexer_conf: Any) -> None:
         pass
 
     def lex(self, data: str) -> Iterator[Token]:  # type: ignore[override]
-        for kind, lines in blocks(scan(data)):
-            if kind == "header":
-                yield _block("HEADER", lines)
-                continue
-            yield _block("SECTION_LINE", lines[:1])
-            if len(lines) > 1:
-                yield _block("BODY", lines[1:])
+        pieces = data.split("\n")
+        if pieces[-1] == "":
+            pieces.pop()  # the text ends with "\n" (or is empty): no last line without one
+        start = 0
+        for number, piece in enumerate(pieces, start=1):
+            end = min(start + len(piece) + 1, len(data))
+            text = piece[:-1] if piece.endswith("\r") else piece
+            kind = line_kind(text, first=start == 0)
+            yield Token(kind, text, start, number, 1, number, len(text) + 1, end)
+            start = end

@@ -5,20 +5,20 @@ into stages before every `Bootstrap:` line and each stage is parsed on its own. 
 `parser.ParseDefinitionFile` on the whole text. `parse_lenient` returns a model even for a file
 Apptainer rejects, with every error found, for the linter.
 
-Lines are cut by `defkit.scanner` (Apptainer's byte rules); the Lark grammar in
-`grammar/deffile.lark` turns those lines into header and section nodes; `_StageBuilder` applies
-Apptainer's semantics and positions.
+Each stage is lexed a line at a time by `defkit.line_lexer` (Apptainer's byte rules), parsed by
+Lark with `grammar/deffile.lark`, and transformed into the model by `defkit.stage`, which applies
+Apptainer's semantics to what the lines say.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 from defkit.errors import DefParseError
 from defkit.model import DefFile, Span, Stage
+from defkit.stage import parse_stage
 
 # `(?mi)^bootstrap:` in Go: at column 0 of any line, any case, colon right after the word.
 _STAGE_START = re.compile(r"^bootstrap:", re.MULTILINE | re.IGNORECASE)
@@ -92,8 +92,6 @@ def split_stages(text: str) -> list[tuple[int, str]]:
 def _parse_all(
     text: str, path: str, flavour: str, *, strict: bool
 ) -> tuple[DefFile, list[DefParseError]]:
-    from defkit.stage import parse_stage
-
     stages: list[Stage] = []
     errors: list[DefParseError] = []
     for first_line, chunk in split_stages(text):
@@ -134,8 +132,6 @@ def read_source(path: Union[str, os.PathLike[str]]) -> bytes:
 
 def parse_single(data: Source, path: str = "<string>", *, flavour: str = "apptainer") -> Stage:
     """Apptainer's `parser.ParseDefinitionFile` on the whole text, as one stage."""
-    from defkit.stage import parse_stage
-
     text = decode(data, path)
     stage, errors, _ = parse_stage(text, 1, path=path, flavour=flavour)
     if errors:
@@ -148,51 +144,6 @@ def parse_lenient(
 ) -> tuple[Optional[DefFile], list[DefParseError]]:
     """A model even where Apptainer rejects the file, and every error found (file order)."""
     try:
-        text = decode(data, path)
-    except DefParseError as exc:
+        return _parse_all(decode(data, path), path, flavour, strict=False)
+    except DefParseError as exc:  # undecodable text, or a stage the grammar rejects
         return None, [exc]
-    deffile, errors = _parse_all(text, path, flavour, strict=False)
-    return deffile, errors
-
-
-@functools.lru_cache(maxsize=1)
-def lark_parser() -> Any:
-    """The LALR parser for `grammar/deffile.lark`, built once per process and cached on disk."""
-    from lark import Lark
-
-    from defkit.line_lexer import LineLexer
-
-    with open(grammar_path("deffile.lark"), encoding="utf-8") as grammar:
-        text = grammar.read()
-    return Lark(
-        text,
-        parser="lalr",
-        lexer=LineLexer,
-        cache=cache_file("deffile"),
-        maybe_placeholders=False,
-    )
-
-
-def grammar_path(name: str) -> str:
-    """Installed wheels carry the grammar inside the package; a checkout has it at the top.
-    (os.path, not pathlib: this is on every command's start-up path, pathlib costs ~3 ms.)"""
-    here = os.path.dirname(os.path.abspath(__file__))
-    packaged = os.path.join(here, "grammar", name)
-    if os.path.isfile(packaged):
-        return packaged
-    checkout = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    return os.path.join(checkout, "grammar", name)
-
-
-def cache_file(name: str) -> Union[str, bool]:
-    """Lark's table cache in the user's cache directory (never inside the installed package,
-    which may be read-only); Lark keys it by grammar, options and versions."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "defkit")
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
-        return False
-    if not os.access(directory, os.W_OK):
-        return False
-    return os.path.join(directory, f"{name}.lark-cache")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from defkit.apptainer_json import stage_to_json
@@ -9,7 +11,7 @@ from defkit.errors import DefParseError
 from defkit.parser import parse_lenient, parse_single, parse_text
 
 
-def _stage(text: str) -> dict:
+def _stage(text: str) -> dict[str, Any]:
     return stage_to_json(parse_single(text))
 
 
@@ -30,13 +32,13 @@ def test_crlf_is_lf_and_a_lone_cr_is_not_a_line_break() -> None:
 def test_indented_percent_line_starts_a_section_with_an_empty_name() -> None:
     error = _error("Bootstrap: docker\nFrom: a\n%post\n    echo hi\n    %wheel ALL\n")
     assert error.message == "invalid section(s) specified: "
-    assert (error.span.line, error.span.column) == (5, 1)
+    assert error.span is not None and (error.span.line, error.span.column) == (5, 1)
 
 
 def test_heredoc_percent_line_is_a_bogus_section() -> None:
     error = _error("Bootstrap: docker\nFrom: a\n%post\ncat <<EOF\n%wheel ALL=(ALL) ALL\nEOF\n")
     assert error.message == "invalid section(s) specified: wheel"
-    assert error.span.line == 5
+    assert error.span is not None and error.span.line == 5
 
 
 def test_section_names_double_percent_case_and_tab() -> None:
@@ -58,7 +60,7 @@ def test_header_value_cut_at_hash_and_continuations() -> None:
 def test_header_continuation_into_blank_line_is_a_clear_error_not_a_crash() -> None:
     error = _error("Bootstrap: docker\nFrom: alpine \\\n\n%post\necho\n")
     assert error.kind == "header-continuation"
-    assert error.span.line == 3
+    assert error.span is not None and error.span.line == 3
     assert "crashes" in error.message
 
 
@@ -113,7 +115,7 @@ def test_files_lines_split_like_apptainer() -> None:
 def test_lone_quote_in_files_is_a_clear_error_not_a_crash() -> None:
     error = _error('Bootstrap: docker\nFrom: a\n%files\n  "\n')
     assert error.kind == "files-quote"
-    assert (error.span.line, error.span.column) == (4, 3)
+    assert error.span is not None and (error.span.line, error.span.column) == (4, 3)
 
 
 def test_labels() -> None:
@@ -162,7 +164,7 @@ def test_section_over_64_kib_is_rejected() -> None:
     big = "echo " + "x" * 70000 + "\n"
     error = _error("Bootstrap: docker\nFrom: a\n%post\n" + big)
     assert error.kind == "token-too-long"
-    assert error.span.line == 3
+    assert error.span is not None and error.span.line == 3
     ok = "Bootstrap: docker\nFrom: a\n%post\n" + "echo x\n" * 9000
     assert len(ok.encode()) < 65535
     assert parse_text(ok).stages
@@ -172,7 +174,7 @@ def test_bom_and_invalid_utf8_are_clear_errors() -> None:
     assert "byte order mark" in _error("\ufeffBootstrap: docker\n").message
     with pytest.raises(DefParseError, match="not valid UTF-8") as caught:
         parse_text(b"Bootstrap: docker\nFrom: \xff\n")
-    assert (caught.value.span.line, caught.value.span.column) == (2, 7)
+    assert caught.value.span is not None and (caught.value.span.line, caught.value.span.column) == (2, 7)
 
 
 def test_lenient_parse_keeps_going() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 from defkit.errors import DefParseError
@@ -61,10 +63,10 @@ def test_unused_build_args_are_fatal_unless_allowed() -> None:
 def test_undefined_placeholder_is_positioned() -> None:
     with pytest.raises(DefParseError) as caught:
         template(parse_text(HEAD + "%post\n  echo {{ MISSING }}\n"), {})
-    assert (caught.value.span.line, caught.value.span.column) == (4, 8)
+    assert caught.value.span is not None and (caught.value.span.line, caught.value.span.column) == (4, 8)
 
 
-def test_build_arg_parsing(tmp_path) -> None:
+def test_build_arg_parsing(tmp_path: pathlib.Path) -> None:
     assert parse_build_arg("A= x=y ") == ("A", "x=y")
     with pytest.raises(DefParseError):
         parse_build_arg("novalue")

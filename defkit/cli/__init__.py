@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "lock": "defkit.cli.lock:lock",
     "registry": "defkit.cli.registry:registry",
     "cache": "defkit.cli.cache:cache",
+    "recipes": "defkit.cli.recipes:recipes",
+    "plan": "defkit.cli.plan:plan",
 }
 
 

@@ -36,7 +36,7 @@ def run_cli(cli: click.Group, argv: list[str]) -> int:
         # The reader went away (`defkit lint | head`): not an error worth a traceback.
         sys.stderr.close()
         return 1
-    except Exception:  # noqa: BLE001 - last line of defence: a bug, reported as such
+    except Exception:  # last line of defence: a bug, reported as such
         click.echo(
             f"defkit {__version__}: internal error (a bug in defkit). Please report it at "
             f"{REPORT_URL} with the traceback below.",

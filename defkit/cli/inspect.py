@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from defkit.image.printable import printable
+from defkit.printable import printable
 
 _SECTIONS = ("labels", "deffile", "runscript", "test", "startscript", "environment", "helpfile")
 

@@ -20,8 +20,8 @@ from defkit.errors import UsageError
 def lock(def_files: tuple[str, ...], archs: tuple[str, ...], check: bool, insecure: bool) -> int:
     """Write FILE.def.lock with the digest of every docker/oras base, per stage and arch."""
     from defkit import lock as locking
+    from defkit.arch import host_arch
     from defkit.registry.client import RegistryClient
-    from defkit.sif.arch import host_arch
 
     for path in def_files:
         if not os.path.isfile(path):

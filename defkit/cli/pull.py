@@ -50,10 +50,10 @@ def pull(source: str, output: Optional[str], arch: Optional[str], force: bool, q
     if os.path.lexists(target) and not force:
         raise UsageError(f"{target} already exists: use --force to overwrite it")
     if source.startswith("oras://"):
+        from defkit.arch import host_arch
         from defkit.registry.client import RegistryClient
         from defkit.registry.reference import parse_reference
         from defkit.registry.store import default_store
-        from defkit.sif.arch import host_arch
         from defkit.sif.oras import pull_sif_to
 
         ref = parse_reference(source[len("oras://"):])

@@ -13,7 +13,7 @@ import re
 from typing import Optional
 
 from defkit.convert import dockerignore, helpers
-from defkit.convert.emit import INDENT, indented_block
+from defkit.convert.emit import indented_block
 from defkit.convert.shell import (
     PLACEHOLDER,
     heredoc_marker,
@@ -21,17 +21,25 @@ from defkit.convert.shell import (
     quote,
     text_is_unsafe,
 )
-from defkit.convert.state import STAGING, Context, StageState
+from defkit.convert.state import (
+    EXPANDED_AT_BUILD,
+    LEFT_EMPTY,
+    STAGING,
+    Context,
+    StageState,
+    note_base_image_names,
+)
 from defkit.convert.words import (
+    base_image_names,
     expand_views,
     expand_word,
-    has_markers,
-    marked_names,
+    is_absolute,
     plain_value,
     shell_value,
     unset_args,
 )
 from defkit.dockerfile.ast import CopyCommand, Heredoc, Instruction
+from defkit.model import Span
 
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _GIT = re.compile(r"^(git@|git://)|\.git(#.*)?$|^https?://[^#]*\.git(#|$)")
@@ -68,43 +76,39 @@ def convert_copy(
                        f"with `defkit convert --build-arg {name}=...`")
     dest_value, dest_shell = expand_views(command.dest, scope, ctx.escape)
     several = len(command.sources) > 1 or (len(sources) == 1 and _has_wildcard(sources[0]))
-    dest_shell = _resolve_dest(dest_shell, state.workdir, several)
-    if not command.dest.startswith("/") and state.workdir is None and state.external_base:
+    # Absolute or not once expanded (`COPY x $APPDIR/` is not joined to WORKDIR).
+    absolute = is_absolute(dest_value, scope)
+    dest_shell = _resolve_dest(dest_shell, state.workdir, several, absolute)
+    if not absolute and state.workdir is None and state.external_base:
         notes.info(
             span,
             f"relative {keyword} destination resolved against /; the base image's WORKDIR "
             "(if it sets one) is not known at conversion time",
         )
-    # (`plain_value` of "" is "": an option not given is not looked at.)
-    chown = chmod = owner_args = ""
-    if command.chown:
-        chown = plain_value(expand_word(command.chown, scope, ctx.escape), scope, literal=True)
-    if command.chmod:
-        chmod = plain_value(expand_word(command.chmod, scope, ctx.escape), scope, literal=True)
-    if chown or chmod:
-        owner_args = _owner_args(chown, chmod)
+    note_base_image_names(ctx, span, f"{keyword} destination", dest_value, EXPANDED_AT_BUILD)
+    chown = _option_word(command.chown, f"{keyword} --chown", state, span, ctx)
+    chmod = _option_word(command.chmod, f"{keyword} --chmod", state, span, ctx)
+    owner_args = _owner_args(chown, chmod)
 
     if state.direct_files:
-        dest_value = _resolve_dest(dest_value, state.workdir_value, several)
-        _direct(state, instruction, command, ctx, sources, source_stage, dest_value)
+        dest_value = _resolve_dest(dest_value, state.workdir_value, several, absolute)
+        _direct(state, instruction, command, ctx, sources, source_stage, dest_value, owner_args)
         return
 
     post = state.plan.post
-    # (%post's lines, appended as `Script.add` writes them: none is empty.)
-    post.lines.append(f"{INDENT}# {keyword} (Dockerfile line {span.line})")
+    post.add(f"# {keyword} (Dockerfile line {span.line})")
     dest_word = shell_value(dest_shell, "post", scope)
     for heredoc in command.heredocs:
         _copy_heredoc(state, heredoc, dest_shell, owner_args)
     for raw in sources:
-        source = expand_word(raw, scope, ctx.escape)
-        if has_markers(source) and any(kind == "v" for kind, _ in marked_names(source)):
-            notes.warn(span, f"{keyword} source {raw!r} uses a variable of the base image; it is "
-                       "taken as empty")
-        source = plain_value(source, scope)
+        expanded = expand_word(raw, scope, ctx.escape)
+        note_base_image_names(ctx, span, f"{keyword} source {raw!r}", expanded, LEFT_EMPTY)
+        source = plain_value(expanded, scope)
         stage_dir = f"{STAGING}/{state.next_id(span.line)}"
         state.staged = True
-        if keyword == "ADD" and source_stage is None and _URL.match(source):
-            _add_url(state, instruction, command, ctx, source, stage_dir, dest_word, chown, chmod)
+        url = plain_value(expanded, scope, literal=True)  # (ARGs at their values: a URL is
+        if keyword == "ADD" and source_stage is None and _URL.match(url):  # fetched in %post)
+            _add_url(state, instruction, command, ctx, url, stage_dir, dest_word, chown, chmod)
             continue
         if source_stage is None and source in (".", "./") and ctx.ignore is None:
             notes.info(span, "no .dockerignore given: the whole build directory is copied")
@@ -117,7 +121,7 @@ def convert_copy(
             source = context_path(source)
         if _has_wildcard(source):
             staged = stage_dir + "/"
-            _stage(state, source_stage, source, staged)
+            stage_source(state, ctx, source_stage, source, staged)
             if source_stage is None:
                 apply_ignore(state, ctx, stage_dir, posixpath.dirname(source))
             state.need_helper("copy", helpers.COPY_BLOCK)
@@ -125,21 +129,22 @@ def convert_copy(
             post.add(f"defkit_copy_all {quote(stage_dir)} {dest_word}{owner_args}")
             continue
         path = source.rstrip("/")
-        base = path[path.rfind("/") + 1 :] or "context"  # (posixpath.basename, without the call)
+        base = posixpath.basename(path) or "context"
         if base in (".", ".."):
             base = "context"
         staged = f"{stage_dir}/{base}"
-        _stage(state, source_stage, source, staged)
+        stage_source(state, ctx, source_stage, source, staged)
         if source_stage is None and ctx.ignore:  # (`apply_ignore` does nothing without patterns)
             apply_ignore(state, ctx, staged, source)
         state.need_helper("copy", helpers.COPY_BLOCK)
         if helper == "defkit_add":
+            state.need_helper("decompressor", helpers.DECOMPRESSOR_BLOCK)
             state.need_helper("add", helpers.ADD_BLOCK)
-        post.lines.append(f"{INDENT}{helper} {quote(staged)} {dest_word}{owner_args}")
+        post.add(f"{helper} {quote(staged)} {dest_word}{owner_args}")
 
 
 def _has_wildcard(path: str) -> bool:
-    """Whether `path` holds a `*`, `?` or `[` (three `in` tests: faster than a regex search)."""
+    """Whether `path` holds a `*`, `?` or `[`."""
     return "*" in path or "?" in path or "[" in path
 
 
@@ -147,11 +152,7 @@ def context_path(source: str) -> str:
     """A COPY source as a path inside the build context, as BuildKit resolves it: a leading `/`
     means the context root and `..` cannot leave it. A trailing `/` is kept."""
     trailing = "/" if source.endswith("/") and source.strip("/") else ""
-    if "//" in source or "/." in source or source.startswith("."):
-        path = posixpath.normpath("/" + source).lstrip("/")
-    else:
-        # No empty, `.` or `..` part: normpath would only drop the slashes at either end.
-        path = source.strip("/")
+    path = posixpath.normpath("/" + source).lstrip("/")
     return path + trailing if path else "."
 
 
@@ -165,32 +166,57 @@ def apply_ignore(state: StageState, ctx: Context, staged: str, source: str) -> N
     state.plan.post.add(f"defkit_ignore {quote(staged)} {quote(relative)}")
 
 
-def _resolve_dest(dest: str, workdir: Optional[str], directory: bool) -> str:
+def _resolve_dest(dest: str, workdir: Optional[str], directory: bool, absolute: bool) -> str:
+    """The destination `dest` (absolute once expanded, or not) resolved against `workdir`;
+    ending in "/" when it names a directory."""
     trailing = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
-    path = dest if dest.startswith("/") else posixpath.join(workdir or "/", dest)
-    if path.startswith("/") and "//" not in path and "/." not in path:
-        # Absolute, with no empty, `.` or `..` part: normpath would only drop a final slash.
-        path = path.rstrip("/") or "/"
-    else:
-        path = posixpath.normpath(path)
-        if path.startswith("//"):
-            path = path[1:]
+    path = posixpath.normpath(dest if absolute else posixpath.join(workdir or "/", dest))
+    if path.startswith("//"):  # (POSIX keeps a leading "//"; Docker's paths do not)
+        path = path[1:]
     if (trailing or directory) and not path.endswith("/"):
         path += "/"
     return path
 
 
+def _option_word(option: Optional[str], what: str, state: StageState, span: Span,
+                 ctx: Context) -> str:
+    """The shell word for a --chown/--chmod value ("" when not given): ARGs at their values; a
+    variable of the base image (`--chown=${NB_UID}`) is left to the shell of %post, which has
+    the base image's environment."""
+    if not option:
+        return ""
+    value = expand_word(option, state.scope, ctx.escape)
+    if base_image_names(value):
+        note_base_image_names(ctx, span, what, value, EXPANDED_AT_BUILD)
+        return shell_value(value, "post", state.scope, literal=True)
+    return quote(plain_value(value, state.scope, literal=True))
+
+
 def _owner_args(chown: str, chmod: str) -> str:
+    """The OWNER and MODE arguments of the helpers, from --chown/--chmod shell words."""
     if not chown and not chmod:
         return ""
-    return f" {quote(chown)} {quote(chmod)}"
+    return f" {chown or quote('')} {chmod or quote('')}"
 
 
-def _stage(state: StageState, source_stage: Optional[str], source: str, staged: str) -> None:
+def stage_source(state: StageState, ctx: Context, source_stage: Optional[str], source: str,
+                 staged: str) -> None:
+    """A %files entry copying `source` to `staged`: from the stage `source_stage`, or (None)
+    from the build context, `source` being a `context_path`, written from `ctx.context_root`."""
     if source_stage is None:
-        state.plan.files.append((source, staged))
+        state.plan.files.append((host_source(ctx, source), staged))
     else:
         state.plan.files_from.setdefault(source_stage, []).append((source, staged))
+
+
+def host_source(ctx: Context, path: str) -> str:
+    """The `context_path` `path` as a %files source: relative to where the .def is built from
+    (`Context.context_root`, the build context seen from there)."""
+    if not ctx.context_root:
+        return path
+    if path == ".":
+        return ctx.context_root
+    return posixpath.join(ctx.context_root, path)
 
 
 def _copy_heredoc(state: StageState, heredoc: Heredoc, dest: str, owner_args: str) -> None:
@@ -242,27 +268,53 @@ def _add_url(state: StageState, instruction: Instruction, command: CopyCommand, 
         state.need_helper("fetch", helpers.FETCH_BLOCK)
         state.plan.post.add(f"defkit_fetch {quote(url)} {quote(staged)}{checksum}")
         # Docker gives downloaded files mode 600 unless --chmod says otherwise.
-        chmod = chmod or "600"
+        chmod = chmod or quote("600")
     state.need_helper("copy", helpers.COPY_BLOCK)
     state.plan.post.add(f"defkit_copy {quote(staged)} {dest_word}{_owner_args(chown, chmod)}")
 
 
 def _direct(state: StageState, instruction: Instruction, command: CopyCommand, ctx: Context,
-            sources: list[str], source_stage: Optional[str], dest: str) -> None:
-    """A scratch stage with no shell: %files puts the files in place (Apptainer's cp -r rules)."""
+            sources: list[str], source_stage: Optional[str], dest: str, owner_args: str) -> None:
+    """A leading step of a stage built from scratch, before the image has a shell: %files puts
+    files in place (Apptainer's cp -r rules), and %setup extracts a local archive that ADD
+    names (on the host, into $APPTAINER_ROOTFS), as official base images are made. --chown and
+    --chmod are applied at the start of %post, which a later RUN needs anyway."""
     span = instruction.span
-    if command.chown or command.chmod:
-        ctx.notes.warn(span, f"{command.keyword} --chown/--chmod cannot be applied in a stage "
-                       "without a shell (scratch)")
     if command.heredocs:
         ctx.notes.warn(span, f"{command.keyword} of a here-document needs a shell; skipped")
+    dest = plain_value(dest, state.scope)
     for raw in sources:
-        source = plain_value(expand_word(raw, state.scope, ctx.escape), state.scope)
-        if _URL.match(source):
-            ctx.notes.warn(span, f"ADD {source} needs a shell to download; skipped (scratch)")
+        expanded = expand_word(raw, state.scope, ctx.escape)
+        source = plain_value(expanded, state.scope)
+        url = plain_value(expanded, state.scope, literal=True)
+        if _URL.match(url):
+            ctx.notes.warn(span, f"ADD {url} needs a shell to download; skipped (scratch)")
             continue
         if source_stage is not None and not source.startswith("/"):
             source = "/" + source
         elif source_stage is None:
             source = context_path(source)
-        _stage(state, source_stage, source, plain_value(dest, state.scope))
+        if (command.keyword == "ADD" and source_stage is None and command.unpack is not False
+                and not _has_wildcard(source) and source != "."):
+            if state.plan.files:
+                ctx.notes.warn(span, "ADD: extracted by %setup, which Apptainer runs before the "
+                               "%files copies of earlier steps (they may overwrite its files)")
+            _extract_on_host(state, ctx, source, dest)
+            continue
+        if source_stage is not None and state.plan.setup:
+            ctx.notes.warn(span, f"{command.keyword} --from: copied by %files from, which "
+                           "Apptainer runs before %setup's extraction of an earlier ADD")
+        stage_source(state, ctx, source_stage, source, dest)
+        if owner_args:
+            target = dest + posixpath.basename(source.rstrip("/")) if dest.endswith("/") else dest
+            state.need_helper("copy", helpers.COPY_BLOCK)
+            state.plan.post.add(f"defkit_own {quote(target)}{owner_args}")
+            state.unowned.append(span)
+
+
+def _extract_on_host(state: StageState, ctx: Context, source: str, dest: str) -> None:
+    """`ADD archive dest` before the image has a shell: extracted by %setup, on the host."""
+    if "setup:extract" not in state.helpers:  # (%setup's own helpers, written once)
+        state.helpers.add("setup:extract")
+        state.plan.setup.add_raw(helpers.DECOMPRESSOR_BLOCK, helpers.EXTRACT_BLOCK)
+    state.plan.setup.add(f"defkit_extract {quote(host_source(ctx, source))} {quote(dest)}")

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Pattern:
+    """One .dockerignore line, compiled."""
+
     text: str
     regex: str  # POSIX ERE, anchored
     negated: bool

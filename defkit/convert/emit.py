@@ -8,17 +8,17 @@ and terminators), which must stay byte-exact.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from defkit.convert.shell import PLACEHOLDER
-from defkit.gotext import GO_SPACE, GO_SPACE_CHARS, trim_space
-from defkit.sections import FILE_TOKEN, arguments_map, labels_map
+from defkit.writer import INDENT, argument_line, files_line, header_line, label_line
 
-INDENT = "    "
-BLOCK_INDENT = INDENT + INDENT
-WHITE_SPACE = re.compile(r"\s")  # str.isspace's characters
+if TYPE_CHECKING:
+    from defkit.model import Section
+
+BLOCK_INDENT = INDENT + INDENT  # a RUN's subshell body
 
 
 @dataclass
@@ -68,14 +68,6 @@ def indented_block(text: str) -> str:
     return "\n".join([INDENT + line if line else "" for line in text.rstrip("\n").split("\n")])
 
 
-def files_word(path: str) -> str:
-    """A %files token: bare unless it has whitespace or starts a comment (`#`); Apptainer's only
-    quoting is "..."."""
-    if not path or WHITE_SPACE.search(path) or path.startswith("#"):
-        return f'"{path}"'
-    return path
-
-
 @dataclass
 class StagePlan:
     """Everything one Apptainer stage will contain."""
@@ -113,15 +105,18 @@ class StagePlan:
         parts = self._parts()
         if self.arguments:
             used = placeholders(parts)
+            # Placeholders in the values of those used (a derived default, `cu{{ MAJOR }}`).
+            used |= placeholders([("", self.arguments[name]) for name in used
+                                  if name in self.arguments])
             self.arguments = {name: v for name, v in self.arguments.items() if name in used}
         if self.arguments:
-            body = "".join([f"{INDENT}{key}={value}\n" for key, value in self.arguments.items()])
+            body = _lines(argument_line(key, value) for key, value in self.arguments.items())
             parts.insert(1, ("%arguments", body))
         return parts
 
     def _parts(self) -> list[tuple[str, str]]:
         """The sections apart from %arguments."""
-        header = "\n".join([f"{key}: {value}" for key, value in self.header])
+        header = "\n".join([header_line(key, value) for key, value in self.header])
         comments = "".join([f"# {comment}\n" for comment in self.header_comments])
         parts = [("", header + "\n" + comments)]
         for stage, entries in self.files_from.items():
@@ -138,10 +133,10 @@ class StagePlan:
         if self.runscript is not None:
             parts.append(("%runscript", self.runscript.render()))
         if self.labels:
-            body = "".join([f"{INDENT}{key} {value}\n" for key, value in self.labels.items()])
+            body = _lines(label_line(key, value) for key, value in self.labels.items())
             parts.append(("%labels", body))
         if self.help:
-            parts.append(("%help", "".join([f"{INDENT}{line}\n" for line in self.help])))
+            parts.append(("%help", _lines(INDENT + line for line in self.help)))
         return parts
 
 
@@ -151,141 +146,103 @@ def placeholders(sections: list[tuple[str, str]]) -> set[str]:
 
 
 def _files_body(entries: list[tuple[str, str]]) -> str:
-    return "".join([f"{INDENT}{files_word(src)} {files_word(dst)}\n" for src, dst in entries])
+    return _lines(files_line(source, destination) for source, destination in entries)
+
+
+def _lines(lines: Iterable[str]) -> str:
+    """A section body: each line ended by a line break."""
+    return "".join(line + "\n" for line in lines)
 
 
 def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = False) -> str:
     """The whole .def: comment lines, then each stage (stages are split at `Bootstrap:`).
 
-    With `check`, the text is read back with Apptainer's rules (see `check_rendered`)."""
+    With `check`, the text is read back by defkit's .def parser (see `check_rendered`)."""
     head = "".join(f"# {line}\n" if line else "#\n" for line in preamble)
     rendered = [(stage, stage.sections()) for stage in stages]
-    # (Stages, like the sections of a stage, are separated by an empty line: one join.)
+    # (Stages, like the sections of a stage, are separated by an empty line.)
     text = head + "\n".join([f"{line}\n{body}" if line else body
                              for _stage, sections in rendered for line, body in sections])
     if check:
-        check_rendered(head, rendered, text)
+        check_rendered(rendered, text)
     return text
 
 
-# A line Apptainer reads as the start of a stage (`(?mi)^bootstrap:`) or of a section (its first
-# word starts with `%`; Go's white space before it, the line end excepted). Searched in "\n" +
-# text: the line start as a literal "\n" lets the regex engine skip to line starts.
-_STRUCTURE = re.compile(
-    r"\n((?:bootstrap:|[" + re.escape("".join(sorted(GO_SPACE - {"\n"}))) + r"]*%)[^\n]*)",
-    re.IGNORECASE,
-)
+def oversized_sections(stages: list[StagePlan], text: str) -> list[tuple[str, str, int]]:
+    """(stage, section line, size in bytes) of each section of `text` (written from `stages`)
+    longer than Apptainer reads: at most 64 KiB per section, the next section line included."""
+    from defkit.stage import MAX_TOKEN_SIZE
+
+    found: list[tuple[str, str, int]] = []
+    if len(text.encode()) <= MAX_TOKEN_SIZE:
+        return found  # no part of the text can be longer than the whole
+    for stage in stages:
+        sections = stage.sections()
+        following = [line for line, _body in sections[1:]] + ["Bootstrap: x"]
+        for (line, body), after in zip(sections, following):
+            size = len(f"{line}\n{body}\n{after}".encode())
+            if line and size > MAX_TOKEN_SIZE:
+                found.append((stage.name, line, size))
+    return found
 
 
 class RenderError(AssertionError):
     """The converter wrote a .def that Apptainer would read differently (a converter bug)."""
 
 
-def check_rendered(head: str, rendered: list[tuple[StagePlan, list[tuple[str, str]]]],
-                   text: str) -> None:
-    """The converter's self-check: `text`, which `render_def` wrote as `head` then the pieces of
-    `rendered` (each section line followed by its body, each piece ending with a line break,
-    pieces joined with line breaks), reads back, with the .def parser's own line rules, as the
-    stages and sections it was written from.
+def check_rendered(rendered: list[tuple[StagePlan, list[tuple[str, str]]]], text: str) -> None:
+    """The converter's self-check: `text`, written from `rendered` (each plan with its section
+    lines and bodies), read back by defkit's .def parser (Apptainer's rules) and templated with
+    its own %arguments, gives the stages, header entries and section lines written (so no
+    script line starts a section or a stage), and the %arguments, %labels and %files entries."""
+    from defkit.errors import DefkitError
+    from defkit.parser import parse_lenient
+    from defkit.templating import template
 
-    * the lines that start a stage or a section are exactly the Bootstrap and %section lines
-      written (no script line can start a section or a stage);
-    * header values are single words Apptainer's header parser keeps as they are;
-    * every `{{ NAME }}` of a stage is declared in its %arguments (Apptainer stops on an
-      undefined one), and %arguments, %labels and %files lines read back as the values written
-      (`defkit.sections`, the .def parser's own readers).
-    Cheap (a few regular expressions over the text); the tests also parse every output with
-    `defkit.parser.parse_text`."""
-    # Every header value at once (`map` runs the loop in C); when one would be misread, each is
-    # tested again in turn, so that the error raised is the first in the order below.
-    kept = all(map(_KEPT_HEADER_VALUE.fullmatch,
-                   [value for plan, _sections in rendered for _key, value in plan.header]))
-    # Placeholders are looked for stage by stage only when the text has one at all.
-    templated = PLACEHOLDER.search(text) is not None
-    expected: list[str] = []
-    found = _structure_lines(head)
-    for plan, sections in rendered:
-        for key, value in plan.header:
-            if key.lower() == "bootstrap":
-                expected.append(f"{key}: {value}")
-            if not kept and not _KEPT_HEADER_VALUE.fullmatch(value):
-                raise RenderError(f"stage {plan.name}: header {key}: {value!r} would be misread")
-        for line, body in sections:
-            if line:
-                expected.append(line)
-                # (A section line as written: one line, starting with `%`.)
-                simple = line.startswith("%") and "\n" not in line
-                found += [line] if simple else _structure_lines(f"{line}\n")
-            found += _structure_lines(body)
-        if templated:
-            used = placeholders(sections)
-            if not used <= plan.arguments.keys():
-                raise RenderError(
-                    f"stage {plan.name}: undeclared {sorted(used - set(plan.arguments))}")
-        for line, body in sections:
-            if line == "%arguments" and arguments_map(body) != plan.arguments:
-                raise RenderError(f"stage {plan.name}: %arguments would be misread")
-            elif line == "%labels" and labels_map(body) != plan.labels:
-                raise RenderError(f"stage {plan.name}: %labels would be misread")
-            elif line.startswith("%files"):
-                entries = plan.files if line == "%files" else plan.files_from[line.split()[-1]]
-                _check_files(plan, body, entries)
-    if found != expected:
-        extra = next((a for a, b in zip(found + [""], expected + [""]) if a != b), "")
-        raise RenderError(f"a script line would start a stage or a section: {extra!r}")
+    deffile, errors = parse_lenient(text, "<converted>")
+    # A section over Apptainer's 64 KiB is the input's size, not a converter bug: the converter
+    # warns about it (`oversized_sections`).
+    too_long = [error for error in errors if error.kind == "token-too-long"]
+    errors = [error for error in errors if error.kind != "token-too-long"]
+    try:
+        if errors:
+            raise errors[0]
+        assert deffile is not None  # (None only for text that is not UTF-8)
+        if not too_long:  # (templating reads each stage again, with the same limit)
+            template(deffile, {})
+    except DefkitError as exc:
+        raise RenderError(f"the .def does not read back: {exc.format()}") from None
+    if len(deffile.stages) != len(rendered):
+        raise RenderError(f"a script line would start a stage: {len(deffile.stages)} stages "
+                          f"read, {len(rendered)} written")
+    for (plan, sections), stage in zip(rendered, deffile.stages):
+        header = [(entry.raw_key, entry.value) for entry in stage.header]
+        if header != plan.header:
+            raise RenderError(f"stage {plan.name}: header {plan.header} would be read as {header}")
+        written = [line for line, _body in sections if line]
+        read = [_section_line(section) for section in stage.sections]
+        if read != written:
+            extra = next((r for r, w in zip([*read, ""], [*written, ""]) if r != w), "")
+            raise RenderError(f"stage {plan.name}: a script line would start a section: {extra!r}")
+        for section in stage.sections:
+            if section.name == "arguments":
+                _expect(plan, "%arguments", {a.name: a.value for a in section.arguments},
+                        plan.arguments)
+            elif section.name == "labels":
+                _expect(plan, "%labels", {label.key: label.value for label in section.labels},
+                        plan.labels)
+            elif section.name == "files":
+                entries = plan.files_from[section.args.split()[-1]] if section.args \
+                    else plan.files
+                _expect(plan, "%files", [(f.source, f.destination) for f in section.files],
+                        entries)
 
 
-def _structure_lines(piece: str) -> list[str]:
-    """The lines of `piece` (which starts at a line start and ends with a line break) that
-    Apptainer reads as the start of a stage or a section: what `_STRUCTURE` finds.
-
-    The lines of the whole text are those of its pieces, so the text is searched piece by
-    piece, with str methods (several times faster than the regular expression over every
-    line): a line can only start a section where a `%` is. A piece holding `bootstrap:` in any
-    case is searched with the regular expression itself. (`casefold` folds every letter the
-    case-insensitive expression matches to its ASCII letter, "ſ" to "s" too; a `bootstrap:`
-    anywhere but at a line start only costs the search.)"""
-    if "bootstrap:" in piece.casefold():
-        return _STRUCTURE.findall("\n" + piece)
-    found: list[str] = []
-    find = piece.find
-    percent = find("%")
-    while percent >= 0:
-        line_start = piece.rfind("\n", 0, percent) + 1
-        if not piece[line_start:percent].strip(GO_SPACE_CHARS):  # only white space before
-            line_end = find("\n", percent)  # (the piece ends with a line break)
-            found.append(piece[line_start:line_end])
-            percent = find("%", line_end)
-        else:
-            percent = find("%", percent + 1)
-    return found
+def _section_line(section: Section) -> str:
+    """A section's line as the converter writes it: `%name` and its arguments."""
+    return f"%{section.written_name}" + (f" {section.args}" if section.args_present else "")
 
 
-# A header value Apptainer's header parser keeps as it is: not empty, no Go white space at either
-# end (TrimSpace), no line break, no `#` (a comment starts there) and no backslash at the end (a
-# continuation). As one expression, one call per value: a first character that is neither white
-# space nor `#`, then anything but a line break or `#`, then a last character that is none of
-# these nor a backslash (a single character is only the last).
-_GO_SPACE_CLASS = re.escape(GO_SPACE_CHARS)
-_KEPT_HEADER_VALUE = re.compile(rf"(?:[^{_GO_SPACE_CLASS}#][^\n#]*)?[^{_GO_SPACE_CLASS}#\\]")
-
-
-def _check_files(plan: StagePlan, body: str, entries: list[tuple[str, str]]) -> None:
-    """Each line of a %files body reads back (`FILE_TOKEN`, as the .def parser reads it) as
-    exactly the source and destination written. (`zip` stops at the last entry: the body has
-    a line per entry, and more if a path holds a line break.)"""
-    lines = body.split("\n")
-    # The common case, checked for the whole body at once: no quote, brace or `#`, and no
-    # white space but " " (the only printable one): the tokens of each line are its words, and
-    # no line is a comment.
-    if ('"' not in body and "'" not in body and "{" not in body and "#" not in body
-            and "".join(lines).isprintable()
-            and [tuple(line.split()) for line in lines[:-1]] == entries):
-        return
-    tokens_of = FILE_TOKEN.findall
-    for line, (source, destination) in zip(lines, entries):
-        tokens = tokens_of(line)
-        if (len(tokens) != 2 or trim_space(line).startswith("#")  # a comment line
-                or trim_space(tokens[0]).strip('"') != source
-                or trim_space(tokens[1]).strip('"') != destination):
-            raise RenderError(f"stage {plan.name}: %files line {line.strip()!r} would be misread")
+def _expect(plan: StagePlan, what: str, read: object, written: object) -> None:
+    if read != written:
+        raise RenderError(f"stage {plan.name}: {what} would be read as {read!r}, not {written!r}")

@@ -10,13 +10,13 @@ a stage for that image.
 from __future__ import annotations
 
 import functools
-import platform
 import re
 from collections.abc import Mapping
 from typing import Optional
 
+from defkit.arch import host_arch
 from defkit.convert import dockerignore as ignore_patterns
-from defkit.convert.emit import Script, StagePlan, render_def
+from defkit.convert.emit import Script, StagePlan, oversized_sections, render_def
 from defkit.convert.notes import Conversion, ConvertError, NoteSink
 from defkit.convert.runscript import build_runscript
 from defkit.convert.shell import PLACEHOLDER, double_quote
@@ -25,16 +25,15 @@ from defkit.convert.steps import convert_instruction
 from defkit.convert.words import (
     Scope,
     expand_word,
-    is_templatable,
     marked_names,
     plain_value,
     shell_value,
+    unset_args,
 )
 from defkit.dockerfile.ast import (
     CommandLine,
     Dockerfile,
     Instruction,
-    RunCommand,
     Stage,
 )
 from defkit.dockerfile.expand import ExpansionError
@@ -60,11 +59,6 @@ WINDOWS_WARNING = ("Windows base image: Apptainer runs Linux containers only; th
 
 
 @functools.cache
-def host_arch() -> str:
-    return platform.machine() or "amd64"
-
-
-@functools.cache
 def _predefined_args(arch: str) -> Mapping[str, str]:
     """`predefined_args(arch)`, made once per architecture (callers copy it before a change)."""
     return predefined_args(arch)
@@ -78,17 +72,20 @@ def convert_dockerfile(
     target: Optional[str] = None,
     arch: Optional[str] = None,
     dockerignore: Optional[str] = None,
+    context_root: str = "",
     verify: bool = True,
 ) -> Conversion:
     """Convert Dockerfile `text` to .def text; raises DockerfileParseError/ConvertError.
 
-    `dockerignore` is the text of the build context's .dockerignore, if it has one. With
-    `verify` (what `defkit convert` does), the output is read back with the .def parser's line
-    rules and must give the stages and sections it was written from (`emit.check_rendered`; a
+    `dockerignore` is the text of the build context's .dockerignore, if it has one.
+    `context_root` is the build context as %files sources name it: relative to the directory
+    the .def will be built from (its own, for `defkit build`), "" when that is the context. With
+    `verify` (what `defkit convert` does), the output is read back by defkit's .def parser and
+    must give the stages, sections and entries it was written from (`emit.check_rendered`; a
     failure is a converter bug, raised as AssertionError)."""
     dockerfile = parse(text, path)
     return convert_parsed(dockerfile, build_args=build_args, target=target, arch=arch,
-                          dockerignore=dockerignore, verify=verify)
+                          dockerignore=dockerignore, context_root=context_root, verify=verify)
 
 
 def convert_parsed(
@@ -98,6 +95,7 @@ def convert_parsed(
     target: Optional[str] = None,
     arch: Optional[str] = None,
     dockerignore: Optional[str] = None,
+    context_root: str = "",
     verify: bool = False,
 ) -> Conversion:
     notes = NoteSink()
@@ -112,18 +110,18 @@ def convert_parsed(
     for instruction in dockerfile.global_args:
         command = instruction.command
         for pair in getattr(command, "pairs", ()):
+            expanded = None
             if pair.key in args:
                 value: Optional[str] = args[pair.key]
                 used.add(pair.key)
             elif pair.value is not None:
-                value = _literal(pair.value, global_scope, dockerfile.escape, instruction)
+                expanded = _expand(pair.value, global_scope, dockerfile.escape, instruction)
+                value = plain_value(expanded, global_scope, literal=True)
             else:
                 value = global_values.get(pair.key)
-            global_scope.args[pair.key] = value
+            global_scope.declare(pair.key, value, expanded)
             if value is not None:
                 global_values[pair.key] = value
-                if _simple(value):
-                    global_scope.templated.add(pair.key)
             else:
                 global_values.pop(pair.key, None)
 
@@ -133,7 +131,7 @@ def convert_parsed(
     parents: dict[int, Optional[int]] = {}
     images: dict[int, str] = {}  # the bases as image references, ARGs at their values
     for stage in stages:
-        base, image = _expand_from(stage, global_scope, dockerfile.escape, notes)
+        base, image = _expand_from(stage, global_scope, dockerfile.escape, notes, path)
         bases[stage.index] = base
         images[stage.index] = image
         parent = names.get(image.lower())
@@ -143,7 +141,8 @@ def convert_parsed(
     apptainer_names = {s.index: s.name or f"stage-{s.index}" for s in stages}
     refs = _StageRefs(names, len(stages), apptainer_names, path, target_index)
     ctx = Context(dockerfile.escape, notes, args, global_values, refs.resolve, used,
-                  ignore_patterns.parse(dockerignore) if dockerignore is not None else None)
+                  ignore_patterns.parse(dockerignore) if dockerignore is not None else None,
+                  global_scope, context_root)
     walk = _Walk(dockerfile, ctx, refs, bases, images, parents, global_scope,
                  _shared_stages(dockerfile, parents, target_index))
     states = walk.states
@@ -190,7 +189,14 @@ def convert_parsed(
         preamble.append("Replayed inside the stages built on them: " + ", ".join(inlined))
     if dropped:
         preamble.append("Not needed for the target, not converted: " + ", ".join(dropped))
+    if any(plan.files or plan.setup for plan in plans):
+        where = (f"this file's directory (the context is {context_root})" if context_root
+                 else "the build context")
+        preamble.append(f"Build context files are named relative to {where}: build from there.")
     text = render_def(plans, preamble, check=verify)
+    for name, line, size in oversized_sections(plans, text):
+        notes.warn(None, f"stage {name}: {line} is {size // 1024} KiB, more than the 64 KiB "
+                   "Apptainer reads in one section: it cannot build this .def as it is")
     return Conversion(text, notes.sorted(), "dockerfile", "def", tuple(p.name for p in plans))
 
 
@@ -298,12 +304,12 @@ class _Walk:
                 reuse=reuse,
             )
             copy_sources.setdefault(index, set()).update(copy_sources.get(parent, set()))
-            # Files a scratch parent placed with %files are there before this stage's %post.
-            state.direct_files = state.direct_files and not _needs_shell(stage)
+            # (A scratch parent without RUN leaves its child without a shell too.)
         else:
             state = _root_state(self.dockerfile, stage, self.bases[index], self.images[index],
                                 self.global_scope, names[index], self.ctx.notes)
-            state.direct_files = state.plan.header[0][1] == "scratch" and not _needs_shell(stage)
+            # Until its first RUN, a scratch image has no shell: its steps are done without one.
+            state.direct_files = state.plan.header[0][1] == "scratch"
         previous = self.refs.current
         self.refs.current = index
         ctx = self.ctx
@@ -313,18 +319,15 @@ class _Walk:
         self.states[index] = state
 
 
-def _literal(word: str, scope: Scope, escape: str, instruction: Instruction) -> str:
+def _expand(word: str, scope: Scope, escape: str, instruction: Instruction) -> str:
     try:
-        return plain_value(expand_word(word, scope, escape), scope, literal=True)
+        return expand_word(word, scope, escape)
     except ExpansionError as exc:
         raise ConvertError(exc.message, span=instruction.span) from None
 
 
-def _simple(value: str) -> bool:
-    return is_templatable(value) and bool(value)
-
-
-def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> tuple[str, str]:
+def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink,
+                 path: str) -> tuple[str, str]:
     """The stage's base: as expanded (with markers), and as an image reference (ARGs at their
     conversion-time values)."""
     span = stage.from_instruction.span
@@ -335,6 +338,12 @@ def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> tu
         raise ConvertError(f"FROM: {exc.message}", span=span) from None
     if PLACEHOLDER.search(base):  # (`{{ NAME }}` written in the Dockerfile, not from an ARG)
         raise ConvertError(f"FROM {base!r}: not a valid image reference", span=span)
+    # ARGs without a value that FROM uses as they are (`${X:-default}` has its own fallback).
+    unset = [name for name in unset_args(command.image, scope)
+             if re.search(rf"\$(?:{name}(?!\w)|\{{{name}\}})", command.image, re.ASCII)]
+    if unset:
+        _check_unset_args(command.image, plain_value(base, scope, literal=True), unset, span,
+                          notes, path)
     if command.platform:
         notes.info(span, f"FROM --platform={command.platform} dropped: Apptainer pulls for the "
                    "build host's architecture (see `apptainer build --arch`)")
@@ -342,6 +351,28 @@ def _expand_from(stage: Stage, scope: Scope, escape: str, notes: NoteSink) -> tu
     if not image:
         raise ConvertError("FROM names no image (an ARG expands to nothing)", span=span)
     return base, image
+
+
+def _check_unset_args(written: str, image: str, unset: list[str], span: Span,
+                      notes: NoteSink, path: str) -> None:
+    """FROM refers to ARGs that have no value (no default, no --build-arg): Docker expands them
+    to nothing. Fine when what is left is still an image reference (`FROM base${SUFFIX}`, with
+    a note); otherwise an error asking for a value, rather than a .def that names no image."""
+    from defkit.registry.errors import ReferenceError_
+    from defkit.registry.reference import parse_reference
+
+    names = ", ".join(dict.fromkeys(unset))
+    names = f"ARGs {names} have" if len(set(unset)) > 1 else f"ARG {names} has"
+    flags = " ".join(f"--build-arg {name}=..." for name in dict.fromkeys(unset))
+    try:
+        parse_reference(image)
+    except ReferenceError_:
+        raise ConvertError(
+            f"FROM {written}: {names} no value here (no default, no --build-arg), which "
+            f"leaves {image!r}, not an image reference; give one with `defkit convert {flags}`",
+            path=path, span=span) from None
+    notes.info(span, f"FROM {written}: {names} no value (no default, no --build-arg): "
+               f"the base image is {image}")
 
 
 def _target_index(stages: tuple[Stage, ...], names: dict[str, int], target: Optional[str],
@@ -362,11 +393,6 @@ def _is_index(reference: str) -> bool:
     return reference.isascii() and reference.isdigit() and len(reference) < 19
 
 
-def _needs_shell(stage: Stage) -> bool:
-    """Whether a stage runs commands (then its %post is needed, so the image needs /bin/sh)."""
-    return any(isinstance(i.command, RunCommand) for i in stage.instructions)
-
-
 def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, image: str, scope: Scope,
                 name: str, notes: NoteSink) -> StageState:
     span = stage.from_instruction.span
@@ -383,8 +409,8 @@ def _root_state(dockerfile: Dockerfile, stage: Stage, base: str, image: str, sco
         _image_reference(from_value, span, "FROM", dockerfile.path)
         plan.header = [("Bootstrap", "docker"), ("From", from_value), ("Stage", name)]
         for kind, arg in marked_names(base):
-            if kind == "a" and arg in scope.templated and scope.args.get(arg) is not None:
-                plan.arguments[arg] = scope.args[arg] or ""
+            if kind == "a" and arg in scope.templated:
+                plan.arguments.update(scope.arguments(arg))
     plan.header_comments.append(f"Dockerfile line {span.line}: {stage.from_instruction.original}")
     state = StageState(plan=plan, scope=Scope(base_vars=not scratch))
     if windows:
@@ -424,8 +450,13 @@ def _windows_programs(stage: Stage) -> bool:
 def _finish(state: StageState, final: bool, notes: NoteSink, stage: Stage) -> None:
     plan = state.plan
     if state.direct_files:
+        # No RUN: the image may have no shell, so there is no %post (its lines only repeat
+        # what WORKDIR, VOLUME and --chown would do once a RUN needs them).
         plan.post = Script()
         plan.post_prologue = Script()
+        for span in state.unowned:
+            notes.warn(span, "--chown/--chmod cannot be applied in a stage without a shell "
+                       "(scratch, no RUN)")
     elif state.staged:
         plan.post_epilogue.add("rm -rf /.defkit")
     if final:

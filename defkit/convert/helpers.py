@@ -56,23 +56,30 @@ defkit_copy_all() {
 }
 """
 
-# ADD of a local file: a tar archive (plain, gzip, bzip2, xz or zstd, told by its first bytes as
-# Docker does) is extracted into DST; anything else, a compressed non-tar file included, is copied.
+# The command that reads FILE as an uncompressed stream (plain, gzip, bzip2, xz or zstd, told by
+# its first bytes as Docker does), checked to be there.
+DECOMPRESSOR = r"""# defkit_decompressor FILE: sets defkit_z to the command that decompresses FILE.
+defkit_decompressor() {
+    defkit_z="cat"
+    case $(head -c 6 "$1" | od -An -tx1 | tr -d ' \n') in
+        1f8b*) defkit_z="gzip -dc" ;;
+        425a68*) defkit_z="bzip2 -dc" ;;
+        fd377a585a00*) defkit_z="xz -dc" ;;
+        28b52ffd*) defkit_z="zstd -dc" ;;
+    esac
+    if ! command -v "${defkit_z%% *}" >/dev/null 2>&1; then
+        echo "defkit: ${defkit_z%% *} is needed to extract $1 (ADD)" >&2
+        return 1
+    fi
+}
+"""
+
+# ADD of a local file: a tar archive (compressed or not) is extracted into DST; anything else, a
+# compressed non-tar file included, is copied.
 ADD = r"""# defkit_add SRC DST [OWNER] [MODE]: Docker's ADD of a local source (extracts archives).
 defkit_add() {
     defkit_z="cat"
-    if [ -f "$1" ]; then
-        case $(head -c 6 "$1" | od -An -tx1 | tr -d ' \n') in
-            1f8b*) defkit_z="gzip -dc" ;;
-            425a68*) defkit_z="bzip2 -dc" ;;
-            fd377a585a00*) defkit_z="xz -dc" ;;
-            28b52ffd*) defkit_z="zstd -dc" ;;
-        esac
-        if ! command -v "${defkit_z%% *}" >/dev/null 2>&1; then
-            echo "defkit: ${defkit_z%% *} is needed to extract $1 (ADD)" >&2
-            return 1
-        fi
-    fi
+    if [ -f "$1" ]; then defkit_decompressor "$1" || return 1; fi
     if [ -f "$1" ] && $defkit_z "$1" 2>/dev/null | tar -tf - >/dev/null 2>&1; then
         mkdir -p "$2"
         $defkit_z "$1" | tar -xf - -C "$2"
@@ -85,6 +92,36 @@ defkit_add() {
     else
         defkit_copy "$1" "$2" "${3:-}" "${4:-}"
     fi
+}
+"""
+
+# ADD of a local source before the image has a shell (a stage FROM scratch: how official base
+# images are made), run by %setup on the build host: a tar archive is extracted into the image
+# (numeric owners when root, as Docker keeps them), anything else copied as COPY does.
+EXTRACT = r"""# defkit_extract SRC DST: ADD into an image with no shell yet (%setup, on the host).
+defkit_extract() {
+    defkit_d="$APPTAINER_ROOTFS$2"
+    if [ -f "$1" ]; then
+        defkit_decompressor "$1" || return 1
+        if $defkit_z "$1" 2>/dev/null | tar -tf - >/dev/null 2>&1; then
+            mkdir -p "$defkit_d"
+            if [ "$(id -u)" = 0 ]; then
+                $defkit_z "$1" | tar --numeric-owner -xpf - -C "$defkit_d"
+            else
+                $defkit_z "$1" | tar -xpf - -C "$defkit_d"
+            fi
+            return
+        fi
+    fi
+    if [ -d "$1" ]; then
+        mkdir -p "$defkit_d"
+        cp -a "$1/." "$defkit_d/"
+        return
+    fi
+    case $2 in
+        */) mkdir -p "$defkit_d"; cp -a "$1" "$defkit_d${1##*/}" ;;
+        *) mkdir -p "$(dirname "$defkit_d")"; cp -a "$1" "$defkit_d" ;;
+    esac
 }
 """
 
@@ -134,5 +171,7 @@ defkit_git() {
 COPY_BLOCK = indented_block(COPY)
 COPY_ALL_BLOCK = indented_block(COPY_ALL)
 ADD_BLOCK = indented_block(ADD)
+DECOMPRESSOR_BLOCK = indented_block(DECOMPRESSOR)
+EXTRACT_BLOCK = indented_block(EXTRACT)
 FETCH_BLOCK = indented_block(FETCH)
 GIT_BLOCK = indented_block(GIT)

@@ -12,8 +12,8 @@ import posixpath
 from typing import Optional
 
 from defkit.convert import helpers
-from defkit.convert.copying import apply_ignore, context_path
-from defkit.convert.emit import BLOCK_INDENT, INDENT, Block
+from defkit.convert.copying import apply_ignore, context_path, stage_source
+from defkit.convert.emit import Block
 from defkit.convert.shell import (
     heredoc_marker,
     printf_lines,
@@ -26,23 +26,17 @@ from defkit.convert.state import DEFAULT_SHELL, STAGING, Context, StageState
 from defkit.convert.words import expand_word, plain_value, shell_value
 from defkit.dockerfile.ast import Instruction, RunCommand
 
-_OPEN = INDENT + "("  # the subshell's first and last %post lines, as `Script.add` writes them
-_CLOSE = INDENT + ")"
-_SET_E = BLOCK_INDENT + "set +e"
-
 
 def convert_run(state: StageState, instruction: Instruction, command: RunCommand,
                 ctx: Context) -> None:
     span = instruction.span
-    if state.direct_files:
-        return  # (never happens: a RUN makes the stage use %post)
+    # The image has a shell from here on (the steps before were done without one).
+    state.direct_files = False
     if not state.external_base:
         ctx.notes.warn(span, "RUN in a stage built from scratch: Apptainer runs %post with "
                        "/bin/sh, which the image must contain by then")
-    # The lines are appended to %post's list as `Script.add` and `Block.add` would write them
-    # (none is empty): fewer calls on the path every RUN takes.
-    lines = state.plan.post.lines
-    lines.append(f"{INDENT}# RUN (Dockerfile line {span.line})")
+    post = state.plan.post
+    post.add(f"# RUN (Dockerfile line {span.line})")
     # The mounts are converted before the subshell is opened: a bind mount's .dockerignore
     # pruning is a %post line of its own, written before the subshell.
     mounts: list[str] = []
@@ -54,15 +48,14 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
     if command.security:
         ctx.notes.warn(span, f"RUN --security={command.security} has no Apptainer equivalent")
 
-    lines.append(_OPEN)
+    post.add("(")
+    body = Block(post.lines)  # the subshell's lines, one level deeper in %post
     workdir = state.workdir
     if workdir is not None and workdir != "/":
-        lines.append(f"{BLOCK_INDENT}cd {shell_value(workdir, 'post', state.scope)} || exit 1")
-    if mounts:
-        lines += mounts
+        body.add(f"cd {shell_value(workdir, 'post', state.scope)} || exit 1")
+    body.add_raw(*mounts)
     if command.argv is not None:
         # Exec form: no shell, no variable expansion; the argv runs as is.
-        body = Block(lines)  # the subshell's lines go straight into %post
         line = f"exec {quote_argv(command.argv)}"
         if text_is_unsafe(line):
             # An argument with a line break whose next line would read as a %section.
@@ -80,7 +73,6 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
             # BuildKit writes a script with a shebang to a file and executes it.
             script_path = f"{STAGING}/run-{span.line}"
             state.staged = True
-            body = Block(lines)
             _write_file(body, heredocs[0].content, script_path)
             body.add(f"chmod +x {quote(script_path)}", f"exec {quote(script_path)}")
         else:
@@ -92,8 +84,8 @@ def convert_run(state: StageState, instruction: Instruction, command: RunCommand
             else:
                 script = text
                 wrapped = rewrap(instruction, text, ctx)
-            _run_text(state, lines, script, span.line, wrapped)
-    lines.append(_CLOSE)
+            _run_text(state, body, script, span.line, wrapped)
+    post.add(")")
 
 
 def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[str]:
@@ -130,9 +122,9 @@ def rewrap(instruction: Instruction, command: str, ctx: Context) -> Optional[str
     return wrap_lines(lines)
 
 
-def _run_text(state: StageState, lines: list[str], script: str, line: int,
+def _run_text(state: StageState, body: Block, script: str, line: int,
               wrapped: Optional[str] = None) -> None:
-    """The subshell's body for shell text `script`, appended to `lines` (%post's)."""
+    """The subshell's body for shell text `script`, added to `body`."""
     # (The final line break the text gets where it is written whole adds no line that could be
     # unsafe and completes no `{{ X }}`, so the text is checked as it is.)
     if text_is_unsafe(script):
@@ -140,25 +132,24 @@ def _run_text(state: StageState, lines: list[str], script: str, line: int,
         # write the text to a file with printf and run it with the shell.
         path = f"{STAGING}/run-{line}.sh"
         state.staged = True
-        body = Block(lines)
         _write_file(body, script if script.endswith("\n") else script + "\n", path)
         body.add(f'exec {quote_argv(state.shell)} "$(cat {quote(path)})"')
         return
     if state.shell == DEFAULT_SHELL:
         if wrapped is not None:
             first, _, rest = wrapped.partition("\n")
-            # (continuation lines keep the Dockerfile's indentation)
-            lines += (_SET_E, BLOCK_INDENT + first, rest)
+            body.add("set +e", first)
+            body.add_raw(rest)  # (continuation lines keep the Dockerfile's indentation)
             return
         text = script.rstrip("\n")
+        body.add("set +e")
         if "\n" not in text:
-            lines += (_SET_E, BLOCK_INDENT + text)
+            body.add(text)
         else:
-            lines += (_SET_E, text)  # several lines: keep them byte for byte
+            body.add_raw(text)  # several lines: kept byte for byte
         return
     script = script if script.endswith("\n") else script + "\n"
     marker = heredoc_marker(script, "DEFKIT_RUN")
-    body = Block(lines)
     body.add(f"exec {quote_argv(state.shell)} \"$(cat <<'{marker}'")
     body.add_raw(wrapped or script.rstrip("\n"), marker)
     body.add(')"')
@@ -225,11 +216,9 @@ def _bind(state: StageState, instruction: Instruction, source_stage: Optional[st
         source = context_path(source)
     staged = f"{STAGING}/{state.next_id(span.line)}/mount"
     state.staged = True
+    stage_source(state, ctx, stage, source, staged)
     if stage is None:
-        state.plan.files.append((source, staged))
         apply_ignore(state, ctx, staged, source)
-    else:
-        state.plan.files_from.setdefault(stage, []).append((source, staged))
     state.need_helper("copy", helpers.COPY_BLOCK)
     body.add(f"defkit_copy {quote(staged)} {quote(_abs(state, target or '/'))}")
     ctx.notes.info(span, f"RUN --mount=type=bind,target={target}: the source is copied there "

@@ -13,16 +13,13 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Optional
 
-from defkit.gotext import GO_SPACE
+from defkit.gotext import GO_SPACE, GO_SPACE_CHARS
 
 # Characters that never need quoting in a POSIX shell word.
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 # Apptainer's placeholder pattern (Go: \w ASCII, \s = [\t\n\f\r ]).
 PLACEHOLDER = re.compile(r"\{\{[\t\n\f\r ]*(\w+)[\t\n\f\r ]*\}\}", re.ASCII)
 _STAGE_SPLIT = re.compile(r"bootstrap:", re.IGNORECASE)
-# Go's unicode.IsSpace, which Apptainer trims before it looks for a `%section` (not only the
-# Latin-1 spaces: U+2003 EM SPACE before `%post` starts a section too).
-_GO_SPACE = "".join(sorted(GO_SPACE))
 # A line for which line_is_unsafe is true, from its start. Texts are searched for one after a
 # "\n" (a literal first character lets the regex engine skip to line starts) and matched at 0.
 _UNSAFE_START = (
@@ -49,17 +46,17 @@ def double_quote(text: str) -> str:
 
 
 def escape_double_quoted(text: str) -> str:
-    """A backslash before each `\\`, `"`, `$` and backquote: literal text for inside "...".
-
-    (str.replace, backslashes first, so that no added backslash is escaped again: several
-    times faster than a regular expression substitution.)"""
+    """A backslash before each `\\`, `"`, `$` and backquote: literal text for inside "..."
+    (backslashes first, so that no added backslash is escaped again)."""
     return (text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
             .replace("`", "\\`"))
 
 
 def line_is_unsafe(line: str) -> bool:
     """True when `line` would change the structure of a .def if written into a script body."""
-    stripped = line.lstrip(_GO_SPACE)
+    # Go's unicode.IsSpace, which Apptainer trims before it looks for a `%section` (not only the
+    # Latin-1 spaces: U+2003 EM SPACE before `%post` starts a section too).
+    stripped = line.lstrip(GO_SPACE_CHARS)
     if stripped.startswith("%"):
         return True
     return bool(_STAGE_SPLIT.match(line))
@@ -67,17 +64,11 @@ def line_is_unsafe(line: str) -> bool:
 
 def text_is_unsafe(text: str) -> bool:
     """True when verbatim `text` cannot go into a .def script body as is."""
-    # (A placeholder holds a `{`: the `in` test, much faster than the search, settles most
-    # texts.)
-    return ("{" in text and PLACEHOLDER.search(text) is not None) or has_unsafe_line(text)
+    return PLACEHOLDER.search(text) is not None or has_unsafe_line(text)
 
 
 def has_unsafe_line(text: str) -> bool:
     """True when some line of `text` is one `line_is_unsafe` refuses."""
-    # Such a line holds a `%` or a `:` (of `bootstrap:`): `in` tests for one character, much
-    # faster than the regular expressions, settle most texts.
-    if "%" not in text and ":" not in text:
-        return False
     return bool(_UNSAFE_FIRST_LINE.match(text) or _UNSAFE_LATER_LINE.search(text))
 
 
@@ -172,40 +163,12 @@ def split_points_safe(text: str, points: list[int]) -> bool:
             return False
 
 
-# `split_points_safe` as one regular expression over the text with its backslash-newlines
-# inserted, up to the last line (see `wrap_lines`): sh's lexing as `split_points_safe` does it,
-# where an inserted break (the only line breaks) may stand outside single quotes and escapes,
-# not in a comment (without a line break in the text, a comment runs to its end). Each
-# construct starts with its own character, and a `#` starts a comment or not by the character
-# before it (after an inserted break, the one before the break), so the text is lexed in one
-# way only, and a failing match backtracks in linear time.
-_UNQUOTED = r"[^'\"\\#\n]*"
-_IN_DOUBLE_QUOTES = r'[^"\\\n]*(?:\\.[^"\\\n]*)*'  # (`\\.`: an escape or an inserted break)
-_BROKEN_SAFELY = re.compile(
-    _UNQUOTED
-    + r"(?:(?:\\.|'[^'\n]*'|\"" + _IN_DOUBLE_QUOTES + '"'
-    + r"|(?<=[^ \t;&|()\n])#|(?<=[^ \t;&|()\n]\\\n)#)" + _UNQUOTED + ")*"
-    + '(?:"' + _IN_DOUBLE_QUOTES + ")?",
-    re.DOTALL,
-)
-
-
 def wrap_lines(lines: list[str]) -> Optional[str]:
     """The shell text `"".join(lines)` written as its `lines` joined by backslash-newlines, or
     None when that could change its meaning (`split_points_safe` at the lines' starts) or a line
     would be unsafe in a .def (`has_unsafe_line`)."""
     text = "".join(lines)
+    if not split_points_safe(text, list(accumulate(map(len, lines[:-1])))):
+        return None
     wrapped = "\\\n".join(lines)
-    # Without a `'`, a `#` or a backslash before the last line, every break is safe (double
-    # quotes alone make no unsafe range): `in` tests, much faster than lexing, settle most texts.
-    head = text[: len(text) - len(lines[-1])]
-    if "'" in head or "#" in head or "\\" in head:
-        if "\n" in text or "" in lines[:-1]:
-            # A line break of the text's own, or an empty line (two breaks in a row, where the
-            # expression would take the wrong character for the one before a `#`).
-            points = list(accumulate(map(len, lines[:-1])))
-            if not split_points_safe(text, points):
-                return None
-        elif _BROKEN_SAFELY.fullmatch(wrapped, 0, len(wrapped) - len(lines[-1])) is None:
-            return None
     return None if has_unsafe_line(wrapped) else wrapped

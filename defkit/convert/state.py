@@ -11,7 +11,7 @@ from defkit.convert.dockerignore import Pattern
 from defkit.convert.emit import StagePlan
 from defkit.convert.notes import NoteSink
 from defkit.convert.runscript import Process
-from defkit.convert.words import Scope
+from defkit.convert.words import Scope, base_image_names
 from defkit.model import Span
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
@@ -30,10 +30,46 @@ class Context:
     resolve_stage: Callable[[str, int], str]
     used_build_args: set[str] = field(default_factory=set)
     ignore: Optional[list[Pattern]] = None  # .dockerignore patterns; None: no .dockerignore
+    global_scope: Scope = field(default_factory=Scope)  # the ARGs before the first FROM
+    # The build context as %files sources name it: relative to where the .def is built from
+    # ("" when that is the build context itself).
+    context_root: str = ""
+
+
+# What happens to a base image's variable at the places `note_base_image_names` is told of.
+EXPANDED_AT_BUILD = "the shell expands it at build time"
+LEFT_EMPTY = "left empty here (no shell expands it)"
+
+
+def unknown_names(value: str) -> str:
+    """For a message about the expanded `value` (value view): the base image's variables it
+    uses, whose values are not known at conversion time, as " (${A}, ${B}: ...)"; "" if none."""
+    names = base_image_names(value)
+    if not names:
+        return ""
+    listed = ", ".join(f"${{{name}}}" for name in dict.fromkeys(names))
+    return (f" ({listed}: not set in the Dockerfile, from the base image's environment, "
+            "unknown at conversion time)")
+
+
+def note_base_image_names(ctx: Context, span: Span, what: str, value: str, outcome: str) -> None:
+    """A note naming the base image's variables that the expanded `value` uses (`unknown_names`)
+    and what became of them (`outcome`): EXPANDED_AT_BUILD is an info note, LEFT_EMPTY a
+    warning."""
+    names = unknown_names(value)
+    if not names:
+        return
+    message = f"{what}: a variable of the base image{names}; {outcome}"
+    if outcome == EXPANDED_AT_BUILD:
+        ctx.notes.info(span, message)
+    else:
+        ctx.notes.warn(span, message)
 
 
 @dataclass
 class StageState:
+    """What the converter knows about the stage it is converting, and what it wrote."""
+
     plan: StagePlan
     scope: Scope
     workdir: Optional[str] = None  # shell view (markers), None: not set by the Dockerfile
@@ -43,7 +79,10 @@ class StageState:
     user: Optional[str] = None
     external_base: bool = True  # the chain starts from an image (not scratch)
     windows: bool = False  # the chain starts from a Windows image (SHELL cmd, C:\ paths)
-    direct_files: bool = False  # scratch chain without RUN: %files go straight to their place
+    # A scratch chain before its first RUN (no shell in the image yet): %files puts files
+    # straight in place and %setup extracts archives.
+    direct_files: bool = False
+    unowned: list[Span] = field(default_factory=list)  # its --chown/--chmod, done by %post
     helpers: set[str] = field(default_factory=set)
     staged: bool = False  # something was staged under /.defkit
     counter: int = 0
@@ -76,6 +115,7 @@ class StageState:
             child.scope = self.scope.copy()
             child.helpers = set(self.helpers)
             child.help_lines = list(self.help_lines)
+            child.unowned = list(self.unowned)
         child.plan.name = name
         child.plan.header_comments.append(comment)
         child.plan.post.add(f"# --- stage {name} continues stage {parent} here ---")

@@ -7,19 +7,27 @@ import posixpath
 from typing import Optional
 
 from defkit.convert.copying import convert_copy
-from defkit.convert.emit import INDENT, WHITE_SPACE
 from defkit.convert.run import convert_run
 from defkit.convert.runscript import shell_form
 from defkit.convert.shell import PLACEHOLDER, defuse_placeholders, double_quote, quote
-from defkit.convert.state import Context, StageState
+from defkit.convert.state import (
+    EXPANDED_AT_BUILD,
+    LEFT_EMPTY,
+    Context,
+    StageState,
+    note_base_image_names,
+    unknown_names,
+)
 from defkit.convert.words import (
     expand_views,
     expand_word,
     has_arg_markers,
+    is_absolute,
     is_templatable,
     marked_names,
     plain_value,
     shell_value,
+    shown_value,
 )
 from defkit.dockerfile.ast import (
     ArgCommand,
@@ -84,8 +92,6 @@ def _env(state: StageState, instruction: Instruction, command: EnvCommand, ctx: 
             shell_text = value
         assigned.add(key)
         updates.append((key, value, shell_text))
-    post = state.plan.post.lines
-    environment = state.plan.environment.lines
     for key, value, shell_text in updates:
         if not _is_identifier(key) or "\n" in value:
             ctx.notes.warn(instruction.span, f"ENV {key!r} is not a shell variable name; "
@@ -95,14 +101,13 @@ def _env(state: StageState, instruction: Instruction, command: EnvCommand, ctx: 
         post_word = env_word = shell_value(shell_text, "post", state.scope)
         if has_arg_markers(shell_text):  # (the targets differ only in how ARGs are written)
             env_word = shell_value(shell_text, "env", state.scope)
-        # (Both lines appended as `Script.add` writes them: neither is empty.)
-        post.append(f"{INDENT}export {key}={post_word}")
-        environment.append(f"{INDENT}export {key}={env_word}")
+        state.plan.post.add(f"export {key}={post_word}")
+        state.plan.environment.add(f"export {key}={env_word}")
 
 
 def _is_identifier(name: str) -> bool:
     """A shell variable name: `[A-Za-z_][A-Za-z0-9_]*`, which is exactly an ASCII Python
-    identifier (two str methods, faster than a regular expression)."""
+    identifier."""
     return name.isascii() and name.isidentifier()
 
 
@@ -113,13 +118,20 @@ def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: 
     for pair in command.pairs:
         name = plain_value(expand_word(pair.key, before, ctx.escape), before, literal=True)
         value: Optional[str]
+        derived: Optional[str] = None  # a default derived from other ARGs (`Scope.derived`)
+        defaults: Optional[dict[str, str]] = None  # its %arguments entries
         if name in ctx.build_args:
             value = ctx.build_args[name]
             ctx.used_build_args.add(name)
         elif pair.value is not None:
-            value = plain_value(expand_word(pair.value, before, ctx.escape), before, literal=True)
+            expanded = expand_word(pair.value, before, ctx.escape)
+            value = plain_value(expanded, before, literal=True)
+            derived = before.derived_default(expanded)
         elif name in ctx.global_values:
             value = ctx.global_values[name]
+            derived = ctx.global_scope.derived.get(name)
+            if derived is not None:  # the ARGs it refers to, at their global values
+                defaults = ctx.global_scope.arguments(name)
         else:
             value = None
         state.scope.args[name] = value
@@ -139,7 +151,23 @@ def _arg(state: StageState, instruction: Instruction, command: ArgCommand, ctx: 
                 f"{name}='{{{{ {name} }}}}'",
                 f'if [ -n "${name}" ]; then export {name}; else unset {name}; fi',
             )
-        elif is_templatable(value) and not clash:
+            continue
+        if derived is not None:
+            # Derived from other templated ARGs: %arguments keeps the reference, so that a
+            # --build-arg for those changes this one too, as in Docker.
+            if defaults is None:
+                defaults = {other: before.args.get(other) or ""
+                            for other in PLACEHOLDER.findall(derived)}
+                defaults[name] = derived
+            if all(arguments.get(key, default) == default for key, default in defaults.items()):
+                arguments.update(defaults)
+                state.scope.templated.add(name)
+                state.scope.derived[name] = derived
+                state.plan.post.add(f"export {name}='{{{{ {name} }}}}'")
+                continue
+            clash = True
+        state.scope.derived.pop(name, None)
+        if is_templatable(value) and not clash:
             arguments[name] = value
             state.scope.templated.add(name)
             state.plan.post.add(f"export {name}='{{{{ {name} }}}}'")
@@ -157,26 +185,26 @@ def _workdir(state: StageState, instruction: Instruction, command: WorkdirComman
         state.workdir = _join_windows(state.workdir, shell_path)
         state.workdir_value = _join_windows(state.workdir_value, value_path)
     else:
-        if not shell_path.startswith("/") and state.workdir is None and state.external_base:
+        # Absolute or not once expanded (`WORKDIR $APPDIR` is not joined to the previous one).
+        absolute = is_absolute(value_path, state.scope)
+        if not absolute and state.workdir is None and state.external_base:
             ctx.notes.info(instruction.span, "relative WORKDIR resolved against /; the base "
                            "image's WORKDIR (if it sets one) is not known at conversion time")
-        workdir = _join(state.workdir, shell_path)
-        # (The same join when both views are the same: the common case, done once.)
-        same = shell_path == value_path and state.workdir == state.workdir_value
-        state.workdir_value = workdir if same else _join(state.workdir_value, value_path)
-        state.workdir = workdir
-    if not state.direct_files:
-        state.plan.post.lines.append(  # (as `Script.add` writes it)
-            f"{INDENT}mkdir -p {shell_value(state.workdir, 'post', state.scope)}")
+        note_base_image_names(ctx, instruction.span, "WORKDIR", value_path,
+                              EXPANDED_AT_BUILD)
+        state.workdir = _join(state.workdir, shell_path, absolute)
+        state.workdir_value = _join(state.workdir_value, value_path, absolute)
+    state.plan.post.add(f"mkdir -p {shell_value(state.workdir, 'post', state.scope)}")
 
 
 def _join_windows(base: Optional[str], path: str) -> str:
     return ntpath.normpath(ntpath.join(base or "C:\\", path))
 
 
-def _join(base: Optional[str], path: str) -> str:
-    # (posixpath.join gives an absolute `path` back as it is: the call is skipped for one.)
-    joined = posixpath.normpath(path if path.startswith("/") else posixpath.join(base or "/", path))
+def _join(base: Optional[str], path: str, absolute: bool) -> str:
+    """`path` resolved against the WORKDIR `base`; `absolute` says whether `path` is absolute
+    once expanded (it may start with a variable's marker)."""
+    joined = posixpath.normpath(path if absolute else posixpath.join(base or "/", path))
     return joined[1:] if joined.startswith("//") else joined
 
 
@@ -202,9 +230,12 @@ def _command_line(state: StageState, instruction: Instruction, command: CommandL
 
 def _label(state: StageState, instruction: Instruction, raw_key: str, raw_value: str,
            ctx: Context) -> None:
-    key = plain_value(_expand_text(raw_key, state, instruction, ctx), state.scope)
-    value = plain_value(_expand_text(raw_value, state, instruction, ctx), state.scope)
-    if not key or WHITE_SPACE.search(key):
+    expanded_key = _expand_text(raw_key, state, instruction, ctx)
+    expanded = _expand_text(raw_value, state, instruction, ctx)
+    note_base_image_names(ctx, instruction.span, "LABEL", expanded_key + expanded, LEFT_EMPTY)
+    key = plain_value(expanded_key, state.scope)
+    value = plain_value(expanded, state.scope)
+    if not key or any(char.isspace() for char in key):
         ctx.notes.warn(instruction.span, f"LABEL key {key!r} contains spaces; Apptainer labels "
                        "cannot hold it, skipped")
         return
@@ -225,7 +256,7 @@ def _expand_text(word: str, state: StageState, instruction: Instruction, ctx: Co
 
 def _as_text(text: str, instruction: Instruction, ctx: Context) -> str:
     """`text` with any literal `{{ NAME }}` defused (`defuse_placeholders`), with a warning."""
-    if "{" not in text or not PLACEHOLDER.search(text):  # (`in` first: much faster)
+    if not PLACEHOLDER.search(text):
         return text
     ctx.notes.warn(instruction.span, f"{instruction.keyword}: `{{{{ NAME }}}}` is Apptainer's "
                    "build-argument syntax; written as `{ { NAME }}` so that it stays text")
@@ -241,32 +272,39 @@ def _metadata(state: StageState, instruction: Instruction, ctx: Context) -> None
     span = instruction.span
     notes = ctx.notes
     if isinstance(command, UserCommand):
-        user = plain_value(_expand_text(command.user, state, instruction, ctx), state.scope)
+        expanded = _expand_text(command.user, state, instruction, ctx)
+        user = shown_value(expanded, state.scope)
         state.user = user
         if user.split(":")[0] in ("root", "0"):
             notes.info(span, f"USER {user}: build steps run as root here anyway; at run time "
                        "Apptainer runs the container as the calling user")
             return
-        notes.warn(span, f"USER {user}: Apptainer runs the container as the calling user; "
-                   "later RUN steps run as root (no su)")
+        notes.warn(span, f"USER {user}{unknown_names(expanded)}: Apptainer runs the container "
+                   "as the calling user; later RUN steps run as root (no su)")
         state.help_lines.append(f"Docker USER: {user} (the container runs as the calling user)")
     elif isinstance(command, ExposeCommand):
-        ports = " ".join(
-            plain_value(_expand_text(port, state, instruction, ctx), state.scope)
-            for port in command.ports
-        )
-        notes.info(span, f"EXPOSE {ports}: not needed, Apptainer shares the host's network")
+        expanded_ports = [_expand_text(port, state, instruction, ctx) for port in command.ports]
+        ports = " ".join(shown_value(port, state.scope) for port in expanded_ports)
+        notes.info(span, f"EXPOSE {ports}{unknown_names(''.join(expanded_ports))}: not needed, "
+                   "Apptainer shares the host's network")
         state.help_lines.append(f"Docker EXPOSE: {ports}")
     elif isinstance(command, VolumeCommand):
-        expanded = [expand_word(path, state.scope, ctx.escape) for path in command.paths]
-        paths = [plain_value(path, state.scope) for path in expanded]
-        notes.warn(span, f"VOLUME {' '.join(paths)}: the image is read-only at run time; "
-                   "bind a host directory there (--bind)")
-        if not state.direct_files:
-            state.plan.post.add("mkdir -p " + " ".join(quote(path) for path in paths))
+        # Each path expanded (both views); one that is absolute once expanded stays as it is, a
+        # relative one is made from / (where %post's mkdir runs).
+        views = [expand_views(path, state.scope, ctx.escape) for path in command.paths]
+        resolved = [
+            (_join(None, value, absolute), _join(None, shell, absolute))
+            for value, shell in views
+            for absolute in (is_absolute(value, state.scope),)
+        ]
+        paths = [shown_value(value, state.scope) for value, _shell in resolved]
+        notes.warn(span, f"VOLUME {' '.join(paths)}{unknown_names(''.join(v for v, _ in views))}"
+                   ": the image is read-only at run time; bind a host directory there (--bind)")
+        state.plan.post.add("mkdir -p " + " ".join(
+            shell_value(shell, "post", state.scope) for _value, shell in resolved))
         # (%help has no quoting: literal `{{ NAME }}` is defused there, not in the mkdir word.)
-        shown = " ".join(plain_value(_as_text(path, instruction, ctx), state.scope)
-                         for path in expanded)
+        shown = " ".join(shown_value(_as_text(value, instruction, ctx), state.scope)
+                         for value, _shell in resolved)
         state.help_lines.append(f"Docker VOLUME: {shown} (use --bind HOST:PATH)")
     elif isinstance(command, StopsignalCommand):
         notes.warn(span, f"STOPSIGNAL {command.signal} has no Apptainer equivalent")

@@ -23,15 +23,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-from defkit.convert.emit import WHITE_SPACE
-from defkit.convert.shell import escape_double_quoted
+from defkit.convert.shell import PLACEHOLDER, escape_double_quoted
 from defkit.dockerfile.expand import LexOptions, process
 
 _MARK = "\x00"
 _MARKED = re.compile("\x00([av])([^\x00]*)\x00")
-# A value that can be a %arguments default and sit inside '...' in %post.
-_PLAIN_REF = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
-_SPECIAL = re.compile("[$'\"]")
+
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_@+=:,./-]+\Z")
 _TEMPLATABLE = re.compile(r"[^'\n\r{}#\x00\\]*\Z")
 
@@ -59,6 +56,45 @@ class Scope:
     args: dict[str, Optional[str]] = field(default_factory=dict)
     templated: set[str] = field(default_factory=set)
     base_vars: bool = True  # unknown names may come from the base image (False for scratch)
+    # Templated ARGs whose default is derived from other templated ARGs (`ARG CUDA=cu${MAJOR}`):
+    # the %arguments value with their placeholders (`cu{{ MAJOR }}`), which Apptainer replaces
+    # in turn, so that `--build-arg MAJOR=12` changes CUDA as it does in Docker.
+    derived: dict[str, str] = field(default_factory=dict)
+
+    def declare(self, name: str, value: Optional[str], expanded: Optional[str] = None) -> None:
+        """ARG `name` with its conversion-time `value` (None: no value); `expanded` is the
+        default as `expand_word` gave it (with the markers of the ARGs it refers to), if it
+        has one."""
+        self.args[name] = value
+        self.derived.pop(name, None)
+        self.templated.discard(name)
+        if value is None or not value or not is_templatable(value):
+            return
+        self.templated.add(name)
+        derived = self.derived_default(expanded) if expanded is not None else None
+        if derived is not None:
+            self.derived[name] = derived
+
+    def derived_default(self, expanded: str) -> Optional[str]:
+        """`expanded` as a %arguments value with placeholders, when it refers to templated ARGs
+        only and every one of them has a plain default (Apptainer replaces nested placeholders
+        once); else None (the default is then its conversion-time value)."""
+        names = [name for kind, name in marked_names(expanded) if kind == "a"]
+        if not names or len(names) != len(marked_names(expanded)):
+            return None
+        if any(name not in self.templated or name in self.derived for name in names):
+            return None
+        return plain_value(expanded, self)
+
+    def arguments(self, name: str) -> dict[str, str]:
+        """The %arguments entries that templated ARG `name` needs: its default, and for a
+        derived one the defaults of the ARGs it refers to."""
+        if name not in self.derived:
+            return {name: self.args.get(name) or ""}
+        entries = {other: self.args.get(other) or ""
+                   for other in PLACEHOLDER.findall(self.derived[name])}
+        entries[name] = self.derived[name]
+        return entries
 
     def lookup(self, name: str, shell: bool) -> Optional[str]:
         if name in self.env:
@@ -81,7 +117,8 @@ class Scope:
         return values
 
     def copy(self) -> Scope:
-        return Scope(dict(self.env), dict(self.args), set(self.templated), self.base_vars)
+        return Scope(dict(self.env), dict(self.args), set(self.templated), self.base_vars,
+                     dict(self.derived))
 
 
 class _View(Mapping[str, str]):
@@ -110,77 +147,23 @@ def _well_formed(text: str) -> bool:
     return _MARK not in _MARKED.sub("", text)
 
 
-def _simple_word_text(word: str) -> Optional[str]:
-    """The text of `word` if it is a simple word: with no quote, backquote or `$` other than
-    plain `$NAME`/`${NAME}` references, and either without white space (`str.isspace`) or
-    inside one pair of double quotes (the text is then what is between them); else None.
-
-    (String tests rather than one regular expression, which takes alternatives character by
-    character, several times slower. Every `$` starts a plain reference exactly when there are
-    as many `_PLAIN_REF` matches as `$`: each match holds one `$`.)"""
-    if len(word) > 1 and word[0] == '"' and word[-1] == '"':
-        text = word[1:-1]
-    elif WHITE_SPACE.search(word) is None:
-        text = word
-    else:
-        return None
-    if '"' in text or "'" in text or "`" in text:
-        return None
-    dollars = text.count("$")
-    if dollars and len(_PLAIN_REF.findall(text)) != dollars:
-        return None
-    return text
-
-
 def expand_word(word: str, scope: Scope, escape: str, *, shell: bool = False) -> str:
     """`word` after BuildKit's processing, with markers for late-bound values.
 
     Modifiers such as `${X%.*}` cannot work on a marker; the word is then expanded with the
     conversion-time values instead."""
-    if "$" not in word and "'" not in word and '"' not in word and escape not in word:
-        return word  # nothing to substitute or unquote (the common case; `in` beats a regex)
-    inner = _simple_word_text(word) if escape not in word else None
-    if inner is not None:
-        return _substitute(inner, scope, shell)
-    return _lexed(word, scope, escape, shell)
-
-
-def expand_views(word: str, scope: Scope, escape: str) -> tuple[str, str]:
-    """`expand_word` of `word` in both views: (value, shell), with the word read once."""
-    if "$" not in word:
-        # Nothing is looked up, so the shell view is the same text.
-        value = expand_word(word, scope, escape)
-        return value, value
-    inner = _simple_word_text(word) if escape not in word else None
-    if inner is not None:
-        return _substitute(inner, scope, False), _substitute(inner, scope, True)
-    return _lexed(word, scope, escape, False), _lexed(word, scope, escape, True)
-
-
-def _substitute(inner: str, scope: Scope, shell: bool) -> str:
-    """`expand_word` of a word whose text is `inner` (see `_simple_word_text`): only plain $NAME /
-    ${NAME} references, optionally inside one pair of double quotes, replaced: the same result
-    as BuildKit's lexer, without running it."""
-    if "$" not in inner:
-        return inner  # (no reference: `sub` would give the text back as it is)
-
-    def lookup(match: re.Match[str]) -> str:
-        return scope.lookup(match.group(1) or match.group(2), shell) or ""
-
-    return _PLAIN_REF.sub(lookup, inner)
-
-
-def _lexed(word: str, scope: Scope, escape: str, shell: bool) -> str:
-    """`expand_word` of any word, by BuildKit's lexer."""
     result = process(word, scope.view(shell), LexOptions(escape=escape)).result
     if not _well_formed(result):
         result = process(word, scope.literal_values(), LexOptions(escape=escape)).result
     return result
 
 
+def expand_views(word: str, scope: Scope, escape: str) -> tuple[str, str]:
+    """`expand_word` of `word` in both views: (value, shell)."""
+    return expand_word(word, scope, escape), expand_word(word, scope, escape, shell=True)
+
+
 def expand_words(text: str, scope: Scope, escape: str) -> list[str]:
-    if not _SPECIAL.search(text) and escape not in text:
-        return text.split()
     words = list(process(text, scope.view(False), LexOptions(escape=escape)).words)
     if not all(_well_formed(word) for word in words):
         words = list(process(text, scope.literal_values(), LexOptions(escape=escape)).words)
@@ -192,8 +175,6 @@ _REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 def unset_args(word: str, scope: Scope) -> list[str]:
     """ARGs that `word` refers to which were declared without a value (they expand to "")."""
-    if "$" not in word:
-        return []  # no reference (the common case)
     names = []
     for name in _REFERENCE.findall(word):
         if name in scope.args and scope.args[name] is None and name not in scope.env:
@@ -201,8 +182,21 @@ def unset_args(word: str, scope: Scope) -> list[str]:
     return names
 
 
-def has_markers(value: str) -> bool:
-    return _MARK in value
+def is_absolute(value: str, scope: Scope) -> bool:
+    """Whether the expanded path `value` (value view) is absolute, judged after expansion, as
+    Docker judges it: `WORKDIR $APPDIR` with APPDIR=/opt/app is /opt/app wherever the previous
+    WORKDIR was. ARGs count at their conversion-time values; a path that starts with a
+    variable of the base image (`$HOME/x`, `$CONDA_DIR`), whose value is unknown here, is taken
+    as absolute: such variables name directories."""
+    if value.startswith(_MARK + "v"):
+        return True
+    return plain_value(value, scope, literal=True).startswith("/")
+
+
+def base_image_names(value: str) -> list[str]:
+    """The variables of the base image (set by no ARG or ENV of the Dockerfile) that the
+    expanded `value` (value view) refers to: unknown at conversion time."""
+    return [name for kind, name in marked_names(value) if kind == "v"]
 
 
 def has_arg_markers(value: str) -> bool:
@@ -238,6 +232,17 @@ def plain_value(value: str, scope: Scope, *, literal: bool = False) -> str:
     return result
 
 
+def shown_value(value: str, scope: Scope) -> str:
+    """`value` for a message or %help: ARGs at their values, base-image variables (unknown at
+    conversion time) by name, `${NAME}`."""
+    if _MARK not in value:
+        return value
+    named = _MARKED.sub(
+        lambda match: "${" + match.group(2) + "}" if match.group(1) == "v" else match.group(),
+        value)
+    return plain_value(named, scope, literal=True)
+
+
 def shell_value(value: str, target: str, scope: Scope, *, literal: bool = False) -> str:
     """`value` as one shell word for `target` ("post" or "env"): bare when nothing needs quoting,
     otherwise double-quoted."""
@@ -247,7 +252,7 @@ def shell_value(value: str, target: str, scope: Scope, *, literal: bool = False)
     position = 0
     for match in _MARKED.finditer(value):
         start = match.start()
-        if start > position:  # (`_escape_double` of "" is "")
+        if start > position:
             out.append(_escape_double(value[position:start]))
         kind, name = match.groups()
         if kind == "a" and target != "post":

@@ -27,13 +27,12 @@ first FROM (visible only to FROM lines unless re-declared inside a stage).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from defkit.model import Span
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(NamedTuple):
     """One `--name=value` (or bare `--name`) flag after the keyword."""
 
     name: str  # without the leading "--"
@@ -41,8 +40,7 @@ class Flag:
     raw: str  # as BuildKit keeps it, e.g. "--chown=1:1"
 
 
-@dataclass(frozen=True)
-class Heredoc:
+class Heredoc(NamedTuple):
     """A here-document attached to RUN/COPY/ADD (`<<EOF`, `<<-EOF`, `<<"EOF"`, `3<<EOF`)."""
 
     name: str  # the delimiter word, unquoted
@@ -52,39 +50,41 @@ class Heredoc:
     file_descriptor: int  # 0 unless written like `3<<EOF`
 
 
-@dataclass(frozen=True)
-class KeyValue:
+class KeyValue(NamedTuple):
     """One pair of ENV, LABEL or ARG. `value` is as written; None for `ARG NAME` without default."""
 
     key: str
     value: Optional[str]
 
 
-@dataclass(frozen=True)
-class FromCommand:
+class FromCommand(NamedTuple):
+    """FROM image [AS name], with its --platform flag."""
+
     image: str  # as written; may contain $ARG references (expand with the global ARG scope)
     stage_name: Optional[str]  # `AS name`, lower-cased as BuildKit does; None if absent
     platform: Optional[str]  # value of --platform, as written
 
 
-@dataclass(frozen=True)
-class EnvCommand:
+class EnvCommand(NamedTuple):
+    """ENV key=value pairs (or the legacy `ENV key value`)."""
+
     pairs: tuple[KeyValue, ...]  # both `ENV k v` (legacy) and `ENV k=v k2=v2`
     legacy: bool  # `ENV k v w` form: the value is the rest of the line, verbatim
 
 
-@dataclass(frozen=True)
-class ArgCommand:
+class ArgCommand(NamedTuple):
+    """ARG name[=default] pairs."""
+
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True)
-class LabelCommand:
+class LabelCommand(NamedTuple):
+    """LABEL key=value pairs."""
+
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     """One RUN --mount: `options` in written order (`type` defaults to "bind" like BuildKit)."""
 
     type: str
@@ -98,8 +98,7 @@ class Mount:
         return None
 
 
-@dataclass(frozen=True)
-class RunCommand:
+class RunCommand(NamedTuple):
     """`shell` is the command text for the shell form; `argv` is set for the exec (JSON) form."""
 
     shell: Optional[str]
@@ -110,8 +109,7 @@ class RunCommand:
     heredocs: tuple[Heredoc, ...]
 
 
-@dataclass(frozen=True)
-class CopyCommand:
+class CopyCommand(NamedTuple):
     """COPY or ADD (`keyword` says which). Sources/dest as written; heredoc sources are named
     `<<EOF` in `sources` and described in `heredocs`."""
 
@@ -131,8 +129,7 @@ class CopyCommand:
     unpack: Optional[bool] = None  # ADD --unpack[=bool]; None when not given
 
 
-@dataclass(frozen=True)
-class CommandLine:
+class CommandLine(NamedTuple):
     """ENTRYPOINT/CMD/SHELL: exec form (`argv`) or shell form (`shell`: the rest of the line)."""
 
     keyword: str
@@ -144,28 +141,31 @@ class CommandLine:
         return self.argv is not None
 
 
-@dataclass(frozen=True)
-class WorkdirCommand:
+class WorkdirCommand(NamedTuple):
+    """WORKDIR path."""
+
     path: str
 
 
-@dataclass(frozen=True)
-class UserCommand:
+class UserCommand(NamedTuple):
+    """USER user[:group]."""
+
     user: str  # "name", "uid", "name:group" ...
 
 
-@dataclass(frozen=True)
-class ExposeCommand:
+class ExposeCommand(NamedTuple):
+    """EXPOSE port[/protocol] words."""
+
     ports: tuple[str, ...]  # "80", "53/udp", "${PORT}"
 
 
-@dataclass(frozen=True)
-class VolumeCommand:
+class VolumeCommand(NamedTuple):
+    """VOLUME paths (JSON or words)."""
+
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class HealthcheckCommand:
+class HealthcheckCommand(NamedTuple):
     """`HEALTHCHECK NONE` (kind "NONE", test None) or `HEALTHCHECK [opts] CMD ...` (kind "CMD")."""
 
     kind: str
@@ -177,18 +177,21 @@ class HealthcheckCommand:
     retries: Optional[str]
 
 
-@dataclass(frozen=True)
-class OnbuildCommand:
+class OnbuildCommand(NamedTuple):
+    """ONBUILD and the instruction it defers."""
+
     instruction: Instruction  # the nested trigger instruction
 
 
-@dataclass(frozen=True)
-class StopsignalCommand:
+class StopsignalCommand(NamedTuple):
+    """STOPSIGNAL signal."""
+
     signal: str
 
 
-@dataclass(frozen=True)
-class MaintainerCommand:
+class MaintainerCommand(NamedTuple):
+    """MAINTAINER name (deprecated in favour of a label)."""
+
     name: str
 
 
@@ -211,8 +214,9 @@ Command = Union[
 ]
 
 
-@dataclass(frozen=True)
-class Instruction:
+class Instruction(NamedTuple):
+    """One instruction: its raw BuildKit-parser view and its typed `command`."""
+
     keyword: str  # upper case ("RUN"), whatever case was written
     original: str  # logical source line (continuations joined, inner comments dropped)
     args: tuple[str, ...]  # BuildKit parser node values after the keyword (see module docstring)
@@ -251,16 +255,16 @@ class Stage:
         return command
 
 
-@dataclass(frozen=True)
-class ParseWarning:
+class ParseWarning(NamedTuple):
     """Something BuildKit accepts but warns about (an empty line inside a continuation)."""
 
     message: str
     span: Span
 
 
-@dataclass(frozen=True)
-class Dockerfile:
+class Dockerfile(NamedTuple):
+    """A parsed Dockerfile: its instructions, stages and global ARGs."""
+
     path: str
     directives: dict[str, str]  # parser directives by lower-cased name: "syntax", "escape", ...
     escape: str  # "\\" or "`"

@@ -33,7 +33,7 @@ from defkit.dockerfile.ast import (
     WorkdirCommand,
 )
 from defkit.dockerfile.heredoc import parse_marker
-from defkit.dockerfile.nodes import Node, go_quote
+from defkit.dockerfile.nodes import go_quote
 
 _BOOL, _STRING, _STRINGS = "bool", "string", "strings"
 _VALID_STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
@@ -59,12 +59,7 @@ def split_flag(raw: str) -> Flag:
 
 def split_flags(raw_flags: tuple[str, ...]) -> tuple[Flag, ...]:
     """A node's flags as `Flag` records (split once: the command and the instruction use them)."""
-    flags = []
-    for raw in raw_flags:  # `split_flag` of each, inlined (no call, no comprehension frame)
-        name, equals, value = raw.partition("=")
-        flag_name = name[2:] if name.startswith("--") else name
-        flags.append(Flag(flag_name, value if equals else None, raw))
-    return tuple(flags)
+    return tuple(split_flag(raw) for raw in raw_flags)
 
 
 class _Flags:
@@ -112,14 +107,6 @@ class _Flags:
     def boolean(self, name: str) -> Optional[bool]:
         value = self.string(name)
         return None if value is None else value == "true"
-
-
-def build_command(node: Node, heredocs: tuple[Heredoc, ...]) -> Optional[Command]:
-    """The typed command for a node; None for an unknown keyword. Raises CommandError."""
-    builder = BUILDERS.get(node.keyword.lower())
-    if builder is None:
-        return None
-    return builder(node.keyword, node.args, node.json_form, split_flags(node.flags), heredocs)
 
 
 def _no_flags(flags: tuple[Flag, ...]) -> None:
@@ -219,34 +206,25 @@ def _copy(
             "Destination could not be determined"
         )
     # Flags are checked before the destination, as BuildKit does.
-    parsed = _Flags(flags, _ADD_FLAGS if keyword == "ADD" else _COPY_FLAGS) if flags else None
+    parsed = _Flags(flags, _ADD_FLAGS if keyword == "ADD" else _COPY_FLAGS)
     dest = args[-1]
-    if "<<" in dest and parse_marker(dest) is not None:  # a heredoc marker holds "<<"
+    if parse_marker(dest) is not None:
         raise CommandError(f"{keyword} cannot accept a heredoc as a destination")
-    if parsed is None:  # no flags (the common case): every option unset
-        return CopyCommand(
-            keyword, args[:-1], dest, None, None, None, False, None, (), False, None, heredocs,
-            json_form, None,
-        )
-    string = parsed.last.get  # `parsed.string`, without a method call for each flag
-    keep_git_dir = string("keep-git-dir")  # `parsed.boolean(...)`, inlined like `string`
-    unpack = string("unpack")
-    # Positional arguments, in CopyCommand's field order (about twice as fast as keywords).
     return CopyCommand(
-        keyword,
-        args[:-1],  # sources
-        dest,
-        string("from"),
-        string("chown"),
-        string("chmod"),
-        string("link") == "true",  # `bool(parsed.boolean("link"))`
-        string("checksum"),
-        parsed.strings("exclude"),
-        string("parents") == "true",
-        None if keep_git_dir is None else keep_git_dir == "true",
-        heredocs,
-        json_form,
-        None if unpack is None else unpack == "true",
+        keyword=keyword,
+        sources=args[:-1],
+        dest=dest,
+        from_=parsed.string("from"),
+        chown=parsed.string("chown"),
+        chmod=parsed.string("chmod"),
+        link=bool(parsed.boolean("link")),
+        checksum=parsed.string("checksum"),
+        exclude=parsed.strings("exclude"),
+        parents=bool(parsed.boolean("parents")),
+        keep_git_dir=parsed.boolean("keep-git-dir"),
+        heredocs=heredocs,
+        json_form=json_form,
+        unpack=parsed.boolean("unpack"),
     )
 
 
@@ -401,8 +379,6 @@ def parse_mount(value: str) -> Mount:
 
 def _csv_fields(value: str) -> list[str]:
     """One CSV record: commas separate, double quotes group (`""` is a literal quote)."""
-    if '"' not in value:
-        return [field for field in value.split(",") if field]  # nothing quoted: the common case
     fields: list[str] = []
     current: list[str] = []
     in_quotes = False

@@ -62,6 +62,8 @@ class LexOptions:
 
 @dataclass(frozen=True)
 class Expansion:
+    """What the lexer made of a word: the text, its words, the names used and unset."""
+
     result: str  # the processed word, inner spaces kept
     words: tuple[str, ...]  # the same text split into words after substitution
     used: frozenset[str]  # variable names found in env
@@ -88,6 +90,10 @@ def expand_heredoc(content: str, env: Mapping[str, str]) -> str:
 
 
 def process(text: str, env: Mapping[str, str], options: LexOptions) -> Expansion:
+    if _plain_run(options.escape, _EOF, options.skip_quotes).fullmatch(text):
+        # One run of characters the lexer copies as they are (most words: paths, images):
+        # its result is the text itself, one word, with nothing looked up.
+        return Expansion(text, (text,), frozenset(), frozenset())
     lexer = _Lexer(text, env, options)
     result, words = _run(lexer.process_until(_EOF, options.raw_escapes))
     return Expansion(result, tuple(words), frozenset(lexer.used), frozenset(lexer.unset))

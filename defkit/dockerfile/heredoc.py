@@ -8,13 +8,11 @@ The delimiter is the word with quotes removed; a quote anywhere in it turns expa
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
 from defkit.dockerfile.errors import ExpansionError
 from defkit.dockerfile.expand import LexOptions, process
-from defkit.gotext import GO_SPACE
 
 _MARKER = re.compile(r"^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$")
 
@@ -23,19 +21,10 @@ _LINE_WORDS = LexOptions(raw_quotes=True, raw_escapes=True, skip_unset=True)
 _UNQUOTED = LexOptions(skip_unset=True)
 _QUOTES_KEPT = LexOptions(raw_quotes=True, skip_unset=True)
 
-# What the lexer can treat otherwise than as plain text (in marker names and lines): quotes, the
-# escape character (always the backslash here: BuildKit lexes with its default), `$`.
-_LEXED = re.compile(r"['\"\\$]")
-_SPACES = re.escape("".join(sorted(GO_SPACE)))
-# A `${` the lexer keeps as written without an environment: `${NAME}` with an ASCII name.
-_BRACED = re.compile(r"\$\{(?![A-Za-z_][A-Za-z0-9_]*\})")
-# One word of `markers_in_line`'s lexing for a line without quotes or backslashes: white space
-# splits, except the blanks right after a `<<` (the lexer's possible_heredoc glues them on).
-_PLAIN_WORD = re.compile(rf"(?:<<[\t\r ]*|[^<{_SPACES}]+|<)+")
-
-
 @dataclass(frozen=True)
 class Marker:
+    """A here-document a line opens: its delimiter, file descriptor and options."""
+
     name: str
     file_descriptor: int
     expand: bool
@@ -59,10 +48,6 @@ def parse_marker(word: str) -> Optional[Marker]:
     if match is None or not match.group(3):
         return None
     digits, dash, rest = match.groups()
-    if _LEXED.search(rest) is None and not any(char in GO_SPACE for char in rest):
-        # No quote, backslash, `$`, blank (or `<`: see _MARKER): the lexer takes `rest` as one
-        # plain word, unquoted or not, and quote removal changes nothing.
-        return Marker(rest, _descriptor(digits), True, dash == "-")
     words = process(rest, _NO_ENV, _UNQUOTED).words
     if len(words) != 1:
         return None
@@ -74,19 +59,11 @@ def parse_marker(word: str) -> Optional[Marker]:
 
 
 def markers_in_line(line: str) -> list[Marker]:
-    words: Sequence[str]
-    if not ("'" in line or '"' in line or "\\" in line) and (
-        "${" not in line or _BRACED.search(line) is None
-    ):
-        # No quotes or escapes, and every `${` is a plain `${NAME}`: the lexer fails on nothing
-        # and gives every `$` construct back as written, without blanks (`$NAME`, `$@`, a lone
-        # `$`...); its words are then the runs of text between blanks, `<<` glued to what follows.
-        words = _PLAIN_WORD.findall(line)
-    else:
-        try:
-            words = process(line, _NO_ENV, _LINE_WORDS).words
-        except ExpansionError:
-            return []  # BuildKit ignores a line it cannot split: no heredocs then
+    """The heredocs a RUN/COPY/ADD line opens, in order."""
+    try:
+        words = process(line, _NO_ENV, _LINE_WORDS).words
+    except ExpansionError:
+        return []  # BuildKit ignores a line it cannot split: no heredocs then
     markers = []
     for word in words:
         marker = parse_marker(word)

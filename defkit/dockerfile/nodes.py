@@ -14,11 +14,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from defkit.dockerfile.expand import is_go_space
-from defkit.gotext import GO_SPACE
-
-#: Go's unicode.IsSpace characters, for str.strip/lstrip.
-GO_SPACE_CHARS = "".join(sorted(GO_SPACE))
-_GO_SPACE_RUN = re.compile("[" + re.escape(GO_SPACE_CHARS) + "]+")
+from defkit.gotext import GO_SPACE_CHARS
 
 # BuildKit's reWhitespace: note that it does not include newlines or Unicode spaces.
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
@@ -30,24 +26,14 @@ class NodeError(ValueError):
 
 @dataclass(frozen=True)
 class Node:
+    """A line as BuildKit's parser reads it (its AST node)."""
+
     keyword: str  # as written
     original: str  # the logical line
     flags: tuple[str, ...]  # "--name=value" as extracted (quotes removed)
     args: tuple[str, ...]  # node values after the keyword
     json_form: bool
     child: Optional[Node]  # ONBUILD's nested instruction
-
-
-
-
-def go_trim_space(text: str) -> str:
-    """strings.TrimSpace."""
-    return text.strip(GO_SPACE_CHARS)
-
-
-def go_trim_left_space(text: str) -> str:
-    """strings.TrimLeftFunc(text, unicode.IsSpace)."""
-    return text.lstrip(GO_SPACE_CHARS)
 
 
 # BuildKit recurses without limit on `ONBUILD ONBUILD ...` (its instruction parser rejects even
@@ -102,11 +88,6 @@ def node_fields(line: str, escape: str, depth: int = 0) -> NodeFields:
     return keyword, lowered, flags, tuple(args), json_form, child
 
 
-def _flag_word(escape: str) -> re.Pattern[str]:
-    # A flag word without quotes or escape characters (the common case).
-    return re.compile("--[^" + re.escape(GO_SPACE_CHARS + "\"'" + escape) + "]*")
-
-
 def _shell_word(escape: str) -> re.Pattern[str]:
     """One word of BuildKit's parseWords, quotes and escapes kept: group 1 is the word, without
     an escape character that ends the line (BuildKit drops it, in or out of double quotes).
@@ -119,38 +100,12 @@ def _shell_word(escape: str) -> re.Pattern[str]:
     )
 
 
-_FLAG_WORD = {escape: _flag_word(escape) for escape in ("\\", "`")}
 _SHELL_WORD = {escape: _shell_word(escape) for escape in ("\\", "`")}
-_BLANKS = re.compile("[" + re.escape(GO_SPACE_CHARS) + "]*")
 
 
 def extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
-    """Leading `--name[=value]` words (quotes removed) and the rest of the line; `--` ends them."""
-    words: list[str] = []
-    flag_word = _FLAG_WORD.get(escape) or _flag_word(escape)
-    skip = _BLANKS.match
-    length = len(line)
-    pos = 0
-    while True:
-        pos = skip(line, pos).end()  # type: ignore[union-attr]  # `*` always matches
-        if pos == length:
-            return "", words
-        if not line.startswith("--", pos):
-            return line[pos:], words
-        match = flag_word.match(line, pos)
-        assert match is not None
-        end = match.end()
-        if end < length and line[end] not in GO_SPACE:
-            return _extract_flags_by_char(line, escape)  # a quote or escape: the full rules
-        text = match.group()
-        if text == "--":
-            return line[end:], words
-        words.append(text)
-        pos = end
-
-
-def _extract_flags_by_char(line: str, escape: str) -> tuple[str, list[str]]:
-    """`extract_flags`, character by character: for flags with quotes or escapes."""
+    """Leading `--name[=value]` words (quotes removed) and the rest of the line; `--` ends them
+    (BuildKit's extractBuilderFlags, character by character)."""
     words: list[str] = []
     in_spaces, in_word, in_quote = 0, 1, 2
     phase = in_spaces
@@ -211,11 +166,6 @@ def _extract_flags_by_char(line: str, escape: str) -> tuple[str, list[str]]:
 
 def parse_words(rest: str, escape: str) -> list[str]:
     """Whitespace-separated words; quotes and escapes are kept (removed later, when expanded)."""
-    if "'" not in rest and '"' not in rest and escape not in rest:  # nothing quoted
-        if rest.isprintable():
-            # The only white space a printable text holds is " " (for Go and for str.split).
-            return rest.split()
-        return [word for word in _GO_SPACE_RUN.split(rest) if word]
     shell_word = _SHELL_WORD.get(escape) or _shell_word(escape)
     return [word for word in shell_word.findall(rest) if word]
 
@@ -303,16 +253,12 @@ def _parse_json(rest: str) -> Optional[list[str]]:
         if depth > 1:
             raise NodeError(_NOT_STRINGS)
     try:
-        # `_JSON.decode(rest)`, its steps inlined: `rest` has no JSON white space to skip at its
-        # start; after the value, anything but JSON white space is "Extra data".
-        value, end = _JSON.raw_decode(rest)
+        value = _JSON.decode(rest)
     except ValueError:
-        return None
-    if end != len(rest) and rest[end:].strip(" \t\n\r"):
         return None
     if not isinstance(value, list):
         return None
-    for item in value:  # (a loop: no generator for all())
+    for item in value:
         if not isinstance(item, str):
             raise NodeError(_NOT_STRINGS)
         if not item.isascii() and _SURROGATE.search(item):
@@ -388,14 +334,12 @@ def _json_depth(text: str) -> Optional[int]:
 def _parse_maybe_json(rest: str, escape: str) -> tuple[list[str], bool]:
     if not rest:
         return [], False
-    if "[" not in rest:
-        return [rest], False  # what _parse_json's first test gives, without the call
     value = _parse_json(rest)
     return ([rest], False) if value is None else (value, True)
 
 
 def _parse_maybe_json_to_list(rest: str, escape: str) -> tuple[list[str], bool]:
-    value = _parse_json(rest) if "[" in rest else None  # None: _parse_json's first test
+    value = _parse_json(rest)
     return _parse_whitespace_delimited(rest, escape) if value is None else (value, True)
 
 

@@ -17,10 +17,10 @@ instructions or flags: `command` is None), which is what BuildKit's parser tests
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional, Union
 
 from defkit.dockerfile.ast import (
@@ -38,8 +38,8 @@ from defkit.dockerfile.ast import (
 from defkit.dockerfile.commands import BUILDERS, CommandError, split_flags
 from defkit.dockerfile.errors import DockerfileParseError, ExpansionError
 from defkit.dockerfile.heredoc import chomp, markers_in_line
-from defkit.dockerfile.nodes import GO_SPACE_CHARS, Node, NodeError, NodeFields, node_fields
-from defkit.gotext import GO_SPACE
+from defkit.dockerfile.nodes import Node, NodeError, NodeFields, node_fields
+from defkit.gotext import GO_SPACE_CHARS
 from defkit.model import Span
 
 # bufio.Scanner's limit in BuildKit: a longer line is an error, not a silent split.
@@ -51,8 +51,9 @@ _HEREDOC_KEYWORDS = ("add", "copy", "run")
 _NumberedLines = Iterator[tuple[int, str]]
 
 
-def parse_file(path: Union[str, Path], *, strict: bool = True) -> Dockerfile:
-    data = Path(path).read_bytes()
+def parse_file(path: Union[str, os.PathLike[str]], *, strict: bool = True) -> Dockerfile:
+    with open(path, "rb") as stream:
+        data = stream.read()
     return parse(data.decode("utf-8", errors="surrogateescape"), str(path), strict=strict)
 
 
@@ -154,27 +155,15 @@ class _Parser:
         if self.long_lines:
             numbered = self.size_checked(numbered)
         for number, line in numbered:
-            if not line or line[0] == "#":
-                continue  # blank lines and comments, told without a call in the common shapes
-            if line[0] in GO_SPACE:
-                token = line.lstrip(GO_SPACE_CHARS)
-                if not token or token[0] == "#":
-                    continue  # blank lines and comments, indented
-                start_column = len(line) - len(token) + 1
-            else:
-                token, start_column = line, 1
-            # An instruction starts here (read here rather than in a method: one call less for
-            # each instruction). `end`: the number of its last line.
-            last = token[-1]
-            pieces: tuple[str, ...] = ()
-            if last != escape and last != " " and last != "\t":
-                logical = token  # no continuation: the common case
-                end = number
-            else:
-                pieces, end = self.continued(token, escape, numbered, number)
-                logical = "".join(pieces)
-                if len(pieces) == 1:
-                    pieces = ()
+            token = line.lstrip(GO_SPACE_CHARS)
+            if not token or token[0] == "#":
+                continue  # blank lines and comments
+            start_column = len(line) - len(token) + 1
+            # An instruction starts here; `end` is the number of its last line.
+            pieces, end = self.continued(token, escape, numbered, number)
+            logical = "".join(pieces)
+            if len(pieces) == 1:
+                pieces = ()
             try:
                 fields = node_fields(logical, escape)
             except NodeError as exc:
@@ -185,26 +174,8 @@ class _Parser:
                     fields, logical, number, start_column, numbered, end
                 )
             span = Span(number, start_column, end, len(lines[end - 1]) + 1)
-            keyword, lowered, raw_flags, args, json_form, _ = fields
-            builder = BUILDERS.get(lowered)
-            command: Optional[Command] = None
-            if builder is not None:
-                flags = split_flags(raw_flags) if raw_flags else ()
-                try:
-                    command = builder(keyword, args, json_form, flags, heredocs)
-                except CommandError:
-                    command = None  # `instruction` reports it (or not: strict=False)
-            if command is None:
-                # ONBUILD, an unknown keyword or an instruction error: the general path (for an
-                # error, it runs the builder again and reports what it raises).
-                instruction = self.instruction(fields, logical, heredocs, span, pieces)
-                name = instruction.keyword
-            else:
-                # What `instruction` gives for a valid instruction of a known keyword.
-                name = keyword.upper()
-                instruction = Instruction(name, logical, args, flags, json_form, heredocs, span,
-                                          command, pieces)
-            if name == "FROM":
+            instruction = self.instruction(fields, logical, heredocs, span, pieces)
+            if instruction.keyword == "FROM":
                 froms.append(len(instructions))
             instructions.append(instruction)
         if not instructions:
@@ -238,35 +209,21 @@ class _Parser:
     ) -> tuple[tuple[str, ...], int]:
         """The pieces of the logical line that starts with `token` (on line `number`), and the
         number of its last line: the continuation lines are read from `numbered`."""
-        if token[-1] == escape and (len(token) == 1 or token[-2] != escape):
-            parts = [token[:-1]]  # the common case: what trim_continuation gives, without the call
-        else:
-            content, ended = trim_continuation(token, escape)
-            if ended:
-                return (content,), number
-            parts = [content]
+        content, ended = trim_continuation(token, escape)
+        if ended:
+            return (content,), number
+        parts = [content]
         empty_line: Optional[int] = None
         for number, line in numbered:  # `number`: the last line read
             if not line:
                 empty_line = empty_line or number  # dropped, with a warning
                 continue
-            last = line[-1]
-            # Only a line with a "#" can be a comment, only one ending in a blank can be blank:
-            # the others (most) need no copy without their indentation to tell.
-            if "#" in line or (last != escape and last in GO_SPACE):
-                lead = line.lstrip(GO_SPACE_CHARS)
-                if not lead:
-                    empty_line = empty_line or number
-                    continue
-                if lead[0] == "#":
-                    continue  # comment lines inside a continuation are dropped
-            if last == escape:
-                if len(line) == 1 or line[-2] != escape:
-                    parts.append(line[:-1])  # what trim_continuation gives, without the call
-                    continue
-            elif last != " " and last != "\t":
-                parts.append(line)  # the last line
-                break
+            lead = line.lstrip(GO_SPACE_CHARS)
+            if not lead:
+                empty_line = empty_line or number
+                continue
+            if lead[0] == "#":
+                continue  # comment lines inside a continuation are dropped
             content, ended = trim_continuation(line, escape)
             parts.append(content)
             if ended:

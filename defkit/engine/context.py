@@ -114,7 +114,7 @@ class CacheStatus(Event):
 
 
 @dataclass(frozen=True)
-class Warning(Event):  # noqa: A001 - the event's name in the log; shadows nothing we use
+class Warning(Event):  # the event's name in the log; shadows nothing we use
     kind: ClassVar[str] = "warning"
     message: str
 

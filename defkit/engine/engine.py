@@ -206,8 +206,8 @@ def build(
         notice = None
     if source_date_epoch is None:
         source_date_epoch = reproducible.source_date_epoch(def_path, runner=runner)
+    from defkit.arch import host_arch
     from defkit.engine.layout_meta import build_arg_labels
-    from defkit.sif.arch import host_arch
 
     arch = arch or host_arch()
     if cache is not None and sandbox is None:
@@ -335,8 +335,8 @@ def explain_key(
     runner: Runner = run,
 ) -> CacheKey:
     """The cache key a `build` with these options would use (nothing is built)."""
+    from defkit.arch import host_arch
     from defkit.cache import hook
-    from defkit.sif.arch import host_arch
 
     def_path = os.path.abspath(def_path)
     if not os.path.isfile(def_path):

@@ -9,9 +9,10 @@ import os
 import re
 from typing import Optional
 
-from defkit.engine.layout_meta import go_trim, labels_json, parse_labels
+from defkit.engine.layout_meta import labels_json, parse_labels
 from defkit.engine.safepath import Root
 from defkit.errors import BuildError
+from defkit.gotext import trim_space
 from defkit.model import Stage
 
 _NOT_IDENT = re.compile(r"[^a-zA-Z0-9_]")
@@ -79,10 +80,10 @@ def _app_labels(app: str, text: str) -> dict[str, str]:
 
 def _copy_app_files(root: Root, app: str, text: str, src_dir: str) -> None:
     for raw in text.split("\n"):
-        line = go_trim(raw)
+        line = trim_space(raw)
         if not line or line.startswith("#"):
             continue
-        src, _, dst = go_trim(line.split("#", 1)[0]).partition(" ")
+        src, _, dst = trim_space(line.split("#", 1)[0]).partition(" ")
         dst = dst or src
         host = os.path.join(src_dir, src)
         if not os.path.lexists(host):

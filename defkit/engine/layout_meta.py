@@ -14,20 +14,14 @@ from typing import Callable, Optional
 
 from defkit import __version__
 from defkit.engine.layout import write_file
+from defkit.engine.metadata import parse_json
 from defkit.engine.safepath import Root
-from defkit.image.metadata import parse_json
+from defkit.gotext import trim_space
 from defkit.model import Section, Stage
 
 SD = "/.singularity.d"
 BUILD_LABELS_FILE = "/.build.labels"  # $APPTAINER_LABELS during %post
 HELP_PATH = f"{SD}/runscript.help"
-#: strings.TrimSpace's set (Go's unicode.IsSpace), not Python's str.strip() set.
-GO_SPACE = ("\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-            "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-
-
-def go_trim(text: str) -> str:
-    return text.strip(GO_SPACE)
 
 
 def build_date(epoch: int) -> str:
@@ -68,12 +62,12 @@ def parse_labels(text: str) -> dict[str, str]:
     """`KEY VALUE` lines as Apptainer reads %labels and $APPTAINER_LABELS: split at the first
     U+0020, both sides trimmed, empty and `#` lines skipped, the last duplicate wins."""
     labels: dict[str, str] = {}
-    for raw in go_trim(text).split("\n"):
-        line = go_trim(raw)
+    for raw in trim_space(text).split("\n"):
+        line = trim_space(raw)
         if not line or line.startswith("#"):
             continue
         key, _, value = line.partition(" ")
-        labels[go_trim(key)] = go_trim(value)
+        labels[trim_space(key)] = trim_space(value)
     return labels
 
 
@@ -99,9 +93,9 @@ def shebang_script(body: str, args: str) -> str:
     """A %runscript/%startscript/%test file: the body's own `#!` line (if the trimmed body starts
     with one) or `#!/bin/sh`, section args cut at `#` appended, a blank line, the body, `\\n`."""
     shebang, script = "#!/bin/sh", body
-    if go_trim(body).startswith("#!"):
+    if trim_space(body).startswith("#!"):
         first, _, rest = body.partition("\n")
-        shebang, script = go_trim(first), rest
+        shebang, script = trim_space(first), rest
     if args:
         shebang += " " + args.split("#", 1)[0]
     return f"{shebang}\n\n{script}\n"

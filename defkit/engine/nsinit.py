@@ -518,7 +518,7 @@ def main(args: list[str]) -> int:
         with open(args[0], "rb") as f:
             plan = marshal.load(f)
         setup(plan)
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+    except Exception as exc:  # one line, never a traceback
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 125
     return _exec(plan["argv"], plan["env"], plan["cwd"])

@@ -56,7 +56,7 @@ def source_date_epoch(
     try:
         result = runner(["git", "log", "-1", "--format=%ct", "--", os.path.basename(def_path)],
                         cwd=directory, env={**environ, "GIT_TERMINAL_PROMPT": "0"})
-    except Exception:  # noqa: BLE001 - no git at all: the documented fallback
+    except Exception:  # no git at all: the documented fallback
         return 0
     text = result.stdout.decode("ascii", "replace").strip() if result.returncode == 0 else ""
     return int(text) if text.isdigit() else 0

@@ -468,7 +468,7 @@ class Root:
         or directory is never opened so as to block. RootfsReadError above `limit` bytes."""
         data = self.read_head(cpath, limit + 1, follow=follow)
         if data is not None and len(data) > limit:
-            from defkit.image.printable import printable
+            from defkit.printable import printable
 
             raise RootfsReadError(printable(f"{cpath} is larger than {limit} bytes"),
                                   path=self.path)

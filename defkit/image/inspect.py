@@ -13,17 +13,18 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from defkit.errors import DefkitError
-from defkit.image.metadata import (
+from defkit.engine.metadata import (
     METADATA_JSON,
+    DirTree,
     JsonDepthError,
     MetadataError,
     check_metadata,
     collect_metadata,
     parse_json,
 )
-from defkit.image.printable import printable
-from defkit.image.tree import DirTree, SquashTree
+from defkit.errors import DefkitError
+from defkit.image.tree import SquashTree
+from defkit.printable import printable
 from defkit.sif.arch import elf_arch
 from defkit.sif.format import GO_ZERO_TIME, DataType, FsType, PartType
 from defkit.sif.reader import SifFormatError, SifImage, is_sif, read_sif

@@ -1,53 +1,20 @@
-"""Read-only access to an image's files, whether a sandbox directory or a squashfs partition.
+"""Read-only access to a squashfs partition's files (`defkit.engine.metadata.DirTree` reads a
+sandbox directory).
 
-Both readers only ever read: a directory is walked with symlinks resolved inside its root (never
-on the host), and a squashfs is read with `unsquashfs -cat`/`-lln`, which write nothing to disk.
+The squashfs is read with `unsquashfs -cat`/`-lln`, which write nothing to disk.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Protocol, Union
+from typing import Union
 
-from defkit.engine.safepath import MAX_READ, Root, RootfsReadError
+from defkit.engine.safepath import MAX_READ, RootfsReadError
 from defkit.engine.squashfs import SquashEntry, unsquash_cat, unsquash_list
-from defkit.errors import DefkitError
-from defkit.image.printable import printable
+from defkit.printable import printable
 from defkit.sif.arch import resolve_symlinks
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-class ImageTree(Protocol):
-    """Files of an image; paths are absolute as seen inside the container."""
-
-    def read(self, path: str) -> bytes | None:
-        """The regular file at `path`, or None if it is missing or not a regular file."""
-
-    def listdir(self, path: str) -> list[str]:
-        """Sorted names in the directory `path` ([] when it is missing)."""
-
-
-class DirTree:
-    """A sandbox directory (or a rootfs being built)."""
-
-    def __init__(self, root: PathLike) -> None:
-        self.root = os.path.abspath(os.fspath(root))
-
-    def read(self, path: str) -> bytes | None:
-        try:
-            root = Root(self.root)
-        except OSError:
-            return None
-        with root:
-            return root.read_file(path)  # never blocks on a FIFO, never leaves the root
-
-    def listdir(self, path: str) -> list[str]:
-        try:
-            with Root(self.root) as root:
-                return sorted(root.listdir(path))
-        except (OSError, DefkitError):
-            return []
 
 
 class SquashTree:

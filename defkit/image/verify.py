@@ -13,9 +13,9 @@ import os
 import re
 from typing import Union
 
+from defkit.engine.metadata import METADATA_JSON, check_metadata, parse_json
 from defkit.engine.squashfs import SquashfsError, unsquash_list, unsquash_stat
 from defkit.errors import DefkitError
-from defkit.image.metadata import METADATA_JSON, check_metadata, parse_json
 from defkit.sif.format import (
     ARCH_NAMES,
     DESCRIPTOR_SIZE,

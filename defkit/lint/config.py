@@ -14,24 +14,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from defkit.arch import go_arch, host_arch
+
 LEVELS = ("error", "warning", "info", "style")
 FAIL_ON = (*LEVELS, "none")
 BUILD_MODES = ("fakeroot", "root", "remote")
 FLAVOURS = ("apptainer", "singularityce")
 ARCHES = ("amd64", "arm64", "ppc64le", "s390x", "386")
-ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386"}
 CONFIG_NAMES = (".defkit.yaml", ".defkit.yml")
 
 
 def normalise_arch(arch: str) -> Optional[str]:
     """Apptainer's name for `arch`, or None when it is not one Apptainer builds for."""
-    lowered = arch.strip().lower()
-    lowered = ARCH_ALIASES.get(lowered, lowered)
-    return lowered if lowered in ARCHES else None
+    name = go_arch(arch)
+    return name if name in ARCHES else None
 
 
-def host_arch() -> str:
-    return normalise_arch(os.uname().machine) or "amd64"  # (what platform.machine() reads)
+def default_arch() -> str:
+    """The host's arch when Apptainer builds for it, else amd64."""
+    return normalise_arch(host_arch()) or "amd64"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class LintConfig:
     fail_on: str = "warning"
     inline_ignores: bool = True
     shellcheck: ShellcheckOptions = ShellcheckOptions()
-    settings: Settings = field(default_factory=lambda: Settings(arch=host_arch()))
+    settings: Settings = field(default_factory=lambda: Settings(arch=default_arch()))
     path: Optional[str] = None  # the configuration file, if any
     root: Optional[str] = None  # per-file-ignores globs are relative to this directory
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Optional, Union
 
@@ -18,10 +17,11 @@ from defkit.lint.config import (
     LintConfig,
     Settings,
     ShellcheckOptions,
-    host_arch,
+    default_arch,
     normalise_arch,
 )
 from defkit.model import Span
+from defkit.tomlfile import load_toml
 
 Key = Union[str, int]
 Locator = Callable[[Sequence[Key]], Optional[Span]]
@@ -98,18 +98,7 @@ def _load_yaml(text: str, path: str) -> tuple[Any, Locator]:
 
 
 def _load_toml(text: str, path: str) -> tuple[Any, Locator]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on old Pythons only
-        import tomli as tomllib
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"line (\d+), column (\d+)", str(exc))
-        span = (
-            Span(int(found[1]), int(found[2]), int(found[1]), int(found[2]) + 1) if found else None
-        )
-        raise ConfigError(f"invalid TOML: {exc}", path=path, span=span) from exc
+    document = load_toml(text, path)
     in_pyproject = os.path.basename(path) == "pyproject.toml"
     data = document.get("tool", {}).get("defkit", {}) if in_pyproject else document
     lines = text.split("\n")
@@ -145,7 +134,7 @@ class _Builder:
         for key in data:
             if key not in TOP_KEYS:
                 raise self.fail([key], f"unknown key {key!r}{did_you_mean(str(key), TOP_KEYS)}")
-        arch = host_arch()
+        arch = default_arch()
         if "arch" in data:
             arch = normalise_arch(self.string(["arch"], data["arch"])) or ""
             if not arch:

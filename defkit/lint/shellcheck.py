@@ -365,7 +365,7 @@ class _Job:
     def _work(self, runner: Runner, argv: list[str], names: list[str]) -> None:
         try:
             self._outcome = _check_files(runner, argv, names)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+        except BaseException as exc:  # handed to the caller by result()
             self._error.append(exc)
 
     def result(self) -> dict[str, _Outcome]:

@@ -29,5 +29,5 @@ class UnsupportedManifestError(RegistryError):
     """A manifest of a kind defkit does not read (Docker schema 1, an unknown media type)."""
 
 
-class ReferenceError_(DefkitError):  # noqa: N801 - `ReferenceError` is a builtin
+class ReferenceError_(DefkitError):  # `ReferenceError` is a builtin
     """An image reference that is not valid."""

@@ -89,9 +89,9 @@ def load_rules(path: Optional[str] = None) -> list[MirrorRule]:
         return []
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read registries.conf: {exc}", path=path) from None
-    from defkit.lint.config_file import _load_toml  # the project's one TOML reader
+    from defkit.tomlfile import load_toml
 
-    document, _ = _load_toml(text, path)
+    document = load_toml(text, path)
     rules = []
     for table in document.get("registry", []) if isinstance(document, dict) else []:
         rule = _rule(table, path)

@@ -8,10 +8,11 @@ climbs above it), so a hostile rootfs cannot make us read host files.
 from __future__ import annotations
 
 import os
-import platform
 import struct
 from collections.abc import Callable
 from typing import Union
+
+from defkit.arch import host_arch
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -30,23 +31,6 @@ _MACHINES: dict[int, str] = {
 }
 _EM_MIPS = 8
 _EM_PPC64 = 21
-
-_HOST: dict[str, str] = {
-    "x86_64": "amd64",
-    "amd64": "amd64",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "i386": "386",
-    "i686": "386",
-    "ppc64le": "ppc64le",
-    "ppc64": "ppc64",
-    "s390x": "s390x",
-    "riscv64": "riscv64",
-    "loongarch64": "loong64",
-    "mips": "mips",
-    "mips64": "mips64",
-}
-
 
 def elf_arch(rootfs: PathLike) -> str:
     """Go arch name (amd64, arm64, 386, arm, ppc64le, s390x, riscv64, ...) of the rootfs.
@@ -86,12 +70,6 @@ def elf_file_arch(data: bytes) -> str | None:
     if machine == _EM_PPC64:
         return "ppc64le" if little else "ppc64"
     return _MACHINES.get(machine)
-
-
-def host_arch() -> str:
-    """Go arch name of the machine we run on."""
-    machine = platform.machine().lower()
-    return _HOST.get(machine, machine or "unknown")
 
 
 def resolve_symlinks(path: str, lookup: Callable[[str], str | None]) -> str | None:

@@ -73,5 +73,5 @@ def _hash_file(path: str, hasher: Any, failures: list[BaseException]) -> None:
                 if not n:
                     return
                 hasher.update(view[:n])
-    except BaseException as exc:  # noqa: BLE001 - handed to the copying thread to raise
+    except BaseException as exc:  # handed to the copying thread to raise
         failures.append(exc)

@@ -68,7 +68,7 @@ def test_no_entrypoint_or_cmd_keeps_the_base_runscript() -> None:
 
 
 def sh_helpers(tmp_path: pathlib.Path, commands: str) -> None:
-    script = helpers.COPY + helpers.COPY_ALL + helpers.ADD + "\nset -e\n" + commands
+    script = helpers.COPY + helpers.COPY_ALL + helpers.DECOMPRESSOR + helpers.ADD + "\nset -e\n" + commands
     subprocess.run(["sh", "-ec", script], cwd=tmp_path, check=True, capture_output=True)
 
 

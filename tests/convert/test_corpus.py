@@ -12,14 +12,9 @@ import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from defkit.parser import parse_text
 from defkit.templating import template
 from tests.convert.corpus import converted, corpus_files
-from tests.shared import CORPUS_DOCKERFILES
-
-pytestmark = pytest.mark.skipif(not CORPUS_DOCKERFILES.is_dir(), reason="no ../shared corpus")
 
 SCRIPT_SECTIONS = ("setup", "post", "environment", "runscript", "test", "startscript")
 _BASH_BODY = re.compile(

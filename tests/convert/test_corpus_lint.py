@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
+from defkit.lint import linter
 from tests.convert.corpus import converted
-from tests.shared import CORPUS_DOCKERFILES
-
-linter = pytest.importorskip("defkit.lint.linter")
-
-pytestmark = pytest.mark.skipif(not CORPUS_DOCKERFILES.is_dir(), reason="no ../shared corpus")
 
 _RUN_START = re.compile(r"^    # RUN \(Dockerfile line (\d+)\)$")
 

@@ -43,7 +43,9 @@ class Project:
         return path
 
     def build(self, dockerfile: str, build_args: Optional[dict[str, str]] = None,
-              **convert_options: object) -> str:
+              def_name: str = "image.def", **convert_options: object) -> str:
+        """Convert `dockerfile`, write the .def as `def_name` (relative to the context) and
+        build it from the context directory."""
         from defkit.engine.engine import build
 
         ignore = self.root / ".dockerignore"
@@ -56,7 +58,7 @@ class Project:
         text = result.text.replace("Bootstrap: docker\nFrom: busybox\n",
                                    f"Bootstrap: localimage\nFrom: {rootfs}\n")
         assert "Bootstrap: docker" not in text
-        path = self.file("image.def", text)
+        path = self.file(def_name, text)
         cwd = os.getcwd()
         os.chdir(self.root)  # %files sources are relative to where the build runs
         try:
@@ -263,3 +265,74 @@ COPY . .
 """)
     listing = project.exec("find", "/app", "-type", "f")
     assert sorted(listing.split()) == ["/app/.dockerignore", "/app/app/main.sh"]
+
+
+def test_paths_absolute_once_expanded_are_not_joined(project: Project) -> None:
+    """Issue 13.1: `WORKDIR $APPDIR` after `WORKDIR /tmp` is $APPDIR, as are COPY destinations
+    and VOLUMEs that start with a variable."""
+    project.file("a.txt", "a\n")
+    project.build("""FROM busybox
+ENV APPDIR=/opt/app
+WORKDIR /tmp
+WORKDIR $APPDIR
+RUN pwd > here.txt
+COPY a.txt $APPDIR/copied/
+VOLUME $APPDIR/data
+CMD ["pwd"]
+""")
+    assert project.exec("cat", "/opt/app/here.txt") == "/opt/app\n"
+    assert project.exec("cat", "/opt/app/copied/a.txt") == "a\n"
+    assert project.exec("sh", "-c", "test -d /opt/app/data && ! test -e /tmp/opt && echo ok") \
+        == "ok\n"
+    assert project.run() == "/opt/app\n"
+
+
+def test_a_derived_arg_default_follows_its_build_argument(project: Project) -> None:
+    """Issue 13.3: `ARG V=v${MAJOR}` is derived again from a --build-arg for MAJOR."""
+    project.build("""FROM busybox
+ARG MAJOR=1
+ARG V=v${MAJOR}.0
+RUN echo "$V" > /v.txt
+""", build_args={"MAJOR": "2"})
+    assert project.exec("cat", "/v.txt") == "v2.0\n"
+
+
+def test_an_output_written_outside_the_context_builds(project: Project) -> None:
+    """Issue 13.4: `defkit convert ctx/Dockerfile -o out/app.def` names the context's files
+    from out/, where `defkit build out/app.def` looks for them."""
+    project.file("a.txt", "a\n")
+    project.file("dir/b.txt", "b\n")
+    text = project.build("""FROM busybox
+COPY a.txt /app/
+COPY dir /app/dir
+RUN cat /app/a.txt /app/dir/b.txt > /app/both.txt
+""", def_name="../out/app.def", context_root="../ctx")
+    assert "    ../ctx/a.txt /.defkit/2.1/a.txt\n" in text
+    assert project.exec("cat", "/app/both.txt") == "a\nb\n"
+
+
+def test_a_base_image_made_from_a_rootfs_archive(project: Project) -> None:
+    """Issue 13.2: `FROM scratch` + `ADD rootfs.tar.gz /` (how official base images are made),
+    then COPY and RUN: the archive is extracted before the image has a shell, owners kept."""
+    rootfs = project.root.parent / "rootfs"
+
+    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        if info.name.endswith("srv/owned"):
+            info.uid, info.gid = 1234, 2345
+        return info
+
+    (rootfs / "srv").mkdir()
+    (rootfs / "srv" / "owned").write_text("x\n")
+    with tarfile.open(project.root / "rootfs.tar.gz", "w:gz") as archive:
+        archive.add(rootfs, arcname=".", filter=owned)
+    project.file("app.conf", "conf\n")
+    text = project.build("""FROM scratch
+ADD rootfs.tar.gz /
+COPY --chown=7:8 app.conf /etc/app.conf
+RUN echo "built with $(cat /etc/app.conf)" > /built.txt
+CMD ["cat", "/built.txt"]
+""")
+    assert "%setup" in text and "defkit_extract rootfs.tar.gz /" in text
+    assert project.run() == "built with conf\n"
+    assert project.exec("stat", "-c", "%u:%g", "/srv/owned") == "1234:2345\n"
+    assert project.exec("stat", "-c", "%u:%g", "/etc/app.conf") == "7:8\n"

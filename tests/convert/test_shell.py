@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
-import posixpath
-import random
 import subprocess
-from itertools import accumulate
+from typing import Optional
 
 import pytest
 
@@ -14,7 +11,6 @@ from defkit.convert import convert_dockerfile
 from defkit.convert.copying import _resolve_dest, context_path
 from defkit.convert.shell import (
     PLACEHOLDER,
-    has_unsafe_line,
     quote,
     split_points_safe,
     text_is_unsafe,
@@ -46,35 +42,45 @@ def test_unsafe_lines() -> None:
     assert not text_is_unsafe("echo a: b\n")
 
 
-def test_wrap_lines_decides_as_split_points_safe_and_has_unsafe_line() -> None:
-    """`wrap_lines` (a regular expression for most texts) agrees with the two functions on
-    random shell-like lines, line breaks and empty lines included."""
-    rnd = random.Random(0)
-    parts = ["a", " ", "'", '"', "\\", "#", ";", "(", "%", "\t", "bootstrap:", "\n", "{{ X }}"]
-    for _ in range(30000):
-        lines = ["".join(rnd.choices(parts, k=rnd.randint(0, 5)))
-                 for _ in range(rnd.randint(1, 5))]
-        text = "".join(lines)
-        wrapped = "\\\n".join(lines)
-        safe = split_points_safe(text, list(accumulate(map(len, lines[:-1]))))
-        expected = wrapped if safe and not has_unsafe_line(wrapped) else None
-        assert wrap_lines(lines) == expected, lines
+@pytest.mark.parametrize(("lines", "wrapped"), [
+    (["echo a ", "b"], True),
+    (["echo \"a ", "b\""], True),  # inside double quotes sh removes the backslash-newline too
+    (["echo 'a ", "b'"], False),  # inside single quotes it would stay
+    (["echo a # c ", "d"], False),  # in a comment it would end the comment
+    (["echo a\\", "b"], False),  # after a backslash it would be escaped
+    (["echo a#b ", "c"], True),  # `#` inside a word starts no comment
+    (["echo x ", "%post"], False),  # the line would start a section
+    (["printf x ", "  bootstrap: y"], True),  # only at column 0 does it start a stage
+    (["echo ", "Bootstrap: y"], False),
+])
+def test_wrap_lines_only_where_sh_reads_the_same(lines: list[str], wrapped: bool) -> None:
+    result = wrap_lines(lines)
+    assert (result is not None) == wrapped
+    if result is not None:
+        joined = subprocess.run(["sh", "-c", "".join(lines)], capture_output=True, text=True)
+        broken = subprocess.run(["sh", "-c", result], capture_output=True, text=True)
+        assert (broken.stdout, broken.returncode) == (joined.stdout, joined.returncode)
 
 
-def test_paths_resolve_as_normpath_does() -> None:
-    """The shortcuts for already normal paths give what the posixpath functions give."""
-    parts = ["/", ".", "..", "a", "b.c", ".d"]
-    for count in range(5):
-        for path in map("".join, itertools.product(parts, repeat=count)):
-            normal = posixpath.normpath("/" + path).lstrip("/")
-            trailing = "/" if path.endswith("/") and path.strip("/") else ""
-            assert context_path(path) == (normal + trailing if normal else "."), path
-            for workdir in (None, "/app", "/a/b/"):
-                joined = posixpath.normpath(posixpath.join(workdir or "/", path))
-                joined = joined[1:] if joined.startswith("//") else joined
-                if path.endswith(("/", "/.", "/..")) or path in (".", ".."):
-                    joined += "" if joined.endswith("/") else "/"
-                assert _resolve_dest(path, workdir, False) == joined, (path, workdir)
+@pytest.mark.parametrize(("source", "expected"), [
+    ("a/b", "a/b"), ("/a/b/", "a/b/"), ("./a/../b", "b"), ("../../x", "x"), ("..", "."),
+    (".", "."), ("/", "."), ("a//b/.", "a/b"), ("dir/", "dir/"),
+])
+def test_context_paths_stay_inside_the_context(source: str, expected: str) -> None:
+    assert context_path(source) == expected
+
+
+@pytest.mark.parametrize(("dest", "workdir", "absolute", "expected"), [
+    ("x", None, False, "/x"), ("x", "/app", False, "/app/x"), ("x/", "/a/b/", False, "/a/b/x/"),
+    (".", "/app", False, "/app/"), ("..", "/a/b", False, "/a/"), ("/x/../y", "/app", True, "/y"),
+    ("//x", None, True, "/x"),
+    # Absolute once expanded: `$APPDIR/sub` is not joined to the WORKDIR.
+    ("\x00vAPPDIR\x00/sub", "/tmp", True, "\x00vAPPDIR\x00/sub"),
+    ("\x00vAPPDIR\x00/sub", "/tmp", False, "/tmp/\x00vAPPDIR\x00/sub"),
+])
+def test_destinations_resolve_against_the_workdir(dest: str, workdir: Optional[str],
+                                                  absolute: bool, expected: str) -> None:
+    assert _resolve_dest(dest, workdir, False, absolute) == expected
 
 
 def test_run_line_breaks_kept_only_where_sh_reads_them_the_same() -> None:

@@ -1,5 +1,5 @@
-"""The regex tokenizers of nodes.py against BuildKit's character loops (parseWords,
-extractBuilderFlags) transcribed one to one: random short lines over the characters that matter."""
+"""parseWords against BuildKit's character loop transcribed one to one (random short lines over the
+characters that matter), and extractBuilderFlags on cases."""
 
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ import random
 import pytest
 
 from defkit.dockerfile.expand import is_go_space
-from defkit.dockerfile.nodes import (
-    GO_SPACE_CHARS,
-    _extract_flags_by_char,
-    extract_flags,
-    parse_words,
-)
+from defkit.dockerfile.nodes import extract_flags, parse_words
 
 _ALPHABET = [*"ab=-" * 3, " ", " ", "\t", '"', "'", "\\", "`", "\u00a0", "\n", "$", "--", "--x=",
              "\u3000"]
@@ -80,19 +75,23 @@ def reference_parse_words(rest: str, escape: str) -> list[str]:
     return words
 
 
-def reference_extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
-    """BuildKit's extractBuilderFlags character loop, which nodes.py keeps for flags with quotes
-    or escapes; the regex fast path must agree with it on every line."""
-    if not line.lstrip(GO_SPACE_CHARS).startswith("--"):
-        return line.lstrip(GO_SPACE_CHARS), []  # no flags: the common case
-    return _extract_flags_by_char(line, escape)
-
-
 @pytest.mark.parametrize("seed", range(4))
-def test_tokenizers_match_the_character_loops(seed: int) -> None:
+def test_words_match_buildkits_character_loop(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(5000):
         line = "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 14)))
         for escape in ("\\", "`"):
             assert parse_words(line, escape) == reference_parse_words(line, escape), line
-            assert extract_flags(line, escape) == reference_extract_flags(line, escape), line
+
+
+@pytest.mark.parametrize(("line", "rest", "flags"), [
+    ("--from=build /a /b", "/a /b", ["--from=build"]),
+    ("  --chown=1:1\t--chmod=600 a b", "a b", ["--chown=1:1", "--chmod=600"]),
+    ('--mount="type=cache,target=/x y" make', "make", ["--mount=type=cache,target=/x y"]),
+    ("--network=none -- --not-a-flag", " --not-a-flag", ["--network=none"]),
+    ("--a\\ b c", "c", ["--a b"]),
+    ("no flags --here", "no flags --here", []),
+    ("--", "", []),
+])
+def test_flags(line: str, rest: str, flags: list[str]) -> None:
+    assert extract_flags(line, "\\") == (rest, flags)

@@ -13,6 +13,8 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -125,8 +127,11 @@ def check_cli(data: bytes, name: str) -> None:
                     assert line.startswith(path) or line.startswith("error:"), line
 
 
-def _examples(cases: list[str]):  # type: ignore[no-untyped-def]
-    def decorate(test):  # type: ignore[no-untyped-def]
+_Test = TypeVar("_Test", bound=Callable[..., Any])
+
+
+def _examples(cases: Sequence[str | bytes]) -> Callable[[_Test], _Test]:
+    def decorate(test: _Test) -> _Test:
         for case in cases:
             test = example(case)(test)
         return test

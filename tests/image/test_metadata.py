@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from defkit.image.metadata import go_json, inspect_metadata, inspect_metadata_json
+from defkit.engine.metadata import go_json, inspect_metadata, inspect_metadata_json
 from tests.sif.helpers import DEFINITION
 
 

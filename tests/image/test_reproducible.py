@@ -7,8 +7,8 @@ import os
 import pathlib
 import shutil
 
+from defkit.engine.metadata import inspect_metadata_json
 from defkit.engine.squashfs import make_squashfs
-from defkit.image.metadata import inspect_metadata_json
 from defkit.image.verify import verify_image
 from defkit.sif.arch import elf_arch
 from defkit.sif.writer import write_sif

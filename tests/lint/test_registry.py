@@ -8,6 +8,7 @@ import re
 import pytest
 from ruamel.yaml import YAML
 
+from defkit.lint.context import Rule
 from defkit.lint.docs import REQUIRED_SECTIONS, rule_doc
 from defkit.lint.problem import SEVERITIES
 from defkit.lint.rules import RULES, by_code, by_name, lookup
@@ -27,7 +28,7 @@ def test_registry_is_in_code_order() -> None:
 
 
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
-def test_metadata(rule: object) -> None:
+def test_metadata(rule: Rule) -> None:
     assert re.fullmatch(r"DK[0-9]{3}", rule.CODE)
     assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.NAME)
     assert rule.SEVERITY in SEVERITIES
@@ -39,7 +40,7 @@ def test_metadata(rule: object) -> None:
 
 
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
-def test_documentation_has_every_section(rule: object) -> None:
+def test_documentation_has_every_section(rule: Rule) -> None:
     doc = rule_doc(rule)
     assert doc.summary, "the docstring needs a one-line summary"
     for title in REQUIRED_SECTIONS:
@@ -47,7 +48,7 @@ def test_documentation_has_every_section(rule: object) -> None:
 
 
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
-def test_cases_fail_and_pass(rule: object) -> None:
+def test_cases_fail_and_pass(rule: Rule) -> None:
     path = CASES / f"{rule.NAME}.yaml"
     assert path.is_file(), f"no test cases for {rule.NAME} in {path}"
     cases = YAML(typ="safe").load(path.read_text(encoding="utf-8"))

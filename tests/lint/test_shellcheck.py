@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pytest
 
 from defkit.lint.config import LintConfig, ShellcheckOptions
-from defkit.lint.linter import Source, lint_sources
+from defkit.lint.linter import FileResult, Source, lint_sources
 from defkit.lint.sccache import ResultCache
 from defkit.lint.shellcheck import (
     ShellcheckBatch,
@@ -25,10 +25,10 @@ from defkit.runner import Runner, run
 from tests.lint.helpers import dedent, lint, own
 
 
-def sc(result: object) -> list[tuple[str, int, int]]:
+def sc(result: FileResult) -> list[tuple[str, int, int]]:
     return [
         (p.code, p.span.line, p.span.column) for p in result.problems if p.code.startswith("SC")
-    ]  # type: ignore[attr-defined]
+    ]
 
 
 def section(name: str, body: str, args: str = "") -> Section:

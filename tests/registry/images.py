@@ -13,10 +13,10 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from defkit.arch import host_arch
 from defkit.engine.busybox_rootfs import make_busybox_rootfs
 from defkit.registry.client import OCI_INDEX, OCI_MANIFEST
 from defkit.registry.reference import ImageRef
-from defkit.sif.arch import host_arch
 from tests.engine.agents.helpers import tar_bytes, tree_entries
 from tests.registry_fixture import RunningRegistry, push_test_image
 

@@ -73,7 +73,7 @@ def _arch_of(tmp_path: pathlib.Path, image: str, *args: str) -> str:
 
 
 def test_index_picks_the_platform(registry: RunningRegistry, tmp_path: pathlib.Path) -> None:
-    from defkit.sif.arch import host_arch
+    from defkit.arch import host_arch
 
     other = "arm64" if host_arch() != "arm64" else "amd64"
     platforms = {f"linux/{host_arch()}": b"host", "linux/arm/v6": b"armv6",

@@ -27,9 +27,9 @@ class _NoRepository(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    do_GET = do_HEAD = _answer  # noqa: N815 - the names http.server calls
+    do_GET = do_HEAD = _answer  # the names http.server calls
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -47,11 +47,12 @@ def _outside_address() -> str:
 
 @pytest.fixture()
 def plain_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer((_outside_address(), 0), _NoRepository)
+    address = _outside_address()
+    server = http.server.ThreadingHTTPServer((address, 0), _NoRepository)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"{server.server_address[0]}:{server.server_address[1]}"
+        yield f"{address}:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()

@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-from defkit.sif.arch import host_arch
+from defkit.arch import host_arch
 from tests.engine.agents.helpers import tar_bytes
 from tests.registry.images import defkit, push_busybox, push_index, write_def
 from tests.registry_fixture import RunningRegistry
@@ -48,6 +48,7 @@ def test_lock_check_and_build_with_the_lock(registry: RunningRegistry,
                   cache=cache)
     assert lint.returncode == 1
     assert f"{deffile}:2:7: DK206 [base-tag-moved]" in lint.stdout
+    assert old.digest is not None and new.digest is not None
     assert old.digest in lint.stdout and new.digest in lint.stdout
 
     # A fresh machine (empty cache) with the lock: the old digest, and no question about the tag.

@@ -44,7 +44,7 @@ class TokenServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:  # http.server's name
                 server._answer(self)
 
             def log_message(self, format: str, *args: Any) -> None:

@@ -175,12 +175,12 @@ def _descendants(root: int) -> dict[int, str]:
         parents[int(pid)] = int(stat.rsplit(")", 1)[1].split()[1])
         lines[int(pid)] = raw.replace(b"\0", b" ").decode(errors="replace")
     found: dict[int, str] = {}
-    for pid in parents:
-        walk = pid
+    for child in parents:
+        walk = child
         while walk > 1 and walk != root:
             walk = parents.get(walk, 0)
-        if walk == root and pid != root:
-            found[pid] = lines[pid]
+        if walk == root and child != root:
+            found[child] = lines[child]
     return found
 
 

@@ -18,6 +18,7 @@ import os
 import shutil
 from collections import deque
 
+from defkit.arch import host_arch
 from defkit.engine import layout
 from defkit.engine.agents.base import BootstrapResult, require_keys
 from defkit.engine.context import (
@@ -31,7 +32,6 @@ from defkit.engine.safepath import Root
 from defkit.engine.sandbox import fakeroot_available
 from defkit.errors import BuildError, DefkitError, ToolMissingError
 from defkit.model import Stage
-from defkit.sif.arch import host_arch
 
 REQUIRED_KEYS: tuple[str, ...] = ("osversion", "mirrorurl")
 #: Apptainer leaves these out of every debootstrap (not needed in a container, or failing there).

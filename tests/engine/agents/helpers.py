@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
+from defkit.arch import host_arch
 from defkit.engine.busybox_rootfs import make_busybox_rootfs
 from defkit.engine.context import BuildContext, Mode
 from defkit.model import Stage
 from defkit.parser import parse_text
-from defkit.sif.arch import host_arch
 
 _BUSYBOX_CACHE: dict[str, Path] = {}
 

@@ -8,9 +8,9 @@ import json
 import subprocess
 from pathlib import Path
 
+from defkit.arch import host_arch
 from defkit.engine.engine import build
 from defkit.engine.squashfs import unsquash_cat
-from defkit.sif.arch import host_arch
 from defkit.sif.format import DataType
 from defkit.sif.reader import read_sif
 from tests.engine.agents.helpers import (

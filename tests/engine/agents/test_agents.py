@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from defkit.arch import host_arch
 from defkit.engine import agents
 from defkit.engine.agents import debootstrap
 from defkit.errors import BuildError
-from defkit.sif.arch import host_arch
 from tests.engine.agents.helpers import (
     busybox_rootfs,
     context,

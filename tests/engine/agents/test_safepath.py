@@ -8,6 +8,7 @@ import io
 import os
 import tarfile
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -17,7 +18,8 @@ from defkit.engine.safepath import Root
 from defkit.errors import BuildError
 
 
-def make_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes]], mode: str = "w") -> Path:
+def make_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes]],
+             mode: Literal["w", "w:gz"] = "w") -> Path:
     with tarfile.open(path, mode) as tar:
         for info, data in members:
             if info.isreg():

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -88,7 +89,7 @@ def test_a_hit_over_its_own_hard_link_leaves_nothing_beside_the_output(
 def test_each_kind_of_change_misses(project: pathlib.Path, change: str) -> None:
     def_path = _project(project)
     first = _build(def_path, "a.sif")
-    options: dict[str, object] = {}
+    options: dict[str, Any] = {}
     if change == "def text":
         def_path.write_text(def_path.read_text() + "\n%labels\n    x y\n")
     elif change == "file":

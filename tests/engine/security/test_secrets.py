@@ -295,5 +295,5 @@ def test_secret_options_are_checked(tmp_path: pathlib.Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == ("error: --secret NOT_SET_ANYWHERE: no =VALUE and no "
                                    "environment variable NOT_SET_ANYWHERE")
-    done = _defkit("build", "--secret", "=hunter22", "image.def", cwd=tmp_path)
-    assert done.returncode != 0 and b"hunter22" not in done.stderr + done.stdout
+    built = _defkit("build", "--secret", "=hunter22", "image.def", cwd=tmp_path)
+    assert built.returncode != 0 and b"hunter22" not in built.stderr + built.stdout

@@ -10,6 +10,8 @@ Apptainer builds it by running `apptainer inspect --all` on the finished rootfs 
 Struct fields in Go's declaration order, map keys sorted, empty values omitted (`omitempty`), file
 contents with trailing newlines removed (inspect's `strings.TrimRight(value, "\n")`), and Go's
 HTML-safe escaping of `<`, `>`, `&`, U+2028 and U+2029.
+
+It lives with the engine, which writes it (`pack`, `layout_meta`); `defkit.image` reads it back.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
+from defkit.engine.safepath import Root
 from defkit.errors import DefkitError
-from defkit.image.printable import printable
-from defkit.image.tree import DirTree, ImageTree
+from defkit.printable import printable
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -40,6 +42,38 @@ _SCRIPTS = (
     ("helpfile", "runscript.help"),
     ("startscript", "startscript"),
 )
+
+
+class ImageTree(Protocol):
+    """Files of an image; paths are absolute as seen inside the container."""
+
+    def read(self, path: str) -> bytes | None:
+        """The regular file at `path`, or None if it is missing or not a regular file."""
+
+    def listdir(self, path: str) -> list[str]:
+        """Sorted names in the directory `path` ([] when it is missing)."""
+
+
+class DirTree:
+    """A sandbox directory (or a rootfs being built)."""
+
+    def __init__(self, root: PathLike) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            root = Root(self.root)
+        except OSError:
+            return None
+        with root:
+            return root.read_file(path)  # never blocks on a FIFO, never leaves the root
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            with Root(self.root) as root:
+                return sorted(root.listdir(path))
+        except (OSError, DefkitError):
+            return []
 
 
 def collect_metadata(tree: ImageTree, definition_text: str | None) -> dict[str, Any]:
