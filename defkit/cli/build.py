@@ -63,6 +63,9 @@ def describe(event: Event) -> Optional[str]:
         return f"warning: {event.message}"
     if isinstance(event, Notice):
         return f"notice: {event.message}"
+    if isinstance(event, CacheStatus) and event.status in ("cached", "built"):
+        # Per-stage reuse: one line per stage, the stage's label in the message.
+        return f"defkit: {event.message} {event.status} ({event.key})"
     if isinstance(event, CacheStatus):
         detail = f" ({event.message})" if event.message else ""
         prefix = "warning: " if event.status in ("unreachable", "push-failed", "not-stored",

@@ -1,0 +1,128 @@
+"""Per-stage reuse with real builds: editing the last stage of a two-stage recipe restores the
+first stage from the cache (its %post does not run again, seen from the random stamp it wrote),
+and a change in the first stage rebuilds both."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from defkit.cache.hook import CacheOptions
+from defkit.cache.store import BuildCache
+from defkit.engine.context import CacheStatus, Event
+from defkit.engine.squashfs import unsquash_cat
+from defkit.sif.reader import read_sif
+from tests.engine.engine.helpers import build_def, write_def
+
+# The first stage's %post writes a random stamp that the second stage copies: a rerun of the
+# first %post cannot go unseen (a new stamp), whatever the log says.
+RECIPE = """\
+Bootstrap: localimage
+From: ./rootfs
+Stage: one
+
+%post
+    cat /proc/sys/kernel/random/uuid > /stamp
+    mkdir -p /opt/tool
+    printf '{first}\\n' > /opt/tool/version
+    ln -s version /opt/tool/current
+    chmod 750 /opt/tool/version
+
+Bootstrap: localimage
+From: ./rootfs
+Stage: two
+
+%files from one
+    /stamp /stamp
+    /opt/tool /opt/tool
+
+%post
+    printf '{second}\\n' > /second
+"""
+
+
+def _write(project: pathlib.Path, first: str, second: str) -> pathlib.Path:
+    return write_def(project, RECIPE.format(first=first, second=second), header="")
+
+
+def _stages(events: list[Event]) -> list[tuple[str, str]]:
+    return [(e.message, e.status) for e in events
+            if isinstance(e, CacheStatus) and e.status in ("cached", "built")]
+
+
+def _read(sif: pathlib.Path, member: str) -> bytes | None:
+    return unsquash_cat(sif, member, read_sif(sif).partition_offset)
+
+
+def _build(def_path: pathlib.Path, out: str, **options: object) -> tuple[pathlib.Path,
+                                                                        list[Event]]:
+    events: list[Event] = []
+    options.setdefault("cache", CacheOptions())
+    build_def(def_path, events, output=str(def_path.parent / out), **options)
+    return def_path.parent / out, events
+
+
+@pytest.mark.parametrize("fakeroot", [False, True], ids=["root", "rootless"])
+def test_editing_the_last_stage_reuses_the_first(project: pathlib.Path, fakeroot: bool) -> None:
+    def_path = _write(project, "1.0", "a")
+    first, events = _build(def_path, "a.sif", fakeroot=fakeroot)
+    assert _stages(events) == [("one", "built"), ("two", "built")]
+    stamp = _read(first, "/stamp")
+    assert stamp is not None and len(stamp.strip()) == 36
+
+    _write(project, "1.0", "b")
+    second, events = _build(def_path, "b.sif", fakeroot=fakeroot)
+    assert _stages(events) == [("one", "cached"), ("two", "built")]
+    # The first stage's %post did not run again: its random stamp is the one of the first build.
+    assert _read(second, "/stamp") == stamp
+    assert _read(second, "/second") == b"b\n"
+    assert _read(second, "/opt/tool/version") == b"1.0\n"
+    # The image equals a build of the same recipe with nothing cached.
+    fresh, events = _build(def_path, "c.sif", fakeroot=fakeroot, cache=CacheOptions(
+        enabled=False))
+    assert _stages(events) == [("one", "built"), ("two", "built")]
+    assert _unsquashed_listing(fresh, project / "fresh") == _unsquashed_listing(
+        second, project / "second")
+
+    _write(project, "2.0", "b")
+    third, events = _build(def_path, "d.sif", fakeroot=fakeroot)
+    assert _stages(events) == [("one", "built"), ("two", "built")]
+    assert _read(third, "/stamp") != stamp
+    assert _read(third, "/opt/tool/version") == b"2.0\n"
+
+
+def _unsquashed_listing(sif: pathlib.Path, where: pathlib.Path) -> list[str]:
+    """`unsquashfs -lln` of the image minus the stamp's content: names, modes, owners, sizes,
+    symlink targets (times are SOURCE_DATE_EPOCH in both)."""
+    import subprocess
+
+    done = subprocess.run(["unsquashfs", "-o", str(read_sif(sif).partition_offset), "-lln",
+                           "-d", str(where), str(sif)], capture_output=True, text=True,
+                          check=True)
+    return sorted(line.replace(str(where), "") for line in done.stdout.splitlines()
+                  if str(where) in line)
+
+
+def test_a_corrupt_stage_entry_is_rebuilt(project: pathlib.Path) -> None:
+    def_path = _write(project, "1.0", "a")
+    first, events = _build(def_path, "a.sif")
+    stamp = _read(first, "/stamp")
+    stage_key = next(e.key for e in events if isinstance(e, CacheStatus)
+                     and e.message == "one").removeprefix("sha256-")
+    entry = BuildCache().get(stage_key)
+    assert entry is not None and entry.document["kind"] == "stage"
+    with open(entry.image, "r+b") as handle:
+        handle.seek(600)
+        handle.write(b"garbage")
+    _write(project, "1.0", "b")
+    second, events = _build(def_path, "b.sif")
+    assert _stages(events) == [("one", "built"), ("two", "built")]
+    assert _read(second, "/stamp") != stamp
+
+
+def test_no_cache_builds_every_stage(project: pathlib.Path) -> None:
+    def_path = _write(project, "1.0", "a")
+    _build(def_path, "a.sif")
+    _, events = _build(def_path, "b.sif", cache=CacheOptions(enabled=False))
+    assert _stages(events) == [("one", "built"), ("two", "built")]
