@@ -53,7 +53,7 @@ class StageCache:
     def restore(self, entry: Entry, rootfs: str, ctx: BuildContext) -> None:
         from defkit.engine.extract import extract_tar
 
-        extract_tar(entry.image, rootfs, runner=ctx.runner)
+        extract_tar(entry.image, rootfs, exact_dir_modes=True, runner=ctx.runner)
 
     def keep(self, index: int, rootfs: str, ctx: BuildContext, label: str) -> None:
         """Archive the stage's rootfs into the store under its key (a warning on failure)."""

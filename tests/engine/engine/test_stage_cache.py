@@ -28,6 +28,7 @@ Stage: one
     printf '{first}\\n' > /opt/tool/version
     ln -s version /opt/tool/current
     chmod 750 /opt/tool/version
+    chmod 555 /opt/tool
 
 Bootstrap: localimage
 From: ./rootfs
@@ -126,3 +127,49 @@ def test_no_cache_builds_every_stage(project: pathlib.Path) -> None:
     _build(def_path, "a.sif")
     _, events = _build(def_path, "b.sif", cache=CacheOptions(enabled=False))
     assert _stages(events) == [("one", "built"), ("two", "built")]
+
+
+def test_cli_rootless_as_nobody_says_cached_and_keeps_modes(
+        busybox_template: pathlib.Path) -> None:
+    """Really unprivileged: the stage is archived in the build's user namespace and restored by
+    a user who owns nothing in the image; the image equals an uncached build's (the 0555
+    directory included)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.engine.engine.test_build_run import _unprivileged_python
+
+    found = _unprivileged_python()
+    if found is None:
+        pytest.skip("needs root (to become nobody with setpriv) and a python nobody can run")
+    command, env = found
+    base = pathlib.Path(tempfile.mkdtemp(prefix="defkit-stage-test-"))
+    try:
+        os.chmod(base, 0o777)
+        shutil.copytree(busybox_template, base / "rootfs", symlinks=True)
+        (base / "work").mkdir()
+        def_path = _write(base, "1.0", "a")
+        subprocess.run(["chown", "-R", "65534:65534", str(base)], check=True)
+        env = {**env, "SOURCE_DATE_EPOCH": "1700000000", "DEFKIT_CACHE_DIR": str(base / "c")}
+
+        def cli(*args: str) -> str:
+            done = subprocess.run([*command, "build", "--workdir", "work", *args],
+                                  cwd=base, capture_output=True, text=True, timeout=180, env=env)
+            assert done.returncode == 0, done.stderr
+            return done.stderr
+
+        assert "defkit: one built" in cli("a.sif", "image.def")
+        def_path.write_text(def_path.read_text().replace("'a\\n'", "'b\\n'"))
+        log = cli("b.sif", "image.def")
+        assert "defkit: one cached" in log and "defkit: two built" in log
+        assert _read(base / "b.sif", "/stamp") == _read(base / "a.sif", "/stamp")
+        assert _read(base / "b.sif", "/second") == b"b\n"
+        cli("--no-cache", "c.sif", "image.def")
+        listing = _unsquashed_listing(base / "c.sif", base / "fresh")
+        assert any(line.startswith("dr-xr-xr-x") and line.endswith("/opt/tool")
+                   for line in listing)
+        assert _unsquashed_listing(base / "b.sif", base / "second") == listing
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
