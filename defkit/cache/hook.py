@@ -118,7 +118,9 @@ class Claim:
         from defkit.cache.stage import StageCache
 
         documents = [dict(doc) for doc in self.key.document.get("stages", [])]
-        return StageCache(self.store, self.key.stage_keys, documents, reuse=options.enabled)
+        return StageCache(self.store, self.key.stage_keys, documents, reuse=options.enabled,
+                          cache_from=options.cache_from, cache_to=options.cache_to,
+                          insecure=options.insecure)
 
     def place(self, target: str) -> None:
         assert self.hit is not None and self.store is not None

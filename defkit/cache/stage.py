@@ -36,19 +36,49 @@ class StageCache:
     """The stage keys of one build and the store they are kept in."""
 
     def __init__(self, store: BuildCache, keys: Sequence[str],
-                 documents: Sequence[dict[str, Any]], *, reuse: bool):
+                 documents: Sequence[dict[str, Any]], *, reuse: bool,
+                 cache_from: Sequence[str] = (), cache_to: Optional[str] = None,
+                 insecure: bool = False):
         self.store = store
         self.keys = list(keys)
         self.documents = list(documents)
         self.reuse = reuse  # False with --no-cache: build every stage (and store it)
+        self.cache_from = tuple(cache_from)  # registries probed on a local miss
+        self.cache_to = cache_to  # the registry a newly kept stage is pushed to
+        self.insecure = insecure
 
     @contextlib.contextmanager
-    def claim(self, index: int) -> Iterator[Optional[Entry]]:
-        """Hold stage `index`'s key (0-based) while it is probed, and built and stored on a
-        miss: two builds sharing a first stage build it once. Yields the entry on a hit."""
+    def claim(self, index: int, ctx: BuildContext) -> Iterator[Optional[Entry]]:
+        """Hold stage `index`'s key (0-based) while it is probed (the store, then each
+        `cache_from` registry), and built and stored on a miss: two builds sharing a first
+        stage build it once. Yields the entry on a hit."""
         key = self.keys[index]
         with self.store.locked(key):
-            yield self.store.get(key) if self.reuse else None
+            hit = self.store.get(key) if self.reuse else None
+            if hit is None and self.reuse:
+                hit = self._from_registries(index, ctx)
+            yield hit
+
+    def _from_registries(self, index: int, ctx: BuildContext) -> Optional[Entry]:
+        from defkit.cache import remote
+
+        key = self.keys[index]
+        for repository in self.cache_from:
+            path, why = remote.pull_stage(repository, key, insecure=self.insecure)
+            if why:
+                ctx.emit(CacheStatus(_tag(key), "unreachable", f"{repository}: {why}"))
+            elif path is not None:
+                try:
+                    entry = self.store.put(key, path, self._document(index))
+                except CacheError as exc:
+                    ctx.emit(CacheStatus(_tag(key), "not-stored", exc.message))
+                    continue
+                ctx.emit(CacheStatus(_tag(key), "pulled", repository))
+                return entry
+        return None
+
+    def _document(self, index: int) -> dict[str, Any]:
+        return {"kind": "stage", "format": "tar", **self.documents[index]}
 
     def restore(self, entry: Entry, rootfs: str, ctx: BuildContext) -> None:
         from defkit.engine.extract import extract_tar
@@ -67,14 +97,25 @@ class StageCache:
             archive = f"{scratch}/rootfs.tar"
             why = _archive(rootfs, archive, ctx)
             if why is None:
-                document = {"kind": "stage", "format": "tar", **self.documents[index]}
-                self.store.put(key, archive, document, take=True)
+                entry = self.store.put(key, archive, self._document(index), take=True)
+                if self.cache_to:
+                    self._push(key, entry, index, ctx)
         except CacheError as exc:
             why = exc.message
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         if why is not None:
             ctx.emit(CacheStatus(_tag(key), "not-stored", f"{label}: {why}"))
+
+
+    def _push(self, key: str, entry: Entry, index: int, ctx: BuildContext) -> None:
+        from defkit.cache import remote
+
+        assert self.cache_to is not None
+        why = remote.push_stage(self.cache_to, key, entry.image, self._document(index),
+                                insecure=self.insecure)
+        ctx.emit(CacheStatus(_tag(key), "push-failed" if why else "pushed",
+                             why or self.cache_to))
 
 
 def _archive(rootfs: str, archive: str, ctx: BuildContext) -> Optional[str]:

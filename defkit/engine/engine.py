@@ -546,7 +546,7 @@ def _cached_stage(stage_cache: StageCache, index: int, stage: Stage, rootfs: str
     is used later (by `%files from`), so its StageState is not needed."""
     from defkit.engine import steps
 
-    with stage_cache.claim(index) as hit:
+    with stage_cache.claim(index, ctx) as hit:
         if hit is not None:
             with steps.step(ctx, label, "restore"):
                 stage_cache.restore(hit, rootfs, ctx)

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import pathlib
 
+import httpx
 import pytest
 
 from defkit.cache.hook import CacheOptions
+from defkit.cache.remote import STAGE_LAYER
 from defkit.cache.store import BuildCache
 from defkit.engine.context import CacheStatus, Event
 from defkit.engine.squashfs import unsquash_cat
+from defkit.sif.oras import OCI_MANIFEST
 from defkit.sif.reader import read_sif
 from tests.engine.engine.helpers import build_def, write_def
+from tests.registry_fixture import RunningRegistry
 
 # The first stage's %post writes a random stamp that the second stage copies: a rerun of the
 # first %post cannot go unseen (a new stamp), whatever the log says.
@@ -173,3 +177,36 @@ def test_cli_rootless_as_nobody_says_cached_and_keeps_modes(
         assert _unsquashed_listing(base / "b.sif", base / "second") == listing
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_stage_entries_go_through_the_registry_cache(project: pathlib.Path,
+                                                     registry: RunningRegistry) -> None:
+    """A CI runner with an empty local store reuses the first stage another runner pushed."""
+    repo = f"oras://{registry.host}/defkit/stages"
+    def_path = _write(project, "1.0", "a")
+    first, events = _build(def_path, "a.sif", cache=CacheOptions(
+        root=str(project / "runner-a"), cache_to=repo))
+    pushed = [e.key for e in events if isinstance(e, CacheStatus) and e.status == "pushed"]
+    stage_tag = next(e.key for e in events if isinstance(e, CacheStatus) and e.message == "one")
+    assert stage_tag in pushed and len(pushed) == 2  # the stage and the image
+    manifest = httpx.get(f"{registry.url}/v2/defkit/stages/manifests/{stage_tag}",
+                         headers={"Accept": OCI_MANIFEST}).json()
+    assert manifest["layers"][0]["mediaType"] == STAGE_LAYER
+
+    _write(project, "1.0", "b")
+    second, events = _build(def_path, "b.sif", cache=CacheOptions(
+        root=str(project / "runner-b"), cache_from=(repo,)))
+    assert ("pulled", stage_tag) in [(e.status, e.key) for e in events
+                                     if isinstance(e, CacheStatus)]
+    assert _stages(events) == [("one", "cached"), ("two", "built")]
+    assert _read(second, "/stamp") == _read(first, "/stamp")
+    assert _read(second, "/second") == b"b\n"
+
+
+def test_an_unreachable_registry_builds_the_stage_locally(project: pathlib.Path) -> None:
+    dead = "oras://127.0.0.1:9/defkit/stages"  # the discard port: nothing listens
+    def_path = _write(project, "1.0", "a")
+    _, events = _build(def_path, "a.sif", cache=CacheOptions(cache_from=(dead,), cache_to=dead))
+    statuses = [e.status for e in events if isinstance(e, CacheStatus)]
+    assert "unreachable" in statuses and "push-failed" in statuses
+    assert _stages(events) == [("one", "built"), ("two", "built")]
