@@ -548,10 +548,18 @@ def _cached_stage(stage_cache: StageCache, index: int, stage: Stage, rootfs: str
 
     with stage_cache.claim(index, ctx) as hit:
         if hit is not None:
-            with steps.step(ctx, label, "restore"):
-                stage_cache.restore(hit, rootfs, ctx)
-            ctx.emit(CacheStatus(_stage_tag(stage_cache, index), "cached", label))
-            return
+            try:
+                with steps.step(ctx, label, "restore"):
+                    stage_cache.restore(hit, rootfs, ctx)
+                ctx.emit(CacheStatus(_stage_tag(stage_cache, index), "cached", label))
+                return
+            except DefkitError as exc:
+                # An entry that checks out but does not unpack: dropped, the stage is built.
+                ctx.emit(CacheStatus(_stage_tag(stage_cache, index), "not-stored",
+                                     f"{label}: unusable entry removed ({exc.message})"))
+                stage_cache.store.remove(stage_cache.keys[index])
+                safepath.remove_tree(rootfs)
+                os.makedirs(rootfs, mode=0o755)
         steps.run_stage(stage, rootfs, ctx, label=label, definition=definition,
                         earlier=earlier, final=False)
         with steps.step(ctx, label, "keep"):

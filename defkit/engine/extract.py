@@ -89,7 +89,11 @@ def extract_tar(
     """
     with contextlib.ExitStack() as stack:
         fileobj = _open_stream(tar, stack, runner)
-        archive = stack.enter_context(tarfile.open(fileobj=fileobj, mode="r|*"))
+        try:
+            archive = stack.enter_context(tarfile.open(fileobj=fileobj, mode="r|*"))
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
+            # The first header is read here, before the extractor's own checks.
+            raise BuildError(f"the archive is damaged or not a tar archive: {exc}") from None
         held = stack.enter_context(Root(root))
         return _Extractor(held, whiteouts, exact_dir_modes).run(archive)
 

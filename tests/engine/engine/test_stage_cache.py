@@ -210,3 +210,26 @@ def test_an_unreachable_registry_builds_the_stage_locally(project: pathlib.Path)
     statuses = [e.status for e in events if isinstance(e, CacheStatus)]
     assert "unreachable" in statuses and "push-failed" in statuses
     assert _stages(events) == [("one", "built"), ("two", "built")]
+
+
+def test_an_entry_that_does_not_unpack_is_dropped_and_the_stage_built(
+        project: pathlib.Path) -> None:
+    """Sealed as whole but not a tar (as a store written by a broken tool would be): the build
+    still succeeds, with the stage built and stored again."""
+    def_path = _write(project, "1.0", "a")
+    first, events = _build(def_path, "a.sif")
+    stage_key = next(e.key for e in events if isinstance(e, CacheStatus)
+                     and e.message == "one").removeprefix("sha256-")
+    store = BuildCache()
+    entry = store.get(stage_key)
+    assert entry is not None
+    with open(entry.image, "r+b") as handle:
+        handle.write(b"\xff" * 1024)
+    store.verify_seal(stage_key)  # the seal says whole: only unpacking can tell
+    _write(project, "1.0", "b")
+    second, events = _build(def_path, "b.sif")
+    assert _stages(events) == [("one", "built"), ("two", "built")]
+    assert any(isinstance(e, CacheStatus) and "unusable entry removed" in e.message
+               for e in events)
+    assert _read(second, "/stamp") != _read(first, "/stamp")
+    assert store.get(stage_key) is not None  # stored again
