@@ -342,6 +342,8 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
         if no_cache and cache_only:
             raise UsageError("--no-cache and --cache-only cannot be used together")
         args = _build_args(build_arg, build_arg_file, secret, secret_file)
+        for message in args.warnings:
+            click.echo(f"warning: {message}", err=True)
         cache = _cache_options(no_cache, cache_only, cache_ttl, cache_from, cache_to, insecure)
         from defkit.engine.engine import build as native_build
 
