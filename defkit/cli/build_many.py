@@ -2,9 +2,11 @@
 
 Each recipe is built as `defkit build RECIPE` would build it alone (its output next to it,
 through the build cache), in a thread of this process: the builds' own work is subprocesses,
-so threads are enough, and every build goes through the one engine entry point. A failing
-build does not stop the others. Progress lines carry the recipe's name; at the end, one line
-per recipe on stdout (`cached`, `built` or `failed`), and exit 1 if any failed.
+so threads are enough, and every build goes through the one engine entry point. A recipe that
+bootstraps from another's output (`Bootstrap: localimage` of its SIF) builds after it, and is
+skipped when that one fails; a failing build does not stop the independent ones. Progress
+lines carry the recipe's name; at the end, one line per recipe on stdout (`cached`, `built`,
+`failed` or `skipped`, with the reason), and exit 1 if any failed.
 """
 
 from __future__ import annotations
@@ -53,10 +55,34 @@ def recipes(paths: Sequence[str]) -> list[str]:
     return unique
 
 
+def dependencies(def_paths: Sequence[str]) -> dict[str, list[str]]:
+    """For each recipe, the recipes among `def_paths` whose output (NAME.sif next to the def)
+    one of its stages bootstraps from (`Bootstrap: localimage`). A recipe that does not parse
+    has none here: its build reports the error."""
+    from defkit.parser import parse_file
+
+    outputs = {os.path.splitext(path)[0] + ".sif": path for path in def_paths}
+    needs: dict[str, list[str]] = {}
+    for path in def_paths:
+        needs[path] = []
+        try:
+            stages = parse_file(path).stages
+        except DefkitError:
+            continue
+        for stage in stages:
+            if (stage.bootstrap or "").strip().lower() != "localimage":
+                continue
+            value = os.path.expanduser((stage.header_value("from") or "").strip())
+            base = os.path.normpath(os.path.join(os.path.dirname(path), value))
+            if base in outputs and outputs[base] != path and outputs[base] not in needs[path]:
+                needs[path].append(outputs[base])
+    return needs
+
+
 @dataclasses.dataclass
 class Outcome:
     def_path: str
-    status: str = "failed"  # "cached", "built" or "failed"
+    status: str = "failed"  # "cached", "built", "failed" or "skipped"
     output: str = ""
     seconds: float = 0.0
     message: str = ""
@@ -105,19 +131,45 @@ def build_many(paths: Sequence[str], jobs: int, *, build: Callable[..., Any],
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    outcomes: list[Outcome] = []
+    needs = dependencies(found)
+    done: dict[str, Outcome] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        running: dict[concurrent.futures.Future[Outcome], str] = {}
         try:
-            outcomes = list(pool.map(one, found))
+            while len(done) < len(found):
+                for def_path in found:
+                    if def_path in done or def_path in running.values():
+                        continue
+                    blocked = [d for d in needs[def_path]
+                               if d in done and done[d].status in ("failed", "skipped")]
+                    if blocked:
+                        why = "failed" if done[blocked[0]].status == "failed" else "was skipped"
+                        done[def_path] = Outcome(def_path, status="skipped", message=(
+                            f"bootstraps from the output of {blocked[0]}, which {why}"))
+                    elif all(d in done for d in needs[def_path]):
+                        running[pool.submit(one, def_path)] = def_path
+                if not running:
+                    # What is left waits on itself: a cycle of recipes.
+                    for def_path in found:
+                        done.setdefault(def_path, Outcome(
+                            def_path, status="failed",
+                            message=f"{def_path}: error: recipes bootstrap from each other's "
+                                    "outputs (a cycle)"))
+                    break
+                finished, _ = concurrent.futures.wait(
+                    running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in finished:
+                    done[running.pop(future)] = future.result()
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # builds not started yet: not run
             raise
+    outcomes = [done[def_path] for def_path in found]
     for outcome in outcomes:
         _summary(outcome, as_json)
     failed = sum(outcome.status == "failed" for outcome in outcomes)
     if not as_json:
         counts = {status: sum(o.status == status for o in outcomes)
-                  for status in ("built", "cached", "failed")}
+                  for status in ("built", "cached", "failed", "skipped")}
         click.echo("defkit: " + ", ".join(f"{n} {status}" for status, n in counts.items()),
                    err=True)
     return 1 if failed else 0
@@ -129,10 +181,10 @@ def _summary(outcome: Outcome, as_json: bool) -> None:
                           "output": outcome.output, "seconds": round(outcome.seconds, 3),
                           "message": outcome.message}), flush=True)
         return
-    if outcome.status == "failed":
+    if outcome.status in ("failed", "skipped"):
         # The error's own line (`path:line:col: error: ...`) says which recipe and where.
         first = outcome.message.splitlines()[0] if outcome.message else "unknown error"
-        click.echo(f"failed  {outcome.def_path}: {first}")
+        click.echo(f"{outcome.status:<7} {outcome.def_path}: {first}")
     else:
         click.echo(f"{outcome.status:<7} {outcome.def_path} -> {outcome.output} "
                    f"({outcome.seconds:.1f}s)")

@@ -68,3 +68,28 @@ def test_a_single_def_and_target_source_keep_their_meaning(project: pathlib.Path
     assert done.stdout == "" and (project / "out.sif").exists()
     refused = defkit("build", "-j", "2", "-o", "y.sif", "x.def", cwd=str(project), env=env)
     assert refused.returncode == 2 and "several recipes" in refused.stderr
+
+
+def test_a_recipe_built_from_another_waits_for_it_and_is_skipped_when_it_fails(
+        project: pathlib.Path) -> None:
+    """The issue's graph: `child` bootstraps from `base.sif` (built first, though -j 3 could
+    start both), `orphan` from `bad.sif` (skipped: bad fails), `alone` builds regardless."""
+    write_def(project, GOOD.format(name="base"), name="base.def", header=_header(project))
+    write_def(project, "\n%post\n    cat /name > /parent\n", name="child.def",
+              header="Bootstrap: localimage\nFrom: base.sif\n")
+    write_def(project, BAD, name="bad.def", header=_header(project))
+    write_def(project, GOOD.format(name="orphan"), name="orphan.def",
+              header="Bootstrap: localimage\nFrom: ./bad.sif\n")
+    write_def(project, GOOD.format(name="alone"), name="alone.def", header=_header(project))
+    env = {"SOURCE_DATE_EPOCH": "1700000000", "TMPDIR": str(project / "work")}
+    done = defkit("build", "-j", "3", "child.def", "orphan.def", "base.def", "bad.def",
+                  "alone.def", cwd=str(project), env=env, timeout=300)
+    assert done.returncode == 1, done.stderr
+    status = {line.split()[1].rstrip(":"): line.split()[0] for line in done.stdout.splitlines()}
+    assert status == {str(project / "child.def"): "built", str(project / "orphan.def"): "skipped",
+                      str(project / "base.def"): "built", str(project / "bad.def"): "failed",
+                      str(project / "alone.def"): "built"}, done.stdout
+    assert f"bootstraps from the output of {project / 'bad.def'}, which failed" in done.stdout
+    assert _read(project / "child.sif", "/parent") == b"base\n"
+    assert not (project / "orphan.sif").exists()
+    assert "defkit: 3 built, 0 cached, 1 failed, 1 skipped" in done.stderr
