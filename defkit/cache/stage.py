@@ -93,6 +93,9 @@ class StageCache:
         except CacheError as exc:
             ctx.emit(CacheStatus(_tag(key), "not-stored", f"{label}: {exc.message}"))
             return
+        except OSError as exc:  # no room for even a directory
+            ctx.emit(CacheStatus(_tag(key), "not-stored", f"{label}: {exc.strerror}"))
+            return
         try:
             archive = f"{scratch}/rootfs.tar"
             why = _archive(rootfs, archive, ctx)
@@ -106,7 +109,6 @@ class StageCache:
             shutil.rmtree(scratch, ignore_errors=True)
         if why is not None:
             ctx.emit(CacheStatus(_tag(key), "not-stored", f"{label}: {why}"))
-
 
     def _push(self, key: str, entry: Entry, index: int, ctx: BuildContext) -> None:
         from defkit.cache import remote
