@@ -8,7 +8,7 @@ import os
 import shutil
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from defkit.cache.key import CacheKey, KeyInputs, compute_key
 from defkit.cache.store import BuildCache, CacheError, Entry, place
@@ -17,6 +17,9 @@ from defkit.engine.context import CacheStatus, ProgressCallback
 from defkit.errors import BuildError, DefkitError
 from defkit.model import DefFile, Stage
 from defkit.runner import Runner
+
+if TYPE_CHECKING:
+    from defkit.cache.stage import StageCache
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,17 @@ class Claim:
     def __init__(self, store: Optional[BuildCache], key: CacheKey, hit: Optional[Entry],
                  progress: ProgressCallback):
         self.store, self.key, self.hit, self.progress = store, key, hit, progress
+
+    def stages(self, options: CacheOptions) -> Optional[StageCache]:
+        """Per-stage reuse for a build of this key (None when the store is unusable)."""
+        if self.store is None:
+            return None
+        from defkit.cache.stage import StageCache
+
+        documents = [dict(doc) for doc in self.key.document.get("stages", [])]
+        return StageCache(self.store, self.key.stage_keys, documents, reuse=options.enabled,
+                          cache_from=options.cache_from, cache_to=options.cache_to,
+                          insecure=options.insecure)
 
     def place(self, target: str) -> None:
         assert self.hit is not None and self.store is not None

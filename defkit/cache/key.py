@@ -127,6 +127,10 @@ def compute_key(inputs: KeyInputs, *, resolve_registry: Optional[RegistryResolve
     impure: list[str] = []
     base_digests: dict[str, str] = {}
     def_dir = inputs.context_dir or os.path.dirname(inputs.def_path)
+    lifetime: Optional[dict[str, int]] = None
+    if inputs.ttl_seconds:
+        now = inputs.now if inputs.now is not None else _now()
+        lifetime = {"ttl": inputs.ttl_seconds, "bucket": int(now // inputs.ttl_seconds)}
     stage_keys: list[str] = []
     stage_docs: list[dict[str, Any]] = []
     names: dict[str, int] = {}
@@ -136,7 +140,8 @@ def compute_key(inputs: KeyInputs, *, resolve_registry: Optional[RegistryResolve
         base = _base_identity(stage, agent, def_dir, resolve_registry, stat_cache)
         if "digest" in base and "reference" in base:
             base_digests[base["reference"]] = base["digest"]
-        impure += [f"{label}: {why}" for why in _impurities(stage, agent)]
+        stage_impure = _impurities(stage, agent)
+        impure += [f"{label}: {why}" for why in stage_impure]
         files, copied_from = _files(stage, def_dir, stat_cache)
         chained = {}
         for origin in copied_from:
@@ -153,6 +158,9 @@ def compute_key(inputs: KeyInputs, *, resolve_registry: Optional[RegistryResolve
             "from": chained,
             "shared": shared,
         }
+        if stage_impure and lifetime is not None:
+            # A stage is reused on its own key (per-stage reuse): it expires as the build does.
+            doc["lifetime"] = lifetime
         stage_keys.append(digest_of(doc))
         stage_docs.append({"key": stage_keys[-1], **doc})
         if stage.name:
@@ -169,10 +177,8 @@ def compute_key(inputs: KeyInputs, *, resolve_registry: Optional[RegistryResolve
         },
         "impure": impure,
     }
-    if impure and inputs.ttl_seconds:
-        now = inputs.now if inputs.now is not None else _now()
-        document["lifetime"] = {"ttl": inputs.ttl_seconds,
-                                "bucket": int(now // inputs.ttl_seconds)}
+    if impure and lifetime is not None:
+        document["lifetime"] = lifetime
     return CacheKey(digest_of(document), document, stage_keys, impure, base_digests)
 
 

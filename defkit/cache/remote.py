@@ -5,7 +5,12 @@ oras://REPO:sha256-<key>` gets the image and `defkit cache info` can explain it.
 
 A probe is one `HEAD` on the manifest. A pulled image goes through the blob store, which checks
 its digest against the manifest on arrival, and is re-hashed again when the local store takes
-it. Any registry failure is returned as a message (the caller warns and builds locally)."""
+it. Any registry failure is returned as a message (the caller warns and builds locally).
+
+A stage's entry (per-stage reuse) goes to the same repository under its stage key's tag: an
+OCI artifact whose one layer is the stage's rootfs tar (`STAGE_LAYER`, config `STAGE_CONFIG`,
+the `{}` config inlined as for a SIF), with the same annotations. It is not a SIF, so
+`apptainer pull` refuses it; only defkit builds read it."""
 
 from __future__ import annotations
 
@@ -67,4 +72,84 @@ def push(repository: str, key: str, image: str, document: Mapping[str, Any], *,
         return str(exc)
 
 
-__all__ = ["cache_ref", "pull", "push"]
+STAGE_CONFIG = "application/vnd.defkit.stage.config.v1+json"
+STAGE_LAYER = "application/vnd.defkit.stage.rootfs.v1.tar"
+
+
+def push_stage(repository: str, key: str, archive: str, document: Mapping[str, Any], *,
+               insecure: bool) -> str:
+    """Push a stage's archive under its key's tag; "" when done, else why not."""
+    import base64
+    import hashlib
+    import json
+    import os
+    import tempfile
+
+    from defkit.cache.key import canonical
+    from defkit.registry.client import RegistryClient
+    from defkit.sif.oras import EMPTY_CONFIG, OCI_MANIFEST, SIF_CHUNK_SIZE, sha256_file
+
+    config_digest = "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest()
+    fd, config_file = tempfile.mkstemp(prefix=".defkit-stage-config-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(EMPTY_CONFIG)
+        ref = cache_ref(repository, key)
+        digest, size = sha256_file(archive)
+        with RegistryClient(insecure=insecure) as client:
+            client.push_blob(ref, archive, digest, size, chunk_size=SIF_CHUNK_SIZE)
+            client.push_blob(ref, config_file, config_digest, len(EMPTY_CONFIG))
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": STAGE_CONFIG, "digest": config_digest,
+                           "size": len(EMPTY_CONFIG),
+                           "data": base64.b64encode(EMPTY_CONFIG).decode("ascii")},
+                "layers": [{"mediaType": STAGE_LAYER, "digest": digest, "size": size}],
+                "annotations": {KEY_ANNOTATION: key,
+                                DOCUMENT_ANNOTATION: canonical(document).decode("utf-8")},
+            }
+            client.put_manifest(ref, OCI_MANIFEST,
+                                json.dumps(manifest, separators=(",", ":")).encode("utf-8"))
+        return ""
+    except DefkitError as exc:
+        return exc.message
+    except OSError as exc:
+        return str(exc)
+    finally:
+        os.unlink(config_file)
+
+
+def pull_stage(repository: str, key: str, *, insecure: bool) -> tuple[Optional[str], str]:
+    """As `pull`, for a stage's archive: (its path in the blob store, checked against the
+    manifest's digest, "") on a hit, (None, "") on a miss, (None, why) when unusable."""
+    from defkit.registry.client import RegistryClient
+    from defkit.registry.errors import NotFoundError
+    from defkit.registry.store import default_store
+
+    try:
+        ref = cache_ref(repository, key)
+        with RegistryClient(insecure=insecure) as client:
+            try:
+                digest = client.resolve(ref)
+            except NotFoundError:
+                return None, ""
+            document = client.get_manifest(ref.with_digest(digest)).json()
+            layers = document.get("layers")
+            if (not isinstance(layers, list) or len(layers) != 1
+                    or not isinstance(layers[0], dict)
+                    or layers[0].get("mediaType") != STAGE_LAYER):
+                return None, f"{ref}: not a defkit stage entry"
+            size = layers[0].get("size")
+            path = default_store().ensure(client, ref.with_digest(digest),
+                                          str(layers[0].get("digest", "")),
+                                          size if isinstance(size, int) else None)
+            return path, ""
+    except DefkitError as exc:
+        return None, exc.message
+    except OSError as exc:
+        return None, str(exc)
+
+
+__all__ = ["STAGE_CONFIG", "STAGE_LAYER", "cache_ref", "pull", "pull_stage", "push",
+           "push_stage"]

@@ -1,4 +1,6 @@
 """The local build cache: `CACHE_DIR/builds/<key>/` holding `image.sif` and `entry.json`.
+A stage's entry (per-stage reuse, keyed by its stage key) holds the stage's rootfs as a tar
+archive under the same name; its document says `"kind": "stage"`.
 
 An entry is assembled in `builds/.tmp-*` and renamed into place, so a name in the store is
 always whole. A lock per key (`builds/.locks/<key>.lock`) is held by a build from its probe to
@@ -210,13 +212,25 @@ class BuildCache:
             os.fsync(handle.fileno())
         os.replace(tmp, os.path.join(path, META))
 
-    def put(self, key: str, image: str, document: dict[str, Any]) -> Entry:
-        """Store a copy of `image` under `key` (assembled aside, then renamed into place)."""
+    def scratch(self) -> str:
+        """A new temporary directory in the store (for a file `put(take=True)` will move in);
+        the caller removes it. One left by a dead process goes with `gc`."""
+        self.prepare()
+        return tempfile.mkdtemp(prefix=".tmp-", dir=self.root)
+
+    def put(self, key: str, image: str, document: dict[str, Any], *,
+            take: bool = False) -> Entry:
+        """Store a copy of `image` under `key` (assembled aside, then renamed into place).
+        With `take`, `image` (made in `scratch()`, so on the store's file system) is moved in,
+        not copied: a stage's archive is written once."""
         self.prepare()
         staging = tempfile.mkdtemp(prefix=".tmp-", dir=self.root)
         try:
             stored = os.path.join(staging, IMAGE)
-            place(image, stored)
+            if take:
+                os.rename(image, stored)
+            else:
+                place(image, stored)
             if os.stat(stored).st_nlink > 1:
                 # A hard link would share the output's inode: the store keeps its own bytes.
                 os.unlink(stored)

@@ -63,6 +63,9 @@ def describe(event: Event) -> Optional[str]:
         return f"warning: {event.message}"
     if isinstance(event, Notice):
         return f"notice: {event.message}"
+    if isinstance(event, CacheStatus) and event.status in ("cached", "built"):
+        # Per-stage reuse: one line per stage, the stage's label in the message.
+        return f"defkit: {event.message} {event.status} ({event.key})"
     if isinstance(event, CacheStatus):
         detail = f" ({event.message})" if event.message else ""
         prefix = "warning: " if event.status in ("unreachable", "push-failed", "not-stored",
@@ -310,6 +313,8 @@ def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
               help="Dockerfile builds: the build context (default: the Dockerfile's directory).")
 @click.option("--target", "target", metavar="STAGE",
               help="Dockerfile builds: build up to this stage.")
+@click.option("-j", "--jobs", type=int, metavar="N",
+              help="Several recipes (files or directories of *.def): build N at a time.")
 @insecure_option
 def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str], fakeroot: bool,
           engine: str, build_arg: tuple[str, ...], build_arg_file: tuple[str, ...],
@@ -318,16 +323,38 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
           notest: bool, force: bool, quiet: bool, as_json: bool, workdir: Optional[str],
           no_cache: bool, cache_only: bool, cache_ttl: Optional[str],
           cache_from: tuple[str, ...], cache_to: Optional[str], explain_key: bool,
-          context: Optional[str], target: Optional[str], insecure: bool) -> int:
+          context: Optional[str], target: Optional[str], insecure: bool,
+          jobs: Optional[int]) -> int:
     """Build a SIF image (or a sandbox directory) from a definition file.
 
     Also Apptainer's `build TARGET SOURCE`, where SOURCE is a def file, docker://IMAGE,
     oras://REF, a SIF or a sandbox directory; and a Dockerfile (`Dockerfile`, `*.Dockerfile`,
     `Containerfile`), converted and built by defkit's own engine (no Docker or BuildKit).
     """
+    from defkit.cli import build_many
     from defkit.engine.dockerfile import is_dockerfile
     from defkit.engine.from_source import source_definition
 
+    if build_many.is_many(paths, jobs):
+        if output or sandbox or explain_key or context or target:
+            raise UsageError("several recipes: each output goes next to its def file "
+                             "(no -o, --sandbox, --explain-key, --context or --target)")
+        if no_cache and cache_only:
+            raise UsageError("--no-cache and --cache-only cannot be used together")
+        args = _build_args(build_arg, build_arg_file, secret, secret_file)
+        for message in args.warnings:
+            click.echo(f"warning: {message}", err=True)
+        cache = _cache_options(no_cache, cache_only, cache_ttl, cache_from, cache_to, insecure)
+        from defkit.engine.engine import build as native_build
+
+        if engine == "apptainer":
+            raise UsageError("several recipes are built by the native engine (its cache)")
+        return build_many.build_many(paths, jobs or 1, build=native_build, quiet=quiet,
+                                     as_json=as_json, options=dict(
+            fakeroot=fakeroot, arch=arch, build_args=args.values,
+            secret_args=frozenset(args.secrets), warn_unused_build_args=warn_unused_build_args,
+            sections=_sections(section), notest=notest, force=force, workdir=workdir,
+            insecure=insecure, cache=cache))
     if len(paths) > 2:
         raise UsageError("build takes SOURCE, or TARGET SOURCE")
     def_file = paths[-1]

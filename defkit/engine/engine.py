@@ -26,6 +26,7 @@ from defkit.engine.context import (
     BuildContext,
     BuildFinished,
     BuildStarted,
+    CacheStatus,
     Event,
     Mode,
     Notice,
@@ -44,6 +45,7 @@ from defkit.runner import Runner, run
 if TYPE_CHECKING:
     from defkit.cache.hook import CacheOptions
     from defkit.cache.key import CacheKey
+    from defkit.cache.stage import StageCache
     from defkit.engine import steps
 
 
@@ -173,6 +175,7 @@ def build(
     cache: Optional[CacheOptions] = None,
     base_digests: Optional[Mapping[str, str]] = None,
     context_dir: Optional[str] = None,
+    stage_cache: Optional[StageCache] = None,
     progress: ProgressCallback = ignore_event,
     runner: Runner = run,
 ) -> BuildResult:
@@ -187,7 +190,10 @@ def build(
     output; a miss builds, then stores. Sandbox builds are not cached.
 
     `context_dir`: where relative `%files` sources and local `From:` paths are found (default:
-    the def file's directory; a converted Dockerfile's build context)."""
+    the def file's directory; a converted Dockerfile's build context).
+
+    `stage_cache` (given by the cached path itself): each stage before the last is restored
+    from the cache when its stage key has an entry, else built and stored."""
     started = time.monotonic()
     def_path, target = checked_target(def_path, output, sandbox, force=force)
     parent = os.path.dirname(target)
@@ -266,7 +272,8 @@ def build(
                           warn_unused_build_args=warn_unused_build_args, sections=sections,
                           notest=notest, force=force, insecure=insecure, workdir=workdir,
                           source_date_epoch=source_date_epoch, base_digests=key.base_digests,
-                          context_dir=context_dir, progress=relay, runner=runner)
+                          context_dir=context_dir, stage_cache=claim.stages(cache),
+                          progress=relay, runner=runner)
             flush()
             claim.store_output(target, cache)
             for event in finished:
@@ -307,7 +314,8 @@ def build(
         if loaded.unused:
             ctx.emit(Warning("unused build args: " + ", ".join(loaded.unused)))
         ctx = _checked(deffile, ctx)
-        result = _run_stages(deffile, definition, ctx, target, sandbox is not None)
+        result = _run_stages(deffile, definition, ctx, target, sandbox is not None,
+                             stage_cache)
         seconds = time.monotonic() - started
         ctx.emit(BuildFinished(target, result, seconds))
         return BuildResult(target, result, seconds, source_date_epoch, mode)
@@ -491,7 +499,7 @@ def _target(def_path: str, output: Optional[str], sandbox: Optional[str]) -> str
 
 
 def _run_stages(deffile: DefFile, definition: str, ctx: BuildContext, target: str,
-                to_sandbox: bool) -> int:
+                to_sandbox: bool, stage_cache: Optional[StageCache] = None) -> int:
     from defkit.engine import steps  # the stages' machinery: not needed on a cache hit
 
     rootfses: dict[int, str] = {}
@@ -505,8 +513,16 @@ def _run_stages(deffile: DefFile, definition: str, ctx: BuildContext, target: st
         final = index == total - 1
         earlier = {deffile.stages[i].name: path for i, path in rootfses.items()
                    if deffile.stages[i].name}
-        last_result = steps.run_stage(stage, rootfs, ctx, label=label, definition=definition,
-                                      earlier=earlier, final=final)
+        if stage_cache is None or final:
+            # The last stage's result is the image, kept under the build's key.
+            last_result = steps.run_stage(stage, rootfs, ctx, label=label,
+                                          definition=definition, earlier=earlier, final=final)
+            if stage_cache is not None and total > 1:
+                # Per stage `cached` or `built`: said for multi-stage builds only.
+                ctx.emit(CacheStatus(_stage_tag(stage_cache, index), "built", label))
+        else:
+            _cached_stage(stage_cache, index, stage, rootfs, ctx, label=label,
+                          definition=definition, earlier=earlier)
         rootfses[index] = rootfs
     final_stage: Stage = deffile.stages[-1]
     rootfs = rootfses[total - 1]
@@ -517,6 +533,38 @@ def _run_stages(deffile: DefFile, definition: str, ctx: BuildContext, target: st
     if to_sandbox:
         return _finish_sandbox(rootfs, target, ctx)
     return _finish_sif(rootfs, target, ctx, definition, last_result)
+
+
+def _stage_tag(stage_cache: StageCache, index: int) -> str:
+    return f"sha256-{stage_cache.keys[index]}"
+
+
+def _cached_stage(stage_cache: StageCache, index: int, stage: Stage, rootfs: str,
+                  ctx: BuildContext, *, label: str, definition: str,
+                  earlier: Mapping[str, str]) -> None:
+    """A stage before the last: restored from its entry, else built and kept. Only its rootfs
+    is used later (by `%files from`), so its StageState is not needed."""
+    from defkit.engine import steps
+
+    with stage_cache.claim(index, ctx) as hit:
+        if hit is not None:
+            try:
+                with steps.step(ctx, label, "restore"):
+                    stage_cache.restore(hit, rootfs, ctx)
+                ctx.emit(CacheStatus(_stage_tag(stage_cache, index), "cached", label))
+                return
+            except DefkitError as exc:
+                # An entry that checks out but does not unpack: dropped, the stage is built.
+                ctx.emit(CacheStatus(_stage_tag(stage_cache, index), "not-stored",
+                                     f"{label}: unusable entry removed ({exc.message})"))
+                stage_cache.store.remove(stage_cache.keys[index])
+                safepath.remove_tree(rootfs)
+                os.makedirs(rootfs, mode=0o755)
+        steps.run_stage(stage, rootfs, ctx, label=label, definition=definition,
+                        earlier=earlier, final=False)
+        with steps.step(ctx, label, "keep"):
+            stage_cache.keep(index, rootfs, ctx, label)
+        ctx.emit(CacheStatus(_stage_tag(stage_cache, index), "built", label))
 
 
 def _finish_sandbox(rootfs: str, target: str, ctx: BuildContext) -> int:

@@ -67,6 +67,7 @@ def extract_tar(
     root: StrPath,
     *,
     whiteouts: bool = False,
+    exact_dir_modes: bool = False,
     runner: Runner = run,
 ) -> ExtractReport:
     """Extract a tar archive (plain, gzip, bzip2, xz or zstd) into `root`, never outside it.
@@ -79,16 +80,22 @@ def extract_tar(
     there is removed first). Device nodes are created only as root; otherwise they, and ownership
     we cannot set, are returned in the report. With `whiteouts=True` OCI whiteouts are applied:
     `.wh.NAME` deletes NAME, `.wh..wh..opq` empties its directory (never a symlink's target) of
-    what earlier layers put there.
+    what earlier layers put there. With `exact_dir_modes=True` a directory's mode is applied as
+    archived also when not root (at the end), for a tree that is only read afterwards (a stage
+    restored from the build cache); otherwise a rootless extraction keeps u+rwx on directories.
 
     Python's `tarfile` filters are not used: `data_filter` refuses absolute symlinks and setuid
     bits, both normal in a root filesystem; this function does its own checks (also on 3.9).
     """
     with contextlib.ExitStack() as stack:
         fileobj = _open_stream(tar, stack, runner)
-        archive = stack.enter_context(tarfile.open(fileobj=fileobj, mode="r|*"))
+        try:
+            archive = stack.enter_context(tarfile.open(fileobj=fileobj, mode="r|*"))
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
+            # The first header is read here, before the extractor's own checks.
+            raise BuildError(f"the archive is damaged or not a tar archive: {exc}") from None
         held = stack.enter_context(Root(root))
-        return _Extractor(held, whiteouts).run(archive)
+        return _Extractor(held, whiteouts, exact_dir_modes).run(archive)
 
 
 def _open_stream(
@@ -162,9 +169,10 @@ class _Extractor:
     itself or an `*at` call that does not follow symlinks, so no later entry can redirect an
     earlier change (a directory swapped for a symlink, umoci's CVE-2021-29136 and alike)."""
 
-    def __init__(self, root: Root, whiteouts: bool) -> None:
+    def __init__(self, root: Root, whiteouts: bool, exact_dir_modes: bool = False) -> None:
         self.root = root
         self.whiteouts = whiteouts
+        self.exact_dir_modes = exact_dir_modes
         self.is_root = os.geteuid() == 0
         self.written: set[str] = set()  # container paths this archive created (for opaque dirs)
         # Directories whose mode lacks u+rwx: applied at the end (so they could be filled),
@@ -346,7 +354,7 @@ class _Extractor:
         # elsewhere. As root, a mode without u+rwx waits for the end of the archive.
         mode = stat.S_IMODE(member.mode)
         os.fchmod(fd, mode | 0o700)
-        if self.is_root and mode & 0o700 != 0o700:
+        if (self.is_root or self.exact_dir_modes) and mode & 0o700 != 0o700:
             info = os.fstat(fd)
             self.dir_modes.append((cpath, info.st_dev, info.st_ino, mode))
 
