@@ -15,6 +15,20 @@ from defkit.errors import UsageError
 NEW_FILE_MODE = 0o644
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it (os.umask can only read it by setting it,
+    which would race with other threads creating files): Linux reports it in /proc/self/status
+    since 4.7; 022 where it does not."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 @contextlib.contextmanager
 def replacing(path: str, *, mode: Optional[int] = None) -> Iterator[str]:
     """A temporary path beside `path`, renamed over `path` when the block succeeds and removed when

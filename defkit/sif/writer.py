@@ -16,14 +16,13 @@ from a sha256 of the inputs (RFC 9562 version 8, "custom"), so distinct images k
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO, Union
 
+from defkit.atomic import current_umask, replacing
 from defkit.errors import BuildError
 from defkit.sif.format import (
     DEFAULT_CAPACITY,
@@ -106,15 +105,9 @@ def write_sif(
             hasher.update(_frame(obj.datatype, obj.name, data))
         hasher.update(_frame(DataType.PARTITION, arch, b""))
 
-    directory = os.path.dirname(os.path.abspath(out))
+    # Mode 0755 & ~umask, as `apptainer build` leaves a SIF.
     try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=directory
-        )
-    except OSError as exc:
-        raise BuildError(f"cannot write {out}: {exc.strerror or exc}", path=out) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with replacing(out, mode=0o755 & ~current_umask()) as tmp, open(tmp, "wb") as f:
             descriptors, data_end = _write_data(f, small, part, sqfs, hasher)
             digest = (
                 hasher.digest()
@@ -130,14 +123,8 @@ def write_sif(
                 header.ljust(DESCRIPTORS_OFFSET, b"\0")
                 + table.ljust(data_offset - DESCRIPTORS_OFFSET, b"\0")
             )
-        os.chmod(tmp, 0o755 & ~_umask())
-        os.replace(tmp, out)
     except OSError as exc:
-        _unlink(tmp)
         raise BuildError(f"cannot write {out}: {exc.strerror or exc}", path=out) from None
-    except BaseException:
-        _unlink(tmp)
-        raise
 
 
 def content_uuid(digest: bytes) -> bytes:
@@ -223,15 +210,3 @@ def _frame(datatype: int, name: str, data: bytes) -> bytes:
     encoded = name.encode("utf-8")
     head = struct.pack("<iQ", datatype, len(encoded))
     return head + encoded + struct.pack("<Q", len(data)) + data
-
-
-def _umask() -> int:
-    # os.umask can only be read by setting it; restore at once (callers are single-threaded).
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
