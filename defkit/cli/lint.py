@@ -12,6 +12,7 @@ from defkit.errors import UsageError
 
 if TYPE_CHECKING:
     from defkit.lint.linter import Source
+    from defkit.site.profile import SiteProfile
 
 FORMAT_NAMES = ("text", "json", "sarif", "github", "gitlab")
 
@@ -91,6 +92,12 @@ def _severity_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--arch", help="Target architecture (amd64, arm64, ppc64le, s390x, 386).")
 @click.option("--build-mode", type=click.Choice(["fakeroot", "root", "remote"]))
 @click.option("--flavour", type=click.Choice(["apptainer", "singularityce"]))
+@click.option(
+    "--site",
+    "site_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Check against this site profile (YAML; see `defkit site detect`).",
+)
 @click.option("--no-shellcheck", is_flag=True, help="Do not run ShellCheck on script sections.")
 @click.option(
     "--no-cache", is_flag=True, help="Do not reuse ShellCheck results of unchanged sections."
@@ -123,6 +130,7 @@ def lint(
     arch: Optional[str],
     build_mode: Optional[str],
     flavour: Optional[str],
+    site_path: Optional[str],
     no_shellcheck: bool,
     no_cache: bool,
     no_inline_ignores: bool,
@@ -162,6 +170,7 @@ def lint(
         flavour=flavour,
         shellcheck=False if no_shellcheck else None,
         inline_ignores=False if no_inline_ignores else None,
+        site=_read_site(site_path) if site_path else None,
     )
     sources: list[Source] = []
     for path in expand_paths(paths or (".",)):
@@ -313,3 +322,9 @@ def rule(code_or_name: str) -> None:
         click.echo("\n## Options")
         for option, default in found.OPTIONS.items():
             click.echo(f"- `{option}` (default: {default!r})")
+
+
+def _read_site(path: str) -> SiteProfile:
+    from defkit.site.profile import read_profile
+
+    return read_profile(path)
