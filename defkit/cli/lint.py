@@ -325,6 +325,6 @@ def rule(code_or_name: str) -> None:
 
 
 def _read_site(path: str) -> SiteProfile:
-    from defkit.site.profile import read_profile
+    from defkit.lint.config_site import read_profile
 
     return read_profile(path)

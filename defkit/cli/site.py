@@ -32,7 +32,8 @@ def detect(output: Optional[str]) -> int:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def show(path: str) -> int:
     """Check a site profile and print it as defkit reads it."""
-    from defkit.site.profile import profile_yaml, read_profile
+    from defkit.lint.config_site import read_profile
+    from defkit.site.profile import profile_yaml
 
     click.echo(profile_yaml(read_profile(path)), nl=False)
     return 0

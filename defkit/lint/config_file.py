@@ -173,7 +173,7 @@ class _Builder:
 
     def site(self, value: Any) -> SiteProfile:
         """The site profile file named by `site:`, relative to this configuration's directory."""
-        from defkit.site.profile import read_profile
+        from defkit.lint.config_site import read_profile
 
         name = self.string(["site"], value)
         path = os.path.join(os.path.dirname(os.path.abspath(self.path)), os.path.expanduser(name))

@@ -8,7 +8,6 @@ configuration (CONFIG_SQUASHFS_ZSTD), which Apptainer's kernel mounts need.
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 from collections.abc import Sequence
@@ -75,12 +74,11 @@ def _kernel_zstd(release: str) -> Optional[bool]:
 def detect(runner: Runner = run) -> SiteProfile:
     """This machine's profile; keys whose tool is absent are None."""
     from defkit.arch import host_arch
-    from defkit.lint.config import normalise_arch
 
     family, mpi_version = _mpi(runner)
     apptainer = _search(r"version\s+" + _VERSION, _output(runner, ["apptainer", "--version"]))
     return SiteProfile(
-        arch=normalise_arch(host_arch()),
+        arch=host_arch(),
         gpu_driver=_gpu_driver(runner),
         mpi_family=family,
         mpi_version=mpi_version,
@@ -90,5 +88,4 @@ def detect(runner: Runner = run) -> SiteProfile:
         glibc=_glibc(runner),
         apptainer=apptainer,
         apptainer_zstd=_kernel_zstd(platform.release()) if apptainer else None,
-        path=os.devnull,
     )

@@ -18,12 +18,12 @@ import pytest
 from ruamel.yaml import YAML
 
 from defkit.lint.config import LintConfig, ShellcheckOptions
+from defkit.lint.config_site import profile_from_mapping
 from defkit.lint.context import LintContext, Settings
 from defkit.lint.fix import apply_fixes
 from defkit.lint.linter import lint_text
 from defkit.lint.rules import by_name
 from defkit.parser import parse_lenient
-from defkit.site.profile import profile_from_mapping
 
 CASES = pathlib.Path(__file__).parent / "cases"
 FRAMEWORK_RULES = ("parse-error", "unknown-section", "unknown-header-key", "unused-ignore")

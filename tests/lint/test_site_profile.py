@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from defkit.errors import ConfigError
-from defkit.site.profile import SiteProfile, profile_yaml, read_profile
+from defkit.lint.config_site import read_profile
+from defkit.site.profile import SiteProfile, profile_yaml
 
 CUDA_DEF = "Bootstrap: docker\nFrom: nvidia/cuda:12.4.1-runtime-ubuntu22.04\n"
 OLD_DRIVER = 'gpu-driver: "470.199.02"\n'
