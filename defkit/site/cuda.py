@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from defkit.site.versions import Version, parse_version
+from defkit.site.versions import Version
 
 #: Toolkit (major, minor) -> minimum Linux driver of its general-availability release (Table 3).
 TOOLKIT_DRIVER: dict[tuple[int, int], str] = {
@@ -51,19 +51,28 @@ MINOR_COMPATIBILITY_DRIVER: dict[int, str] = {
 }
 
 
-def required_driver(cuda: Version, *, minor_compatibility: bool) -> Optional[Version]:
-    """The lowest driver that runs CUDA `cuda`; None when the table does not know the release.
+#: tensorflow/tensorflow:X.Y.Z-gpu -> the CUDA it is built with (tensorflow.org, "Tested build
+#: configurations", https://www.tensorflow.org/install/source#gpu).
+TENSORFLOW_CUDA: dict[str, str] = {
+    "2.11": "11.2", "2.12": "11.8", "2.13": "11.8", "2.14": "11.8", "2.15": "12.2",
+    "2.16": "12.3", "2.17": "12.3", "2.18": "12.5",
+}  # fmt: skip
+
+
+def required_driver(cuda: Version, *, minor_compatibility: bool) -> Optional[str]:
+    """The lowest driver that runs CUDA `cuda`, as NVIDIA writes it ("450.36.06"); None when the
+    table does not know the release.
 
     With `minor_compatibility`, a 12.x toolkit runs on any driver from 525.60.13 on (without PTX
     JIT of newer PTX); without it, the release's own driver is needed."""
     if len(cuda) < 2:
         return None
     if minor_compatibility and cuda[0] in MINOR_COMPATIBILITY_DRIVER:
-        return parse_version(MINOR_COMPATIBILITY_DRIVER[cuda[0]])
+        return MINOR_COMPATIBILITY_DRIVER[cuda[0]]
     exact = TOOLKIT_DRIVER.get((cuda[0], cuda[1]))
     if exact is not None:
-        return parse_version(exact)
+        return exact
     # A release newer than the table (12.7 was never published; a 12.10 would be): the newest
     # known release of the same major is a lower bound, so the check still says something true.
     known = [minor for major, minor in TOOLKIT_DRIVER if major == cuda[0] and minor < cuda[1]]
-    return parse_version(TOOLKIT_DRIVER[(cuda[0], max(known))]) if known else None
+    return TOOLKIT_DRIVER[(cuda[0], max(known))] if known else None

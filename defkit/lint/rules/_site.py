@@ -18,6 +18,7 @@ from defkit.lint.rules._common import final_stage
 from defkit.lint.rules._image import ImageRef, stage_image
 from defkit.lint.rules._shell import Word, commands
 from defkit.model import DefFile, Span, Stage
+from defkit.site.cuda import TENSORFLOW_CUDA
 from defkit.site.distros import glibc_of, glibc_of_image
 from defkit.site.versions import Version, parse_version
 
@@ -89,6 +90,11 @@ def cuda(deffile: Optional[DefFile]) -> Optional[Found]:
         match = _CUDA_TAG.search(tag)
         if match is not None:
             return Found("CUDA", parse_version(match.group(1)), span, f"{image.repository}:{tag}")
+        if image.repository.endswith("tensorflow/tensorflow") and tag.endswith("-gpu"):
+            series = ".".join(tag.split(".")[:2])
+            if series in TENSORFLOW_CUDA:
+                version = parse_version(TENSORFLOW_CUDA[series])
+                return Found("CUDA", version, span, f"{image.repository}:{tag}")
     found = _first_word(stage, _CUDA_WORD)
     if found is None:
         return None

@@ -3,7 +3,8 @@
 ## What it does
 With a site profile that gives `gpu-driver`, finds the CUDA toolkit of the image (the tag of an
 `nvidia/cuda` base, a `-cudaX.Y` tag such as `pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime`,
-`CUDA_VERSION=` or a `cuda-toolkit-X-Y` package) and compares the driver it needs with the site's.
+a `tensorflow/tensorflow:X.Y.Z-gpu` tag by TensorFlow's table, `CUDA_VERSION=` or a
+`cuda-toolkit-X-Y` package) and compares the driver it needs with the site's.
 The table of drivers is NVIDIA's (CUDA Toolkit release notes, Tables 2 and 3, in
 `defkit.site.cuda`). A driver below the major version's floor (Table 2: 525.60.13 for 12.x) is
 an error. A driver above the floor but below the release's own (Table 3) is a warning: CUDA minor
@@ -39,7 +40,7 @@ from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
 from defkit.lint.rules._site import cuda
 from defkit.site.cuda import required_driver
-from defkit.site.versions import version_text
+from defkit.site.versions import parse_version, version_text
 
 CODE = "DK701"
 NAME = "cuda-newer-than-driver"
@@ -53,29 +54,28 @@ DYNAMIC_SEVERITY = True
 def check(ctx: LintContext) -> Iterator[Problem]:
     site = ctx.settings.site
     driver = site.version("gpu_driver") if site is not None else None
-    if driver is None:
+    if site is None or driver is None:
         return
     found = cuda(ctx.deffile)
     if found is None or found.version is None:
         return
     own = required_driver(found.version, minor_compatibility=False)
-    if own is None or driver >= own:
+    if own is None or driver >= (parse_version(own) or ()):
         return
     cuda_text = f"CUDA {version_text(found.version)}"
     floor = required_driver(found.version, minor_compatibility=True)
     compatible = bool(ctx.options.get("minor-version-compatibility", True))
-    if compatible and floor is not None and floor != own and driver >= floor:
+    if compatible and floor is not None and floor != own and driver >= (parse_version(floor) or ()):
         yield Problem(
             found.span,
-            f"{cuda_text} needs NVIDIA driver {version_text(own)}; the site's "
-            f"{version_text(driver)} runs it only through minor version compatibility "
-            "(no PTX JIT of newer PTX)",
+            f"{cuda_text} needs NVIDIA driver {own}; the site's {site.gpu_driver} runs it only "
+            "through minor version compatibility (no PTX JIT of newer PTX)",
             severity="warning",
         )
         return
     yield Problem(
         found.span,
-        f"{cuda_text} needs NVIDIA driver {version_text(floor if compatible and floor else own)}"
-        f" or newer; the site's driver is {version_text(driver)}",
+        f"{cuda_text} needs NVIDIA driver {floor if compatible and floor else own} or newer; "
+        f"the site's driver is {site.gpu_driver}",
         severity="error",
     )
