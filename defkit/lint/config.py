@@ -120,6 +120,8 @@ def merge(config: LintConfig, over: Overrides) -> LintConfig:
         settings = dataclasses.replace(settings, flavour=over.flavour)
     if over.site is not None:
         settings = dataclasses.replace(settings, site=over.site)
+        if over.arch is None and over.site.arch:  # the site's nodes are the target
+            settings = dataclasses.replace(settings, arch=over.site.arch)
     shellcheck = config.shellcheck
     if over.shellcheck is not None:
         shellcheck = dataclasses.replace(shellcheck, enabled=over.shellcheck)

@@ -146,6 +146,9 @@ class _Builder:
                     ["arch"],
                     f"unknown arch {data['arch']!r} (one of amd64, arm64, ppc64le, s390x, 386)",
                 )
+        site = self.site(data["site"]) if "site" in data else None
+        if site is not None and site.arch and "arch" not in data:
+            arch = site.arch  # the site's nodes are the target unless `arch` says otherwise
         settings = Settings(
             arch=arch,
             build_mode=self.choice(["build-mode"], data.get("build-mode", "fakeroot"), BUILD_MODES),
@@ -154,7 +157,7 @@ class _Builder:
                 ["trusted-registries"], data.get("trusted-registries", [])
             ),
             required_labels=self.strings(["required-labels"], data.get("required-labels", [])),
-            site=self.site(data["site"]) if "site" in data else None,
+            site=site,
         )
         return LintConfig(
             select=self.selectors(["select"], data.get("select", [])),

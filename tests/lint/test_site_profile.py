@@ -77,6 +77,17 @@ def test_site_in_configuration_is_relative_to_it(tmp_path: pathlib.Path) -> None
     assert done.returncode == 1 and "DK701" in done.stdout
 
 
+def test_the_site_arch_is_the_target(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "site.yaml").write_text("arch: aarch64\n", encoding="utf-8")
+    (tmp_path / "x86.def").write_text("Bootstrap: docker\nFrom: amd64/ubuntu:22.04\n")
+    args = ("lint", "--select", "DK203", "--no-shellcheck", "--arch", "amd64", "x86.def")
+    assert _defkit(*args, cwd=tmp_path).returncode == 0
+    found = _defkit(*args[:-3], "--site", "site.yaml", "x86.def", cwd=tmp_path)
+    assert found.returncode == 1 and "the target is arm64" in found.stdout
+    explicit = _defkit(*args[:-1], "--site", "site.yaml", "x86.def", cwd=tmp_path)
+    assert explicit.returncode == 0, explicit.stdout
+
+
 def test_bad_site_file_is_one_line(tmp_path: pathlib.Path) -> None:
     (tmp_path / "site.yaml").write_text("glibc: [2]\n", encoding="utf-8")
     (tmp_path / "gpu.def").write_text(CUDA_DEF, encoding="utf-8")
