@@ -110,11 +110,12 @@ def submit(plan: Plan, options: SlurmOptions, *, runner: Runner = run) -> list[J
     return list(jobs.values())
 
 
-def _query(runner: Runner, argv: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """job id -> (state, reason) from `squeue`/`sacct` output of `ID|STATE|REASON` lines."""
+def _query(runner: Runner, argv: Sequence[str]) -> Optional[dict[str, tuple[str, str]]]:
+    """job id -> (state, reason) from `squeue`/`sacct` output of `ID|STATE|REASON` lines; None
+    when the command failed (the controller is busy: ask again later)."""
     done = runner(argv, capture=True)
     if done.returncode != 0:
-        return {}
+        return None
     found = {}
     for line in (done.stdout or b"").decode("utf-8", "replace").splitlines():
         parts = line.strip().split("|")
@@ -124,24 +125,34 @@ def _query(runner: Runner, argv: Sequence[str]) -> dict[str, tuple[str, str]]:
     return found
 
 
-def states(job_ids: Sequence[str], *, runner: Runner = run) -> dict[str, tuple[str, str]]:
-    """The Slurm state and reason of each job that the controller or accounting still knows."""
+def states(job_ids: Sequence[str], *, runner: Runner = run
+           ) -> Optional[dict[str, tuple[str, str]]]:
+    """The Slurm state and reason of each job that the controller or accounting still knows;
+    None when `squeue` could not answer."""
     if not job_ids:
         return {}
-    ids = ",".join(job_ids)
-    found = _query(runner, ["squeue", "-h", "-t", "all", "-j", ids, "-o", "%i|%T|%r"])
+    # The user's jobs rather than `-j IDS`: squeue rejects the whole list when one of the jobs
+    # has been purged already.
+    listed = _query(runner, ["squeue", "-h", "-t", "all", "--me", "-o", "%i|%T|%r"])
+    if listed is None:
+        return None
+    found = {job_id: listed[job_id] for job_id in job_ids if job_id in listed}
     missing = [job_id for job_id in job_ids if job_id not in found]
     if missing:
-        # No sacct on this machine: squeue and the outputs decide.
+        # No sacct on this machine, or no accounting: squeue and the outputs decide.
         with contextlib.suppress(DefkitError):
             found.update(_query(runner, ["sacct", "-n", "-X", "-P", "-j", ",".join(missing),
-                                         "-o", "JobID,State,Reason"]))
+                                         "-o", "JobID,State,Reason"]) or {})
     return found
 
 
 def _outcome(job: Job, state: str, reason: str) -> tuple[str, str]:
     status = _SLURM_STATES.get(state, "")
     detail = state + (f" ({reason})" if reason and reason != "None" else "")
+    if status == PENDING and "DependencyNeverSatisfied" in reason:
+        # A Slurm that keeps such jobs (kill_invalid_depend off, the flag not honoured): it
+        # would wait forever. `watch` cancels it.
+        status = NOT_BUILT
     if status == NOT_BUILT and "Dependency" in reason:
         needs = ", ".join(job.planned.build.needs)
         return NOT_BUILT, f"cancelled by Slurm: a build it needs ({needs}) did not build"
@@ -167,8 +178,11 @@ def watch(jobs: Sequence[Job], on_change: Callable[[Job, str, str], None], *,
     deadline = None if timeout is None else time.monotonic() + timeout
     while len(outcomes) < len(jobs):
         waiting = [job for job in jobs if job.name not in outcomes]
-        known = states([job.job_id for job in waiting], runner=runner)
+        answer = states([job.job_id for job in waiting], runner=runner)
+        known = answer if answer is not None else {}
         for job in waiting:
+            if answer is None:
+                break  # squeue did not answer: ask again after the pause
             if job.job_id in known:
                 status, detail = _outcome(job, *known[job.job_id])
             elif os.path.exists(job.planned.build.output):
@@ -182,6 +196,8 @@ def watch(jobs: Sequence[Job], on_change: Callable[[Job, str, str], None], *,
                 on_change(job, status, detail)
             if status in FINAL:
                 outcomes[job.name] = Outcome(job, status, detail)
+                if known.get(job.job_id, ("", ""))[0] == "PENDING":
+                    cancel([job], runner=runner)
         if len(outcomes) < len(jobs):
             if deadline is not None and time.monotonic() > deadline:
                 raise BuildError("the Slurm jobs did not finish in time: "
