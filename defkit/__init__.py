@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         ToolMissingError,
         UsageError,
     )
-    from defkit.lint import lint_paths
+    from defkit.lint import LintOptions, lint_paths
     from defkit.lint.config import LintConfig, Overrides
     from defkit.lint.linter import FileResult, lint_text
     from defkit.lint.problem import Problem, Severity
@@ -57,6 +57,7 @@ _SOURCES = {
     "format_deffile": "defkit.writer",
     # lint
     "lint_paths": "defkit.lint",
+    "LintOptions": "defkit.lint",
     "lint_text": "defkit.lint.linter",
     "FileResult": "defkit.lint.linter",
     "LintConfig": "defkit.lint.config",
@@ -95,6 +96,7 @@ __all__ = [
     "DefkitError",
     "FileResult",
     "LintConfig",
+    "LintOptions",
     "Mode",
     "Note",
     "Overrides",

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import os
 import re
+import resource
 import signal
 import subprocess
 import threading
@@ -26,10 +27,11 @@ class Runner(Protocol):
         capture: bool = True,
         check: bool = False,
         timeout: Optional[float] = None,
+        memory: Optional[int] = None,
     ) -> subprocess.CompletedProcess[bytes]: ...
 
 
-def _die_with_parent() -> Callable[[], None]:
+def _die_with_parent(memory: Optional[int] = None) -> Callable[[], None]:
     """A preexec function: the child gets SIGKILL when defkit dies (PR_SET_PDEATHSIG), so a
     `kill -9` of a build cannot leave `unshare` and its %post running into a dead build's tree
     (`unshare --kill-child` then takes the whole PID namespace down). libc is looked up here, in
@@ -39,6 +41,8 @@ def _die_with_parent() -> Callable[[], None]:
 
     def preexec() -> None:
         prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         if os.getppid() != parent:  # the parent died before the call: nobody would reap us
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -70,9 +74,11 @@ def run(
     capture: bool = True,
     check: bool = False,
     timeout: Optional[float] = None,
+    memory: Optional[int] = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `argv`; a missing program becomes a ToolMissingError naming it. After `timeout`
-    seconds the program and everything it started are killed: ToolTimeoutError."""
+    seconds the program and everything it started are killed: ToolTimeoutError. `memory` caps
+    the program's address space in bytes (an allocation beyond it fails in the program)."""
     try:
         # With a time limit the program gets its own process group, so a wrapper's children
         # (`unshare ... fakeroot ... mksquashfs`) are killed with it and cannot hold the pipes.
@@ -84,7 +90,7 @@ def run(
             stdout=subprocess.PIPE if capture else None,
             stderr=subprocess.PIPE if capture else None,
             start_new_session=timeout is not None,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=_die_with_parent(memory),
         )
     except FileNotFoundError as exc:
         wanted = " ".join(argv[:2])

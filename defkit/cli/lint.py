@@ -11,7 +11,9 @@ import click
 from defkit.errors import UsageError
 
 if TYPE_CHECKING:
+    from defkit.lint.config import Overrides
     from defkit.lint.linter import Source
+    from defkit.lint.sccache import ResultCache
     from defkit.site.profile import SiteProfile
 
 FORMAT_NAMES = ("text", "json", "sarif", "github", "gitlab")
@@ -142,10 +144,59 @@ def lint(
     stdin_filename: Optional[str],
 ) -> int:
     """Check definition files (or directories: *.def, Singularity*, Apptainer* in them)."""
-    from defkit.atomic import write_text
+    from defkit.lint import LintOptions, read_sources
+    from defkit.lint.linter import lint_sources
+    from defkit.report import FORMATS, STATISTICS, Report
+
+    if statistics and output_format not in STATISTICS:
+        raise UsageError(f"--statistics works with --format {' or '.join(STATISTICS)}")
+    if fix and "-" in paths:
+        raise UsageError("--fix cannot rewrite standard input; use --diff")
+    options = LintOptions(
+        config_file=config_path,
+        overrides=_overrides(select, extend_select, ignore, extend_ignore, severities, fail_on,
+                             arch, build_mode, flavour, no_shellcheck, no_inline_ignores,
+                             site_path),
+        stdin_name=stdin_filename,
+        read_stdin=sys.stdin.buffer.read,
+    )
+    sources = read_sources(paths or (".",), options)
+    if fix or diff:
+        sources, changed = _apply_fixes(sources, write=fix and not diff)
+        if diff:
+            return 1 if changed else 0
+    results = lint_sources(sources, shellcheck=not no_shellcheck, cache=_cache(no_cache))
+    if color is None:  # https://no-color.org and FORCE_COLOR, as most CLI tools
+        color = bool(os.environ.get("FORCE_COLOR")) or (
+            sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        )
+    report = Report(results, color=color and output is None, show_source=not no_source)
+    rendered = (STATISTICS if statistics else FORMATS)[output_format](report)
+    if output:
+        from defkit.atomic import write_text
+
+        write_text(output, rendered)
+    else:
+        click.echo(rendered, nl=False, color=report.color)
+    return 1 if report.failed and not no_fail else 0
+
+
+def _overrides(
+    select: Optional[str],
+    extend_select: Optional[str],
+    ignore: Optional[str],
+    extend_ignore: Optional[str],
+    severities: tuple[str, ...],
+    fail_on: Optional[str],
+    arch: Optional[str],
+    build_mode: Optional[str],
+    flavour: Optional[str],
+    no_shellcheck: bool,
+    no_inline_ignores: bool,
+    site_path: Optional[str] = None,
+) -> Overrides:
+    """The command line's values over the configuration files, checked."""
     from defkit.lint import config as lint_config
-    from defkit.lint.files import expand_paths, read_source
-    from defkit.lint.linter import PARSE_ERROR_CODES, Source, lint_sources
 
     for option, value in (
         ("--select", select),
@@ -158,7 +209,7 @@ def lint(
         raise UsageError(
             f"--arch {arch!r}: expected one of {', '.join(lint_config.ARCHES)} (or x86_64, aarch64)"
         )
-    overrides = lint_config.Overrides(
+    return lint_config.Overrides(
         select=_words(select),
         extend_select=_words(extend_select) or (),
         ignore=_words(ignore),
@@ -172,50 +223,14 @@ def lint(
         inline_ignores=False if no_inline_ignores else None,
         site=_read_site(site_path) if site_path else None,
     )
-    sources: list[Source] = []
-    for path in expand_paths(paths or (".",)):
-        if path == "-":
-            if fix:
-                raise UsageError("--fix cannot rewrite standard input; use --diff")
-            name = stdin_filename or "<stdin>"
-            text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
-            config = lint_config.config_for(
-                stdin_filename or os.path.join(os.getcwd(), "stdin.def"), config_path
-            )
-            sources.append(Source(name, text, lint_config.merge(config, overrides)))
-            continue
-        config = lint_config.merge(lint_config.config_for(path, config_path), overrides)
-        sources.append(Source(path, read_source(path), config))
 
-    if fix or diff:
-        sources, changed = _apply_fixes(sources, write=fix and not diff)
-        if diff:
-            return 1 if changed else 0
 
-    results = lint_sources(sources, shellcheck=not no_shellcheck, cache=not no_cache)
-    from defkit.report import FORMATS, STATISTICS, Report, at_or_above
+def _cache(no_cache: bool) -> Optional[ResultCache]:
+    if no_cache:
+        return None
+    from defkit.lint.sccache import ResultCache
 
-    if color is None:  # https://no-color.org and FORCE_COLOR, as most CLI tools
-        color = bool(os.environ.get("FORCE_COLOR")) or (
-            sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        )
-    use_color = color
-    report = Report(results, color=use_color and output is None, show_source=not no_source)
-    if statistics and output_format not in STATISTICS:
-        raise UsageError(f"--statistics works with --format {' or '.join(STATISTICS)}")
-    rendered = (STATISTICS if statistics else FORMATS)[output_format](report)
-    if output:
-        write_text(output, rendered)
-    else:
-        click.echo(rendered, nl=False, color=report.color)
-    failed = False
-    for source, result in zip(sources, results):
-        for problem in result.problems:
-            if problem.code in PARSE_ERROR_CODES or at_or_above(
-                problem.severity, source.config.fail_on
-            ):
-                failed = True
-    return 1 if failed and not no_fail else 0
+    return ResultCache.default()
 
 
 def _apply_fixes(sources: list[Source], *, write: bool) -> tuple[list[Source], bool]:

@@ -12,7 +12,6 @@ import fnmatch
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any, Optional
 
 from defkit.arch import go_arch, host_arch
@@ -140,15 +139,48 @@ def merge(config: LintConfig, over: Overrides) -> LintConfig:
     )
 
 
-def find_config_file(start: str) -> Optional[str]:
-    """The nearest `.defkit.yaml` or `pyproject.toml` with `[tool.defkit]`, walking up."""
-    return _find_in(
-        os.path.abspath(start if os.path.isdir(start) else os.path.dirname(start) or ".")
-    )
+class ConfigFinder:
+    """Finds and reads the configuration of files, remembering what it found for as long as it
+    lives: one lint run makes one (its files share directories), and a long-lived process makes
+    a new one per run, so an edited or new configuration file is read again."""
+
+    def __init__(self) -> None:
+        self._nearest: dict[str, Optional[str]] = {}  # directory -> its configuration file
+        self._read: dict[Optional[str], LintConfig] = {}  # configuration file -> its contents
+
+    def config_for(self, path: str, explicit: Optional[str] = None) -> LintConfig:
+        """The configuration that applies to the file `path` (`explicit`: a `--config` file)."""
+        return self.load(explicit if explicit is not None else self.find(path))
+
+    def find(self, start: str) -> Optional[str]:
+        """The nearest `.defkit.yaml` or `pyproject.toml` with `[tool.defkit]`, walking up."""
+        directory = os.path.abspath(
+            start if os.path.isdir(start) else os.path.dirname(start) or "."
+        )
+        walked: list[str] = []
+        found: Optional[str] = None
+        while True:
+            if directory in self._nearest:
+                found = self._nearest[directory]
+                break
+            walked.append(directory)
+            found = _config_in(directory)
+            parent = os.path.dirname(directory)
+            if found is not None or parent == directory:
+                break
+            directory = parent
+        for seen in walked:
+            self._nearest[seen] = found
+        return found
+
+    def load(self, path: Optional[str]) -> LintConfig:
+        """The configuration in `path` (None: the defaults). Raises ConfigError when wrong."""
+        if path not in self._read:
+            self._read[path] = _read(path)
+        return self._read[path]
 
 
-@cache
-def _find_in(directory: str) -> Optional[str]:
+def _config_in(directory: str) -> Optional[str]:
     for name in CONFIG_NAMES:
         candidate = os.path.join(directory, name)
         if os.path.isfile(candidate):
@@ -156,8 +188,7 @@ def _find_in(directory: str) -> Optional[str]:
     pyproject = os.path.join(directory, "pyproject.toml")
     if os.path.isfile(pyproject) and _has_tool_table(pyproject):
         return pyproject
-    parent = os.path.dirname(directory)
-    return None if parent == directory else _find_in(parent)
+    return None
 
 
 def _has_tool_table(pyproject: str) -> bool:
@@ -168,9 +199,7 @@ def _has_tool_table(pyproject: str) -> bool:
         return False
 
 
-@cache
-def load_config(path: Optional[str]) -> LintConfig:
-    """The configuration in `path` (None: the defaults). Raises ConfigError when it is wrong."""
+def _read(path: Optional[str]) -> LintConfig:
     if path is None:
         return LintConfig()
     from defkit.lint.config_file import read_config
@@ -178,6 +207,16 @@ def load_config(path: Optional[str]) -> LintConfig:
     return read_config(path)
 
 
+def find_config_file(start: str) -> Optional[str]:
+    """The nearest `.defkit.yaml` or `pyproject.toml` with `[tool.defkit]`, walking up."""
+    return ConfigFinder().find(start)
+
+
+def load_config(path: Optional[str]) -> LintConfig:
+    """The configuration in `path` (None: the defaults). Raises ConfigError when it is wrong."""
+    return _read(path)
+
+
 def config_for(path: str, explicit: Optional[str] = None) -> LintConfig:
     """The configuration that applies to the file `path` (`explicit`: a `--config` file)."""
-    return load_config(explicit if explicit is not None else find_config_file(path))
+    return ConfigFinder().config_for(path, explicit)

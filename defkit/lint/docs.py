@@ -9,7 +9,7 @@ from typing import Union
 
 from defkit.lint.context import Rule
 
-REQUIRED_SECTIONS = ("What it does", "Why it matters", "Example", "Use instead")
+REQUIRED_SECTIONS = ("What it does", "Why it matters", "Default severity", "Example", "Use instead")
 DOCS_URL = "https://github.com/defkit/defkit/blob/main/docs/rules.md"
 _HEADING = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 

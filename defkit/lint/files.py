@@ -33,10 +33,16 @@ def expand_paths(paths: Iterable[str]) -> Iterator[str]:
 
 
 def read_source(path: str) -> str:
-    """The file's text; bytes that are not UTF-8 become U+FFFD (the parser reports them)."""
+    """The file's text (see `decode_source`)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from exc
-    return data.decode("utf-8", errors="replace")
+    return decode_source(data)
+
+
+def decode_source(data: bytes) -> str:
+    """Text from a file's bytes; bytes that are not UTF-8 become lone surrogates, which the
+    linter turns back into the bytes for the parser to report (never into the output)."""
+    return data.decode("utf-8", errors="surrogateescape")

@@ -1,22 +1,27 @@
-"""Run the rules over files: parse leniently, check, ShellCheck in batches, suppress, sort."""
+"""Lint files in one straight pass: parse, collect the script snippets from the models, start
+ShellCheck on them (one batch, running while the rules run), run the rules, collect ShellCheck's
+findings, suppress and sort. One `FileResult` per file.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from defkit.errors import DefParseError
 from defkit.lint import selection
-from defkit.lint.config import LintConfig, ShellcheckOptions
+from defkit.lint.config import LintConfig
 from defkit.model import DefFile
 from defkit.runner import Runner, run
 
-if TYPE_CHECKING:  # imported where used: ShellCheck starts before the rules need them
+if TYPE_CHECKING:
     from defkit.lint.context import Rule
     from defkit.lint.problem import Problem, Severity
+    from defkit.lint.sccache import ResultCache
+    from defkit.lint.shellcheck import ShellcheckBatch, Snippet
 
 #: Codes whose findings are places where Apptainer rejects the file: they always fail the run.
 PARSE_ERROR_CODES = frozenset({"DK001", "DK002", "DK003"})
@@ -29,28 +34,52 @@ SUPERSEDES: dict[str, tuple[str, ...]] = {
 # A `%section` line or a `Key:` header line; Windows module-definition files have neither.
 # (Blanks within the line only: `^\s*` would run on over every blank line below each one.)
 _LOOKS_LIKE_DEF = re.compile(r"^[^\S\n]*(%|[A-Za-z][A-Za-z0-9_-]*\s*:)", re.MULTILINE)
+# The statements a Windows module-definition (.def) file starts with (after `;` comments).
+_WINDOWS_MODULE = re.compile(
+    r"\A(?:[^\S\n]*(?:;[^\n]*)?\n)*[^\S\n]*"
+    r"(?:LIBRARY|NAME|EXPORTS|DESCRIPTION|HEAPSIZE|STACKSIZE|SECTIONS|VERSION)\b"
+)
 
 
 @dataclass(frozen=True)
 class Source:
     path: str
-    text: str
+    text: str  # bytes that are not UTF-8 are lone surrogates (decoded with surrogateescape)
     config: LintConfig
 
 
 @dataclass(frozen=True)
 class FileResult:
     path: str
-    text: str
+    text: str  # the file's text ("" when it is not UTF-8: never shown undecoded)
     problems: tuple[Problem, ...]
     deffile: Optional[DefFile] = None
     parse_errors: tuple[DefParseError, ...] = ()
-    skipped: bool = False  # not an Apptainer definition file (e.g. a Windows module .def)
+    skipped: bool = False  # not an Apptainer definition file (a Windows module .def)
+    failed: bool = False  # a finding reaches the file's `fail-on` level, or is a parse error
 
 
 def looks_like_deffile(text: str) -> bool:
-    """False for files with neither a `Bootstrap:` line nor a `%section` (skipped quietly)."""
+    """False for files with neither a `Bootstrap:` line nor a `%section`."""
     return _LOOKS_LIKE_DEF.search(text) is not None
+
+
+def is_windows_module_definition(text: str) -> bool:
+    """A Windows module-definition file (`LIBRARY x`, `EXPORTS`, ...), which shares the .def
+    name: skipped quietly, as the pre-commit hook hands every *.def to the linter."""
+    return not looks_like_deffile(text) and _WINDOWS_MODULE.match(text) is not None
+
+
+@dataclass
+class _File:
+    """One file on its way through the linter: the record each step adds to."""
+
+    source: Source
+    deffile: Optional[DefFile]
+    errors: tuple[DefParseError, ...]
+    text: str  # what the rules and the report see ("" when the file is not UTF-8)
+    snippets: list[Snippet] = field(default_factory=list)  # its scripts, for ShellCheck
+    problems: list[Problem] = field(default_factory=list)
 
 
 def lint_sources(
@@ -58,64 +87,95 @@ def lint_sources(
     *,
     shellcheck: bool = True,
     runner: Runner = run,
-    cache: bool = False,
+    cache: Optional[ResultCache] = None,
 ) -> list[FileResult]:
-    """Lint every source; ShellCheck runs in a few batched processes for all of them together,
-    in the background while the rules run. `cache` reuses ShellCheck's findings for snippets
-    checked before (see `defkit.lint.sccache`)."""
-    from defkit.lint import shellcheck as sc
-
-    is_def = [looks_like_deffile(source.text) for source in sources]
-    # ShellCheck starts first, on the sections the scanner finds, and runs while the files are
-    # parsed (which needs Lark) and the rules run; the parsed snippets are matched afterwards.
-    # Files whose configurations agree on ShellCheck's options share its processes.
-    early: dict[ShellcheckOptions, list[sc.Snippet]] = {}
-    for source, wanted in zip(sources, is_def):
-        if wanted and shellcheck and source.config.shellcheck.enabled:
-            found = sc.early_snippets(source.path, source.text, source.config.shellcheck.exclude)
-            early.setdefault(_shared_options(source), []).extend(found)
-    checks = {
-        options: sc.PendingCheck(snippets, options, runner=runner, cache=cache)
-        for options, snippets in early.items()
-    }
+    """Lint every source: parse, collect the script snippets, start ShellCheck on all of them
+    in one batch, run the rules while it runs, collect its findings, then suppress and sort.
+    `cache` gives ShellCheck's findings of scripts checked in earlier runs."""
+    files = [
+        None if is_windows_module_definition(source.text) else _parse(source)
+        for source in sources
+    ]
+    linted = [file for file in files if file is not None]
+    for file in linted:
+        file.snippets = _snippets(file) if shellcheck else []
+    batch = _start_shellcheck([snippet for file in linted for snippet in file.snippets],
+                              runner, cache)
     try:
-        parsed = [_parse(s) if wanted else (None, ()) for s, wanted in zip(sources, is_def)]
-        problems = [
-            list(_run_rules(source, deffile, errors)) if wanted else []
-            for source, (deffile, errors), wanted in zip(sources, parsed, is_def)
-        ]
-        for index, (source, (deffile, _)) in enumerate(zip(sources, parsed)):
-            if not (shellcheck and source.config.shellcheck.enabled and deffile is not None):
-                continue
-            options = _shared_options(source)
-            check = checks.get(options) or sc.PendingCheck([], options, runner=runner, cache=cache)
-            snippets = sc.snippets_for(deffile, source.config.shellcheck.exclude)
-            ignore = source.config.ignores_for(source.path)
-            for findings in check.results_for(snippets):
-                problems[index].extend(
-                    p for p in findings if _enabled(p.code, p.name, source.config, ignore, True)
-                )
+        for file in linted:
+            file.problems = _rule_problems(file)
+        if batch is not None:
+            found = iter(batch.results())  # in the order of the snippets given
+            for file in linted:
+                ignore = file.source.config.ignores_for(file.source.path)
+                for findings in (next(found) for _ in file.snippets):
+                    file.problems.extend(
+                        p for p in findings
+                        if _enabled(p.code, p.name, file.source.config, ignore, True)
+                    )
     finally:
-        for check in checks.values():
-            check.close()
-    results = []
-    for source, (deffile, errors), file_problems, wanted in zip(sources, parsed, problems, is_def):
-        finished = _finish(source, deffile, file_problems, shellcheck) if wanted else ()
-        results.append(FileResult(source.path, source.text, finished, deffile, errors, not wanted))
-    return results
+        if batch is not None:
+            batch.close()
+    return [
+        _result(file, shellcheck)
+        if file is not None
+        else FileResult(source.path, source.text, (), skipped=True)
+        for source, file in zip(sources, files)
+    ]
 
 
-def _parse(source: Source) -> tuple[Optional[DefFile], tuple[DefParseError, ...]]:
-    from defkit.parser import parse_lenient
+def _result(file: _File, shellcheck: bool) -> FileResult:
+    finished = _finish(file, file.problems, shellcheck)
+    failed = any(_fails(problem, file.source.config.fail_on) for problem in finished)
+    return FileResult(
+        file.source.path, file.text, finished, file.deffile, file.errors, failed=failed
+    )
+
+
+def _not_a_deffile(file: _File) -> bool:
+    """Empty, comments only, binary, a Dockerfile: the parse failed and nothing in the file
+    looks like a header line or a section."""
+    return bool(file.errors) and not looks_like_deffile(file.text)
+
+
+def _fails(problem: Problem, fail_on: str) -> bool:
+    """The exit-code policy: parse errors always fail; the rest from `fail-on` up."""
+    from defkit.lint.problem import at_or_above
+
+    return problem.code in PARSE_ERROR_CODES or at_or_above(problem.severity, fail_on)
+
+
+def _parse(source: Source) -> _File:
+    from defkit.parser import lone_surrogate, parse_lenient
 
     flavour = source.config.settings.flavour
+    if lone_surrogate(source.text) >= 0:
+        # Not UTF-8: the parser reports the first bad byte from the bytes themselves, and the
+        # text is not shown (it would print undecodable bytes).
+        data = source.text.encode("utf-8", "surrogateescape")
+        deffile, errors = parse_lenient(data, source.path, flavour=flavour)
+        return _File(source, deffile, tuple(errors), "")
     deffile, errors = parse_lenient(source.text, source.path, flavour=flavour)
-    return deffile, tuple(errors)
+    return _File(source, deffile, tuple(errors), source.text)
 
 
-def _shared_options(source: Source) -> ShellcheckOptions:
-    """The ShellCheck options that decide its processes (exclusions are applied afterwards)."""
-    return dataclasses.replace(source.config.shellcheck, exclude=())
+def _snippets(file: _File) -> list[Snippet]:
+    options = file.source.config.shellcheck
+    if file.deffile is None or not options.enabled or _not_a_deffile(file):
+        return []
+    from defkit.lint.shellcheck import snippets_for
+
+    return snippets_for(file.deffile, options)
+
+
+def _start_shellcheck(
+    snippets: list[Snippet], runner: Runner, cache: Optional[ResultCache]
+) -> Optional[ShellcheckBatch]:
+    if not snippets:
+        return None
+    from defkit.lint.shellcheck import ShellcheckBatch
+
+    return ShellcheckBatch(snippets, runner=runner, cache=cache)
 
 
 def lint_text(text: str, path: str, config: LintConfig, *, shellcheck: bool = True) -> FileResult:
@@ -156,41 +216,40 @@ def _enabled(
     return on and selection.severity_override(code, name, config.severity) != "ignore"
 
 
-def _run_rules(
-    source: Source, deffile: Optional[DefFile], errors: tuple[DefParseError, ...]
-) -> Iterable[Problem]:
-    from defkit.lint.rules._shell import forget_commands
-
-    try:
-        yield from _run_enabled_rules(source, deffile, errors)
-    finally:
-        forget_commands()  # this file's commands, cached for its rules
+def _rule_problems(file: _File) -> list[Problem]:
+    found = list(_run_rules(file))
+    if _not_a_deffile(file):  # the one error `defkit parse` gives, not every rule's view of it
+        errors = [problem for problem in found if problem.code in PARSE_ERROR_CODES]
+        return sorted(errors, key=lambda p: (p.span.line, p.span.column))[:1]
+    return found
 
 
-def _run_enabled_rules(
-    source: Source, deffile: Optional[DefFile], errors: tuple[DefParseError, ...]
-) -> Iterable[Problem]:
+def _run_rules(file: _File) -> Iterable[Problem]:
     from defkit.lint import context
+    from defkit.lint.rules import has_dynamic_severity
 
+    source = file.source
+    facts = context.FileFacts(file.text)
     for rule in enabled_rules(source.config, source.path):
         if rule.NAME == "unused-ignore":  # computed after suppression, in _finish
             continue
         ctx = context.LintContext(
             path=source.path,
-            text=source.text,
-            deffile=deffile,
-            parse_errors=errors,
+            text=file.text,
+            deffile=file.deffile,
+            parse_errors=file.errors,
             settings=source.config.settings,
             options=rule_options(rule, source.config),
+            facts=facts,
         )
         try:
             found = list(rule.check(ctx))
         except Exception as exc:  # a rule bug: say which rule and file, then let the CLI report it
             raise RuntimeError(f"rule {rule.CODE} ({rule.NAME}) crashed on {source.path}") from exc
+        dynamic = has_dynamic_severity(rule)
         for problem in found:
-            yield dataclasses.replace(
-                problem, code=rule.CODE, name=rule.NAME, severity=rule.SEVERITY
-            )
+            severity = problem.severity if dynamic else rule.SEVERITY
+            yield dataclasses.replace(problem, code=rule.CODE, name=rule.NAME, severity=severity)
 
 
 def _header_end(deffile: Optional[DefFile], text: str) -> int:
@@ -201,16 +260,15 @@ def _header_end(deffile: Optional[DefFile], text: str) -> int:
     return text.count("\n") + 2
 
 
-def _finish(
-    source: Source, deffile: Optional[DefFile], problems: list[Problem], shellcheck: bool
-) -> tuple[Problem, ...]:
+def _finish(file: _File, problems: list[Problem], shellcheck: bool) -> tuple[Problem, ...]:
+    source, deffile = file.source, file.deffile
     config = source.config
     ignore = config.ignores_for(source.path)
     kept = problems
     if config.inline_ignores:
         from defkit.lint import suppress
 
-        directives = suppress.parse_directives(source.text, _header_end(deffile, source.text))
+        directives = suppress.parse_directives(file.text, _header_end(deffile, file.text))
         if directives:
             kept, unused = suppress.apply(
                 problems,

@@ -12,6 +12,14 @@ Severity = Literal["error", "warning", "info", "style"]
 SEVERITIES: tuple[Severity, ...] = ("style", "info", "warning", "error")
 
 
+def at_or_above(severity: str, threshold: str) -> bool:
+    """Whether `severity` reaches `threshold` (`none` is never reached)."""
+    levels: tuple[str, ...] = SEVERITIES
+    if threshold not in levels or severity not in levels:
+        return False
+    return levels.index(severity) >= levels.index(threshold)
+
+
 @dataclass(frozen=True)
 class Edit:
     """Replace the text at `span` (end exclusive) with `replacement`."""

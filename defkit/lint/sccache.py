@@ -20,6 +20,29 @@ FORMAT = "1"  # bump when what is stored changes
 Comments = list[dict[str, object]]
 
 
+class ResultCache:
+    """ShellCheck's findings per script in `directory`; made by the caller and passed in, so
+    nothing about it is process-wide (`ResultCache.default()` is the user's cache directory)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    @classmethod
+    def default(cls) -> Optional[ResultCache]:
+        """The cache under `$XDG_CACHE_HOME/defkit/shellcheck`, or None when it cannot be used."""
+        directory = cache_directory()
+        return cls(directory) if directory is not None else None
+
+    def key(self, binary: str, options: Sequence[str], dialect: str, text: str) -> str:
+        return snippet_key(binary_identity(binary), options, dialect, text)
+
+    def load(self, key: str) -> Optional[Comments]:
+        return load(self.directory, key)
+
+    def store(self, key: str, comments: Comments) -> None:
+        store(self.directory, key, comments)
+
+
 def cache_directory() -> Optional[str]:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     directory = os.path.join(base, "defkit", "shellcheck")

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from defkit.lint.linter import FileResult
-from defkit.lint.problem import SEVERITIES, Problem
+from defkit.lint.problem import Problem, at_or_above
+
+__all__ = ["Report", "at_or_above", "counts", "display_path", "fingerprints"]
 
 
 @dataclass(frozen=True)
@@ -21,16 +23,14 @@ class Report:
         return [problem for result in self.results for problem in result.problems]
 
     @property
+    def failed(self) -> bool:
+        """Whether the run fails: a file has a finding at its configured `fail-on` level or
+        above, or one where Apptainer rejects the file (those always fail)."""
+        return any(result.failed for result in self.results)
+
+    @property
     def files_checked(self) -> int:
         return sum(1 for result in self.results if not result.skipped)
-
-
-def at_or_above(severity: str, threshold: str) -> bool:
-    """Whether `severity` reaches `threshold` (`none` is never reached)."""
-    levels: Sequence[str] = SEVERITIES
-    if threshold not in levels or severity not in levels:
-        return False
-    return levels.index(severity) >= levels.index(threshold)
 
 
 def counts(problems: Sequence[Problem]) -> dict[tuple[str, str], int]:

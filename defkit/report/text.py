@@ -20,7 +20,8 @@ def _paint(text: str, code: str, enabled: bool) -> str:
 def render(report: Report) -> str:
     out: list[str] = []
     for result in report.results:
-        lines = mask_secrets(result.text.split("\n"), result.problems)
+        # (no text: a file that is not UTF-8, whose bytes are never shown)
+        lines = mask_secrets(result.text.split("\n"), result.problems) if result.text else []
         for problem in result.problems:
             out.append(headline(problem, report.color))
             if report.show_source:

@@ -20,7 +20,7 @@ from defkit.dockerfile.parser import parse as parse_dockerfile
 from defkit.errors import DefkitError
 from defkit.lint.config import LintConfig
 from defkit.lint.linter import lint_text
-from defkit.lint.shellcheck import early_snippets
+from defkit.lint.shellcheck import snippets_for
 from defkit.parser import parse_lenient, parse_text
 from defkit.templating import template_stage
 from defkit.textdiff import unified_diff
@@ -76,7 +76,7 @@ CASES: dict[str, tuple[Callable[[str], object], Callable[[int], str], int, int]]
     "lint {,,, (brace expansion)": (_lint, lambda n: HEAD + "%post\necho {" + "," * n + "\n", 500, ONE_LINE // 2),
     "lint many sections": (_lint, lambda n: HEAD + "".join(f"%appenv a{i}\n  X={i}\n" for i in range(n)), 18, 10**9),
     "lint many stages": (_lint, lambda n: "".join(f"{HEAD}Stage: s{i}\n%post\n  echo {i}\n" for i in range(n)), 8, 10**9),
-    "ShellCheck placeholders {{ {{": (lambda text: early_snippets("x.def", text), lambda n: HEAD + "%post\necho " + "{{ " * n + "\n", 1250, 10**9),
+    "ShellCheck placeholders {{ {{": (lambda text: snippets_for(parse_lenient(text, "x.def")[0] or parse_text(HEAD)), lambda n: HEAD + "%post\necho " + "{{ " * n + "\n", 1250, 10**9),
     "fmt --diff of many sections": (_fmt_diff, lambda n: HEAD + "".join(f"%post\n  echo {i}   \n" for i in range(n)), 62, 10**9),
     "fmt of many stages": (_fmt_diff, lambda n: "".join(f"{HEAD}%post\n  echo {i}   \n" for i in range(n)), 18, 10**9),
     "templating commented placeholders": (_template, lambda n: HEAD + "%arguments\nX=1\n%post\n# " + "{{ X }} " * n + "\n", 187, 10**9),

@@ -201,12 +201,14 @@ def test_no_fail_and_standard_input(
 
 
 def test_library_api_uses_each_files_configuration(tmp_path: pathlib.Path) -> None:
-    from defkit.lint import lint_paths
+    from defkit.lint import LintOptions, lint_paths
     from defkit.lint.config import Overrides
 
     put(tmp_path, "quiet/.defkit.yaml", "ignore: [unknown-section]\n")
     loud, quiet = put(tmp_path, "loud/a.def", TYPO), put(tmp_path, "quiet/a.def", TYPO)
-    results = lint_paths([loud, quiet], overrides=Overrides(select=("DK0",)), shellcheck=False)
+    results = lint_paths(
+        [loud, quiet], LintOptions(overrides=Overrides(select=("DK0",)), shellcheck=False)
+    )
     assert [[p.code for p in r.problems] for r in results] == [["DK002"], []]
 
 
@@ -218,3 +220,42 @@ def test_unwritable_output_is_one_line(
     assert main(["lint", *OWN, "-f", "json", "-o", str(missing_dir), typo]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {missing_dir}: cannot write") and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "error"),
+    [
+        ("empty.def", b"", "1:1: DK001 [parse-error] no stages found in definition file"),
+        ("notes.def", b"# only\n# comments\n", "1:1: DK001 [parse-error] no stages found in "
+         "definition file"),
+        ("Dockerfile", b"FROM ubuntu:22.04\nRUN ls\n", "1:1: DK003 [unknown-header-key] not a "
+         "`Key: value` header line (Apptainer reads the key as 'FROM ubuntu')"),
+        ("blob.def", b"\x7fELF\x02\x01\x01\x00\xd0\xff\x1b[31m", "1:9: DK001 [parse-error] the "
+         "file is not valid UTF-8 (byte 0xd0)"),
+    ],
+)
+def test_files_that_are_not_definition_files_get_the_one_parse_error(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], name: str, data: bytes, error: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert main(["lint", str(path)]) == 1
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if "DK" in line or "SC" in line]
+    assert len(problems) == 1 and problems[0].endswith(error[error.index("DK"):])
+    assert f"{name}:{error.split(':')[0]}:{error.split(':')[1]}:" in problems[0]
+    assert "\x1b" not in out and "\ufffd" not in out and "ELF" not in out  # bytes never shown
+
+
+def test_a_failing_run_is_decided_by_the_results(tmp_path: pathlib.Path) -> None:
+    from defkit.lint import LintOptions, lint_paths
+    from defkit.lint.config import Overrides
+    from defkit.report import Report
+
+    warning = put(tmp_path, "w.def", "Bootstrap: docker\nFrom: alpine:latest\n%post\n  echo\n")
+    loud = lint_paths([warning], LintOptions(overrides=Overrides(select=("DK201",))))
+    quiet = lint_paths(
+        [warning], LintOptions(overrides=Overrides(select=("DK201",), fail_on="error"))
+    )
+    assert [r.failed for r in loud] == [True] and Report(loud).failed
+    assert [r.failed for r in quiet] == [False] and not Report(quiet).failed

@@ -17,7 +17,8 @@ from defkit.lint.linter import lint_text
 from defkit.lint.rules import by_name
 
 CASES = pathlib.Path(__file__).parent / "cases"
-OWN = ("parse-error", "unknown-section", "unknown-header-key", "unused-ignore")
+OWN = ("parse-error", "unknown-section", "unknown-header-key", "unused-ignore",
+       "shellcheck-skipped")
 
 
 def _cases() -> list[tuple[str, dict[str, object]]]:
@@ -26,6 +27,14 @@ def _cases() -> list[tuple[str, dict[str, object]]]:
         for case in YAML(typ="safe").load((CASES / f"{name}.yaml").read_text(encoding="utf-8")):
             found.append((name, case))
     return found
+
+
+def _appended(case: dict[str, object]) -> str:
+    """`append: {line: ..., times: N}`: a long body, too long to write out in a case."""
+    append = case.get("append")
+    if not isinstance(append, dict):
+        return ""
+    return str(append["line"]) * int(append["times"])
 
 
 def _config(rule_name: str, case: dict[str, object]) -> LintConfig:
@@ -42,11 +51,13 @@ def _config(rule_name: str, case: dict[str, object]) -> LintConfig:
 )
 def test_case(rule_name: str, case: dict[str, object]) -> None:
     config = _config(rule_name, case)
-    result = lint_text(str(case["source"]), "case.def", config, shellcheck=False)
+    source = str(case["source"]) + _appended(case)
+    # shellcheck-skipped is about ShellCheck: its cases run it.
+    result = lint_text(source, "case.def", config, shellcheck=rule_name == "shellcheck-skipped")
     code = by_name(rule_name).CODE  # type: ignore[union-attr]
     found = [p for p in result.problems if p.code == code]
-    got = [{"line": p.span.line, "column": p.span.column} for p in found]
-    assert got == case["expect"], [p.message for p in found]
+    got = [{"line": p.span.line, "column": p.span.column, "message": p.message} for p in found]
+    assert got == case["expect"]
     if "fixed" in case:
         outcome = fix_text(str(case["source"]), "case.def", config)
         assert outcome.fixed == case["fixed"]

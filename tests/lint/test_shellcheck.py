@@ -11,8 +11,9 @@ import pytest
 
 from defkit.lint.config import LintConfig, ShellcheckOptions
 from defkit.lint.linter import FileResult, Source, lint_sources
+from defkit.lint.sccache import ResultCache
 from defkit.lint.shellcheck import (
-    PendingCheck,
+    ShellcheckBatch,
     dialect_for,
     find_shellcheck,
     interpreter_dialect,
@@ -186,17 +187,17 @@ def test_a_script_repeated_across_files_is_checked_once_and_reported_in_each() -
     assert {p.path for p in second.problems} == {"b.def"}
 
 
-def test_snippets_the_early_scan_did_not_start_are_checked_when_asked_for() -> None:
-    started = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n"))
+def test_one_batch_checks_the_snippets_of_several_files_in_order() -> None:
+    first = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n"))
     other = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%test\n    ls $2\n"))
-    check = PendingCheck(started, ShellcheckOptions())
+    batch = ShellcheckBatch(other + first)
     try:
-        found = check.results_for(other + started)
+        found = batch.results()
     finally:
-        check.close()
+        batch.close()
     assert [[(p.code, p.span.line, p.span.column) for p in problems] for problems in found] == [
-        [("SC2086", 4, 8)],  # %test `ls $2`: checked late
-        [("SC2086", 4, 10)],  # %post `echo $1`: started first
+        [("SC2086", 4, 8)],  # %test `ls $2`
+        [("SC2086", 4, 10)],  # %post `echo $1`
     ]
 
 
@@ -209,10 +210,8 @@ def test_files_with_different_shellcheck_options_in_one_run() -> None:
     assert {p.code for p in second.problems} == {"SC2046"}
 
 
-def test_cache_skips_unchanged_snippets(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_cache_skips_unchanged_snippets(tmp_path: pathlib.Path) -> None:
+    cache = ResultCache(str(tmp_path))
     checked: list[str] = []
     counting_runner = _script_recording_runner(checked)
 
@@ -221,7 +220,7 @@ def test_cache_skips_unchanged_snippets(
 
     def lint_cached(source: str, cfg: LintConfig = config) -> list[tuple[str, int, int]]:
         return sc(
-            lint_sources([Source("a.def", source, cfg)], runner=counting_runner, cache=True)[0]
+            lint_sources([Source("a.def", source, cfg)], runner=counting_runner, cache=cache)[0]
         )
 
     first = lint_cached(text)
@@ -259,16 +258,54 @@ def test_environment_missing_export_supersedes_sc2034() -> None:
     assert [p.code for p in with_rule.problems] == ["DK401"]
 
 
-def test_the_early_scan_finds_the_parsed_snippets_of_every_corpus_file() -> None:
-    """ShellCheck starts on the scanned sections; on real files that is never wasted work."""
-    from defkit.lint.shellcheck import early_snippets
-    from defkit.parser import parse_lenient
-    from tests.shared import corpus_def_files
+def test_indented_shebang_of_a_runscript_is_honoured_without_sc1114() -> None:
+    text = "Bootstrap: docker\nFrom: alpine\n%runscript\n    #!/bin/bash\n    [[ -n $1 ]] && exec foo \"$1\"\n"
+    result = lint_sources([Source("a.def", text, LintConfig(select=("SC",)))])[0]
+    assert sc(result) == []  # no SC1114, and `[[` is fine: checked as bash
 
-    for path in corpus_def_files():
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
-        deffile, _ = parse_lenient(text, str(path))
-        if deffile is None:
-            continue
-        parsed = [(s.dialect, s.text, s.section) for s in snippets_for(deffile)]
-        assert [(s.dialect, s.text, s.section) for s in early_snippets(str(path), text)] == parsed
+
+def test_sh_on_a_rhel_family_base_is_checked_as_bash() -> None:
+    text = "Bootstrap: docker\nFrom: rockylinux:9\n%post\n    source /etc/profile\n"
+    debian = text.replace("rockylinux:9", "debian:12")
+    rocky, other = lint_sources(
+        [Source("a.def", text, LintConfig(select=("SC",))),
+         Source("b.def", debian, LintConfig(select=("SC",)))]
+    )
+    assert sc(rocky) == [] and [code for code, _, _ in sc(other)] == ["SC3046"]
+
+
+def test_a_script_that_exceeds_its_bounds_is_skipped_with_an_info_finding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import defkit.lint.shellcheck as shellcheck_module
+
+    # A limit no ShellCheck process can start in: each script is retried alone, then skipped.
+    monkeypatch.setattr(shellcheck_module, "MEMORY_LIMIT", 1024 * 1024)
+    text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n%test\n    ls $2\n"
+    result = lint_sources([Source("a.def", text, LintConfig(select=("SC", "DK005")))])[0]
+    assert [(p.code, p.severity, p.span.line) for p in result.problems] == [
+        ("DK005", "info", 3),
+        ("DK005", "info", 5),
+    ]
+    assert result.problems[0].message.startswith("ShellCheck was not run on %post: ShellCheck")
+
+
+def test_a_script_that_runs_out_of_time_is_skipped_with_an_info_finding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import defkit.lint.shellcheck as shellcheck_module
+
+    calls: list[Sequence[str]] = []
+
+    def slow_runner(argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        calls.append(argv)
+        return run(["sleep", "5"], **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shellcheck_module, "SECONDS_PER_SCRIPT", 0.2)
+    text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n%test\n    ls $2\n"
+    result = lint_sources(
+        [Source("a.def", text, LintConfig(select=("SC", "DK005")))], runner=slow_runner
+    )[0]
+    assert len(calls) == 3  # both scripts together, then each alone
+    assert [(p.code, p.span.line) for p in result.problems] == [("DK005", 3), ("DK005", 5)]
+    assert "did not finish within 0.2 seconds" in result.problems[0].message

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Optional
 
+from defkit.lint.context import LintContext
 from defkit.lint.rules._common import final_stage
-from defkit.lint.rules._shell import Command, Word, all_script_sections, commands
-from defkit.model import DefFile, Section
+from defkit.lint.rules._shell import Command, Word, all_script_sections
+from defkit.model import Section
 
 #: Options whose value is the next word (`apt-get -o Dpkg::Options=... install`).
 _OPTIONS_WITH_VALUE = {
@@ -101,22 +102,24 @@ def invocation(command: Command, *programs: str) -> Optional[Invocation]:
     )
 
 
-def invocations(section: Section, *programs: str) -> Iterator[Invocation]:
+def invocations(ctx: LintContext, section: Section, *programs: str) -> Iterator[Invocation]:
     """The package-manager commands of a section, restricted to `programs`."""
-    for command in commands(section):
+    for command in ctx.commands(section):
         call = invocation(command, *programs)
         if call is not None:
             yield call
 
 
-def script_invocations(deffile: DefFile, *programs: str) -> Iterator[Invocation]:
+def script_invocations(ctx: LintContext, *programs: str) -> Iterator[Invocation]:
     """The package-manager commands of all script sections of the file, restricted to `programs`."""
-    for section in all_script_sections(deffile):
-        yield from invocations(section, *programs)
+    if ctx.deffile is None:
+        return
+    for section in all_script_sections(ctx.deffile):
+        yield from invocations(ctx, section, *programs)
 
 
 def left_in_image(
-    deffile: Optional[DefFile],
+    ctx: LintContext,
     fills: Callable[[Command], Optional[Word]],
     cleans: Callable[[Command], bool],
 ) -> Optional[Word]:
@@ -125,14 +128,14 @@ def left_in_image(
     `fills` returns the word to report for a command that fills the cache; `cleans` says whether a
     command empties it. Earlier stages are not looked at: they do not end up in the image.
     """
-    stage = final_stage(deffile)
+    stage = final_stage(ctx.deffile)
     if stage is None:
         return None
     last: Optional[Word] = None
     for section in stage.sections:
         if section.name not in ("post", "appinstall"):
             continue
-        for command in commands(section):
+        for command in ctx.commands(section):
             filled = fills(command)
             if filled is not None:
                 last = filled

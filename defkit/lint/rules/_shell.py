@@ -298,20 +298,8 @@ def _tokens(body: str) -> Iterator[tuple[str, int, int]]:
 
 
 def commands(section: Section) -> tuple[Command, ...]:
-    """The simple commands of a script section, in order (computed once per section)."""
-    return _commands(section)
-
-
-# Unbounded, emptied for each file (`forget_commands`): the rules run one after the other over
-# every section of a file, so a bounded cache smaller than a file's sections would keep none.
-@functools.cache
-def _commands(section: Section) -> tuple[Command, ...]:
+    """The simple commands of a script section, in order."""
     return tuple(_split_commands(section))
-
-
-def forget_commands() -> None:
-    """Empty the cache of `commands` (the linter calls it after each file)."""
-    _commands.cache_clear()
 
 
 def _split_commands(section: Section) -> Iterator[Command]:

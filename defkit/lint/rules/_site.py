@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Optional
 
+from defkit.lint.context import LintContext
 from defkit.lint.rules._common import final_stage
 from defkit.lint.rules._image import ImageRef, stage_image
-from defkit.lint.rules._shell import Word, commands
-from defkit.model import DefFile, Span, Stage
+from defkit.lint.rules._shell import Word
+from defkit.model import Span, Stage
 from defkit.site.cuda import TENSORFLOW_CUDA
 from defkit.site.distros import glibc_of, glibc_of_image
 from defkit.site.versions import Version, parse_version
@@ -39,28 +40,30 @@ def base_image(stage: Stage) -> Optional[tuple[ImageRef, Span]]:
     return (image, entry.value_span) if entry is not None and image is not None else None
 
 
-def words(stage: Stage) -> Iterator[Word]:
+def words(ctx: LintContext, stage: Stage) -> Iterator[Word]:
     """Every word of the stage's script sections (`%post`, `%environment`, ...), in file order."""
     for section in stage.sections:
         if section.is_script:
-            for command in commands(section):
+            for command in ctx.commands(section):
                 yield from command.words
 
 
-def installed_packages(stage: Stage) -> Iterator[Word]:
+def installed_packages(ctx: LintContext, stage: Stage) -> Iterator[Word]:
     """The package operands of `apt-get/apt/yum/dnf/microdnf/zypper/apk install|add` commands."""
     from defkit.lint.rules._packages import invocations
 
     for section in stage.sections:
         if section.is_script:
-            for call in invocations(section, "apt-get", "apt", "yum", "dnf", "microdnf",
+            for call in invocations(ctx, section, "apt-get", "apt", "yum", "dnf", "microdnf",
                                     "zypper", "apk"):
                 if call.runs("install", "add", "in"):
                     yield from call.operands
 
 
-def _first_word(stage: Stage, pattern: re.Pattern[str]) -> Optional[tuple[Word, re.Match[str]]]:
-    for word in words(stage):
+def _first_word(
+    ctx: LintContext, stage: Stage, pattern: re.Pattern[str]
+) -> Optional[tuple[Word, re.Match[str]]]:
+    for word in words(ctx, stage):
         match = pattern.search(word.value)
         if match is not None:
             return word, match
@@ -74,9 +77,9 @@ _CUDA_WORD = re.compile(
 )
 
 
-def cuda(deffile: Optional[DefFile]) -> Optional[Found]:
+def cuda(ctx: LintContext) -> Optional[Found]:
     """The CUDA toolkit of the image: from the base image's tag, else from its scripts."""
-    stage = final_stage(deffile)
+    stage = final_stage(ctx.deffile)
     if stage is None:
         return None
     base = base_image(stage)
@@ -95,7 +98,7 @@ def cuda(deffile: Optional[DefFile]) -> Optional[Found]:
             if series in TENSORFLOW_CUDA:
                 version = parse_version(TENSORFLOW_CUDA[series])
                 return Found("CUDA", version, span, f"{image.repository}:{tag}")
-    found = _first_word(stage, _CUDA_WORD)
+    found = _first_word(ctx, stage, _CUDA_WORD)
     if found is None:
         return None
     word, match = found
@@ -119,19 +122,19 @@ _FAMILY = {
 }  # fmt: skip
 
 
-def mpi(deffile: Optional[DefFile]) -> Optional[Found]:
+def mpi(ctx: LintContext) -> Optional[Found]:
     """The MPI built or installed into the image: family in `what`, version when stated."""
-    stage = final_stage(deffile)
+    stage = final_stage(ctx.deffile)
     if stage is None:
         return None
     package: Optional[Found] = None
-    for word in words(stage):
+    for word in words(ctx, stage):
         for pattern in (_MPI_SOURCE, _MPI_ASSIGN):
             match = pattern.search(word.value)
             if match is not None:
                 family = _FAMILY[match.group(1).lower()]
                 return Found(family, parse_version(match.group(2)), word.span, word.value)
-    for word in installed_packages(stage):
+    for word in installed_packages(ctx, stage):
         match = _MPI_PACKAGE.match(word.value)
         if match is not None and package is None:
             package = Found(_FAMILY[match.group(1)], None, word.span, word.value)
@@ -149,21 +152,21 @@ def mpi(deffile: Optional[DefFile]) -> Optional[Found]:
 _PMIX = re.compile(r"(?:^|[/_\s])pmix-(\d+\.\d+(?:\.\d+)?)\.tar|^PMIX_VERSION=(\d+\.\d+(?:\.\d+)?)")
 
 
-def pmix(deffile: Optional[DefFile]) -> Optional[Found]:
+def pmix(ctx: LintContext) -> Optional[Found]:
     """The PMIx built into the image, when a download or assignment names its version."""
-    stage = final_stage(deffile)
+    stage = final_stage(ctx.deffile)
     if stage is None:
         return None
-    found = _first_word(stage, _PMIX)
+    found = _first_word(ctx, stage, _PMIX)
     if found is None:
         return None
     word, match = found
     return Found("PMIx", parse_version(match.group(1) or match.group(2)), word.span, word.value)
 
 
-def distro_glibc(deffile: Optional[DefFile]) -> Optional[Found]:
+def distro_glibc(ctx: LintContext) -> Optional[Found]:
     """The base distribution release of the image and its glibc, when the release is known."""
-    stage = final_stage(deffile)
+    stage = final_stage(ctx.deffile)
     if stage is None:
         return None
     base = base_image(stage)

@@ -10,6 +10,9 @@ over 64 KiB, an empty file, ...). Problems that a more specific rule explains, s
 `apptainer build` stops at the first such error, often after minutes of waiting for a base image
 or with a cryptic message. The rest of the file is still linted, so every problem shows at once.
 
+## Default severity
+`error`: Apptainer rejects the file here; a build cannot start, so it always fails the run.
+
 ## Example
 ```
 Bootstrap: docker

@@ -12,6 +12,9 @@ Apptainer refuses the whole file (`invalid section(s) specified`), but only when
 starts. Any line in a script whose first word starts with `%` also ends the script there, which is
 easy to miss in a heredoc.
 
+## Default severity
+`error`: Apptainer rejects a file with an unknown section; it always fails the run.
+
 ## Example
 ```
 %environments

@@ -10,6 +10,9 @@ Checks every `Key: value` line of each stage header against the keys the target 
 The build stops with `invalid header keyword found`; legacy Singularity 2 keys such as
 `DistType` and misspellings such as `Bootsrap` are only found then.
 
+## Default severity
+`error`: Apptainer rejects an unknown header keyword; it always fails the run.
+
 ## Example
 ```
 Bootsrap: docker

@@ -11,6 +11,10 @@ computes these findings after all other rules ran.
 Stale suppressions hide the next real problem on that line and mislead readers about what the
 code needs. Like ruff's `RUF100`, this keeps them honest.
 
+## Default severity
+`warning`: a suppression that matches nothing hides nothing today but will hide a real finding
+later; it is cheap to remove (`--fix`).
+
 ## Example
 ```
 %post

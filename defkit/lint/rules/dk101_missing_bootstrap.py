@@ -9,6 +9,9 @@ keys, a `Bootstrap:` with an empty value, or header lines placed before the firs
 The parser accepts such a file, but `apptainer build` stops with `no bootstrap specification found`
 (or `multiple stages detected, all must have headers`).
 
+## Default severity
+`error`: without `Bootstrap:` Apptainer does not know how to make the image; the build fails.
+
 ## Example
 ```
 From: ubuntu:22.04

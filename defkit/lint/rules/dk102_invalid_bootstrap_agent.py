@@ -8,6 +8,9 @@ Reports a `Bootstrap:` value that is not one of Apptainer's bootstrap agents (`d
 ## Why it matters
 The parser accepts any value, then `apptainer build` stops with `invalid build source Docker`.
 
+## Default severity
+`error`: Apptainer stops at an unknown bootstrap agent; the build fails.
+
 ## Example
 ```
 Bootstrap: Docker

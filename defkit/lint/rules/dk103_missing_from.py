@@ -8,6 +8,9 @@ missing or empty.
 ## Why it matters
 The build has nothing to start from and fails after the parse succeeded.
 
+## Default severity
+`error`: the agent needs `From:` and the build fails without it.
+
 ## Example
 ```
 Bootstrap: docker

@@ -9,6 +9,9 @@ and `Regcode` all together or not at all.
 ## Why it matters
 The parser accepts the file; the agent fails at build time, after the build has started.
 
+## Default severity
+`error`: the agent stops without these keys; the build fails.
+
 ## Example
 ```
 Bootstrap: debootstrap

@@ -7,6 +7,10 @@ Reports a `Stage:` name already used by an earlier stage of the same file.
 `%files from NAME` copies from the first stage with that name, so the later stage can never be
 the source of a copy, and readers cannot tell which one is meant.
 
+## Default severity
+`error`: Apptainer cannot tell two stages of one name apart; the build fails or copies from the
+wrong stage.
+
 ## Example
 ```
 Bootstrap: docker

@@ -8,6 +8,10 @@ Reports a `#` written inside a `From:` value (directly after other characters, a
 Apptainer cuts every header line at the first `#`, with no regard to quoting, so
 `From: registry/image:tag#variant` pulls `registry/image:tag`: a different image than written.
 
+## Default severity
+`error`: Apptainer reads `#` as the start of a comment, so the reference is cut and the wrong
+image (or none) is pulled.
+
 ## Example
 ```
 Bootstrap: docker

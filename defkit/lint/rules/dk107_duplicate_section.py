@@ -10,6 +10,9 @@ Apptainer concatenates the bodies and lets the last non-empty arguments win, so
 `%post -c /bin/bash` followed by a plain `%post` runs both bodies under bash, and readers easily
 miss the second part.
 
+## Default severity
+`info`: Apptainer appends repeated sections, so the build works; it is only harder to read.
+
 ## Example
 ```
 %post

@@ -7,6 +7,9 @@ Reports a section whose body is empty or holds only blank lines and comments.
 An empty section does nothing but suggests otherwise; an empty `%runscript` even replaces the
 base image's default runscript with one that does nothing. Often it is a leftover of a template.
 
+## Default severity
+`style`: an empty section does nothing; tidiness, not a defect.
+
 ## Example
 ```
 Bootstrap: docker

@@ -8,6 +8,9 @@ section name.
 For these sections Apptainer stores that text as arguments and ignores it: `%help Runs the tool`
 loses the sentence, since help starts on the next line.
 
+## Default severity
+`warning`: the arguments are silently ignored, so the file does not do what it says.
+
 ## Example
 ```
 %help This container runs samtools.

@@ -7,6 +7,9 @@ Reports trailing spaces and tabs on any line, including lines that hold only whi
 Invisible characters make diffs noisy and can change meaning: a space after a line-continuation
 backslash ends the continuation, and trailing spaces end up in `%help` and `%labels` values.
 
+## Default severity
+`style`: invisible and harmless to the build; tidiness only (`--fix`).
+
 ## Example
 ```
 %post

@@ -7,6 +7,9 @@ Reports a non-empty file whose last line has no line break.
 Tools that concatenate or append to files (and `cat` in a terminal) run the last line into the
 next text; POSIX defines a line as ending in a newline, and diffs show "No newline at end of file".
 
+## Default severity
+`style`: harmless to Apptainer; tidiness only (`--fix`).
+
 ## Example
 ```
 %runscript

@@ -9,6 +9,9 @@ skipped: a Makefile written from `%post` needs its tabs.
 Mixed indentation looks different in every editor and makes nesting hard to read; with `<<-`
 heredocs only tabs are stripped, so a space-indented terminator is silently not found.
 
+## Default severity
+`style`: the script runs either way; consistency only.
+
 ## Example
 ```
 %post

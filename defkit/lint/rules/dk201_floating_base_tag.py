@@ -9,6 +9,9 @@ not judged: they are decided at build time.
 `latest` moves. The same definition file builds a different image next month, and a build that
 worked breaks without any change to the file.
 
+## Default severity
+`warning`: the same file builds a different image tomorrow; as hadolint's DL3007 for `latest`.
+
 ## Example
 ```
 Bootstrap: docker

@@ -8,6 +8,10 @@ image without a `sha256.` tag. Templated values are not judged.
 A tag can be moved to other content at any time; only a digest makes the build reproducible and
 protects against a replaced image. This is informational: pinning also means updating on purpose.
 
+## Default severity
+`info`, and off by default (select it to use it): a tag without a digest is common practice and
+not a mistake; teams that require digests turn it on.
+
 ## Example
 ```
 Bootstrap: docker
@@ -33,6 +37,7 @@ CODE = "DK202"
 NAME = "unpinned-base"
 SEVERITY: Severity = "info"
 OPTIONS: dict[str, object] = {}
+ENABLED_BY_DEFAULT = False  # digests are a team policy, not a defect: opt in with `select`
 FIXABLE = False
 
 

@@ -16,6 +16,9 @@ A script section that names several architectures or asks for the machine's (`un
 The build pulls or runs code for another CPU: the pull fails with "no matching manifest", or the
 image builds and its programs fail with "Exec format error" on the cluster.
 
+## Default severity
+`warning`: the build may succeed but the image does not run on the target machines.
+
 ## Example
 With `arch: arm64`:
 ```
@@ -40,7 +43,7 @@ from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
 from defkit.lint.rules._arch import ARCH_IN_NAME, IMAGE_NAMESPACES, normalize
 from defkit.lint.rules._image import stage_image
-from defkit.lint.rules._shell import Word, commands
+from defkit.lint.rules._shell import Word
 from defkit.model import Section, Span, Stage
 
 CODE = "DK203"
@@ -91,12 +94,12 @@ def _mirror_problem(stage: Stage, target: str) -> Optional[Problem]:
     return None
 
 
-def _download_words(section: Section) -> Iterator[tuple[Word, str]]:
+def _download_words(ctx: LintContext, section: Section) -> Iterator[tuple[Word, str]]:
     """Download-like words naming exactly one architecture; none if the script is arch-aware."""
     if _ARCH_AWARE.search(section.body):
         return
     found: list[tuple[Word, str]] = []
-    for command in commands(section):
+    for command in ctx.commands(section):
         for word in command.words:
             if not _DOWNLOAD.search(word.value):
                 continue
@@ -131,7 +134,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         for section in stage.sections:
             if not section.is_script:
                 continue
-            for word, arch in _download_words(section):
+            for word, arch in _download_words(ctx, section):
                 if arch != target:
                     yield Problem(
                         word.span, f"downloads a build for {arch}, the target is {target}"

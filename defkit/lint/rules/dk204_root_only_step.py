@@ -9,13 +9,20 @@ Reports, depending on the `build-mode` setting:
 - `%post` commands that need privileges a user namespace cannot give: `sudo`, `mount`, `mknod` of
   block or character devices, `modprobe`/`insmod`/`rmmod`, `sysctl -w`, `losetup`, `swapon`.
 
-With `build-mode: fakeroot` (the default) the agent `debootstrap` and kernel-level commands are
-errors and the rest warnings; with `root` or `remote` every finding is downgraded to info.
+With `build-mode: fakeroot` (the default) kernel-level commands are errors and the rest
+warnings; with `root` or `remote` every finding is downgraded to info.
 
 ## Why it matters
 Most users build without root: `apptainer build` then implies `--fakeroot`, and these steps fail
 half-way through the build (`you must be root to build with debootstrap`, `Operation not
 permitted`). `sudo` is also pointless, as `%post` already runs as (fake) root.
+
+## Default severity
+Set per finding from `build-mode`: with `fakeroot` (the default) kernel-level commands are
+`error` (they always fail unprivileged), debootstrap, other root-needing agents, `%setup`,
+`sudo`, `mount` and device nodes `warning` (they fail or misbehave under `apptainer build
+--fakeroot`, though `defkit build` builds debootstrap rootless); with `root` or `remote`
+everything is `info`.
 
 ## Example
 ```
@@ -45,7 +52,7 @@ from typing import Optional
 from defkit.lint.context import LintContext, Settings
 from defkit.lint.problem import Problem, Severity
 from defkit.lint.rules._common import section_name_span
-from defkit.lint.rules._shell import Command, commands
+from defkit.lint.rules._shell import Command
 
 CODE = "DK204"
 NAME = "root-only-step"
@@ -57,7 +64,11 @@ FIXABLE = False
 DYNAMIC_SEVERITY = True
 
 _ROOT_AGENTS: dict[str, tuple[Severity, str]] = {
-    "debootstrap": ("error", "debootstrap needs real root; it fails under --fakeroot"),
+    "debootstrap": (
+        "warning",
+        "debootstrap needs real root with `apptainer build` (it fails under --fakeroot); "
+        "`defkit build` builds it without root",
+    ),
     "yum": ("warning", "yum bootstrap needs root or subuid-based fakeroot"),
     "dnf": ("warning", "dnf bootstrap needs root or subuid-based fakeroot"),
     "zypper": ("warning", "zypper bootstrap creates device nodes: root or subuid-based fakeroot"),
@@ -108,7 +119,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 )
             if section.name not in ("post", "appinstall"):
                 continue
-            for command in commands(section):
+            for command in ctx.commands(section):
                 found = _privileged(command)
                 if found is not None:
                     level, message = found

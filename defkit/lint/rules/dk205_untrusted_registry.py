@@ -9,6 +9,10 @@ comes from `docker.io`. Nothing is reported when the setting is empty.
 Organisations often allow only mirrored or scanned registries; a base image from elsewhere
 bypasses that review.
 
+## Default severity
+`error`: only reported when `trusted-registries` is configured, where an image from elsewhere is
+a policy violation.
+
 ## Example
 With `trusted-registries: [registry.example.org]`:
 ```

@@ -11,6 +11,10 @@ A build with the lock file uses the locked digest, so the image does not change 
 moves; but the tag usually moved for a reason (a security update). This rule tells CI when
 to run `defkit lock` again and review the new base, as `defkit lock --check` does.
 
+## Default severity
+`warning`, and off by default because it asks registries over the network: the lock file no
+longer describes the image the build gets.
+
 ## Example
 `Singularity.def.lock` pins `debian:12` to `sha256:1111...`, and the registry now says
 `sha256:2222...`:

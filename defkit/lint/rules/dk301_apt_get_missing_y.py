@@ -10,6 +10,9 @@ Reports `apt-get` or `apt` `install`, `upgrade`, `dist-upgrade`, `full-upgrade`,
 A build has no terminal. When apt wants to ask "Do you want to continue? [Y/n]" it reads end of
 input, answers no, and the build fails with `Abort.`.
 
+## Default severity
+`warning`: %post has no terminal, so apt-get aborts at its first question and the build fails.
+
 ## Example
 ```
 %post
@@ -52,7 +55,7 @@ _NEEDS_PACKAGES = frozenset({"install", "remove", "purge", "reinstall", "build-d
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None or "assume-yes" in ctx.text.lower():
         return
-    for call in script_invocations(ctx.deffile, "apt-get", "apt"):
+    for call in script_invocations(ctx, "apt-get", "apt"):
         if call.subcommand is None or call.subcommand.value not in _PROMPTING:
             continue
         if call.subcommand.value in _NEEDS_PACKAGES and not call.operands:

@@ -9,6 +9,10 @@ Reports `apt` used with a subcommand that `apt-get` also has (`install`, `update
 and it warns "apt does not have a stable CLI interface. Use with caution in scripts." `apt-get`
 is the stable interface for scripts.
 
+## Default severity
+`info`: `apt` works in scripts; it only warns that its interface may change. Real recipes use it
+a lot, so a warning would fail most of them for nothing.
+
 ## Example
 ```
 %post
@@ -37,7 +41,7 @@ from defkit.lint.rules._packages import script_invocations
 
 CODE = "DK302"
 NAME = "apt-instead-of-apt-get"
-SEVERITY: Severity = "warning"
+SEVERITY: Severity = "info"
 OPTIONS: dict[str, object] = {}
 FIXABLE = True
 
@@ -51,7 +55,7 @@ _ALSO_IN_APT_GET = _SAME_IN_APT_GET | {"upgrade", "full-upgrade"}
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
-    for call in script_invocations(ctx.deffile, "apt"):
+    for call in script_invocations(ctx, "apt"):
         sub = call.subcommand
         if sub is None or sub.value not in _ALSO_IN_APT_GET:
             continue

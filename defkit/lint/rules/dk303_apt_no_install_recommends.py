@@ -8,6 +8,9 @@ command or the file sets `APT::Install-Recommends` to false.
 Recommended packages are not needed to run what you install, and often double the size of the
 image (documentation, X11 libraries, compilers).
 
+## Default severity
+`info`: a larger image, not a broken one (as hadolint's DL3015).
+
 ## Example
 ```
 %post
@@ -41,7 +44,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         "no-install-recommends", ""
     ):
         return  # configured once for the whole file (apt.conf.d or `-o APT::Install-Recommends`)
-    for call in script_invocations(ctx.deffile, "apt-get", "apt"):
+    for call in script_invocations(ctx, "apt-get", "apt"):
         if not call.runs("install"):
             continue
         if not call.has_option("--no-install-recommends"):

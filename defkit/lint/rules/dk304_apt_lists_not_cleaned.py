@@ -9,6 +9,9 @@ up in the image.
 The lists downloaded by `apt-get update` (tens of MB) stay in the image, and are stale anyway by
 the time anyone runs it.
 
+## Default severity
+`info`: a larger image, not a broken one (as hadolint's DL3009).
+
 ## Example
 ```
 %post
@@ -53,6 +56,6 @@ def _cleans(command: Command) -> bool:
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    last = left_in_image(ctx.deffile, _fills, _cleans)
+    last = left_in_image(ctx, _fills, _cleans)
     if last is not None:
         yield Problem(last.span, "apt lists are left in the image; remove /var/lib/apt/lists/*")

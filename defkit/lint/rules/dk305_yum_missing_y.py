@@ -10,6 +10,9 @@ Reports `yum`/`dnf`/`microdnf` `install`, `update`, `upgrade`, `remove`, `erase`
 The build has no terminal to answer the prompt: the command reads end of input and the build
 fails ("Operation aborted", "Exiting on user command").
 
+## Default severity
+`warning`: the package manager waits for an answer that never comes, and the build fails.
+
 ## Example
 ```
 %post
@@ -54,7 +57,7 @@ _ZYPPER_PROMPTING = frozenset(
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None or "assumeyes" in ctx.text.lower():
         return
-    for call in script_invocations(ctx.deffile, "yum", "dnf", "microdnf", "zypper"):
+    for call in script_invocations(ctx, "yum", "dnf", "microdnf", "zypper"):
         sub = call.subcommand
         if sub is None or call.command.before == "|":
             continue

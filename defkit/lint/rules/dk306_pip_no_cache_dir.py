@@ -9,6 +9,9 @@ Reports `pip install` (also `pip3`, `python -m pip`) in the final stage's `%post
 pip keeps every downloaded wheel under `/root/.cache/pip`, which ends up in the image: often
 hundreds of MB for scientific stacks.
 
+## Default severity
+`info`: a larger image, not a broken one (as hadolint's DL3042).
+
 ## Example
 ```
 %post
@@ -49,7 +52,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     for section in stage.sections:
         if section.name not in ("post", "appinstall"):
             continue
-        for call in invocations(section, "pip"):
+        for call in invocations(ctx, section, "pip"):
             if not call.runs("install"):
                 continue
             if not any(word.value.startswith("--no-cache") for word in call.options):

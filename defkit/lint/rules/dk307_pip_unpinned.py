@@ -9,6 +9,10 @@ are not judged, nor are the packages of the `ignore-packages` option.
 Without versions, every build resolves to whatever was released last: a build that worked
 yesterday can fail, or silently change results, today.
 
+## Default severity
+`info`: rebuilds may differ; common practice in research recipes, so a hint rather than a
+failure.
+
 ## Example
 ```
 %post
@@ -49,7 +53,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
     ignored = {str(name).lower() for name in ctx.options.get("ignore-packages", ())}
-    for call in script_invocations(ctx.deffile, "pip"):
+    for call in script_invocations(ctx, "pip"):
         if not call.runs("install"):
             continue
         if any(target and target.value.startswith("=") for _, target in call.command.redirects):

@@ -7,6 +7,10 @@ Reports `pip install name>=1.0` (or `<`, `<=`, `>`) written without quotes.
 The shell sees `>` as a redirection: it runs `pip install name`, installing any version, and
 writes pip's output to a file called `=1.0`. The build succeeds with the wrong version.
 
+## Default severity
+`error`: the shell reads `>` as a redirection: the wrong version is installed and a stray file
+is written.
+
 ## Example
 ```
 %post
@@ -38,7 +42,7 @@ FIXABLE = False
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
-    for call in script_invocations(ctx.deffile, "pip"):
+    for call in script_invocations(ctx, "pip"):
         if not call.runs("install"):
             continue
         for operator, target in call.command.redirects:

@@ -8,6 +8,9 @@ Reports `curl ... | sh` and `wget -O- ... | bash` (any shell, `python` or `perl`
 Whatever the server returns at build time runs as root in the image, unreviewed and unpinned;
 a truncated download runs half a script. The build cannot be reproduced.
 
+## Default severity
+`warning`: a remote script runs as root with nothing to check it against.
+
 ## Example
 ```
 %post
@@ -30,7 +33,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._shell import all_script_sections, commands
+from defkit.lint.rules._shell import all_script_sections
 
 CODE = "DK309"
 NAME = "curl-pipe-shell"
@@ -48,7 +51,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         return
     for section in all_script_sections(ctx.deffile):
         fetch = None
-        for command in commands(section):
+        for command in ctx.commands(section):
             if fetch is not None and command.before == "|" and _RUNNERS.match(command.name):
                 yield Problem(fetch, f"`{command.name}` runs a script piped from the network")
             if command.name in _FETCHERS and command.head is not None:

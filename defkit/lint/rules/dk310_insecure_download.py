@@ -11,6 +11,10 @@ judged (their packages are signed).
 Anything on the network path can replace what you download, and the build runs it as root in
 the image.
 
+## Default severity
+`warning`: plain HTTP or disabled certificate checks let anyone on the path change what is
+installed.
+
 ## Example
 ```
 %post
@@ -30,7 +34,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._shell import all_script_sections, commands
+from defkit.lint.rules._shell import all_script_sections
 
 CODE = "DK310"
 NAME = "insecure-download"
@@ -52,7 +56,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
     for section in all_script_sections(ctx.deffile):
-        for command in commands(section):
+        for command in ctx.commands(section):
             name = command.name
             if name not in _DOWNLOADERS:
                 continue

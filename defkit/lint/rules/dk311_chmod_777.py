@@ -9,6 +9,9 @@ not reported, nor are `/tmp`, `/var/tmp` and `/dev/shm`.
 In a writable sandbox or overlay any user can then change programs and libraries in the image;
 `777` is usually a workaround for an ownership problem that has a proper fix.
 
+## Default severity
+`warning`: world-writable files in an image are a security risk for every user of it.
+
 ## Example
 ```
 %post
@@ -29,7 +32,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._shell import all_script_sections, commands
+from defkit.lint.rules._shell import all_script_sections
 
 CODE = "DK311"
 NAME = "chmod-777"
@@ -63,7 +66,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
     for section in all_script_sections(ctx.deffile):
-        for command in commands(section):
+        for command in ctx.commands(section):
             if command.name != "chmod":
                 continue
             operands = [word for word in command.argv[1:] if not word.value.startswith("-")]

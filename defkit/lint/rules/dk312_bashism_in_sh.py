@@ -15,6 +15,9 @@ reported (arrays, brace expansion, `pushd`, `popd`, `shopt`, `declare`, `typeset
 On Debian and Ubuntu bases `/bin/sh` is dash: `source` is "not found", `[[` fails, `&>` runs the
 command in the background, `mkdir /opt/{bin,lib}` creates one directory named `{bin,lib}`.
 
+## Default severity
+`warning`: the build fails (or silently does something else) where /bin/sh is not bash.
+
 ## Example
 ```
 %post
@@ -36,16 +39,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from defkit.lint.base_shell import sh_is_bash, sh_is_busybox
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
 from defkit.lint.rules._shell import (
     Command,
-    commands,
     heredoc_lines,
     shell_of,
     unquoted_parts,
 )
-from defkit.model import Section, Span, Stage
+from defkit.model import Section, Span
 
 CODE = "DK312"
 NAME = "bashism-in-sh"
@@ -58,28 +61,9 @@ _BASH_BUILTINS = frozenset({"source", "pushd", "popd", "shopt", "declare", "type
 #: it (checked apart: `[^$]*,[^}]*\}` backtracks in time quadratic in a long run of commas).
 _BRACES = re.compile(r"(?<![$\\{])\{([^{}\s'\"]*)\}")
 _ARRAY_EXPANSION = re.compile(r"\$\{#?[A-Za-z_][A-Za-z0-9_]*\[[@*]\]\}")
-_BASH_AS_SH = re.compile(
-    r"centos|rocky|alma|fedora|rhel|ubi[0-9]|redhat|opensuse|sles|amazonlinux|oraclelinux"
-    r"|archlinux|manjaro",
-    re.IGNORECASE,
-)
-
 #: busybox ash (Alpine's /bin/sh) accepts these bash forms; arrays and brace expansion it lacks.
-_BUSYBOX_SH = re.compile(r"alpine|busybox", re.IGNORECASE)
 _ASH_KNOWS = ("`[[ ]]`", "`source`", "`function` declarations", "`==` in `[ ]`", "`<<<`", "`&>`",
               "`&>>`", "`let`")  # fmt: skip
-
-
-def _uses_busybox_sh(stage: Stage) -> bool:
-    return stage.bootstrap == "busybox" or bool(
-        _BUSYBOX_SH.search(stage.header_value("from") or "")
-    )
-
-
-def _uses_bash_as_sh(stage: Stage) -> bool:
-    if stage.bootstrap in ("yum", "dnf", "zypper", "arch"):
-        return True
-    return bool(_BASH_AS_SH.search(stage.header_value("from") or ""))
 
 
 def _findings(command: Command) -> Iterator[tuple[Span, str]]:
@@ -125,9 +109,9 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
     for stage in ctx.deffile.stages:
-        if _uses_bash_as_sh(stage):
+        if sh_is_bash(stage):
             continue
-        busybox = _uses_busybox_sh(stage)
+        busybox = sh_is_busybox(stage)
         for section in stage.sections:
             if not section.is_script or section.name in ("environment", "appenv"):
                 continue  # sourced by Apptainer's built-in shell interpreter, which knows bash
@@ -135,7 +119,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 continue
             where = section.display_name
             found = list(_array_assignments(section))
-            for command in commands(section):
+            for command in ctx.commands(section):
                 found.extend(_findings(command))
             for span, what in sorted(found, key=lambda item: (item[0].line, item[0].column)):
                 if busybox and what in _ASH_KNOWS:

@@ -7,6 +7,9 @@ Reports a `%post -c`, `%setup -c` or `%pre -c` line where no shell follows `-c` 
 ## Why it matters
 The build stops with `bad post section '-c' parameter: missing arguments`.
 
+## Default severity
+`error`: Apptainer runs the section with a broken command line; the build fails.
+
 ## Example
 ```
 %post -c

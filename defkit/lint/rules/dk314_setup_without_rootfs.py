@@ -9,6 +9,9 @@ Reports `mkdir`, `touch`, `cp`, `mv`, `ln`, `rm`, `install`, `tee`, `chmod`, `ch
 `%setup` runs on the build host, not in the container. `mkdir /opt/app` creates the directory
 on your machine (or fails without root), and the image does not get it.
 
+## Default severity
+`warning`: %setup runs on the build host, so these paths change the host instead of the image.
+
 ## Example
 ```
 %setup
@@ -30,7 +33,7 @@ from collections.abc import Iterator
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
 from defkit.lint.rules._common import sections
-from defkit.lint.rules._shell import Command, Word, commands
+from defkit.lint.rules._shell import Command, Word
 
 CODE = "DK314"
 NAME = "setup-without-rootfs"
@@ -61,7 +64,7 @@ def _targets(command: Command) -> list[Word]:
 
 def check(ctx: LintContext) -> Iterator[Problem]:
     for _, section in sections(ctx.deffile, "setup"):
-        for command in commands(section):
+        for command in ctx.commands(section):
             for word in _targets(command):
                 path = word.value
                 if not path.startswith("/") or path.startswith(_HOST_SCRATCH) or "{{" in path:

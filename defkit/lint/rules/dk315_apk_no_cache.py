@@ -8,6 +8,9 @@ later command removes `/var/cache/apk` or runs `apk cache clean`.
 The package index and downloaded packages stay in `/var/cache/apk` and in the image, for no use
 at run time.
 
+## Default severity
+`info`: a larger image, not a broken one (as hadolint's DL3019).
+
 ## Example
 ```
 Bootstrap: docker
@@ -58,6 +61,6 @@ def _cleans(command: Command) -> bool:
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    last = left_in_image(ctx.deffile, _fills, _cleans)
+    last = left_in_image(ctx, _fills, _cleans)
     if last is not None:
         yield Problem(last.span, "apk's cache is left in the image; use `apk add --no-cache`")

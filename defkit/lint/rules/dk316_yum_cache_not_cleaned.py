@@ -9,6 +9,9 @@ final stage's `%post` when no later `yum clean all` (`dnf`/`microdnf clean all`)
 Repository metadata and downloaded packages (often hundreds of MB) stay in `/var/cache` and in
 the image.
 
+## Default severity
+`info`: a larger image, not a broken one (as hadolint's DL3032).
+
 ## Example
 ```
 %post
@@ -60,7 +63,7 @@ def _cleans(command: Command) -> bool:
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    last = left_in_image(ctx.deffile, _fills, _cleans)
+    last = left_in_image(ctx, _fills, _cleans)
     if last is not None:
         yield Problem(
             last.span, f"`{last.value}`'s cache is left in the image; add `{last.value} clean all`"

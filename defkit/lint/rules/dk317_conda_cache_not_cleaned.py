@@ -9,6 +9,9 @@ Reports the last `conda`, `mamba` or `micromamba` `install`, `create`, `update` 
 conda keeps every downloaded package tarball and its extracted copy in `pkgs/`: often more than
 the environment itself, shipped in the image for nothing.
 
+## Default severity
+`info`: a larger image, not a broken one.
+
 ## Example
 ```
 %post
@@ -68,7 +71,7 @@ def _cleans(command: Command) -> bool:
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
-    last = left_in_image(ctx.deffile, _fills, _cleans)
+    last = left_in_image(ctx, _fills, _cleans)
     if last is not None:
         name = last.value.rsplit("/", 1)[-1]
         yield Problem(

@@ -9,6 +9,10 @@ variable is used later in the same section (then it is probably a helper for oth
 shell variable, which programs started from the container do not necessarily see; whether they
 do has changed between Singularity and Apptainer versions. `export` says what you mean.
 
+## Default severity
+`info`: the variable is set for the section itself, only not exported to child processes; often
+intended.
+
 ## Example
 ```
 %environment
@@ -33,7 +37,7 @@ from collections.abc import Iterator
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Fix, Problem, Severity
 from defkit.lint.rules._common import insert_before
-from defkit.lint.rules._shell import commands, expansions
+from defkit.lint.rules._shell import expansions
 from defkit.model import Section
 
 CODE = "DK401"
@@ -45,8 +49,8 @@ FIXABLE = True
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
 
 
-def _check_section(section: Section) -> Iterator[Problem]:
-    found = list(commands(section))
+def _check_section(ctx: LintContext, section: Section) -> Iterator[Problem]:
+    found = list(ctx.commands(section))
     exported: set[str] = set()
     used: set[str] = set()
     for command in found:
@@ -83,4 +87,4 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     for stage in ctx.deffile.stages:
         for section in stage.sections:
             if section.name in ("environment", "appenv"):
-                yield from _check_section(section)
+                yield from _check_section(ctx, section)

@@ -10,6 +10,9 @@ is anything when `%post` sources the environment files.
 build. `$CONDA_DIR` in `%post` expands to nothing, and `pip install $CONDA_DIR/...` installs to
 `/...`.
 
+## Default severity
+`warning`: the value is not there while %post runs, so the build uses another one.
+
 ## Example
 ```
 %environment
@@ -35,7 +38,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._shell import Command, commands, expansions
+from defkit.lint.rules._shell import Command, expansions
 from defkit.model import Section
 
 CODE = "DK402"
@@ -64,10 +67,10 @@ def _assigned(command: Command) -> set[str]:
     return names
 
 
-def _set_by(sections: list[Section]) -> set[str]:
+def _set_by(ctx: LintContext, sections: list[Section]) -> set[str]:
     names: set[str] = set()
     for section in sections:
-        for command in commands(section):
+        for command in ctx.commands(section):
             names |= _assigned(command)
     return names
 
@@ -79,13 +82,13 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         posts = [s for s in stage.sections if s.name == "post"]
         if not posts or any(_SOURCES_ENVIRONMENT.search(s.body) for s in posts):
             continue
-        environment = _set_by([s for s in stage.sections if s.name == "environment"])
-        candidates = environment - _set_by(posts) - _ALWAYS_SET
+        environment = _set_by(ctx, [s for s in stage.sections if s.name == "environment"])
+        candidates = environment - _set_by(ctx, posts) - _ALWAYS_SET
         if not candidates:
             continue
         reported: set[str] = set()
         for section in posts:
-            for command in commands(section):
+            for command in ctx.commands(section):
                 for word in command.words + tuple(w for _, w in command.redirects if w):
                     for name, span in expansions(word):
                         if name in candidates and name not in reported:

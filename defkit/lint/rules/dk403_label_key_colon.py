@@ -8,6 +8,9 @@ Reports label keys that contain a colon: `Author: Jane` (the key becomes `Author
 Apptainer splits a label line at the first space only, so the colon stays in the key:
 `apptainer inspect` shows `Author:` and tools looking for `Author` do not find it.
 
+## Default severity
+`warning`: Apptainer keeps the colon in the key, so the label is not the one meant.
+
 ## Example
 ```
 %labels

@@ -7,6 +7,9 @@ Reports label lines that use `=` between key and value (`VERSION=1.0`, `VERSION 
 Apptainer splits a label line at the first space only: `VERSION=1.0` becomes a key
 `VERSION=1.0` with an empty value, and `VERSION = 1.0` a value `= 1.0`.
 
+## Default severity
+`warning`: Apptainer keeps the `=` in the key, so the label is not the one meant.
+
 ## Example
 ```
 %labels

@@ -6,6 +6,9 @@ Reports a `%labels` key that an earlier line of the same stage already set.
 ## Why it matters
 The last value wins silently; usually one of the two lines is outdated.
 
+## Default severity
+`warning`: only one of the values survives; the other is lost without a word.
+
 ## Example
 ```
 %labels

@@ -9,6 +9,9 @@ Unless every build passes `--build-arg NAME=...`, the build stops with `build va
 defined through either --build-arg (--build-arg-file) or 'arguments' section`. Defaults do not
 carry over between stages: stage 2 cannot use stage 1's `%arguments`.
 
+## Default severity
+`warning`: the placeholder is left in the file or the build stops asking for a value.
+
 ## Example
 ```
 Bootstrap: docker

@@ -7,6 +7,9 @@ Reports a `NAME=default` line in `%arguments` when no `{{ NAME }}` of the same s
 Usually a typo in the placeholder or the argument name, or a leftover after a refactoring.
 Defaults belong to their stage: a placeholder in another stage does not see them.
 
+## Default severity
+`info`: an unused argument does no harm; it is only dead text.
+
 ## Example
 ```
 Bootstrap: docker

@@ -7,6 +7,9 @@ Reports lines of `%arguments` that have no `=` or nothing before it.
 Apptainer skips such lines with a warning (`Skipping ... not a key=value pair`), so the default
 you meant to give does not exist and the build fails later with an undefined build var.
 
+## Default severity
+`warning`: Apptainer ignores the line, so the argument has no default.
+
 ## Example
 ```
 %arguments

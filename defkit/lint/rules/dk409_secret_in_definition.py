@@ -5,14 +5,18 @@ Reports, anywhere in the file (header, `%environment`, `%labels`, `%arguments`, 
 comments): private keys (`-----BEGIN ... PRIVATE KEY-----`), AWS access key ids, GitHub, GitLab,
 Slack, Hugging Face and Google API tokens, passwords in URLs (`https://user:secret@host`), and
 literal values assigned to names such as `PASSWORD`, `SECRET`, `TOKEN`, `API_KEY`
-(`DB_PASSWORD=hunter2`; values from variables, placeholders or files are fine). The message
-never repeats the secret.
+(`DB_PASSWORD=hunter2`; values from variables, placeholders or files are fine, and so are
+example values in `%help` such as `API_KEY=<your key>` or `HF_TOKEN=your-token`). Tokens of a
+known format are reported in `%help` too. The message never repeats the secret.
 
 ## Why it matters
 The whole definition file is stored in the image (`/.singularity.d/Singularity`) and shown by
 `apptainer inspect --deffile`; `%environment` and `%labels` are readable by anyone who can run
 the image. A secret in the file is published with every copy of the image and in the
 repository history.
+
+## Default severity
+`error`: a secret in a definition file ends up in the image's metadata and in version control.
 
 ## Example
 ```
@@ -71,12 +75,34 @@ _NOT_A_LITERAL = re.compile(
 )
 
 
+#: Values that say "put yours here" (in `%help`, where usage is explained).
+_EXAMPLE_VALUE = re.compile(
+    r"[<>\[\]]|\.\.\.|^(.)\1+$|\b(your|my|example|sample|dummy|placeholder|changeme|change_me"
+    r"|redacted|secret|password|token|key|foo|bar)\b|^(your|my)[_-]",
+    re.IGNORECASE,
+)
+
+
+def _help_lines(ctx: LintContext) -> frozenset[int]:
+    """The file lines of `%help` and `%apphelp` bodies."""
+    if ctx.deffile is None:
+        return frozenset()
+    return frozenset(
+        line
+        for stage in ctx.deffile.stages
+        for section in stage.sections
+        if section.name in ("help", "apphelp")
+        for line in range(section.body_line, section.body_line + section.body.count("\n") + 1)
+    )
+
+
 def _literal(value: str) -> bool:
     value = value.strip("\"'")
     return len(value) >= 4 and not _NOT_A_LITERAL.search(value) and "{{" not in value
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
+    help_lines = _help_lines(ctx)
     for number, line in enumerate(ctx.lines, start=1):
         if not _MAYBE_SECRET.search(line):
             continue
@@ -97,6 +123,8 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 begin -= 1
             name = line[begin : match.start(1) - 1]
             quote = 1 if value[:1] in "'\"" else 0
+            if number in help_lines and _EXAMPLE_VALUE.search(value.strip("\"'")):
+                continue  # `%help` shows how to set it: `API_KEY=your-key` is an example
             if _literal(value) and match.start(1) + quote not in token_starts:
                 start, end = match.span(1)
                 yield _literal_problem(name, Span(number, start + 1, number, end + 1))

@@ -10,6 +10,10 @@ Labels are how users and registries find out who maintains an image, what versio
 software it holds and where its source is (`apptainer inspect`). Two thirds of public recipes
 have none.
 
+## Default severity
+`info`, and off by default (select it; `required-labels` then lists the keys it asks for):
+labels are a project's convention, not a defect.
+
 ## Example
 ```
 Bootstrap: docker
@@ -39,6 +43,7 @@ CODE = "DK410"
 NAME = "missing-labels"
 SEVERITY: Severity = "info"
 OPTIONS: dict[str, object] = {}
+ENABLED_BY_DEFAULT = False  # labels are a project convention: opt in with `select`
 FIXABLE = False
 
 

@@ -10,6 +10,10 @@ The build runs `%post` and everything before it, then fails copying the file. No
 resolves relative sources against the directory `apptainer build` runs in: run builds from the
 definition file's directory (or use absolute paths) so the check and the build agree.
 
+## Default severity
+`warning`: the build fails when it copies a file that is not there (relative to the definition
+file).
+
 ## Example
 ```
 %files

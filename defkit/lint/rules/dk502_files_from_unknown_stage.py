@@ -8,6 +8,9 @@ the stage itself.
 The build fails with `stage NAME was not found` after the earlier stages were built; a stage
 cannot copy from itself.
 
+## Default severity
+`error`: Apptainer stops at `%files from` an unknown stage; the build fails.
+
 ## Example
 ```
 Bootstrap: docker

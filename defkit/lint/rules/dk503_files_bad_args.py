@@ -9,6 +9,9 @@ Apptainer silently ignores a `%files` section with any other number of words, so
 copied; with two words it copies from the stage named by the second word whatever the first
 says.
 
+## Default severity
+`error`: Apptainer rejects these `%files` arguments; the build fails.
+
 ## Example
 ```
 %files build

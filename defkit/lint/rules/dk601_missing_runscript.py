@@ -7,6 +7,10 @@ Reports a definition file whose final stage (the one that becomes the image) has
 `apptainer run` falls back to the base image's entry point (for Docker bases) or prints that
 there is no runscript, so users must know what to `exec`.
 
+## Default severity
+`info`: `apptainer run` of the image does nothing useful, but many images are used with `exec`
+only.
+
 ## Example
 ```
 Bootstrap: docker

@@ -10,6 +10,10 @@ Without `exec` the shell stays as the container's main process: signals such as 
 a scheduler or `Ctrl-C` reach the shell, not your program, which may not shut down cleanly, and
 the exit status is the shell's.
 
+## Default severity
+`info`: without `exec` the shell stays between Apptainer and the program (signals and exit codes
+go to the shell); usually harmless.
+
 ## Example
 ```
 %runscript
@@ -34,7 +38,7 @@ from typing import Optional
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Fix, Problem, Severity
 from defkit.lint.rules._common import insert_before, sections
-from defkit.lint.rules._shell import commands, shell_of
+from defkit.lint.rules._shell import shell_of
 
 CODE = "DK602"
 NAME = "runscript-missing-exec"
@@ -56,7 +60,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     for _, section in sections(ctx.deffile, "runscript"):
         if shell_of(section) not in ("sh", "bash", "dash"):
             continue
-        found = list(commands(section))
+        found = list(ctx.commands(section))
         if not found or any(word.value == "exec" for command in found for word in command.words):
             continue
         last = found[-1]

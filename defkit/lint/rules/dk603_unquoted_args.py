@@ -9,6 +9,10 @@ Unquoted, the arguments are split again at spaces and glob characters are expand
 `apptainer run img.sif "my file.txt"` passes `my` and `file.txt` to your program. `"$@"` passes
 each argument exactly as given.
 
+## Default severity
+`warning`: unquoted `$@`/`$*` split arguments with spaces; the program gets other arguments than
+the user gave.
+
 ## Example
 ```
 %runscript
@@ -29,7 +33,7 @@ from collections.abc import Iterator
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._shell import commands, unquoted_parts, word_part_span
+from defkit.lint.rules._shell import unquoted_parts, word_part_span
 
 CODE = "DK603"
 NAME = "unquoted-args"
@@ -49,7 +53,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
         for section in stage.sections:
             if section.name not in _SECTIONS:
                 continue
-            for command in commands(section):
+            for command in ctx.commands(section):
                 for word in command.words:
                     if _ASSIGNMENT.match(word.text):
                         continue  # `NAME=$*` is not split: assignments are never word-split

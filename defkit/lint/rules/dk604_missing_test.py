@@ -2,12 +2,16 @@
 
 ## What it does
 Reports a definition file whose final stage (the one that becomes the image) has no `%test`.
-Off by default (most recipes have none): enable it with `select` or `extend-select`.
+On by default at `info`, which does not fail a default run (`fail-on: warning`).
 
 ## Why it matters
 Nothing checks that the image works before it is shipped. `%test` runs at the end of the
 build (and with `apptainer test`), so a broken install fails the build instead of the first
 user's job. 91 % of public recipes have none.
+
+## Default severity
+`info`, on by default: an image nobody tested is worth knowing about, but most recipes have no
+%test, so it must not fail a default run.
 
 ## Example
 ```
@@ -44,7 +48,6 @@ NAME = "missing-test"
 SEVERITY: Severity = "info"
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
-ENABLED_BY_DEFAULT = False  # 91 % of recipes have no %test: opt in with `select`
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:

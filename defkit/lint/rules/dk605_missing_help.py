@@ -7,6 +7,10 @@ Reports a definition file whose final stage (the one that becomes the image) has
 `apptainer run-help` is how users learn what an image does, which arguments it takes and what
 it expects to be bound; without `%help` they have to read the definition file.
 
+## Default severity
+`info`, and off by default (select it): `apptainer run-help` shows nothing, which real recipes
+rarely care about.
+
 ## Example
 ```
 Bootstrap: docker
@@ -41,6 +45,7 @@ CODE = "DK605"
 NAME = "missing-help"
 SEVERITY: Severity = "info"
 OPTIONS: dict[str, object] = {}
+ENABLED_BY_DEFAULT = False  # `apptainer run-help` shows nothing: opt in with `select`
 FIXABLE = False
 
 

@@ -14,9 +14,12 @@ own driver is required and its absence is an error.
 Quiet without a site profile or without `gpu-driver` in it.
 
 ## Why it matters
-An error when the image cannot run: every CUDA call fails on the cluster with "CUDA driver
-version is insufficient for CUDA runtime version"; the build itself succeeds, so only the users
-find out. A warning in the minor version compatibility window, where most programs run.
+Every CUDA call fails on the cluster with "CUDA driver version is insufficient for CUDA runtime
+version"; the build itself succeeds, so only the users find out.
+
+## Default severity
+`error` when the driver is below the major version's floor (nothing CUDA runs); `warning` in the
+minor version compatibility window, where most programs run and PTX JIT does not.
 
 ## Example
 With `gpu-driver: "470.199.02"` in the site profile:
@@ -56,7 +59,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     driver = site.version("gpu_driver") if site is not None else None
     if site is None or driver is None:
         return
-    found = cuda(ctx.deffile)
+    found = cuda(ctx)
     if found is None or found.version is None:
         return
     own = required_driver(found.version, minor_compatibility=False)

@@ -9,9 +9,12 @@ ABI (MPICH, Intel MPI, Cray MPICH, MVAPICH2: `libmpi.so.12`), so those are one f
 Quiet without a site profile or without `mpi` in it.
 
 ## Why it matters
-This is an error: in the hybrid model the host's `srun --mpi=pmix` or `mpirun` starts the ranks
+In the hybrid model the host's `srun --mpi=pmix` or `mpirun` starts the ranks
 and the image's MPI library wires them up. With another family, or Open MPI 4 against 5, the job
 starts N copies that each believe they are rank 0 of 1, or aborts in `MPI_Init`.
+
+## Default severity
+`error`: the image cannot run its MPI programs across nodes on this site.
 
 ## Example
 With `mpi: {family: openmpi, version: "5.0.3"}` in the site profile:
@@ -52,7 +55,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     site = ctx.settings.site
     if site is None or site.mpi_family is None:
         return
-    found = mpi(ctx.deffile)
+    found = mpi(ctx)
     if found is None:
         return
     host = site.mpi_family + (f" {site.mpi_version}" if site.mpi_version else "")

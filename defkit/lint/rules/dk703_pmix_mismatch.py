@@ -7,10 +7,13 @@ side is older than 2.1 (the first release with cross-version support).
 Quiet without a site profile or without `pmix` in it.
 
 ## Why it matters
-A warning: `srun --mpi=pmix` hands each rank the host's PMIx server. PMIx promises cross-version
+`srun --mpi=pmix` hands each rank the host's PMIx server. PMIx promises cross-version
 compatibility from 2.1 on, but only for the features both sides know; Open MPI 5 needs PMIx 4
 features, and Slurm's plugin is built per major (`pmix_v3`, `pmix_v4`). A different major often
-works and sometimes fails in `MPI_Init` with "PMIX ERROR: UNREACHABLE"; worth a look, not a stop.
+works and sometimes fails in `MPI_Init` with "PMIX ERROR: UNREACHABLE".
+
+## Default severity
+`warning`: cross-version support makes many pairs work; worth a look, not a stop.
 
 ## Example
 With `pmix: "5.0.3"` in the site profile:
@@ -49,7 +52,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     host = site.version("pmix") if site is not None else None
     if host is None:
         return
-    found = pmix(ctx.deffile)
+    found = pmix(ctx)
     if found is None or found.version is None:
         return
     image = found.version

@@ -11,10 +11,13 @@ Set the option `binds-host-libraries: true` to check every image, whatever its s
 Quiet without a site profile or without `glibc` in it, and for bases whose release is unknown.
 
 ## Why it matters
-A warning: a host library was linked against the host's glibc and asks for its symbol
+A host library was linked against the host's glibc and asks for its symbol
 versions; inside an image with an older glibc it fails to load with
 "version `GLIBC_2.34' not found". An image that only uses its own libraries is not affected,
 which is why the rule looks for host binds first.
+
+## Default severity
+`warning`: whether host libraries are bound is inferred from the file, and may be wrong.
 
 ## Example
 With `glibc: "2.34"` in the site profile:
@@ -51,7 +54,7 @@ _HOST_BIND = re.compile(r"\b(?:APPTAINER|SINGULARITY)_BIND(?:PATH)?\b|/opt/cray\
 
 
 def _binds_host_libraries(ctx: LintContext) -> bool:
-    if ctx.options.get("binds-host-libraries", False) or cuda(ctx.deffile) is not None:
+    if ctx.options.get("binds-host-libraries", False) or cuda(ctx) is not None:
         return True
     stage = final_stage(ctx.deffile)
     return stage is not None and any(
@@ -64,7 +67,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     host = site.version("glibc") if site is not None else None
     if host is None:
         return
-    found = distro_glibc(ctx.deffile)
+    found = distro_glibc(ctx)
     if found is None or found.version is None or found.version >= host:
         return
     if _binds_host_libraries(ctx):

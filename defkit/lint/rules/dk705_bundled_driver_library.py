@@ -8,11 +8,14 @@ the driver in).
 Quiet without a site profile or without `gpu-driver` in it.
 
 ## Why it matters
-This is an error: the user-space driver must match the host's kernel module exactly. `--nv`
+The user-space driver must match the host's kernel module exactly. `--nv`
 binds the host's `libcuda.so`, but a copy in the image that the loader finds first (in
 `LD_LIBRARY_PATH` or the image's `ld.so.cache`) wins, and every CUDA call then fails with
 "CUDA driver version is insufficient" or "system has unsupported display driver / cuda driver
 combination" on nodes whose driver differs from the build machine's.
+
+## Default severity
+`error`: the image breaks on every node whose driver is not the bundled one.
 
 ## Example
 ```
@@ -60,11 +63,11 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                 if match is not None:
                     yield Problem(entry.span, f"{match.group(1)} is copied into the image")
                     break
-    for word in words(stage):
+    for word in words(ctx, stage):
         match = _LIBRARY.search(word.value.rstrip("*"))
         if match is not None:
             yield Problem(word.span, f"{match.group(1)} is put into the image")
-    for word in installed_packages(stage):
+    for word in installed_packages(ctx, stage):
         match = _PACKAGE.match(word.value)
         if match is not None:
             yield Problem(

@@ -8,10 +8,13 @@ With a site profile that gives `gpu-driver`, reports a CUDA image (found as in
 Quiet without a site profile or without `gpu-driver` in it.
 
 ## Why it matters
-A warning: the image still runs with `--nv`, but the NVIDIA container tooling that Apptainer
+The image still runs with `--nv`, but the NVIDIA container tooling that Apptainer
 can use (`--nvccli`) and the site's GPU binding read `NVIDIA_VISIBLE_DEVICES` (and
 `NVIDIA_DRIVER_CAPABILITIES`) from the image; without them the job sees no GPU or every GPU of
 the node instead of the ones Slurm gave it.
+
+## Default severity
+`warning`: the image works with plain `--nv`; the missing variables matter with GPU binding.
 
 ## Example
 ```
@@ -55,7 +58,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
     stage = final_stage(ctx.deffile)
     if site is None or site.gpu_driver is None or stage is None:
         return
-    found = cuda(ctx.deffile)
+    found = cuda(ctx)
     if found is None:
         return
     base = base_image(stage)

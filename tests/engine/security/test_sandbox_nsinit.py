@@ -128,7 +128,8 @@ def test_inherited_descriptors_and_cwd_stay_outside(project: pathlib.Path,
     def leaky_runner(argv: Sequence[str], *, cwd: Optional[str] = None,
                      env: Optional[Mapping[str, str]] = None, input: Optional[bytes] = None,
                      capture: bool = True, check: bool = False,
-                     timeout: Optional[float] = None) -> subprocess.CompletedProcess[bytes]:
+                     timeout: Optional[float] = None,
+                     memory: Optional[int] = None) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(list(argv), cwd=canary.root, env=env, input=input,
                               capture_output=True, pass_fds=(leaked,), timeout=60)
 
