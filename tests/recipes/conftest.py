@@ -11,18 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from defkit.engine.busybox_rootfs import make_busybox_rootfs
+from tests.engine.engine.conftest import busybox_template
 
-
-@pytest.fixture(scope="session")
-def busybox_template(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    if shutil.which("mksquashfs") is None or shutil.which("unshare") is None:
-        pytest.skip("squashfs-tools and util-linux are needed")
-    return make_busybox_rootfs(str(tmp_path_factory.mktemp("busybox") / "rootfs"))
+__all__ = ["busybox_template", "workspace"]  # the engine tests' busybox rootfs, built once
 
 
 @pytest.fixture()
-def workspace(tmp_path: pathlib.Path, busybox_template: pathlib.Path,
+def workspace(tmp_path: pathlib.Path, busybox_template: pathlib.Path,  # noqa: F811
               monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
     """A CI-like checkout as the working directory: `rendered/busybox-rootfs` where the hello
     family's points look for their base, and a fixed SOURCE_DATE_EPOCH (part of every key)."""
