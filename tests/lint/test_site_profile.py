@@ -77,6 +77,14 @@ def test_site_in_configuration_is_relative_to_it(tmp_path: pathlib.Path) -> None
     assert done.returncode == 1 and "DK701" in done.stdout
 
 
+def test_missing_site_in_configuration(tmp_path: pathlib.Path) -> None:
+    (tmp_path / ".defkit.yaml").write_text("arch: amd64\nsite: nowhere.yaml\n", encoding="utf-8")
+    (tmp_path / "gpu.def").write_text(CUDA_DEF, encoding="utf-8")
+    done = _defkit("lint", "gpu.def", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(".defkit.yaml:2:1: error: site profile 'nowhere.yaml' not found")
+
+
 def test_the_site_arch_is_the_target(tmp_path: pathlib.Path) -> None:
     (tmp_path / "site.yaml").write_text("arch: aarch64\n", encoding="utf-8")
     (tmp_path / "x86.def").write_text("Bootstrap: docker\nFrom: amd64/ubuntu:22.04\n")
