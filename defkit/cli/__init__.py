@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "cache": "defkit.cli.cache:cache",
     "recipes": "defkit.cli.recipes:recipes",
     "plan": "defkit.cli.plan:plan",
+    "site": "defkit.cli.site:site",
 }
 
 

@@ -315,6 +315,14 @@ def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
               help="Dockerfile builds: build up to this stage.")
 @click.option("-j", "--jobs", type=int, metavar="N",
               help="Several recipes (files or directories of *.def): build N at a time.")
+@click.option("--slurm", is_flag=True,
+              help="Submit the builds of the def files (or directories) to Slurm, in "
+                   "dependency order, and follow them (see `defkit plan`).")
+@click.option("--partition", help="--slurm: the partition to build in.")
+@click.option("--account", help="--slurm: the account to charge.")
+@click.option("--time", "time_limit", metavar="LIMIT", help="--slurm: each build's time limit.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="--slurm: follow the jobs until they end, or print their ids and return.")
 @insecure_option
 def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str], fakeroot: bool,
           engine: str, build_arg: tuple[str, ...], build_arg_file: tuple[str, ...],
@@ -323,8 +331,9 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
           notest: bool, force: bool, quiet: bool, as_json: bool, workdir: Optional[str],
           no_cache: bool, cache_only: bool, cache_ttl: Optional[str],
           cache_from: tuple[str, ...], cache_to: Optional[str], explain_key: bool,
-          context: Optional[str], target: Optional[str], insecure: bool,
-          jobs: Optional[int]) -> int:
+          context: Optional[str], target: Optional[str], jobs: Optional[int], slurm: bool,
+          partition: Optional[str], account: Optional[str], time_limit: Optional[str], wait: bool,
+          insecure: bool) -> int:
     """Build a SIF image (or a sandbox directory) from a definition file.
 
     Also Apptainer's `build TARGET SOURCE`, where SOURCE is a def file, docker://IMAGE,
@@ -335,6 +344,15 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
     from defkit.engine.dockerfile import is_dockerfile
     from defkit.engine.from_source import source_definition
 
+    if slurm:
+        from defkit.cli.slurm_build import build_on_slurm
+
+        return build_on_slurm(paths, partition=partition, account=account, time_limit=time_limit,
+                              wait=wait, fakeroot=fakeroot, arch=arch, notest=notest,
+                              cache_ttl=cache_ttl, cache_from=cache_from, cache_to=cache_to,
+                              insecure=insecure)
+    if partition or account or time_limit or not wait:
+        raise UsageError("--partition, --account, --time and --no-wait go with --slurm")
     if build_many.is_many(paths, jobs):
         if output or sandbox or explain_key or context or target:
             raise UsageError("several recipes: each output goes next to its def file "

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from defkit.lint.config import Overrides
     from defkit.lint.linter import Source
     from defkit.lint.sccache import ResultCache
+    from defkit.site.profile import SiteProfile
 
 FORMAT_NAMES = ("text", "json", "sarif", "github", "gitlab")
 
@@ -93,6 +94,12 @@ def _severity_overrides(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--arch", help="Target architecture (amd64, arm64, ppc64le, s390x, 386).")
 @click.option("--build-mode", type=click.Choice(["fakeroot", "root", "remote"]))
 @click.option("--flavour", type=click.Choice(["apptainer", "singularityce"]))
+@click.option(
+    "--site",
+    "site_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Check against this site profile (YAML; see `defkit site detect`).",
+)
 @click.option("--no-shellcheck", is_flag=True, help="Do not run ShellCheck on script sections.")
 @click.option(
     "--no-cache", is_flag=True, help="Do not reuse ShellCheck results of unchanged sections."
@@ -125,6 +132,7 @@ def lint(
     arch: Optional[str],
     build_mode: Optional[str],
     flavour: Optional[str],
+    site_path: Optional[str],
     no_shellcheck: bool,
     no_cache: bool,
     no_inline_ignores: bool,
@@ -147,7 +155,8 @@ def lint(
     options = LintOptions(
         config_file=config_path,
         overrides=_overrides(select, extend_select, ignore, extend_ignore, severities, fail_on,
-                             arch, build_mode, flavour, no_shellcheck, no_inline_ignores),
+                             arch, build_mode, flavour, no_shellcheck, no_inline_ignores,
+                             site_path),
         stdin_name=stdin_filename,
         read_stdin=sys.stdin.buffer.read,
     )
@@ -184,6 +193,7 @@ def _overrides(
     flavour: Optional[str],
     no_shellcheck: bool,
     no_inline_ignores: bool,
+    site_path: Optional[str] = None,
 ) -> Overrides:
     """The command line's values over the configuration files, checked."""
     from defkit.lint import config as lint_config
@@ -211,6 +221,7 @@ def _overrides(
         flavour=flavour,
         shellcheck=False if no_shellcheck else None,
         inline_ignores=False if no_inline_ignores else None,
+        site=_read_site(site_path) if site_path else None,
     )
 
 
@@ -326,3 +337,9 @@ def rule(code_or_name: str) -> None:
         click.echo("\n## Options")
         for option, default in found.OPTIONS.items():
             click.echo(f"- `{option}` (default: {default!r})")
+
+
+def _read_site(path: str) -> SiteProfile:
+    from defkit.lint.config_site import read_profile
+
+    return read_profile(path)

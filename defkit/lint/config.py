@@ -12,9 +12,12 @@ import fnmatch
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from defkit.arch import go_arch, host_arch
+
+if TYPE_CHECKING:
+    from defkit.site.profile import SiteProfile
 
 LEVELS = ("error", "warning", "info", "style")
 FAIL_ON = (*LEVELS, "none")
@@ -44,6 +47,7 @@ class Settings:
     flavour: str = "apptainer"  # apptainer | singularityce
     trusted_registries: tuple[str, ...] = ()
     required_labels: tuple[str, ...] = ()
+    site: Optional[SiteProfile] = None  # `site:` or `--site`: the nodes the image will run on
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class Overrides:
     flavour: Optional[str] = None
     shellcheck: Optional[bool] = None
     inline_ignores: Optional[bool] = None
+    site: Optional[SiteProfile] = None
 
 
 def merge(config: LintConfig, over: Overrides) -> LintConfig:
@@ -112,6 +117,10 @@ def merge(config: LintConfig, over: Overrides) -> LintConfig:
         settings = dataclasses.replace(settings, build_mode=over.build_mode)
     if over.flavour is not None:
         settings = dataclasses.replace(settings, flavour=over.flavour)
+    if over.site is not None:
+        settings = dataclasses.replace(settings, site=over.site)
+        if over.arch is None and over.site.arch:  # the site's nodes are the target
+            settings = dataclasses.replace(settings, arch=over.site.arch)
     shellcheck = config.shellcheck
     if over.shellcheck is not None:
         shellcheck = dataclasses.replace(shellcheck, enabled=over.shellcheck)

@@ -6,7 +6,7 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from defkit.errors import ConfigError
 from defkit.lint.config import (
@@ -22,6 +22,9 @@ from defkit.lint.config import (
 )
 from defkit.model import Span
 from defkit.tomlfile import load_toml
+
+if TYPE_CHECKING:
+    from defkit.site.profile import SiteProfile
 
 Key = Union[str, int]
 Locator = Callable[[Sequence[Key]], Optional[Span]]
@@ -41,6 +44,7 @@ TOP_KEYS = (
     "fail-on",
     "inline-ignores",
     "shellcheck",
+    "site",
 )
 SHELLCHECK_KEYS = ("enabled", "exclude", "severity", "extended-analysis", "enable")
 
@@ -142,6 +146,9 @@ class _Builder:
                     ["arch"],
                     f"unknown arch {data['arch']!r} (one of amd64, arm64, ppc64le, s390x, 386)",
                 )
+        site = self.site(data["site"]) if "site" in data else None
+        if site is not None and site.arch and "arch" not in data:
+            arch = site.arch  # the site's nodes are the target unless `arch` says otherwise
         settings = Settings(
             arch=arch,
             build_mode=self.choice(["build-mode"], data.get("build-mode", "fakeroot"), BUILD_MODES),
@@ -150,6 +157,7 @@ class _Builder:
                 ["trusted-registries"], data.get("trusted-registries", [])
             ),
             required_labels=self.strings(["required-labels"], data.get("required-labels", [])),
+            site=site,
         )
         return LintConfig(
             select=self.selectors(["select"], data.get("select", [])),
@@ -165,6 +173,16 @@ class _Builder:
             path=self.path,
             root=os.path.dirname(os.path.abspath(self.path)),
         )
+
+    def site(self, value: Any) -> SiteProfile:
+        """The site profile file named by `site:`, relative to this configuration's directory."""
+        from defkit.lint.config_site import read_profile
+
+        name = self.string(["site"], value)
+        path = os.path.join(os.path.dirname(os.path.abspath(self.path)), os.path.expanduser(name))
+        if not os.path.isfile(path):
+            raise self.fail(["site"], f"site profile {name!r} not found")
+        return read_profile(path)
 
     def string(self, keys: Sequence[Key], value: Any) -> str:
         if not isinstance(value, str):

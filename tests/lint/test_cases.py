@@ -2,9 +2,10 @@
 
 Each `tests/lint/cases/<rule-name>.yaml` is a list of cases: `name`, `source` (the .def text),
 `expect` (list of `{line, column, message}`; empty for a passing case), and optionally `settings`
-(`Settings` fields), `options` (the rule's options), `files` (paths created next to the
-definition file, which is then linted from a temporary directory), `fixed` (the text after
-applying the rule's fixes) and `severity` (the level the linter reports for every finding of the case).
+(`Settings` fields; `site` is a site profile written as its YAML file would be),
+`options` (the rule's options), `files` (paths created next to the definition file, which is
+then linted from a temporary directory), `fixed` (the text after applying the rule's fixes) and
+`severity` (the level the linter reports for every finding of the case).
 The case is linted with only its rule selected; the framework's own rules have their runner in
 `test_framework_cases.py`.
 """
@@ -18,6 +19,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from defkit.lint.config import LintConfig, ShellcheckOptions
+from defkit.lint.config_site import profile_from_mapping
 from defkit.lint.context import Settings
 from defkit.lint.fix import apply_fixes
 from defkit.lint.linter import lint_text
@@ -41,9 +43,12 @@ def _cases() -> list[Any]:
 def _config(rule_name: str, case: dict[str, Any]) -> LintConfig:
     rule = by_name(rule_name)
     assert rule is not None, f"{rule_name}.yaml names no registered rule"
+    settings = dict(case.get("settings", {}))
+    if "site" in settings:  # a site profile given inline, as its YAML file would have it
+        settings["site"] = profile_from_mapping(settings["site"])
     return LintConfig(
         select=(rule.CODE,),
-        settings=Settings(**case.get("settings", {})),
+        settings=Settings(**settings),
         options={rule.NAME: case.get("options", {})},
         shellcheck=ShellcheckOptions(enabled=False),
         inline_ignores=False,

@@ -73,6 +73,12 @@ from defkit.lint.rules import (
     dk603_unquoted_args,
     dk604_missing_test,
     dk605_missing_help,
+    dk701_cuda_newer_than_driver,
+    dk702_mpi_mismatch,
+    dk703_pmix_mismatch,
+    dk704_glibc_older_than_host,
+    dk705_bundled_driver_library,
+    dk706_cuda_without_nvidia_env,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -140,6 +146,12 @@ RULES: tuple[Rule, ...] = (
     dk603_unquoted_args,
     dk604_missing_test,
     dk605_missing_help,
+    dk701_cuda_newer_than_driver,
+    dk702_mpi_mismatch,
+    dk703_pmix_mismatch,
+    dk704_glibc_older_than_host,
+    dk705_bundled_driver_library,
+    dk706_cuda_without_nvidia_env,
 )
 
 _BY_CODE: dict[str, Rule] = {rule.CODE: rule for rule in RULES}
