@@ -11,6 +11,10 @@ from defkit.errors import DefParseError
 from defkit.gotext import leading_space, trim_space
 from defkit.model import APP_SECTIONS, Argument, FileEntry, Label, Section, Span
 
+#: bufio.MaxScanTokenSize: a token of Apptainer's scanner (the header, or a section) and the
+#: section line that ends it must fit in the scanner's buffer.
+MAX_TOKEN_SIZE = 64 * 1024
+
 # deffile.go's fileSplitter, with Go's `\s` ([\t\n\f\r ]) and ASCII `\w` spelled out: Python's
 # `\s` also matches \v. Alternatives in order: pieces holding a `{{ var }}` placeholder; a bare
 # word; a double-quoted string; a single quote and what follows it (single quotes never close).

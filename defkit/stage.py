@@ -35,10 +35,7 @@ from defkit.model import (
     Span,
     Stage,
 )
-
-#: bufio.MaxScanTokenSize: a token of Apptainer's scanner (the header, or a section) and the
-#: section line that ends it must fit in the scanner's buffer.
-MAX_TOKEN_SIZE = 64 * 1024
+from defkit.sections import MAX_TOKEN_SIZE
 
 T = TypeVar("T")
 

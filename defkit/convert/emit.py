@@ -171,7 +171,7 @@ def render_def(stages: list[StagePlan], preamble: list[str], *, check: bool = Fa
 def oversized_sections(stages: list[StagePlan], text: str) -> list[tuple[str, str, int]]:
     """(stage, section line, size in bytes) of each section of `text` (written from `stages`)
     longer than Apptainer reads: at most 64 KiB per section, the next section line included."""
-    from defkit.stage import MAX_TOKEN_SIZE
+    from defkit.sections import MAX_TOKEN_SIZE
 
     found: list[tuple[str, str, int]] = []
     if len(text.encode()) <= MAX_TOKEN_SIZE:
