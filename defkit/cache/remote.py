@@ -79,45 +79,21 @@ STAGE_LAYER = "application/vnd.defkit.stage.rootfs.v1.tar"
 def push_stage(repository: str, key: str, archive: str, document: Mapping[str, Any], *,
                insecure: bool) -> str:
     """Push a stage's archive under its key's tag; "" when done, else why not."""
-    import base64
-    import hashlib
-    import json
-    import os
-    import tempfile
-
     from defkit.cache.key import canonical
     from defkit.registry.client import RegistryClient
-    from defkit.sif.oras import EMPTY_CONFIG, OCI_MANIFEST, SIF_CHUNK_SIZE, sha256_file
+    from defkit.sif.oras import push_artifact
 
-    config_digest = "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest()
-    fd, config_file = tempfile.mkstemp(prefix=".defkit-stage-config-")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(EMPTY_CONFIG)
         ref = cache_ref(repository, key)
-        digest, size = sha256_file(archive)
         with RegistryClient(insecure=insecure) as client:
-            client.push_blob(ref, archive, digest, size, chunk_size=SIF_CHUNK_SIZE)
-            client.push_blob(ref, config_file, config_digest, len(EMPTY_CONFIG))
-            manifest = {
-                "schemaVersion": 2,
-                "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": STAGE_CONFIG, "digest": config_digest,
-                           "size": len(EMPTY_CONFIG),
-                           "data": base64.b64encode(EMPTY_CONFIG).decode("ascii")},
-                "layers": [{"mediaType": STAGE_LAYER, "digest": digest, "size": size}],
-                "annotations": {KEY_ANNOTATION: key,
-                                DOCUMENT_ANNOTATION: canonical(document).decode("utf-8")},
-            }
-            client.put_manifest(ref, OCI_MANIFEST,
-                                json.dumps(manifest, separators=(",", ":")).encode("utf-8"))
+            push_artifact(client, archive, ref, config_type=STAGE_CONFIG, layer_type=STAGE_LAYER,
+                          annotations={KEY_ANNOTATION: key,
+                                       DOCUMENT_ANNOTATION: canonical(document).decode("utf-8")})
         return ""
     except DefkitError as exc:
         return exc.message
     except OSError as exc:
         return str(exc)
-    finally:
-        os.unlink(config_file)
 
 
 def pull_stage(repository: str, key: str, *, insecure: bool) -> tuple[Optional[str], str]:

@@ -79,17 +79,21 @@ def created_annotation(path: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def manifest_for(sif_digest: str, size: int, title: str,
+def manifest_for(layer_digest: str, size: int, *, config_type: str, layer_type: str,
+                 layer_annotations: Mapping[str, str],
                  annotations: Mapping[str, str]) -> bytes:
-    """The manifest bytes, fields in the order Go's encoder writes them."""
+    """The manifest bytes of a one-layer artifact with the empty config, fields in the order
+    Go's encoder writes them."""
     config_digest = "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest()
+    layer: dict[str, Any] = {"mediaType": layer_type, "digest": layer_digest, "size": size}
+    if layer_annotations:
+        layer["annotations"] = dict(layer_annotations)
     document: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": SIF_CONFIG, "digest": config_digest, "size": len(EMPTY_CONFIG),
+        "config": {"mediaType": config_type, "digest": config_digest, "size": len(EMPTY_CONFIG),
                    "data": base64.b64encode(EMPTY_CONFIG).decode("ascii")},
-        "layers": [{"mediaType": SIF_LAYER, "digest": sif_digest, "size": size,
-                    "annotations": {TITLE: title}}],
+        "layers": [layer],
     }
     if annotations:
         document["annotations"] = dict(sorted(annotations.items()))
@@ -100,7 +104,7 @@ def manifest_for(sif_digest: str, size: int, title: str,
 class Pushed:
     reference: str
     digest: str  # the manifest's
-    size: int  # the SIF's
+    size: int  # the layer's
 
 
 def push_sif(client: RegistryClient, path: str, ref: ImageRef, *,
@@ -110,16 +114,29 @@ def push_sif(client: RegistryClient, path: str, ref: ImageRef, *,
 
     if not is_sif(path):
         raise OrasError(f"{path}: not a SIF image")
-    sif_digest, size = sha256_file(path)
-    client.push_blob(ref, path, sif_digest, size, chunk_size=chunk_size)
+    return push_artifact(client, path, ref, config_type=SIF_CONFIG, layer_type=SIF_LAYER,
+                         layer_annotations={TITLE: os.path.basename(path)},
+                         annotations={CREATED: created_annotation(path), **annotations},
+                         chunk_size=chunk_size)
+
+
+def push_artifact(client: RegistryClient, path: str, ref: ImageRef, *, config_type: str,
+                  layer_type: str, layer_annotations: Mapping[str, str] = {},
+                  annotations: Mapping[str, str] = {},
+                  chunk_size: int = SIF_CHUNK_SIZE) -> Pushed:
+    """Upload the file `path` as the one layer of an artifact with the empty config (chunked
+    when large) and tag its manifest as `ref`: a SIF as Apptainer lays it out, or another file
+    in the same layout (the build cache's stage archives)."""
+    layer_digest, size = sha256_file(path)
+    client.push_blob(ref, path, layer_digest, size, chunk_size=chunk_size)
     config_file = _empty_config_file()
     try:
         client.push_blob(ref, config_file, "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest(),
                          len(EMPTY_CONFIG))
     finally:
         os.unlink(config_file)
-    merged = {CREATED: created_annotation(path), **annotations}
-    data = manifest_for(sif_digest, size, os.path.basename(path), merged)
+    data = manifest_for(layer_digest, size, config_type=config_type, layer_type=layer_type,
+                        layer_annotations=layer_annotations, annotations=annotations)
     digest = client.put_manifest(ref, OCI_MANIFEST, data)
     return Pushed(str(ref), digest, size)
 
