@@ -30,6 +30,20 @@ def cache_ref(repository: str, key: str) -> Any:
     return parse_reference(f"{name}:sha256-{key}")
 
 
+def has(repository: str, key: str, *, insecure: bool) -> tuple[bool, str]:
+    """(whether the registry cache holds the key, "") or (False, why it cannot be asked): one
+    manifest HEAD, for plans that only need to know."""
+    from defkit.registry.client import RegistryClient
+
+    try:
+        with RegistryClient(insecure=insecure) as client:
+            return client.manifest_exists(cache_ref(repository, key)), ""
+    except DefkitError as exc:
+        return False, exc.message
+    except OSError as exc:
+        return False, str(exc)
+
+
 def pull(repository: str, key: str, arch: str, *, insecure: bool) -> tuple[Optional[str], str]:
     """(the path of the pulled image in the blob store, "") on a hit, (None, "") on a miss,
     (None, why) when the registry cannot be used."""
@@ -127,5 +141,5 @@ def pull_stage(repository: str, key: str, *, insecure: bool) -> tuple[Optional[s
         return None, str(exc)
 
 
-__all__ = ["STAGE_CONFIG", "STAGE_LAYER", "cache_ref", "pull", "pull_stage", "push",
+__all__ = ["STAGE_CONFIG", "STAGE_LAYER", "cache_ref", "has", "pull", "pull_stage", "push",
            "push_stage"]

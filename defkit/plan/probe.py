@@ -84,6 +84,7 @@ class Plan:
 
 
 def make_plan(builds: Sequence[Build], options: BuildOptions, *, fetch: bool = True) -> Plan:
+    from defkit.cache import remote
     from defkit.cache.hook import CacheOptions
     from defkit.cache.store import BuildCache, parse_age
     from defkit.engine.engine import explain_key
@@ -112,7 +113,7 @@ def make_plan(builds: Sequence[Build], options: BuildOptions, *, fetch: bool = T
             continue
         where = ""
         for repository in options.cache_from:
-            found, why = registry_has(repository, key.key, insecure=options.insecure)
+            found, why = remote.has(repository, key.key, insecure=options.insecure)
             if why:
                 warnings.append(f"cache {repository} unreachable ({why}): "
                                 f"{build.name} counted as a miss")
@@ -137,20 +138,3 @@ def _materialise(build: Build, key: CacheKey, cache: CacheOptions, fetch: bool) 
     with claim(key, cache, lambda event: None) as held:
         if held.hit is not None:
             held.place(build.output)
-
-
-def registry_has(repository: str, key: str, *, insecure: bool) -> tuple[bool, str]:
-    """(whether the registry cache holds the key, "") or (False, why it cannot be asked).
-    One manifest HEAD; belongs beside `defkit.cache.remote.pull` (kept here: that package is
-    another team's)."""
-    from defkit.cache.remote import cache_ref
-    from defkit.errors import DefkitError
-    from defkit.registry.client import RegistryClient
-
-    try:
-        with RegistryClient(insecure=insecure) as client:
-            return client.manifest_exists(cache_ref(repository, key)), ""
-    except DefkitError as exc:
-        return False, exc.message
-    except OSError as exc:
-        return False, str(exc)
