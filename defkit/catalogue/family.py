@@ -79,7 +79,7 @@ def family_dirs(user_dirs: Sequence[str] = ()) -> dict[str, str]:
 
 
 def load_family(name: str, user_dirs: Sequence[str] = ()) -> Family:
-    from defkit.lint.config_file import did_you_mean
+    from defkit.yamlfile import did_you_mean
 
     dirs = family_dirs(user_dirs)
     if name not in dirs:
@@ -93,7 +93,7 @@ def all_families(user_dirs: Sequence[str] = ()) -> list[Family]:
 
 
 def read_family(directory: str) -> Family:
-    from defkit.lint.config_file import _load_yaml, did_you_mean
+    from defkit.yamlfile import did_you_mean, load_yaml
 
     name = os.path.basename(os.path.normpath(directory))
     path = os.path.join(directory, RECIPE_FILE)
@@ -102,7 +102,7 @@ def read_family(directory: str) -> Family:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the recipe: {exc}", path=path) from None
-    data, locate = _load_yaml(text, path)
+    data, locate = load_yaml(text, path)
     check = _Checker(path, locate)
     if not isinstance(data, Mapping):
         raise ConfigError("a recipe is a mapping (description, template, variables, matrix)",

@@ -126,7 +126,7 @@ def check_sets(family: Family, sets: Mapping[str, str]) -> None:
         used = set()  # the render reports the template's own error
     for name in unknown:
         if name not in used:
-            from defkit.lint.config_file import did_you_mean
+            from defkit.yamlfile import did_you_mean
 
             raise UsageError(f"--set {name}: {family.name} has no such variable"
                              f"{did_you_mean(name, sorted(known))}")

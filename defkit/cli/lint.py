@@ -28,9 +28,9 @@ def _words(value: Optional[str]) -> Optional[tuple[str, ...]]:
 def _check_selectors(option: str, words: Optional[tuple[str, ...]]) -> None:
     if not words:
         return  # the rules are imported only once ShellCheck runs, unless a selector needs them
-    from defkit.lint.config_file import did_you_mean
     from defkit.lint.rules import RULES
     from defkit.lint.selection import is_valid_selector
+    from defkit.yamlfile import did_you_mean
 
     known = [(rule.CODE, rule.NAME) for rule in RULES]
     for word in words or ():
@@ -313,9 +313,9 @@ def rule(code_or_name: str) -> None:
     """Show the documentation of one rule (by code or name)."""
     import re
 
-    from defkit.lint.config_file import did_you_mean
     from defkit.lint.docs import help_uri, rule_doc
     from defkit.lint.rules import RULES, enabled_by_default, lookup
+    from defkit.yamlfile import did_you_mean
 
     if re.match(r"^SC[0-9]{4}$", code_or_name, re.IGNORECASE):
         code = code_or_name.upper()

@@ -105,11 +105,11 @@ def _gitlab_template(path: Optional[str]) -> str:
     """The template's text, checked: valid YAML that defines `.defkit-build`."""
     if path is None:
         return ""
-    from defkit.lint.config_file import _load_yaml
+    from defkit.yamlfile import load_yaml
 
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    data, _ = _load_yaml(text, path)
+    data, _ = load_yaml(text, path)
     if not isinstance(data, dict) or ".defkit-build" not in data:
         raise UsageError(f"{path}: the GitLab template must define the job .defkit-build")
     return text

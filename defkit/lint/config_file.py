@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Optional, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 from defkit.errors import ConfigError
 from defkit.lint.config import (
@@ -22,12 +21,11 @@ from defkit.lint.config import (
 )
 from defkit.model import Span
 from defkit.tomlfile import load_toml
+from defkit.yamlfile import Key, Locator, did_you_mean, load_yaml
 
 if TYPE_CHECKING:
     from defkit.site.profile import SiteProfile
 
-Key = Union[str, int]
-Locator = Callable[[Sequence[Key]], Optional[Span]]
 
 TOP_KEYS = (
     "select",
@@ -58,47 +56,8 @@ def read_config(path: str) -> LintConfig:
     if path.endswith(".toml"):  # pyproject.toml's [tool.defkit], or a whole --config TOML file
         data, locate = _load_toml(text, path)
     else:
-        data, locate = _load_yaml(text, path)
+        data, locate = load_yaml(text, path)
     return _Builder(path, locate).build(data)
-
-
-def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _load_yaml(text: str, path: str) -> tuple[Any, Locator]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        span = (
-            Span(mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2) if mark else None
-        )
-        raise ConfigError(
-            f"invalid YAML: {exc.problem or exc.context}", path=path, span=span
-        ) from exc
-    except YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", path=path) from exc
-
-    def locate(keys: Sequence[Key]) -> Optional[Span]:
-        node, where = data, None
-        for key in keys:
-            lc = getattr(node, "lc", None)
-            try:
-                if lc is None:
-                    break
-                line, col = lc.item(key) if isinstance(key, int) else lc.key(key)
-                where = Span(line + 1, col + 1, line + 1, col + 1 + len(str(key)))
-                node = node[key]
-            except (KeyError, IndexError, TypeError):
-                break
-        return where
-
-    return data, locate
 
 
 def _load_toml(text: str, path: str) -> tuple[Any, Locator]:

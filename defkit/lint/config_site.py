@@ -8,9 +8,9 @@ from typing import Any, Optional
 
 from defkit.errors import ConfigError
 from defkit.lint.config import normalise_arch
-from defkit.lint.config_file import _load_yaml, did_you_mean
 from defkit.site.profile import KEYS, MPI_FAMILIES, SiteProfile
 from defkit.site.versions import parse_version
+from defkit.yamlfile import did_you_mean, load_yaml
 
 
 def read_profile(path: str) -> SiteProfile:
@@ -20,7 +20,7 @@ def read_profile(path: str) -> SiteProfile:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the site profile: {exc}", path=path) from exc
-    data, locate = _load_yaml(text, path)
+    data, locate = load_yaml(text, path)
     return _Reader(path, locate).build(data)
 
 
