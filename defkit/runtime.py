@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Optional
 
+from defkit.atomic import replacing
 from defkit.engine.context import Bind, Mode
 from defkit.engine.sandbox import MountedImage, current_user, run_image
 from defkit.errors import DefkitError, UsageError
@@ -422,9 +423,8 @@ def _content_hash(image: str) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     os.makedirs(os.path.dirname(memo), exist_ok=True)
-    with open(memo + ".tmp", "w", encoding="ascii") as f:
+    with replacing(memo) as temporary, open(temporary, "w", encoding="ascii") as f:
         f.write(digest.hexdigest())
-    os.replace(memo + ".tmp", memo)
     return digest.hexdigest()
 
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from defkit.atomic import replacing
 from defkit.errors import DefkitError
 
 IMAGE = "image.sif"
@@ -205,12 +206,11 @@ class BuildCache:
         self._write_meta(path, meta)
 
     def _write_meta(self, path: str, meta: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".entry.", dir=path)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with replacing(os.path.join(path, META)) as tmp, \
+                open(tmp, "w", encoding="utf-8") as handle:
             json.dump(meta, handle, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, os.path.join(path, META))
 
     def scratch(self) -> str:
         """A new temporary directory in the store (for a file `put(take=True)` will move in);

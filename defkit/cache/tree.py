@@ -17,11 +17,12 @@ import contextlib
 import json
 import os
 import stat
-import tempfile
 import time
 from typing import Optional
 
 import blake3
+
+from defkit.atomic import replacing
 
 #: Files at least this big are hashed through mmap with several threads.
 _BIG = 4 * 1024 * 1024
@@ -71,14 +72,8 @@ class StatCache:
             return
         with contextlib.suppress(OSError):
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".stat-cache.", dir=os.path.dirname(self.path))
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(self.entries, handle, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except OSError:
-                os.unlink(tmp)
-                raise
+            with replacing(self.path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(self.entries, handle, separators=(",", ":"))
         self.changed = False
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import Optional
+
+from defkit.atomic import replacing
 
 FORMAT = "1"  # bump when what is stored changes
 
@@ -86,9 +87,7 @@ def store(directory: str, key: str, comments: Comments) -> None:
     target = _path(directory, key)
     try:
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with replacing(target) as temporary, open(temporary, "w", encoding="utf-8") as out:
             json.dump(comments, out)
-        os.replace(temporary, target)
     except OSError:
         pass

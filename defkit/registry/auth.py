@@ -16,11 +16,11 @@ import base64
 import binascii
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from defkit.atomic import replacing
 from defkit.errors import ConfigError
 from defkit.registry.reference import DOCKER_HUB
 from defkit.runner import Runner
@@ -169,16 +169,11 @@ def environment_lookup() -> CredentialLookup:
 def _write_private(path: str, config: dict[str, Any]) -> None:
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".docker-config-", dir=directory)
-    try:
-        os.fchmod(handle, 0o600)  # before a byte of the secret is written
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(config, stream, indent="\t")
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    # The temporary file is 0600 from its creation (mkstemp), before a byte of the secret.
+    with replacing(path, mode=0o600) as temporary, \
+            open(temporary, "w", encoding="utf-8") as stream:
+        json.dump(config, stream, indent="\t")
+        stream.write("\n")
 
 
 def _config_key(host: str) -> str:
