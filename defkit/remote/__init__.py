@@ -1,0 +1,1 @@
+"""Remote builds: the Sylabs remote build protocol, its client and `defkit serve`."""
