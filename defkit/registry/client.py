@@ -38,6 +38,7 @@ from defkit.registry.errors import (
     DigestMismatchError,
     NotFoundError,
     RegistryError,
+    StorageError,
     UnreachableError,
     UnsupportedManifestError,
 )
@@ -527,17 +528,21 @@ class RegistryClient:
         progress: Optional[Callable[[int], None]],
     ) -> None:
         directory = os.path.dirname(os.path.abspath(dest))
-        handle, temporary = tempfile.mkstemp(prefix=".blob-", suffix=".part", dir=directory)
         try:
+            handle, temporary = tempfile.mkstemp(prefix=".blob-", suffix=".part", dir=directory)
             try:
-                with _HashingWriter(handle, digest.partition(":")[0]) as sink:
-                    self._download(ref, digest, sink, size, progress)
-            finally:
-                os.close(handle)
-            os.replace(temporary, dest)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+                try:
+                    with _HashingWriter(handle, digest.partition(":")[0]) as sink:
+                        self._download(ref, digest, sink, size, progress)
+                finally:
+                    os.close(handle)
+                os.replace(temporary, dest)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except OSError as exc:  # the bytes came but cannot be kept (ENOSPC, EDQUOT, EIO)
+            raise StorageError(f"{ref}: cannot write blob {digest} to {directory}: "
+                               f"{exc.strerror or exc}") from None
 
     def _download(
         self,
