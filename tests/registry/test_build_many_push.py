@@ -88,3 +88,20 @@ def test_push_names_a_recipe_that_is_built(registry: RunningRegistry,
         done = defkit("build", "-j", "2", "a.def", "b.def", "--push", push,
                       cache=tmp_path / "cache", cwd=tmp_path)
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_a_single_build_pushes_what_it_built(registry: RunningRegistry,
+                                             tmp_path: pathlib.Path) -> None:
+    push_busybox(registry, "x/base")
+    write_def(tmp_path, f"{registry.host}/x/base:1", "%post\n    echo one > /name\n",
+              name="one.def")
+    target = f"oras://{registry.host}/x/single:1"
+    done = defkit("build", "--push", target, "one.def", cache=tmp_path / "cache", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"notice: pushed {tmp_path / 'one.sif'} -> {target} (sha256:" in done.stderr
+    pulled = defkit("pull", target, "-o", "pulled.sif", cache=tmp_path / "cache", cwd=tmp_path)
+    assert pulled.returncode == 0, pulled.stderr
+    assert (tmp_path / "pulled.sif").read_bytes() == (tmp_path / "one.sif").read_bytes()
+    refused = defkit("build", "--push", target, "--push", target, "one.def",
+                     cache=tmp_path / "cache", cwd=tmp_path)
+    assert refused.returncode == 2 and "--push: one reference" in refused.stderr
