@@ -347,6 +347,8 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
     from defkit.engine.dockerfile import is_dockerfile
     from defkit.engine.from_source import source_definition
 
+    if slurm and push:
+        raise UsageError("--push goes with builds on this machine, not --slurm")
     if slurm:
         from defkit.cli.slurm_build import build_on_slurm
 

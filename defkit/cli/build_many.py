@@ -74,6 +74,8 @@ def push_targets(values: Sequence[str], def_paths: Sequence[str]) -> dict[str, s
             raise UsageError(f"--push {value}: {def_path} is not one of the recipes built")
         if absolute in targets:
             raise UsageError(f"--push {value}: {def_path} is pushed once")
+        if _name(push_target(target)[1]) in {_name(push_target(t)[1]) for t in targets.values()}:
+            raise UsageError(f"--push {value}: another recipe pushes {target}")
         targets[absolute] = target
     return targets
 

@@ -84,9 +84,11 @@ def test_push_names_a_recipe_that_is_built(registry: RunningRegistry,
     write_def(tmp_path, f"{registry.host}/x/base:1", name="b.def")
     for push, message in [("oras://h/x:1", "name the recipe"),
                           ("other.def=oras://h/x:1", "is not one of the recipes built"),
-                          ("a.def=http://h/x:1", "expected oras://HOST/REPO:TAG")]:
-        done = defkit("build", "-j", "2", "a.def", "b.def", "--push", push,
-                      cache=tmp_path / "cache", cwd=tmp_path)
+                          ("a.def=http://h/x:1", "expected oras://HOST/REPO:TAG"),
+                          ("a.def=oras://h/x:1 b.def=docker://h/x:1", "another recipe pushes")]:
+        pushes = [word for value in push.split() for word in ("--push", value)]
+        done = defkit("build", "-j", "2", "a.def", "b.def", *pushes, cache=tmp_path / "cache",
+                      cwd=tmp_path)
         assert done.returncode == 2 and message in done.stderr, done.stderr
 
 
