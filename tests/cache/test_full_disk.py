@@ -155,3 +155,31 @@ def test_a_pull_that_fills_the_blob_store_fails_cleanly(
     again = defkit("build", "-q", "big.def", cwd=where, env=env)
     assert again.returncode == 0, again.stderr
     assert (where / "big.sif").stat().st_size > BIG
+
+
+def test_a_pull_whose_output_does_not_fit_fails_cleanly(
+        registry: RunningRegistry, tmp_path: pathlib.Path, small: pathlib.Path) -> None:
+    """`defkit pull oras://` of a 6 MB SIF to the small disk: one error line, no output and no
+    temporary beside it; with room, the same pull succeeds."""
+    from defkit.sif.oras import push_sif
+    from defkit.sif.writer import write_sif
+
+    payload = tmp_path / "payload.sqfs"
+    payload.write_bytes(os.urandom(BIG))
+    sif = tmp_path / "big.sif"
+    write_sif(sif, definition=b"Bootstrap: scratch\n", inspect_metadata=b"{}",
+              squashfs_path=str(payload), arch="amd64", deterministic_from=b"full-disk")
+    with registry.client() as client:
+        push_sif(client, str(sif), registry.ref("full/sif:1"))
+    env = {"DEFKIT_CACHE_DIR": str(tmp_path / "cache")}
+    source = f"oras://{registry.host}/full/sif:1"
+    done = defkit("pull", "-q", source, "-o", "out.sif", cwd=small, env=env)
+    assert done.returncode == 1
+    errors = _errors(done.stderr)
+    assert len(errors) == 1 and "No space left" in errors[0] and "Traceback" not in done.stderr
+    assert _files(small) == []
+
+    _grow(small)
+    again = defkit("pull", "-q", source, "-o", "out.sif", cwd=small, env=env)
+    assert again.returncode == 0, again.stderr
+    assert (small / "out.sif").read_bytes() == sif.read_bytes()
