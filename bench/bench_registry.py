@@ -166,6 +166,10 @@ def _push_pull(base: Path, url: str, host: str, size_mib: int, rounds: int) -> N
                            f"{url}/v2/{theirs}/blobs/{digest}"]),
         ]
         order = [0, 1, 2, 3] if number % 2 == 0 else [1, 0, 3, 2]
+        # Both downloads write a new file, as a first pull does: overwriting one costs each
+        # side the freeing of the old file and (on ext4) an early write-back of the new one.
+        for leftover in (base / "pulled.sif", base / "curl.sif"):
+            leftover.unlink(missing_ok=True)
         for index in order:
             name, argv = steps[index]
             if name == "curl up":

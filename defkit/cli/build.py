@@ -313,6 +313,9 @@ def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
               help="Dockerfile builds: the build context (default: the Dockerfile's directory).")
 @click.option("--target", "target", metavar="STAGE",
               help="Dockerfile builds: build up to this stage.")
+@click.option("--push", "push", multiple=True, metavar="[DEF=]REF",
+              help="Push the built SIF to oras://HOST/REPO:TAG (the SIF) or docker://... (an "
+                   "OCI image); with several recipes DEF=REF per recipe (repeatable).")
 @click.option("-j", "--jobs", type=int, metavar="N",
               help="Several recipes (files or directories of *.def): build N at a time.")
 @click.option("--slurm", is_flag=True,
@@ -333,7 +336,7 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
           cache_from: tuple[str, ...], cache_to: Optional[str], explain_key: bool,
           context: Optional[str], target: Optional[str], jobs: Optional[int], slurm: bool,
           partition: Optional[str], account: Optional[str], time_limit: Optional[str], wait: bool,
-          insecure: bool) -> int:
+          insecure: bool, push: tuple[str, ...] = ()) -> int:
     """Build a SIF image (or a sandbox directory) from a definition file.
 
     Also Apptainer's `build TARGET SOURCE`, where SOURCE is a def file, docker://IMAGE,
@@ -344,6 +347,8 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
     from defkit.engine.dockerfile import is_dockerfile
     from defkit.engine.from_source import source_definition
 
+    if slurm and push:
+        raise UsageError("--push goes with builds on this machine, not --slurm")
     if slurm:
         from defkit.cli.slurm_build import build_on_slurm
 
@@ -368,13 +373,16 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
         if engine == "apptainer":
             raise UsageError("several recipes are built by the native engine (its cache)")
         return build_many.build_many(paths, jobs or 1, build=native_build, quiet=quiet,
-                                     as_json=as_json, options=dict(
+                                     as_json=as_json, push=push, options=dict(
             fakeroot=fakeroot, arch=arch, build_args=args.values,
             secret_args=frozenset(args.secrets), warn_unused_build_args=warn_unused_build_args,
             sections=_sections(section), notest=notest, force=force, workdir=workdir,
             insecure=insecure, cache=cache))
     if len(paths) > 2:
         raise UsageError("build takes SOURCE, or TARGET SOURCE")
+    result: Any = None
+    if len(push) > 1 or (push and sandbox):
+        raise UsageError("--push: one reference, for a SIF (DEF=REF is for several recipes)")
     def_file = paths[-1]
     if len(paths) == 2:
         if output or sandbox:
@@ -423,22 +431,26 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
             if dockerfile:
                 from defkit.engine.dockerfile import build_dockerfile
 
-                build_dockerfile(def_file, context=context, target=target, insecure=insecure,
-                                 cache=cache, **{**options, "build_args": args.values,
-                                                 "secret_args": frozenset(),
-                                                 "warn_unused_build_args": False})
+                result = build_dockerfile(
+                    def_file, context=context, target=target, insecure=insecure, cache=cache,
+                    **{**options, "build_args": args.values, "secret_args": frozenset(),
+                       "warn_unused_build_args": False})
             elif generated is not None:
                 from defkit.engine.from_source import build_source
 
-                build_source(def_file, generated, insecure=insecure, **options)
+                result = build_source(def_file, generated, insecure=insecure, **options)
             elif chosen == "apptainer":
                 from defkit.engine.apptainer_engine import build_with_apptainer
 
-                build_with_apptainer(def_file, **options)
+                result = build_with_apptainer(def_file, **options)
             else:
                 from defkit.engine.engine import build as native_build
 
-                native_build(def_file, insecure=insecure, cache=cache, **options)
+                result = native_build(def_file, insecure=insecure, cache=cache, **options)
+            if push:  # `DEF=REF` as with several recipes: a reference has no `=`
+                build_many.push_output(getattr(result, "output", result),
+                                       push[0].rpartition("=")[2],
+                                       {"insecure": insecure, "workdir": workdir}, progress)
         except DefkitError as exc:
             if as_json:
                 print(json.dumps({"event": "error", "message": exc.format(),

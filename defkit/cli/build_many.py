@@ -2,9 +2,11 @@
 
 Each recipe is built as `defkit build RECIPE` would build it alone (its output next to it,
 through the build cache), in a thread of this process: the builds' own work is subprocesses,
-so threads are enough, and every build goes through the one engine entry point. A recipe that
-bootstraps from another's output (`Bootstrap: localimage` of its SIF) builds after it, and is
-skipped when that one fails; a failing build does not stop the independent ones. Progress
+so threads are enough, and every build goes through the one engine entry point. With
+`--push DEF=REF` a recipe's SIF is pushed once built (or placed from the cache). A recipe that
+bootstraps from another's output (`Bootstrap: localimage` of its SIF, or `Bootstrap: docker` /
+`oras` of the reference another recipe pushes) builds after it, and is skipped when that one
+fails; a failing build does not stop the independent ones. Progress
 lines carry the recipe's name; at the end, one line per recipe on stdout (`cached`, `built`,
 `failed` or `skipped`, with the reason), and exit 1 if any failed.
 """
@@ -55,28 +57,75 @@ def recipes(paths: Sequence[str]) -> list[str]:
     return unique
 
 
-def dependencies(def_paths: Sequence[str]) -> dict[str, list[str]]:
-    """For each recipe, the recipes among `def_paths` whose output (NAME.sif next to the def)
-    one of its stages bootstraps from (`Bootstrap: localimage`). A recipe that does not parse
-    has none here: its build reports the error."""
+def push_targets(values: Sequence[str], def_paths: Sequence[str]) -> dict[str, str]:
+    """`--push DEF=REF` values: the reference each recipe's SIF is pushed to, by the recipe's
+    absolute path (a UsageError for a def file that is not among those built, or named twice)."""
+    from defkit.sif.publish import push_target
+
+    targets: dict[str, str] = {}
+    for value in values:
+        def_path, sep, target = value.partition("=")
+        if not sep or not def_path:
+            raise UsageError(f"--push {value}: with several recipes, name the recipe: "
+                             "--push FILE.def=oras://HOST/REPO:TAG")
+        push_target(target)
+        absolute = os.path.abspath(def_path)
+        if absolute not in def_paths:
+            raise UsageError(f"--push {value}: {def_path} is not one of the recipes built")
+        if absolute in targets:
+            raise UsageError(f"--push {value}: {def_path} is pushed once")
+        if _name(push_target(target)[1]) in {_name(push_target(t)[1]) for t in targets.values()}:
+            raise UsageError(f"--push {value}: another recipe pushes {target}")
+        targets[absolute] = target
+    return targets
+
+
+def dependencies(def_paths: Sequence[str], pushes: Optional[dict[str, str]] = None
+                 ) -> dict[str, dict[str, str]]:
+    """For each recipe, the recipes among `def_paths` it waits for, with what it takes from
+    each: their output (NAME.sif next to the def) that one of its stages bootstraps from
+    (`Bootstrap: localimage`), or the reference they push (`pushes`) that a `Bootstrap:
+    docker`/`oras` stage names (registry, repository and tag compared as parsed, so
+    `docker://` and `Registry:`/`Namespace:` spellings match). A recipe that does not parse has
+    none here: its build reports the error."""
+    from defkit.lock import parse_base
     from defkit.parser import parse_file
+    from defkit.sif.publish import push_target
 
     outputs = {os.path.splitext(path)[0] + ".sif": path for path in def_paths}
-    needs: dict[str, list[str]] = {}
+    pushed = {_name(push_target(target)[1]): (path, target)
+              for path, target in (pushes or {}).items()}
+    needs: dict[str, dict[str, str]] = {}
     for path in def_paths:
-        needs[path] = []
+        needs[path] = {}
         try:
             stages = parse_file(path).stages
         except DefkitError:
             continue
         for stage in stages:
-            if (stage.bootstrap or "").strip().lower() != "localimage":
-                continue
-            value = os.path.expanduser((stage.header_value("from") or "").strip())
-            base = os.path.normpath(os.path.join(os.path.dirname(path), value))
-            if base in outputs and outputs[base] != path and outputs[base] not in needs[path]:
-                needs[path].append(outputs[base])
+            bootstrap = (stage.bootstrap or "").strip().lower()
+            value = (stage.header_value("from") or "").strip()
+            producer: Optional[str] = None
+            if bootstrap == "localimage":
+                base = os.path.normpath(os.path.join(os.path.dirname(path),
+                                                     os.path.expanduser(value)))
+                producer, what = outputs.get(base), "the output of"
+            elif bootstrap in ("docker", "oras") and value and pushed:
+                try:
+                    name = _name(parse_base(bootstrap, value, stage))
+                except DefkitError:
+                    continue  # the build reports the bad reference
+                producer, target = pushed.get(name, (None, ""))
+                what = f"{target}, pushed by"
+            if producer is not None and producer != path:
+                needs[path].setdefault(producer, what)
     return needs
+
+
+def _name(ref: Any) -> tuple[str, str, Optional[str], Optional[str]]:
+    """What a pushed reference and a `From:` must share to be the same image (a `From:` pinned
+    to a digest names an image that exists already, not what a recipe is about to push)."""
+    return (ref.registry, ref.repository, ref.tag, ref.digest)
 
 
 @dataclasses.dataclass
@@ -86,14 +135,34 @@ class Outcome:
     output: str = ""
     seconds: float = 0.0
     message: str = ""
+    pushed: str = ""  # the reference and digest it was pushed to
+
+
+def push_output(output: str, target: str, options: dict[str, Any],
+                progress: ProgressCallback) -> str:
+    """Push a built SIF to `target` (`--push`); returns `REF@DIGEST` for the summary."""
+    from defkit.engine.context import Notice
+    from defkit.sif.publish import publish
+
+    try:
+        done = publish(output, target, insecure=bool(options.get("insecure")),
+                       workdir=options.get("workdir"))
+    except DefkitError as exc:
+        exc.message = f"--push {target}: {exc.message}"
+        raise
+    progress(Notice(f"pushed {output} -> {done.reference} ({done.digest})"))
+    return f"{done.reference}@{done.digest}"
 
 
 def build_many(paths: Sequence[str], jobs: int, *, build: Callable[..., Any],
-               options: dict[str, Any], quiet: bool, as_json: bool) -> int:
-    """Build every recipe with `build(def_path, progress=..., **options)`, `jobs` at a time."""
+               options: dict[str, Any], quiet: bool, as_json: bool,
+               push: Sequence[str] = ()) -> int:
+    """Build every recipe with `build(def_path, progress=..., **options)`, `jobs` at a time,
+    and push those named in `push` (`DEF=REF`) once built."""
     if jobs < 1:
         raise UsageError(f"-j {jobs}: needs at least 1")
     found = recipes(paths)
+    pushes = push_targets(push, found)
     lock = threading.Lock()
     width = max(len(os.path.basename(path)) for path in found)
 
@@ -123,15 +192,17 @@ def build_many(paths: Sequence[str], jobs: int, *, build: Callable[..., Any],
     def one(def_path: str) -> Outcome:
         outcome = Outcome(def_path, status="built")
         started = time.monotonic()
+        progress = progress_for(def_path, outcome)
         try:
-            outcome.output = build(def_path, progress=progress_for(def_path, outcome),
-                                   **options).output
+            outcome.output = build(def_path, progress=progress, **options).output
+            if def_path in pushes:
+                outcome.pushed = push_output(outcome.output, pushes[def_path], options, progress)
         except DefkitError as exc:
             outcome.status, outcome.message = "failed", exc.format()
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    needs = dependencies(found)
+    needs = dependencies(found, pushes)
     done: dict[str, Outcome] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         running: dict[concurrent.futures.Future[Outcome], str] = {}
@@ -145,7 +216,8 @@ def build_many(paths: Sequence[str], jobs: int, *, build: Callable[..., Any],
                     if blocked:
                         why = "failed" if done[blocked[0]].status == "failed" else "was skipped"
                         done[def_path] = Outcome(def_path, status="skipped", message=(
-                            f"bootstraps from the output of {blocked[0]}, which {why}"))
+                            f"bootstraps from {needs[def_path][blocked[0]]} {blocked[0]}, "
+                            f"which {why}"))
                     elif all(d in done for d in needs[def_path]):
                         running[pool.submit(one, def_path)] = def_path
                 if not running:
@@ -179,15 +251,17 @@ def _summary(outcome: Outcome, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"event": "summary", "def": outcome.def_path, "status": outcome.status,
                           "output": outcome.output, "seconds": round(outcome.seconds, 3),
-                          "message": outcome.message}), flush=True)
+                          "message": outcome.message, "pushed": outcome.pushed}), flush=True)
         return
     if outcome.status in ("failed", "skipped"):
         # The error's own line (`path:line:col: error: ...`) says which recipe and where.
         first = outcome.message.splitlines()[0] if outcome.message else "unknown error"
         click.echo(f"{outcome.status:<7} {outcome.def_path}: {first}")
     else:
+        pushed = f", pushed {outcome.pushed}" if outcome.pushed else ""
         click.echo(f"{outcome.status:<7} {outcome.def_path} -> {outcome.output} "
-                   f"({outcome.seconds:.1f}s)")
+                   f"({outcome.seconds:.1f}s{pushed})")
 
 
-__all__ = ["Outcome", "build_many", "is_many", "recipes"]
+__all__ = ["Outcome", "build_many", "dependencies", "is_many", "push_output", "push_targets",
+           "recipes"]

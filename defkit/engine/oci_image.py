@@ -15,7 +15,6 @@ import json
 import os
 import posixpath
 import re
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Optional, Protocol
@@ -23,8 +22,10 @@ from typing import IO, TYPE_CHECKING, Any, Optional, Protocol
 from defkit.errors import BuildError
 from defkit.runner import Runner, run
 
-if TYPE_CHECKING:  # extract (and safepath under it) is imported by apply_layers: `defkit pull`
-    # needs only the index helpers here
+if TYPE_CHECKING:  # extract (and safepath under it) is imported by apply_layers, tarfile by
+    # TarStore: `defkit pull` needs only the index helpers here
+    import tarfile
+
     from defkit.engine.extract import ExtractReport, SpecialEntry
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
@@ -82,6 +83,8 @@ class TarStore:
     """An OCI layout, or a docker-save archive, inside a tar file (read in place)."""
 
     def __init__(self, path: str) -> None:
+        import tarfile
+
         self.name = path
         try:
             self.tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()

@@ -38,6 +38,7 @@ from defkit.registry.errors import (
     DigestMismatchError,
     NotFoundError,
     RegistryError,
+    StorageError,
     UnreachableError,
     UnsupportedManifestError,
 )
@@ -508,15 +509,19 @@ class RegistryClient:
         *,
         size: Optional[int] = None,
         progress: Optional[Callable[[int], None]] = None,
+        in_place: bool = False,
     ) -> None:
         """Stream blob `digest` into `dest` (a temporary name beside it, renamed when whole).
 
         The digest (and `size`, when given) is checked while the bytes arrive; a connection
         dropped mid-blob is resumed once with a Range request. Nothing is left behind on
-        failure."""
+        failure. With `in_place`, `dest` is itself a temporary file the caller renames (and
+        removes on failure): the bytes go straight into it. A rename over an existing file,
+        even the empty one `mkstemp` made, makes ext4 allocate and start writing back all of
+        the new file's data at once (its `auto_da_alloc`): 0.1-0.15 s for 256 MiB."""
         check_digest(digest, str(ref))
         self._from_sources(ref, lambda source: self._fetch_blob(source, digest, dest, size,
-                                                                progress))
+                                                                progress, in_place))
 
     def _fetch_blob(
         self,
@@ -525,19 +530,30 @@ class RegistryClient:
         dest: str,
         size: Optional[int],
         progress: Optional[Callable[[int], None]],
+        in_place: bool,
     ) -> None:
         directory = os.path.dirname(os.path.abspath(dest))
-        handle, temporary = tempfile.mkstemp(prefix=".blob-", suffix=".part", dir=directory)
         try:
+            if in_place:
+                handle, temporary = os.open(dest, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC), dest
+            else:
+                handle, temporary = tempfile.mkstemp(prefix=".blob-", suffix=".part",
+                                                     dir=directory)
             try:
-                with _HashingWriter(handle, digest.partition(":")[0]) as sink:
-                    self._download(ref, digest, sink, size, progress)
-            finally:
-                os.close(handle)
-            os.replace(temporary, dest)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+                try:
+                    with _HashingWriter(handle, digest.partition(":")[0]) as sink:
+                        self._download(ref, digest, sink, size, progress)
+                finally:
+                    os.close(handle)
+                if not in_place:
+                    os.replace(temporary, dest)
+            except BaseException:
+                if not in_place:
+                    os.unlink(temporary)
+                raise
+        except OSError as exc:  # the bytes came but cannot be kept (ENOSPC, EDQUOT, EIO)
+            raise StorageError(f"{ref}: cannot write blob {digest} to {directory}: "
+                               f"{exc.strerror or exc}") from None
 
     def _download(
         self,

@@ -29,5 +29,10 @@ class UnsupportedManifestError(RegistryError):
     """A manifest of a kind defkit does not read (Docker schema 1, an unknown media type)."""
 
 
+class StorageError(DefkitError):
+    """A blob could not be written on this machine (a full disk): not the registry's fault, so
+    no mirror is tried for it."""
+
+
 class ReferenceError_(DefkitError):  # `ReferenceError` is a builtin
     """An image reference that is not valid."""

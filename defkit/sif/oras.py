@@ -212,7 +212,8 @@ def pull_sif_to(client: RegistryClient, store: BlobStore, ref: ImageRef, arch: s
         copy_out(store.path(artifact.layer), output)
         return artifact.digest
     with replacing(output, mode=0o755) as temporary:
-        client.fetch_blob(artifact.source, artifact.layer, temporary, size=artifact.size)
+        client.fetch_blob(artifact.source, artifact.layer, temporary, size=artifact.size,
+                          in_place=True)
         _check_sif(temporary, ref, artifact.layer)
     return artifact.digest
 

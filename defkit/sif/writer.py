@@ -16,6 +16,7 @@ from a sha256 of the inputs (RFC 9562 version 8, "custom"), so distinct images k
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import struct
@@ -160,6 +161,8 @@ def _write_data(
     try:
         copied = copy_and_hash(sqfs, f.fileno(), start, hasher)
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise  # the output's file system is full: the caller names the output
         raise BuildError(f"cannot copy squashfs {sqfs}: {exc.strerror or exc}", path=sqfs) from None
     if copied != part.size:
         raise BuildError(f"squashfs {sqfs} changed size while being copied", path=sqfs)

@@ -65,6 +65,9 @@ def test_pull_does_not_import_httpx_command_line(registry: RunningRegistry,
     assert (tmp_path / "out.sif").read_bytes() == sif.read_bytes()
     assert "httpx" in pull
     assert not pull & {"rich", "pygments"}, sorted(pull & {"rich", "pygments"})
+    # Nor the OCI archive reader's tarfile (a tenth of the command's imports): pull picks a
+    # platform with defkit.engine.oci_image's index helpers only.
+    assert "defkit.engine.oci_image" in pull and "tarfile" not in pull
 
 
 def _payload(directory: pathlib.Path) -> pathlib.Path:

@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 
+from defkit.registry.errors import NotFoundError
 from defkit.registry.reference import parse_reference
 from tests.registry.cutting_proxy import CuttingProxy
 from tests.registry_fixture import RunningRegistry, push_bytes
@@ -39,6 +40,31 @@ def test_dropped_connection_mid_blob_is_resumed(registry: RunningRegistry,
     # from a server that ignores Range, the whole blob again).
     assert [r.status for r in gets] == [200, 200 if ignore_range else 206]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", digest.replace(":", "-")]
+
+
+@pytest.mark.parametrize("ignore_range", [False, True], ids=["range", "range-ignored"])
+def test_in_place_fills_the_callers_file_without_a_rename(
+        registry: RunningRegistry, tmp_path: pathlib.Path, ignore_range: bool) -> None:
+    """`in_place`: the bytes go into the caller's own temporary (same inode: no second
+    temporary renamed over it, which on ext4 forces the whole file's write-back), resumed as
+    usual; a failure leaves the file to the caller and nothing beside it."""
+    data = os.urandom(3 * 1024 * 1024)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with registry.client() as client:
+        push_bytes(client, registry.ref("inplace/blob:x"), data, tmp_path)
+    target = tmp_path / "target"
+    target.write_bytes(b"stale bytes the download replaces")
+    inode = target.stat().st_ino
+    with (CuttingProxy(registry.host, cut_after=1536 * 1024, ignore_range=ignore_range) as proxy,
+          registry.client() as client):
+        ref = parse_reference(f"{proxy.host}/inplace/blob:x")
+        client.fetch_blob(ref, digest, str(target), size=len(data), in_place=True)
+        assert proxy.cuts == 1
+    assert target.read_bytes() == data and target.stat().st_ino == inode
+    wrong = "sha256:" + "0" * 64
+    with registry.client() as client, pytest.raises(NotFoundError):
+        client.fetch_blob(registry.ref("inplace/blob:x"), wrong, str(target), in_place=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [digest.replace(":", "-"), "target"]
 
 
 MEASURE = textwrap.dedent('''
