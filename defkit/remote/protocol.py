@@ -169,6 +169,9 @@ class BuildRequest:
     context_checksum: str = ""
     #: The client's working directory, against which relative `%files` sources resolve.
     working_dir: str = ""
+    #: A defkit extension (`sourceDateEpoch`, ignored by other servers): the SOURCE_DATE_EPOCH
+    #: the client's own build would use, so the image equals a local build's, byte for byte.
+    source_date_epoch: Optional[int] = None
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -183,6 +186,8 @@ class BuildRequest:
             document["contextChecksum"] = self.context_checksum
         if self.working_dir:
             document["workingDir"] = self.working_dir
+        if self.source_date_epoch is not None:
+            document["sourceDateEpoch"] = self.source_date_epoch
         return document
 
     @classmethod
@@ -201,6 +206,10 @@ class BuildRequest:
         )
         if checksum:
             parse_checksum(checksum)
+        epoch = fields.get("sourceDateEpoch")
+        if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)
+                                  or epoch < 0):
+            raise ProtocolError("field 'sourceDateEpoch' must be a non-negative integer")
         return cls(
             definition=definition,
             arch=_field(requirements, "arch", str, ""),
@@ -208,6 +217,7 @@ class BuildRequest:
             library_url=_field(fields, "libraryURL", str, ""),
             context_checksum=checksum,
             working_dir=_field(fields, "workingDir", str, ""),
+            source_date_epoch=epoch,
         )
 
 
@@ -300,3 +310,30 @@ class FrontendConfig:
                 "the remote's service configuration names no builderAPI or libraryAPI"
             )
         return cls(builder_url=builder, library_url=library, token_url=uri("tokenAPI") or "")
+
+
+@dataclass(frozen=True)
+class LibraryImage:
+    """`GET v1/images/<entity/collection/container>:<tag>?arch=`: one image of a Library API
+    server (sylabs/scs-library-client `client/models.go`, `Image`): what a download checks."""
+
+    hash: str  # sha256.<hex> of the SIF
+    size: int
+    arch: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"hash": self.hash, "size": self.size}
+        if self.arch:
+            document["arch"] = self.arch
+        return document
+
+    @classmethod
+    def from_json(cls, document: Any) -> LibraryImage:
+        fields = _object(document, "a library image")
+        checksum = _field(fields, "hash", str, "")
+        parse_checksum(checksum)
+        size = _field(fields, "size", int, 0)
+        if size < 0:
+            raise ProtocolError("a library image's size must be 0 or more bytes")
+        return cls(hash=checksum, size=size, arch=_field(fields, "arch", str, ""))
+
