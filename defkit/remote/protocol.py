@@ -311,29 +311,3 @@ class FrontendConfig:
             )
         return cls(builder_url=builder, library_url=library, token_url=uri("tokenAPI") or "")
 
-
-@dataclass(frozen=True)
-class LibraryImage:
-    """`GET v1/images/<entity/collection/container>:<tag>?arch=`: one image of a Library API
-    server (sylabs/scs-library-client `client/models.go`, `Image`): what a download checks."""
-
-    hash: str  # sha256.<hex> of the SIF
-    size: int
-    arch: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {"hash": self.hash, "size": self.size}
-        if self.arch:
-            document["arch"] = self.arch
-        return document
-
-    @classmethod
-    def from_json(cls, document: Any) -> LibraryImage:
-        fields = _object(document, "a library image")
-        checksum = _field(fields, "hash", str, "")
-        parse_checksum(checksum)
-        size = _field(fields, "size", int, 0)
-        if size < 0:
-            raise ProtocolError("a library image's size must be 0 or more bytes")
-        return cls(hash=checksum, size=size, arch=_field(fields, "arch", str, ""))
-
