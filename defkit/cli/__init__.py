@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "recipes": "defkit.cli.recipes:recipes",
     "plan": "defkit.cli.plan:plan",
     "site": "defkit.cli.site:site",
+    "serve": "defkit.cli.serve:serve",
 }
 
 
