@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "plan": "defkit.cli.plan:plan",
     "site": "defkit.cli.site:site",
     "remote": "defkit.cli.remote:remote",
+    "serve": "defkit.cli.serve:serve",
 }
 
 
