@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
@@ -24,6 +23,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from defkit.errors import UsageError
+from defkit.remote import protocol
 from defkit.remote.protocol import (
     LibraryImage,
     format_checksum,
@@ -40,52 +40,44 @@ MAX_REDIRECTS = 5
 #: Downloads: no total time limit (images are large), but a stalled connection fails.
 DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 _CHUNK = 1024 * 1024
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
 class LibraryRef:
-    """`library://[host/]entity/collection/container[:tag]`, split."""
+    """`library://[host/]entity/collection/container[:tag]`: the library host, if named, and
+    the image's name (`protocol.LibraryRef`, which reads short names as the Sylabs library
+    does)."""
 
     host: str  # "" when the reference names no library host
-    path: str  # entity/collection/container
-    tag: str
+    image: protocol.LibraryRef
 
     @property
     def name(self) -> str:
         """`entity/collection/container:tag`, as the API's paths take it."""
-        return f"{self.path}:{self.tag}"
+        return str(self.image)
 
     def __str__(self) -> str:
         return f"library://{self.host + '/' if self.host else ''}{self.name}"
 
 
 def parse_library_ref(text: str) -> LibraryRef:
-    """A `library:` reference (`library://host/path:tag`, `library:///path`, `library:path`)
-    or a bare `entity/collection/container:tag`. One name is `library/default/NAME`, as in
-    SingularityCE; the tag defaults to `latest`."""
+    """A `library:` reference (`library://[host/]entity/collection/container[:tag]`,
+    `library:///path`, `library:path`) or a bare `entity/collection/container:tag`."""
     value = text.strip()
     host = ""
     if value.startswith("library://"):
-        rest = value[len("library://"):]
-        if not rest.startswith("/"):
-            host, _, rest = rest.partition("/")
-        value = rest
+        value = value[len("library://"):]
+        # `library://entity/collection/container` names no host (what builders return, and
+        # what SingularityCE's `From:` usually is); a fourth component in front is the host.
+        if value.count("/") == 3 and not value.startswith("/"):
+            host, _, value = value.partition("/")
     elif value.startswith("library:"):
         value = value[len("library:"):]
-    value = value.lstrip("/")
-    path, colon, tag = value.partition(":")
-    if colon and (not tag or ":" in tag or "," in tag):
-        raise UsageError(f"{text}: not a library reference (one tag after one ':')")
-    parts = path.split("/")
-    if len(parts) == 1:
-        parts = ["library", "default", *parts]
-    if len(parts) != 3 or not all(_NAME.fullmatch(part) for part in parts):
+    try:
+        return LibraryRef(host, protocol.LibraryRef.parse(value.lstrip("/")))
+    except protocol.ProtocolError:
         raise UsageError(f"{text}: not a library reference of the form "
-                         "library://[HOST/]ENTITY/COLLECTION/CONTAINER[:TAG]")
-    if tag and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", tag):
-        raise UsageError(f"{text}: {tag!r} is not a tag")
-    return LibraryRef(host, "/".join(parts), tag or "latest")
+                         "library://[HOST/]ENTITY/COLLECTION/CONTAINER[:TAG]") from None
 
 
 def library_url(ref: LibraryRef, configured: str) -> str:
