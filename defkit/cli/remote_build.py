@@ -90,6 +90,14 @@ def check_remote_definition(deffile: DefFile) -> None:
                              "this machine", path=deffile.path, span=span)
 
 
+class RemoteBuildFailed(BuildError):
+    """The builder reports the build failed; `tail` is the end of its log."""
+
+    def __init__(self, message: str, *, tail: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.tail = tail
+
+
 class LogWriter:
     """Turns the log's text frames into lines (a frame may hold part of a line, or several),
     sends each to `progress`, and keeps the last ones for the message of a failed build."""
@@ -151,8 +159,6 @@ def build_remotely(def_file: str, *, url: Optional[str], output: Optional[str], 
         from defkit.remote import config
 
         remote = config.resolve(url)
-        progress(BuildStarted(def_path, target, "remote", "remote", len(deffile.stages),
-                              epoch))
         info = _remote_build(remote, def_path, deffile, target, arch=arch, epoch=epoch,
                              detached=detached, progress=progress, echo=echo)
         if info is None:  # detached
@@ -201,6 +207,8 @@ def _remote_build(remote: Remote, def_path: str, deffile: DefFile, target: str, 
         if remote.token and builder.token_status(endpoints.token_service) == "refused":
             raise TokenRefused(f"the remote at {urlsplit(remote.url).netloc} refused the token "
                                f"(from {remote.token_source})")
+        progress(BuildStarted(def_path, target, f"on {builder.host}", "remote",
+                              len(deffile.stages), epoch))
         with _context(builder, deffile, def_dir, def_path, progress) as checksum:
             request = BuildRequest(definition=definition, arch=arch, context_checksum=checksum,
                                    working_dir=def_dir, source_date_epoch=epoch)
@@ -254,11 +262,11 @@ def _follow(builder: BuilderClient, info: BuildInfo, progress: ProgressCallback)
                         else f"remote build {info.id}: the cancel request failed ({why})"))
         raise
     if not info.succeeded:
-        tail = [line for line in log.tail if line.strip()]
-        last = f": {tail[-1].strip()}" if tail else ""
-        if tail:
-            progress(Notice("the remote build log ends with:\n" + "\n".join(log.tail)))
-        raise BuildError(f"remote build {info.id} on {builder.host} failed{last}")
+        lines = [line.strip() for line in log.tail if line.strip()]
+        errors = [line for line in lines if line.startswith("error:")]
+        why = (errors or lines or [""])[-1]
+        raise RemoteBuildFailed(f"remote build {info.id} on {builder.host} failed"
+                                + (f": {why}" if why else ""), tail=tuple(log.tail))
     return info
 
 
@@ -351,13 +359,20 @@ def remote_from_cli(remote: str, detached: bool, paths: tuple[str, ...], *,
                                   cache=CacheOptions(enabled=not no_cache), progress=progress,
                                   echo=lambda text: click.echo(text, err=as_json))
         except DefkitError as exc:
+            tail = exc.tail if isinstance(exc, RemoteBuildFailed) else ()
             if as_json:
                 import json
 
                 print(json.dumps({"event": "error", "message": exc.format(),
-                                  "exit_code": exc.exit_code}), flush=True)
+                                  "exit_code": exc.exit_code, "log_tail": list(tail)}),
+                      flush=True)
+            elif tail:
+                # Shown live already unless --quiet; repeated so the cause is next to the error.
+                click.echo("the remote build's log ends with:", err=True)
+                for line in tail:
+                    click.echo(f"    {line}", err=True)
             raise
 
 
-__all__ = ["LogWriter", "build_remotely", "check_remote_definition", "context_sources",
-           "remote_from_cli"]
+__all__ = ["LogWriter", "RemoteBuildFailed", "build_remotely", "check_remote_definition",
+           "context_sources", "remote_from_cli"]
