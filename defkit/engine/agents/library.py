@@ -52,7 +52,9 @@ def bootstrap(stage: Stage, rootfs: str, ctx: BuildContext) -> BootstrapResult:
         if result.returncode != 0:
             lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
             why = lines[-1].removeprefix("error: ") if lines else "the download failed"
-            raise BuildError(f"Bootstrap: library: {why}")
+            entry = stage.header_entry("from")
+            raise BuildError(f"Bootstrap: library: {why}", path=ctx.def_path,
+                             span=entry.span if entry is not None else None)
         checksum = result.stdout.decode("ascii", "replace").strip()
         ctx.emit(Notice(f"library image {source}: {checksum}"))
         return unpack_image(image, rootfs, ctx)
