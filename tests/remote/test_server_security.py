@@ -350,3 +350,23 @@ def test_setup_and_host_bases_are_refused(remote_server: RemoteServer,
         log = "".join(line for _, line in follow_log(remote_server, info.id))
         assert message in log, log
     assert not pathlib.Path("/tmp/pwned-by-setup").exists()
+
+
+@needs_builder
+def test_a_queued_build_waits_for_a_worker_and_can_be_cancelled(
+        start_remote_server: Starter, tmp_path: pathlib.Path) -> None:
+    server = start_remote_server("--workers", "1")
+    running = _start_build(server, tmp_path / "a", sleep=60)
+    _read_log_until(server, running.id, "building step one")
+    queued = _start_build(server, tmp_path / "b", sleep=0)
+    time.sleep(1)
+    assert not BuildInfo.from_json(status(server, queued.id).json()["data"]).is_complete
+    assert sorted(work_dirs(server)) == sorted([running.id, queued.id])
+    httpx.put(f"{server.url}/v1/build/{queued.id}/_cancel", headers=server.headers())
+    lines = [text for _, text in follow_log(server, queued.id)]
+    assert "defkit serve: build cancelled\n" in lines
+    assert not any("started" in line for line in lines)
+    assert work_dirs(server) == [running.id]
+    httpx.put(f"{server.url}/v1/build/{running.id}/_cancel", headers=server.headers())
+    follow_log(server, running.id)
+    assert work_dirs(server) == []
