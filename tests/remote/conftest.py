@@ -256,3 +256,26 @@ def status(server: RemoteServer, build_id: str, token: Optional[str] = None) -> 
 def work_dirs(server: RemoteServer) -> list[str]:
     work = server.store / "work"
     return sorted(os.listdir(work)) if work.is_dir() else []
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """The pids whose command line contains `text` (a build's id is in its child's argv)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(name))
+        except OSError:
+            continue
+    return found
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.1)

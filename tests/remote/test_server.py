@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import pathlib
 import subprocess
+from collections.abc import Callable
 
 import httpx
 
+from defkit.registry.client import OCI_MANIFEST
 from defkit.remote.protocol import BuildInfo
 from defkit.sif.reader import read_sif
+from tests.registry_fixture import RunningRegistry
 from tests.remote.conftest import (
     RemoteServer,
     context_archive,
@@ -80,3 +83,19 @@ def test_a_repeated_build_is_a_cache_hit(remote_server: RemoteServer,
     assert not any("from the build cache" in line for line in first_log)
     assert any("from the build cache" in line for line in second_log), "".join(second_log)
     assert not any("building step one" in line for line in second_log)
+
+
+@needs_builder
+def test_with_cache_to_built_images_are_pushed_to_the_registry(
+        start_remote_server: Callable[..., RemoteServer], registry: RunningRegistry,
+        busybox_recipe: pathlib.Path) -> None:
+    repo = f"oras://{registry.host}/defkit/serve-cache"
+    server = start_remote_server("--cache-to", repo)
+    info, lines = _build(server, busybox_recipe)
+    assert info.succeeded
+    pushed = [line for line in lines if "cache pushed sha256-" in line]
+    assert pushed, "".join(lines)
+    tag = pushed[0].split("cache pushed ")[1].split()[0]
+    manifest = httpx.get(f"{registry.url}/v2/defkit/serve-cache/manifests/{tag}",
+                         headers={"Accept": OCI_MANIFEST})
+    assert manifest.status_code == 200

@@ -59,7 +59,7 @@ def _check_member(member: tarfile.TarInfo) -> None:
             raise ContextError(f"build context: hard link {name!r} points out of the "
                                "context") from None
     elif not (member.isfile() or member.isdir()):
-        kind = "a device node" if member.isdev() else "a special file"
+        kind = "a device node" if member.ischr() or member.isblk() else "a special file"
         raise ContextError(f"build context: {name!r} is {kind} (only files, directories and "
                            "links are allowed)")
 
