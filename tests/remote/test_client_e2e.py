@@ -279,5 +279,24 @@ def test_login_stores_the_token_and_status_shows_the_remote(
     done = defkit("build", "--remote", "--no-cache", str(busybox_recipe), "-o",
                   str(tmp_path / "stored.sif"), env=env)
     assert done.returncode == 0, done.stderr
+    # The def file right after `--remote` is the source, not a URL.
+    done = defkit("build", "--remote", str(busybox_recipe), "--no-cache", "-o",
+                  str(tmp_path / "stored2.sif"), env=env)
+    assert done.returncode == 0, done.stderr
+
+
+def test_singularity_remote_yaml_names_the_remote_and_its_token(
+        remote_server: RemoteServer, busybox_recipe: pathlib.Path, tmp_path: pathlib.Path,
+        home: dict[str, str]) -> None:
+    remote_yaml = pathlib.Path(home["HOME"], ".singularity", "remote.yaml")
+    remote_yaml.parent.mkdir()
+    remote_yaml.write_text(
+        "Active: site\nRemotes:\n  site:\n"
+        f"    URI: {remote_server.url.removeprefix('http://')}\n"
+        f"    Token: {remote_server.token}\n    Insecure: true\n")
+    done = defkit("build", "--remote", "--no-cache", str(busybox_recipe), "-o",
+                  str(tmp_path / "singularity.sif"), env=_env(None, **home))
+    assert done.returncode == 0, done.stderr
+    assert remote_server.token not in done.stderr
 
 
