@@ -300,3 +300,26 @@ def test_singularity_remote_yaml_names_the_remote_and_its_token(
     assert remote_server.token not in done.stderr
 
 
+
+
+def test_only_what_a_local_build_would_make_enters_the_local_cache(
+        remote_server: RemoteServer, busybox_recipe: pathlib.Path, tmp_path: pathlib.Path,
+        home: dict[str, str]) -> None:
+    # The client asks for its SOURCE_DATE_EPOCH (`sourceDateEpoch`); a builder that does not
+    # honour it makes another image, which must not be cached under the local key.
+    env = _env(remote_server.token, **home, SOURCE_DATE_EPOCH="1700000000")
+    remote = tmp_path / "remote.sif"
+    done = defkit("build", "--remote", remote_server.url, str(busybox_recipe), "-o", str(remote),
+                  env=env)
+    assert done.returncode == 0, done.stderr
+    local = tmp_path / "local.sif"
+    built = defkit("build", "--no-cache", str(busybox_recipe), "-o", str(local), env=env)
+    assert built.returncode == 0, built.stderr
+    again = defkit("build", str(busybox_recipe), "-o", str(tmp_path / "again.sif"), env=env)
+    assert again.returncode == 0, again.stderr
+    if remote.read_bytes() == local.read_bytes():
+        assert "cache hit" in again.stderr
+    else:
+        assert "not entered into the local build cache: the builder's image has " \
+               "org.opencontainers.image.created=" in done.stderr
+        assert "cache hit" not in again.stderr
