@@ -312,11 +312,11 @@ def test_only_what_a_local_build_would_make_enters_the_local_cache(
     done = defkit("build", "--remote", remote_server.url, str(busybox_recipe), "-o", str(remote),
                   env=env)
     assert done.returncode == 0, done.stderr
+    again = defkit("build", str(busybox_recipe), "-o", str(tmp_path / "again.sif"), env=env)
+    assert again.returncode == 0, again.stderr
     local = tmp_path / "local.sif"
     built = defkit("build", "--no-cache", str(busybox_recipe), "-o", str(local), env=env)
     assert built.returncode == 0, built.stderr
-    again = defkit("build", str(busybox_recipe), "-o", str(tmp_path / "again.sif"), env=env)
-    assert again.returncode == 0, again.stderr
     if remote.read_bytes() == local.read_bytes():
         assert "cache hit" in again.stderr
     else:
