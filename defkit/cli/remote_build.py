@@ -31,6 +31,7 @@ from defkit.engine.context import (
 )
 from defkit.errors import BuildError, DefkitError, UsageError
 from defkit.model import DefFile
+from defkit.printable import printable
 from defkit.remote.context import Source
 
 if TYPE_CHECKING:
@@ -100,7 +101,8 @@ class RemoteBuildFailed(BuildError):
 
 class LogWriter:
     """Turns the log's text frames into lines (a frame may hold part of a line, or several),
-    sends each to `progress`, and keeps the last ones for the message of a failed build."""
+    made safe for a terminal, sends each to `progress`, and keeps the last ones for the
+    message of a failed build."""
 
     def __init__(self, progress: ProgressCallback) -> None:
         self.progress = progress
@@ -114,7 +116,8 @@ class LogWriter:
             self._line(line)
 
     def _line(self, line: str) -> None:
-        line = line.rstrip("\r")
+        # The server's text reaches the terminal: no escape sequences from it.
+        line = printable(line.rstrip("\r"))
         self.tail.append(line)
         self.progress(OutputLine("remote", line))
 
@@ -323,6 +326,11 @@ def _differs_from_local(image: str, *, arch: str, epoch: int) -> str:
     return ""
 
 
+def _names_a_file(value: str) -> bool:
+    return (os.path.exists(value) or value.endswith((".def", ".sif"))
+            or value.startswith(("/", "./", "../")))
+
+
 def remote_from_cli(remote: str, detached: bool, paths: tuple[str, ...], *,
                     output: Optional[str], force: bool, arch: Optional[str], quiet: bool,
                     as_json: bool, no_cache: bool, refused: dict[str, object]) -> int:
@@ -332,8 +340,9 @@ def remote_from_cli(remote: str, detached: bool, paths: tuple[str, ...], *,
     from defkit.cache.hook import CacheOptions
     from defkit.cli.build import renderer_for, sigterm_as_interrupt
 
-    if remote and not paths[1:] and os.path.isfile(remote) and not remote.startswith("http"):
-        # `--remote FILE.def`: the option's value is optional, and this one is the source.
+    if remote and len(paths) < 2 and _names_a_file(remote):
+        # `--remote FILE.def` (or `--remote OUT.sif FILE.def`): the option's value is optional,
+        # and this one is the build's source (or target), not a URL.
         remote, paths = "", (remote, *paths)
     if not paths:
         raise UsageError("missing argument: [TARGET] SOURCE")

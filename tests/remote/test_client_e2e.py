@@ -279,10 +279,14 @@ def test_login_stores_the_token_and_status_shows_the_remote(
     done = defkit("build", "--remote", "--no-cache", str(busybox_recipe), "-o",
                   str(tmp_path / "stored.sif"), env=env)
     assert done.returncode == 0, done.stderr
-    # The def file right after `--remote` is the source, not a URL.
+    # The def file right after `--remote` is the source, not a URL; so is a target.
     done = defkit("build", "--remote", str(busybox_recipe), "--no-cache", "-o",
                   str(tmp_path / "stored2.sif"), env=env)
     assert done.returncode == 0, done.stderr
+    done = defkit("build", "--remote", str(tmp_path / "stored3.sif"), str(busybox_recipe),
+                  env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "stored3.sif").read_bytes() == (tmp_path / "stored2.sif").read_bytes()
 
 
 def test_singularity_remote_yaml_names_the_remote_and_its_token(

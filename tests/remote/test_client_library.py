@@ -144,11 +144,12 @@ def test_log_frames_become_lines() -> None:
 
     events: list[Event] = []
     log = LogWriter(events.append)
-    for frame in ("one\ntw", "o\r\n", "", "three"):
+    for frame in ("one\ntw", "o\r\n", "", "\x1b]0;title\x07three"):
         log(frame)
     log.flush()
-    assert [e.text for e in events if isinstance(e, OutputLine)] == ["one", "two", "three"]
-    assert list(log.tail) == ["one", "two", "three"]
+    shown = ["one", "two", "\\x1b]0;title\\x07three"]
+    assert [e.text for e in events if isinstance(e, OutputLine)] == shown
+    assert list(log.tail) == shown
 
 
 def test_the_build_request_carries_the_epoch_as_an_extension() -> None:
