@@ -103,6 +103,31 @@ def test_the_no_auth_option_is_for_loopback_only(tmp_path: pathlib.Path) -> None
     assert done.returncode == 2 and "loopback" in done.stderr
 
 
+def test_without_auth_on_loopback_no_token_is_needed(start_remote_server: Starter) -> None:
+    server = start_remote_server("--no-auth", tokens=False)
+    assert httpx.get(f"{server.url}/v1/token-status").status_code == 200
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "needs --token-file"),
+    ("# only a comment\n", "needs --token-file"),
+    ("alice:short\n", "tokens:1: error: a token must have 16 characters"),
+    ("\n:" + "x" * 20 + "\n", "tokens:2: error: an empty token or name"),
+])
+def test_bad_token_files_are_one_line_errors(tmp_path: pathlib.Path, content: str | None,
+                                             message: str) -> None:
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "defkit", "serve", "--store", str(tmp_path / "s")]
+    if content is not None:
+        (tmp_path / "tokens").write_text(content)
+        argv += ["--token-file", str(tmp_path / "tokens")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "short" not in done.stderr
+
+
 @needs_builder
 def test_one_token_cannot_see_another_tokens_build(remote_server: RemoteServer,
                                                    tmp_path: pathlib.Path) -> None:
