@@ -71,6 +71,7 @@ def test_build_with_a_files_context_streams_its_log_and_serves_the_image(
     sif.write_bytes(image.content)
     assert _file_in_sif(sif, "etc/greeting.txt") == b"hello from the context\n"
     assert work_dirs(remote_server) == []
+    assert remote_server.token not in remote_server.log() + text
 
 
 @needs_builder
