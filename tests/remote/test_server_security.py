@@ -395,3 +395,14 @@ def test_a_queued_build_waits_for_a_worker_and_can_be_cancelled(
     httpx.put(f"{server.url}/v1/build/{running.id}/_cancel", headers=server.headers())
     follow_log(server, running.id)
     assert work_dirs(server) == []
+
+
+def test_work_left_by_a_killed_server_is_removed_at_start(start_remote_server: Starter) -> None:
+    first = start_remote_server()
+    leftover = first.store / "work" / "0123456789abcdef01234567"
+    (leftover / "context").mkdir(parents=True)
+    (leftover / "context" / "file").write_text("x")
+    first.stop(signal.SIGKILL)
+    args = ("--store", str(first.store))  # a later --store overrides the factory's
+    start_remote_server(*args)
+    assert list((first.store / "work").iterdir()) == []
