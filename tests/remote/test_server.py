@@ -71,6 +71,7 @@ def test_build_with_a_files_context_streams_its_log_and_serves_the_image(
     sif.write_bytes(image.content)
     assert _file_in_sif(sif, "etc/greeting.txt") == b"hello from the context\n"
     assert work_dirs(remote_server) == []
+    assert remote_server.token not in remote_server.log() + text
 
 
 @needs_builder
@@ -99,3 +100,16 @@ def test_with_cache_to_built_images_are_pushed_to_the_registry(
     manifest = httpx.get(f"{registry.url}/v2/defkit/serve-cache/manifests/{tag}",
                          headers={"Accept": OCI_MANIFEST})
     assert manifest.status_code == 200
+
+
+@needs_builder
+def test_a_very_long_log_line_is_cut(remote_server: RemoteServer, tmp_path: pathlib.Path) -> None:
+    definition = write_busybox_recipe(tmp_path / "project")
+    definition.write_text(definition.read_text().replace(
+        "echo building step one",
+        "/bin/busybox printf '%0100000d\\n' 0"))
+    info, lines = _build(remote_server, definition)
+    assert info.succeeded
+    long = [line for line in lines if line.startswith("0000")]
+    assert len(long) == 1, "".join(line[:200] for line in lines)
+    assert long[0].endswith(" [line cut]\n") and len(long[0]) < 17_000

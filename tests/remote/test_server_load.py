@@ -43,7 +43,8 @@ def _running_jobs(server: RemoteServer) -> set[str]:
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        jobs.add(argv[argv.index(b"--run-job") + 1].decode())
+        if b"--run-job" in argv[:-1]:  # (not when the process exec'd something else meanwhile)
+            jobs.add(argv[argv.index(b"--run-job") + 1].decode())
     return jobs
 
 

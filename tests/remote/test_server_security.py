@@ -103,6 +103,31 @@ def test_the_no_auth_option_is_for_loopback_only(tmp_path: pathlib.Path) -> None
     assert done.returncode == 2 and "loopback" in done.stderr
 
 
+def test_without_auth_on_loopback_no_token_is_needed(start_remote_server: Starter) -> None:
+    server = start_remote_server("--no-auth", tokens=False)
+    assert httpx.get(f"{server.url}/v1/token-status").status_code == 200
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "needs --token-file"),
+    ("# only a comment\n", "needs --token-file"),
+    ("alice:short\n", "tokens:1: error: a token must have 16 characters"),
+    ("\n:" + "x" * 20 + "\n", "tokens:2: error: an empty token or name"),
+])
+def test_bad_token_files_are_one_line_errors(tmp_path: pathlib.Path, content: str | None,
+                                             message: str) -> None:
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "defkit", "serve", "--store", str(tmp_path / "s")]
+    if content is not None:
+        (tmp_path / "tokens").write_text(content)
+        argv += ["--token-file", str(tmp_path / "tokens")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "short" not in done.stderr
+
+
 @needs_builder
 def test_one_token_cannot_see_another_tokens_build(remote_server: RemoteServer,
                                                    tmp_path: pathlib.Path) -> None:
@@ -370,3 +395,14 @@ def test_a_queued_build_waits_for_a_worker_and_can_be_cancelled(
     httpx.put(f"{server.url}/v1/build/{running.id}/_cancel", headers=server.headers())
     follow_log(server, running.id)
     assert work_dirs(server) == []
+
+
+def test_work_left_by_a_killed_server_is_removed_at_start(start_remote_server: Starter) -> None:
+    first = start_remote_server()
+    leftover = first.store / "work" / "0123456789abcdef01234567"
+    (leftover / "context").mkdir(parents=True)
+    (leftover / "context" / "file").write_text("x")
+    first.stop(signal.SIGKILL)
+    args = ("--store", str(first.store))  # a later --store overrides the factory's
+    start_remote_server(*args)
+    assert list((first.store / "work").iterdir()) == []

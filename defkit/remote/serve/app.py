@@ -30,7 +30,7 @@ from defkit.remote import protocol
 from defkit.remote.serve.builds import BuildManager
 from defkit.remote.serve.config import ANONYMOUS, ServeConfig, bearer
 from defkit.remote.serve.errors import RequestError, not_found
-from defkit.remote.serve.images import ImageStore
+from defkit.remote.serve.images import ImageStore, StoredImage
 from defkit.remote.serve.uploads import ContextStore
 
 #: The largest JSON request body read (a build request carries the definition).
@@ -201,7 +201,7 @@ async def build_log(websocket: WebSocket) -> None:
 # --- library ---------------------------------------------------------------------------------
 
 
-def _find_image(request: Request) -> tuple[protocol.LibraryRef, str, Any]:
+def _find_image(request: Request) -> tuple[protocol.LibraryRef, str, StoredImage]:
     service = _service(request)
     owner = service.owner(request)
     try:
@@ -225,7 +225,7 @@ async def image_file(request: Request) -> Response:
                         media_type="application/octet-stream")
 
 
-# --- the application ------------------------------------------------------------------------------
+# --- the application -------------------------------------------------------------------------
 
 
 async def _request_error(request: Any, exc: Exception) -> Response:

@@ -29,8 +29,10 @@ from defkit.remote.serve.errors import RequestError, not_found
 from defkit.remote.serve.images import ImageStore, StoredImage
 from defkit.remote.serve.worker import DEFINITION_FILE, OUTPUT_FILE, Job
 
-#: Log lines kept per build (what a late websocket replays); later lines are dropped.
-MAX_LOG_LINES = 50_000
+#: What is kept of a build's log (a late websocket replays it): lines are cut at MAX_LINE
+#: characters, and past MAX_LOG characters in all the rest of the log is dropped.
+MAX_LINE = 16 * 1024
+MAX_LOG = 16 * 1024 * 1024
 #: A finished build's record is forgotten this long after it ended.
 FINISHED_LIFETIME = 3600.0
 
@@ -45,6 +47,7 @@ class Build:
     ephemeral: bool
     state: str = "queued"  # queued, running, succeeded, failed, cancelled
     lines: list[str] = field(default_factory=list)
+    log_size: int = 0
     image: Optional[StoredImage] = None
     pgid: Optional[int] = None
     cancel_requested: bool = False
@@ -59,10 +62,19 @@ class Build:
         return self.state in ("succeeded", "failed", "cancelled")
 
     def log(self, line: str) -> None:
-        if len(self.lines) < MAX_LOG_LINES:
-            self.lines.append(line)
-        elif len(self.lines) == MAX_LOG_LINES:
-            self.lines.append("defkit serve: the log is too long; the rest is not kept")
+        if self.log_size > MAX_LOG:
+            return
+        if len(line) > MAX_LINE:
+            line = line[:MAX_LINE] + " [line cut]"
+        self.log_size += len(line)
+        if self.log_size > MAX_LOG:
+            line = "defkit serve: the log is too long; the rest is not kept"
+        self.lines.append(line)
+        self._wake()
+
+    def note(self, message: str) -> None:
+        """A line of the server's own, always kept."""
+        self.lines.append(f"defkit serve: {message}")
         self._wake()
 
     def _wake(self) -> None:
@@ -153,7 +165,7 @@ class BuildManager:
             raise
         build = Build(build_id, owner, ref, request.arch, work_dir,
                       ephemeral=not request.library_ref)
-        build.log(f"defkit serve: build {build_id} queued")
+        build.note(f"build {build_id} queued")
         self._builds[build_id] = build
         build.task = asyncio.get_running_loop().create_task(self._run(build))
         return build
@@ -177,23 +189,23 @@ class BuildManager:
                     state = "cancelled"
                     return
                 build.state = "running"
-                build.log(f"defkit serve: build {build.id} started")
+                build.note(f"build {build.id} started")
                 state = await self._execute(build)
         except asyncio.CancelledError:
             state = "cancelled"
         except Exception as exc:  # a server-side failure: said in the build's log, not lost
-            build.log(f"defkit serve: the build failed on the server: {exc}")
+            build.note(f"the build failed on the server: {exc}")
             state = "failed"
         finally:
             build.pgid = None
             if build.cancel_requested:
                 state = "cancelled"
             if state == "cancelled":
-                build.log("defkit serve: build cancelled")
+                build.note("build cancelled")
             try:
                 await asyncio.to_thread(_remove, build.work_dir)
             except DefkitError as exc:
-                build.log(f"defkit serve: {exc.message}")
+                build.note(exc.message)
             build.finish(state)
 
     async def _execute(self, build: Build) -> str:
@@ -219,22 +231,22 @@ class BuildManager:
                 run_streaming, argv, on_line, cwd=build.work_dir, env=env,
                 stderr_to_stdout=True, timeout=self.config.time_limit, on_start=on_start)
         except ToolTimeoutError:
-            build.log(f"defkit serve: the build reached the time limit "
-                      f"({self.config.time_limit:g} s) and was stopped")
+            build.note(f"the build reached the time limit ({self.config.time_limit:g} s) and "
+                       "was stopped")
             return "failed"
         if build.cancel_requested:
             return "cancelled"
         output = os.path.join(build.work_dir, OUTPUT_FILE)
         if done.returncode != 0 or not os.path.isfile(output):
-            build.log(f"defkit serve: the build failed (exit {done.returncode})")
+            build.note(f"the build failed (exit {done.returncode})")
             return "failed"
         hexdigest = await asyncio.to_thread(_sha256, output)
         size = os.path.getsize(output)
         build.image = self.images.add(build.owner, build.library_ref, build.arch or _host_arch(),
                                       output, hexdigest, size,
                                       self.config.keep if build.ephemeral else None)
-        build.log(f"defkit serve: image {format_checksum(hexdigest)} ({size} bytes) is "
-                  f"library://{build.library_ref}")
+        build.note(f"image {format_checksum(hexdigest)} ({size} bytes) is "
+                   f"library://{build.library_ref}")
         return "succeeded"
 
     # --- housekeeping ---------------------------------------------------------------------------
@@ -246,8 +258,8 @@ class BuildManager:
         for build in list(self._builds.values()):
             if not build.done and idle > 0 and build.watchers == 0 \
                     and now - build.last_seen > idle:
-                build.log(f"defkit serve: nobody has followed this build for {idle:g} s: "
-                          "cancelling it")
+                build.note(f"nobody has followed this build for {idle:g} s: "
+                           "cancelling it")
                 self.cancel(build)
             elif build.done and build.ended_at is not None \
                     and now - build.ended_at > FINISHED_LIFETIME:
@@ -256,7 +268,7 @@ class BuildManager:
     def begin_shutdown(self) -> None:
         for build in list(self._builds.values()):
             if not build.done:
-                build.log("defkit serve: the server is stopping")
+                build.note("the server is stopping")
                 self.cancel(build)
 
     async def shutdown(self) -> None:
