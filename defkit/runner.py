@@ -131,13 +131,16 @@ def run_streaming(
     env: Optional[Mapping[str, str]] = None,
     stderr_to_stdout: bool = False,
     timeout: Optional[float] = None,
+    on_start: Optional[Callable[[int], None]] = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `argv`, calling `on_line` with each line of its stdout as it arrives.
 
     Lines end at "\\n" or "\\r" (progress bars redraw with "\\r"), decoded leniently. stdout is
     not kept (`.stdout` is b""); stderr is captured and returned unless `stderr_to_stdout`.
     A missing program becomes a ToolMissingError naming it; one still running after `timeout`
-    seconds is killed with everything it started (ToolTimeoutError).
+    seconds is killed with everything it started (ToolTimeoutError). `on_start` is called with
+    the child's pid as soon as it runs; with a `timeout` that is also its process group, which
+    a caller that cancels (`defkit serve`) kills with `os.killpg`.
     """
     try:
         proc = subprocess.Popen(
@@ -154,6 +157,8 @@ def run_streaming(
         needed = " ".join(argv[:2])
         raise ToolMissingError(f"{argv[0]} is not installed (needed to run {needed})") from exc
     assert proc.stdout is not None
+    if on_start is not None:
+        on_start(proc.pid)
     # stderr is drained by a thread so a chatty child cannot block on a full pipe.
     err_chunks: list[bytes] = []
     err_thread: Optional[threading.Thread] = None

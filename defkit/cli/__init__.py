@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "recipes": "defkit.cli.recipes:recipes",
     "plan": "defkit.cli.plan:plan",
     "site": "defkit.cli.site:site",
+    "remote": "defkit.cli.remote:remote",
+    "serve": "defkit.cli.serve:serve",
 }
 
 

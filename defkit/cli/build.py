@@ -163,8 +163,19 @@ def rich_renderer() -> Iterator[ProgressCallback]:
         yield render
 
 
+def renderer_for(as_json: bool, quiet: bool) -> contextlib.AbstractContextManager[ProgressCallback]:
+    """JSON lines on stdout, nothing, a live display (stderr is a terminal) or plain lines."""
+    if as_json:
+        return contextlib.nullcontext(json_renderer(sys.stdout))
+    if quiet:
+        return contextlib.nullcontext(lambda event: None)
+    if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+        return rich_renderer()
+    return contextlib.nullcontext(plain_renderer(sys.stderr))
+
+
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (CI cancelling a job) cleans up like Ctrl-C: the engine's finally blocks run."""
 
     def handler(signum: int, frame: Optional[FrameType]) -> None:
@@ -269,7 +280,7 @@ def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, metavar="[TARGET] SOURCE")
+@click.argument("paths", nargs=-1, metavar="[TARGET] SOURCE")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="SIF to write (default: NAME.sif next to the def file).")
 @click.option("--sandbox", type=click.Path(file_okay=False),
@@ -326,6 +337,10 @@ def _explain_key(def_file: str, cache: Any, **options: Any) -> int:
 @click.option("--time", "time_limit", metavar="LIMIT", help="--slurm: each build's time limit.")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="--slurm: follow the jobs until they end, or print their ids and return.")
+@click.option("--remote", is_flag=False, flag_value="", default=None, metavar="[URL]",
+              help="Build on a remote builder (Sylabs remote build API, e.g. `defkit serve`); "
+                   "without URL, the one `defkit remote login` stored.")
+@click.option("--detached", is_flag=True, help="--remote: submit the build and return.")
 @insecure_option
 def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str], fakeroot: bool,
           engine: str, build_arg: tuple[str, ...], build_arg_file: tuple[str, ...],
@@ -336,13 +351,30 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
           cache_from: tuple[str, ...], cache_to: Optional[str], explain_key: bool,
           context: Optional[str], target: Optional[str], jobs: Optional[int], slurm: bool,
           partition: Optional[str], account: Optional[str], time_limit: Optional[str], wait: bool,
-          insecure: bool, push: tuple[str, ...] = ()) -> int:
+          remote: Optional[str], detached: bool, insecure: bool,
+          push: tuple[str, ...] = ()) -> int:
     """Build a SIF image (or a sandbox directory) from a definition file.
 
     Also Apptainer's `build TARGET SOURCE`, where SOURCE is a def file, docker://IMAGE,
     oras://REF, a SIF or a sandbox directory; and a Dockerfile (`Dockerfile`, `*.Dockerfile`,
     `Containerfile`), converted and built by defkit's own engine (no Docker or BuildKit).
     """
+    if remote is not None or detached:
+        from defkit.cli.remote_build import remote_from_cli
+
+        return remote_from_cli(remote or "", detached, paths, output=output, force=force,
+                               arch=arch, quiet=quiet, as_json=as_json, no_cache=no_cache,
+                               refused={"--sandbox": sandbox, "--fakeroot": fakeroot,
+                                        "--engine apptainer": engine == "apptainer",
+                                        "--build-arg": build_arg or build_arg_file,
+                                        "--secret": secret or secret_file, "--section": section,
+                                        "--notest": notest, "--workdir": workdir,
+                                        "--cache-only": cache_only, "--cache-from": cache_from,
+                                        "--cache-to": cache_to, "--explain-key": explain_key,
+                                        "--context": context, "--target": target,
+                                        "--jobs": jobs, "--slurm": slurm, "--push": push})
+    if not paths:
+        raise UsageError("missing argument: [TARGET] SOURCE")
     from defkit.cli import build_many
     from defkit.engine.dockerfile import is_dockerfile
     from defkit.engine.from_source import source_definition
@@ -409,16 +441,7 @@ def build(paths: tuple[str, ...], output: Optional[str], sandbox: Optional[str],
         raise UsageError("--cache-only needs a SIF built by the native engine from a def file")
     if workdir is not None and not os.path.isdir(workdir):
         raise UsageError(f"--workdir {workdir}: no such directory")
-    renderer: contextlib.AbstractContextManager[ProgressCallback]
-    if as_json:
-        renderer = contextlib.nullcontext(json_renderer(sys.stdout))
-    elif quiet:
-        renderer = contextlib.nullcontext(lambda event: None)
-    elif sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
-        renderer = rich_renderer()
-    else:
-        renderer = contextlib.nullcontext(plain_renderer(sys.stderr))
-    with renderer as progress, _sigterm_as_interrupt():
+    with renderer_for(as_json, quiet) as progress, sigterm_as_interrupt():
         for message in args.warnings:
             progress(Warning(message))
         options: dict[str, Any] = dict(

@@ -169,6 +169,9 @@ class BuildRequest:
     context_checksum: str = ""
     #: The client's working directory, against which relative `%files` sources resolve.
     working_dir: str = ""
+    #: A defkit extension (`sourceDateEpoch`, ignored by other servers): the SOURCE_DATE_EPOCH
+    #: the client's own build would use, so the image equals a local build's, byte for byte.
+    source_date_epoch: Optional[int] = None
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -183,6 +186,8 @@ class BuildRequest:
             document["contextChecksum"] = self.context_checksum
         if self.working_dir:
             document["workingDir"] = self.working_dir
+        if self.source_date_epoch is not None:
+            document["sourceDateEpoch"] = self.source_date_epoch
         return document
 
     @classmethod
@@ -201,6 +206,10 @@ class BuildRequest:
         )
         if checksum:
             parse_checksum(checksum)
+        epoch = fields.get("sourceDateEpoch")
+        if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)
+                                  or epoch < 0):
+            raise ProtocolError("field 'sourceDateEpoch' must be a non-negative integer")
         return cls(
             definition=definition,
             arch=_field(requirements, "arch", str, ""),
@@ -208,6 +217,7 @@ class BuildRequest:
             library_url=_field(fields, "libraryURL", str, ""),
             context_checksum=checksum,
             working_dir=_field(fields, "workingDir", str, ""),
+            source_date_epoch=epoch,
         )
 
 
@@ -300,3 +310,130 @@ class FrontendConfig:
                 "the remote's service configuration names no builderAPI or libraryAPI"
             )
         return cls(builder_url=builder, library_url=library, token_url=uri("tokenAPI") or "")
+
+
+# --- version, token status and the Library API (what `defkit serve` answers) ---------------------
+
+#: The Library API version `defkit serve` speaks: scs-library-client asks `GET version` for
+#: `apiVersion` and sends `?arch=` for architecture tags from 2.0.0-alpha.2 on.
+LIBRARY_API_VERSION = "2.0.0"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """`GET version` of a builder or a library: `{"version", "apiVersion"}`."""
+
+    version: str
+    api_version: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"version": self.version}
+        if self.api_version:
+            document["apiVersion"] = self.api_version
+        return document
+
+    @classmethod
+    def from_json(cls, document: Any) -> VersionInfo:
+        fields = _object(document, "a version document")
+        return cls(version=_field(fields, "version", str, ""),
+                   api_version=_field(fields, "apiVersion", str, ""))
+
+
+def token_status(valid: bool) -> dict[str, Any]:
+    """The `data` of `GET v1/token-status` (SingularityCE only looks at the status code)."""
+    return {"status": "valid" if valid else "invalid"}
+
+
+_REF_PART = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+
+
+@dataclass(frozen=True)
+class LibraryRef:
+    """`entity/collection/container:tag`, a library image's name without `library://` or host.
+
+    As the Sylabs library reads short refs: `container` is `library/default/container` and
+    `entity/container` is `entity/default/container`; the tag defaults to `latest`.
+    """
+
+    entity: str
+    collection: str
+    container: str
+    tag: str = "latest"
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.collection}/{self.container}"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.tag}"
+
+    @classmethod
+    def parse(cls, text: str) -> LibraryRef:
+        name = text.removeprefix("library://").strip("/")
+        path, _, tag = name.partition(":")
+        parts = path.split("/")
+        if len(parts) == 1:
+            parts = ["library", "default", *parts]
+        elif len(parts) == 2:
+            parts = [parts[0], "default", parts[1]]
+        tag = tag or "latest"
+        if len(parts) != 3 or not all(_REF_PART.fullmatch(part) for part in parts) \
+                or not _TAG.fullmatch(tag):
+            raise ProtocolError(f"not a library reference (entity/collection/container:tag): "
+                                f"{text[:120]!r}")
+        return cls(parts[0], parts[1], parts[2], tag)
+
+
+@dataclass(frozen=True)
+class LibraryImage:
+    """`GET v1/images/<ref>?arch=`: one image's metadata as scs-library-client reads it (its
+    `Image` model; `hash` is `sha256.<hex>` of the SIF, checked by the client after download)."""
+
+    id: str
+    hash: str
+    size: int
+    arch: str
+    ref: LibraryRef
+    created_at: str = ""  # RFC 3339
+    owner: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "hash": self.hash,
+            "description": "",
+            "container": self.ref.path,
+            "size": self.size,
+            "uploaded": True,
+            "signed": False,
+            "arch": self.arch,
+            "encrypted": False,
+            "customData": "",
+            "entityName": self.ref.entity,
+            "collectionName": self.ref.collection,
+            "containerName": self.ref.container,
+            "tags": [self.ref.tag],
+            "containerStars": 0,
+            "containerDownloads": 0,
+            "deleted": False,
+            "createdBy": self.owner,
+            "createdAt": self.created_at,
+        }
+
+    @classmethod
+    def from_json(cls, document: Any) -> LibraryImage:
+        fields = _object(document, "a library image")
+        checksum = _field(fields, "hash", str, "")
+        if checksum:
+            parse_checksum(checksum)
+        tags = fields.get("tags") or ["latest"]
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise ProtocolError("field 'tags' must be a list of strings")
+        ref = LibraryRef.parse(
+            f"{_field(fields, 'entityName', str, '')}/{_field(fields, 'collectionName', str, '')}"
+            f"/{_field(fields, 'containerName', str, '')}:{tags[0]}")
+        return cls(id=_field(fields, "id", str, ""), hash=checksum,
+                   size=_field(fields, "size", int, 0), arch=_field(fields, "arch", str, ""),
+                   ref=ref, created_at=_field(fields, "createdAt", str, ""),
+                   owner=_field(fields, "createdBy", str, ""))
