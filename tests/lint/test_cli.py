@@ -11,7 +11,8 @@ from defkit.cli import main
 from defkit.lint.rules import RULES
 
 CLEAN = "Bootstrap: docker\nFrom: alpine:3.20\n\n%post\n    echo hello\n"
-INFO_ONLY = "Bootstrap: docker\nFrom: alpine:3.20\n\n%post\n    echo $1\n"  # SC2086 is info
+# SC2046 is a ShellCheck warning that defkit reports at info (defkit.lint.shellcheck_levels).
+INFO_ONLY = "Bootstrap: docker\nFrom: alpine:3.20\n\n%post\n    echo $(date)\n"
 TYPO = "Bootstrap: docker\nFrom: alpine:3.20\n\n%lables\n    a b\n"
 # Only the framework's rules and ShellCheck, so that new rules do not change these expectations.
 OWN = ["--select", "DK0,SC"]
@@ -40,7 +41,7 @@ def test_exit_codes_follow_the_threshold(
     assert "No problems found in 1 file." in capsys.readouterr().out
     assert main(["lint", *OWN, info]) == 0  # default threshold: warning
     assert main(["lint", *OWN, "--fail-on", "info", info]) == 1
-    assert main(["lint", *OWN, "--fail-on", "style", "--severity", "SC2086=ignore", info]) == 0
+    assert main(["lint", *OWN, "--fail-on", "style", "--severity", "SC2046=ignore", info]) == 0
 
 
 def test_parse_errors_always_fail(
@@ -137,12 +138,12 @@ def test_statistics_output_file_and_formats(
     put(tmp_path, "a/notes.txt", "%lables\n")  # not a definition file name: not searched
     assert main(["lint", *OWN, "--statistics", str(tmp_path / "a")]) == 1
     out = capsys.readouterr().out
-    assert "     1  DK002   unknown-section  [*]" in out and "SC2086" in out
+    assert "     1  DK002   unknown-section  [*]" in out and "SC2046" in out
     report = tmp_path / "report.json"
     assert main(["lint", *OWN, "-f", "json", "-o", str(report), typo, info]) == 1
     assert capsys.readouterr().out == ""
     findings = json.loads(report.read_text())
-    assert {f["code"] for f in findings} == {"DK002", "SC2086"}
+    assert {f["code"] for f in findings} == {"DK002", "SC2046"}
     assert set(findings[0]) == {
         "path",
         "line",

@@ -1,0 +1,56 @@
+"""How ShellCheck's findings become defkit findings: their level, and the ones that are moot.
+
+This is the one place that decides it (`defkit.lint.shellcheck` calls `severity` for each comment
+ShellCheck makes, and drops the `TEMPLATED_CONSTANT` ones on placeholders).
+
+Levels. ShellCheck's `error` and `warning` stay `error` and `warning`, so they fail a default run
+(`fail-on: warning`): syntax errors, bashisms under `/bin/sh` (dash on Debian and Ubuntu bases),
+unclosed quotes, `rm -rf "$VAR/"`, ... break the build or the image whatever the values. The
+warnings in `INFO_WARNINGS` become `info`: each is about what *might* happen for some values or
+if a command failed, which a build script decides (it sets its own variables and runs under
+`sh -e`), so it is worth reading but not worth failing CI for. ShellCheck's `info` and `style`
+stay `info` and `style`; by default they are not asked for at all (`shellcheck: {severity:
+warning}`, as `shellcheck -S warning`): `SC2086` alone would put more than one finding on every
+file of real recipes, nearly all of them `$VAR` that the script set itself. Get them with
+`shellcheck: {severity: style}` in the configuration.
+
+Moot findings. How Apptainer runs each section makes some findings false:
+- `%setup`, `%post` (and `%appinstall`, appended to it) and `%pre` run as `/bin/sh -e`, so a
+  failed `cd` already stops the build: `SC2164` is not reported there (see `ERREXIT_EXCLUDED` in
+  `defkit.lint.shellcheck`). `%test`, `%runscript` and `%startscript` are files run by their
+  `#!` line (`#!/bin/sh` by default), without `-e`: there it is reported, at `info`. The inner
+  shell of `%post -c /bin/bash` has no `-e` either, but there *every* failing command is
+  ignored, not only `cd`; SC2164 stays excluded there rather than repeat that once per `cd`.
+- `{{ NAME }}` placeholders are checked as same-length text, so a test or `case` on one is a
+  constant expression to ShellCheck, which it is not once Apptainer fills it in: the codes of
+  `TEMPLATED_CONSTANT` are dropped on lines that hold a placeholder.
+"""
+
+from __future__ import annotations
+
+from defkit.lint.problem import Severity
+
+#: ShellCheck warnings reported at `info`, and why they do not fail a default run.
+INFO_WARNINGS: dict[str, str] = {
+    "SC2164": "`cd` without `|| exit`: only where `-e` is off, and then the next command fails",
+    "SC2155": "`export X=$(cmd)` hides cmd's exit status: a risk only when cmd can fail",
+    "SC2046": "unquoted `$(...)` is split: build scripts split on purpose (`make -j$(nproc)`)",
+    "SC2034": "an assignment nothing reads: dead code, not a broken build",
+    "SC2043": "a loop over one word: usually a list with one entry so far",
+    "SC1083": "a literal `{` or `}`: arguments such as `svn -r {2024-01-01}` mean it",
+    "SC2226": "`ln` without a destination links into the current directory, as meant",
+}
+#: Constant-expression findings that are false when the expression holds a `{{ placeholder }}`.
+TEMPLATED_CONSTANT = frozenset({"SC2050", "SC2157", "SC2193", "SC2194"})
+_LEVELS: tuple[Severity, ...] = ("error", "warning", "info", "style")
+
+
+def severity(code: str, level: str) -> Severity:
+    """defkit's level for a ShellCheck finding `code` (`SC2164`) at ShellCheck's `level`."""
+    if level == "warning" and code in INFO_WARNINGS:
+        return "info"
+    for known in _LEVELS:
+        if level == known:
+            return known
+    return "warning"
+
