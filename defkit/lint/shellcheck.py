@@ -30,7 +30,7 @@ from defkit.errors import DefkitError, ToolMissingError
 from defkit.lint import shellcheck_levels as levels
 from defkit.lint.base_shell import sh_is_bash
 from defkit.lint.config import ShellcheckOptions
-from defkit.lint.problem import Problem
+from defkit.lint.problem import Problem, at_or_above
 from defkit.model import DefFile, Section, Span
 from defkit.runner import Runner, ToolTimeoutError, run
 
@@ -280,6 +280,7 @@ class ShellcheckBatch:
                     problem
                     for problem in (_problem(snippet, comment) for comment in outcome)
                     if problem.code not in snippet.excluded
+                    and at_or_above(problem.severity, snippet.options.severity)
                     and not _templated_constant(snippet, problem)
                 ]
             )

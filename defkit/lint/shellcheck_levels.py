@@ -8,11 +8,15 @@ Levels. ShellCheck's `error` and `warning` stay `error` and `warning`, so they f
 unclosed quotes, `rm -rf "$VAR/"`, ... break the build or the image whatever the values. The
 warnings in `INFO_WARNINGS` become `info`: each is about what *might* happen for some values or
 if a command failed, which a build script decides (it sets its own variables and runs under
-`sh -e`), so it is worth reading but not worth failing CI for. ShellCheck's `info` and `style`
-stay `info` and `style`; by default they are not asked for at all (`shellcheck: {severity:
-warning}`, as `shellcheck -S warning`): `SC2086` alone would put more than one finding on every
-file of real recipes, nearly all of them `$VAR` that the script set itself. Get them with
-`shellcheck: {severity: style}` in the configuration.
+`sh -e`), so it is worth reading when asked for but not worth failing CI for. ShellCheck's
+`info` and `style` stay `info` and `style`.
+
+Which levels are reported: `shellcheck: {severity: ...}` is the lowest *defkit* level kept, and
+its default is `warning` (ShellCheck runs as `shellcheck -S warning`, and the warnings made
+`info` above are left out too). So a default run shows the ShellCheck findings that fail it and
+nothing else: at `style`, `SC2086` alone put more than one finding on every file of the real
+recipes in the corpus, nearly all of them a `$VAR` the script set itself, and `SC2046` is
+mostly `make -j$(nproc)`. Get everything with `shellcheck: {severity: style}` (or `info`).
 
 Moot findings. How Apptainer runs each section makes some findings false:
 - `%setup`, `%post` (and `%appinstall`, appended to it) and `%pre` run as `/bin/sh -e`, so a

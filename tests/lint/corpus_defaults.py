@@ -26,7 +26,7 @@ class CorpusFigures:
     failing: dict[str, tuple[Problem, ...]]  # path -> the findings that fail it
     by_severity: Counter[str] = field(default_factory=Counter)
     by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)  # (code, severity)
-    files_by_rule: Counter[str] = field(default_factory=Counter)  # code -> files with it
+    files_by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)  # files with it
 
     def per_file(self, severity: str) -> float:
         return self.by_severity[severity] / self.files if self.files else 0.0
@@ -57,8 +57,8 @@ def measure(paths: Sequence[str]) -> CorpusFigures:
         for problem in result.problems:
             figures.by_severity[problem.severity] += 1
             figures.by_rule[(problem.code, problem.severity)] += 1
-        for code in {problem.code for problem in result.problems}:
-            figures.files_by_rule[code] += 1
+        for key in {(problem.code, problem.severity) for problem in result.problems}:
+            figures.files_by_rule[key] += 1
         if result.failed:
             figures.failing[result.path] = tuple(
                 p for p in result.problems
@@ -91,7 +91,7 @@ def table(figures: CorpusFigures) -> str:
         figures.by_rule.items(), key=lambda item: (-item[1], item[0])
     ):
         lines.append(
-            f"{code:<7} {severity:<8} {count:>8} {figures.files_by_rule[code]:>6} "
+            f"{code:<7} {severity:<8} {count:>8} {figures.files_by_rule[(code, severity)]:>6} "
             f"{failing_files[code] if severity in ('error', 'warning') else '':>8}"
         )
     return "\n".join(lines) + "\n"

@@ -120,8 +120,10 @@ def test_configured_excludes_and_selection() -> None:
     assert {c for c, _, _ in sc(lint(text, excluded, shellcheck=True))} == {"SC2086"}
     assert sc(lint(text, own(ignore=("SC",)), shellcheck=True)) == []
     assert sc(lint(text, own(ignore=("shellcheck",)), shellcheck=True)) == []
+    infos = own(shellcheck=ShellcheckOptions(severity="info"))
+    assert {c for c, _, _ in sc(lint(text, infos, shellcheck=True))} == {"SC2086", "SC2046"}
     warnings = own(shellcheck=ShellcheckOptions(severity="warning"))
-    assert {c for c, _, _ in sc(lint(text, warnings, shellcheck=True))} == {"SC2046"}
+    assert sc(lint(text, warnings, shellcheck=True)) == []  # SC2046 is info (shellcheck_levels)
     assert sc(lint(text, own(shellcheck=ShellcheckOptions(enabled=False)), shellcheck=True)) == []
 
 
@@ -208,10 +210,10 @@ def test_one_batch_checks_the_snippets_of_several_files_in_order() -> None:
 def test_files_with_different_shellcheck_options_in_one_run() -> None:
     text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1 `date`\n"
     strict = LintConfig(select=("SC",), shellcheck=EVERY_LEVEL)
-    quiet = LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="warning"))
+    quiet = LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="info"))
     first, second = lint_sources([Source("a.def", text, strict), Source("b.def", text, quiet)])
     assert {p.code for p in first.problems} == {"SC2086", "SC2006", "SC2046"}
-    assert {p.code for p in second.problems} == {"SC2046"}
+    assert {p.code for p in second.problems} == {"SC2086", "SC2046"}
 
 
 def test_cache_skips_unchanged_snippets(tmp_path: pathlib.Path) -> None:
@@ -335,15 +337,21 @@ def test_default_levels_ask_for_shellcheck_warnings_and_errors_only() -> None:
             echo "unclosed
         """
     result = lint(text, LintConfig(select=("SC",)), shellcheck=True)
+    split = ("SC2046", 5, 12, "info", "Quote this to prevent word splitting.")
     assert _levels(result) == [
-        # SC2086 (a ShellCheck info: unquoted $1) is not asked for by default.
-        ("SC2046", 5, 12, "info", "Quote this to prevent word splitting."),
+        # SC2086 (a ShellCheck info: unquoted $1) and SC2046 (a warning made info) are below
+        # the default level.
         ("SC2115", 6, 12, "warning", 'Use "${var:?}" to ensure this never expands to / .'),
         ("SC1073", 8, 10, "error",
          "Couldn't parse this double quoted string. Fix to allow more checks."),
         ("SC1072", 9, 1, "error",
          "Expected end of double quoted string. Fix any mentioned problems and try again."),
     ]
+    infos = lint(text, own(shellcheck=ShellcheckOptions(severity="info")), shellcheck=True)
+    assert split in _levels(infos)
+    assert ("SC2086", 4, 10, "info", "Double quote to prevent globbing and word splitting.") in (
+        _levels(infos)
+    )
 
 
 def test_cd_without_exit_is_info_and_only_where_sh_e_does_not_stop_the_build() -> None:
@@ -356,10 +364,12 @@ def test_cd_without_exit_is_info_and_only_where_sh_e_does_not_stop_the_build() -
             cd /opt
             ./check
         """
-    result = lint(text, LintConfig(select=("SC",)), shellcheck=True)
+    result = lint(text, own(shellcheck=ShellcheckOptions(severity="info")), shellcheck=True)
     message = "Use 'cd ... || exit' or 'cd ... || return' in case cd fails."
     # %post runs as `/bin/sh -e`; %test is a `#!/bin/sh` file, run without -e.
     assert _levels(result) == [("SC2164", 6, 5, "info", message)]
+    assert _levels(lint(text, LintConfig(select=("SC",)), shellcheck=True)) == []  # info: not
+    # reported by default
 
 
 def test_constant_expressions_on_placeholders_are_not_reported() -> None:
