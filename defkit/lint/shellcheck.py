@@ -30,7 +30,7 @@ from defkit.errors import DefkitError, ToolMissingError
 from defkit.lint import shellcheck_levels as levels
 from defkit.lint.base_shell import sh_is_bash
 from defkit.lint.config import ShellcheckOptions
-from defkit.lint.problem import Problem, at_or_above
+from defkit.lint.problem import Problem
 from defkit.model import DefFile, Section, Span
 from defkit.runner import Runner, ToolTimeoutError, run
 
@@ -159,7 +159,8 @@ def snippets_for(deffile: DefFile, options: Optional[ShellcheckOptions] = None) 
     found: list[Snippet] = []
     run_with = ShellcheckOptions(
         enabled=options.enabled,
-        severity=options.severity,
+        severity="style",  # all of them: the linter keeps those at `options.severity` and up
+        # (after the level mapping and `severity` overrides; see shellcheck_levels)
         extended_analysis=options.extended_analysis,
         enable=options.enable,
     )
@@ -280,7 +281,6 @@ class ShellcheckBatch:
                     problem
                     for problem in (_problem(snippet, comment) for comment in outcome)
                     if problem.code not in snippet.excluded
-                    and at_or_above(problem.severity, snippet.options.severity)
                     and not _templated_constant(snippet, problem)
                 ]
             )

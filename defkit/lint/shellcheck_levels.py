@@ -11,12 +11,15 @@ if a command failed, which a build script decides (it sets its own variables and
 `sh -e`), so it is worth reading when asked for but not worth failing CI for. ShellCheck's
 `info` and `style` stay `info` and `style`.
 
-Which levels are reported: `shellcheck: {severity: ...}` is the lowest *defkit* level kept, and
-its default is `warning` (ShellCheck runs as `shellcheck -S warning`, and the warnings made
-`info` above are left out too). So a default run shows the ShellCheck findings that fail it and
-nothing else: at `style`, `SC2086` alone put more than one finding on every file of the real
-recipes in the corpus, nearly all of them a `$VAR` the script set itself, and `SC2046` is
-mostly `make -j$(nproc)`. Get everything with `shellcheck: {severity: style}` (or `info`).
+Which levels are reported: ShellCheck is asked for everything (`-S style`), and the linter keeps
+(after inline suppression, so an ignore of a finding below the level is not reported unused)
+the findings whose level (the mapping above, or the level a `severity` override gives the code)
+reaches `shellcheck: {severity: ...}`, whose default is `warning`. So a default run shows the
+ShellCheck findings that fail it and nothing else: at `style`, `SC2086` alone put more than one
+finding on every file of the real recipes in the corpus, nearly all of them a `$VAR` the script
+set itself, and `SC2046` is mostly `make -j$(nproc)`. Get everything with `shellcheck:
+{severity: style}`; raise one code with `severity: {SC2086: warning}` (it is then kept, and
+fails the run).
 
 Moot findings. How Apptainer runs each section makes some findings false:
 - `%setup`, `%post` (and `%appinstall`, appended to it) and `%pre` run as `/bin/sh -e`, so a

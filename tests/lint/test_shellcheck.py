@@ -238,6 +238,9 @@ def test_cache_skips_unchanged_snippets(tmp_path: pathlib.Path) -> None:
     assert len(checked) == 1  # only the changed %runscript ran; the cached one maps to its new line
     checked.clear()
     lint_cached(text, LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="warning")))
+    assert checked == []  # ShellCheck runs at every level; the linter keeps what is asked for
+    options = ShellcheckOptions(severity="style", extended_analysis=False)
+    lint_cached(text, LintConfig(select=("SC",), shellcheck=options))
     assert len(checked) == 2  # other options, other keys
 
 
@@ -397,3 +400,19 @@ def test_the_level_mapping() -> None:
     assert severity("SC2006", "style") == "style"
     assert severity("SC9999", "unheard-of") == "warning"
     assert all(code.startswith("SC") and reason for code, reason in INFO_WARNINGS.items())
+
+
+def test_a_severity_override_brings_a_finding_below_the_level_back() -> None:
+    text = "Bootstrap: docker\nFrom: alpine:3.20\n%post\n    echo $1 $(date)\n"
+    raised = LintConfig(select=("SC",), severity={"SC2086": "warning", "SC2046": "error"})
+    assert _levels(lint(text, raised, shellcheck=True)) == [
+        ("SC2086", 4, 10, "warning", "Double quote to prevent globbing and word splitting."),
+        ("SC2046", 4, 13, "error", "Quote this to prevent word splitting."),
+    ]
+    assert _levels(lint(text, LintConfig(select=("SC",)), shellcheck=True)) == []
+
+
+def test_an_inline_ignore_of_a_finding_below_the_level_is_not_unused() -> None:
+    text = "Bootstrap: docker\nFrom: alpine:3.20\n%post\n    echo $1  # defkit: ignore=SC2086\n"
+    result = lint(text, LintConfig(select=("SC", "DK004")), shellcheck=True)
+    assert result.problems == ()
