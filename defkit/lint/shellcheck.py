@@ -281,7 +281,7 @@ class ShellcheckBatch:
                     problem
                     for problem in (_problem(snippet, comment) for comment in outcome)
                     if problem.code not in snippet.excluded
-                    and not _templated_constant(snippet, problem)
+                    and not _moot(snippet, problem)
                 ]
             )
         return problems
@@ -463,15 +463,16 @@ def _problem(snippet: Snippet, comment: dict[str, object]) -> Problem:
     )
 
 
-def _templated_constant(snippet: Snippet, problem: Problem) -> bool:
-    """A constant-expression finding on lines that hold a `{{ placeholder }}` (ShellCheck
-    points at the operator; see `defkit.lint.shellcheck_levels`)."""
-    if problem.code not in levels.TEMPLATED_CONSTANT:
+def _moot(snippet: Snippet, problem: Problem) -> bool:
+    """A finding that is false for the script Apptainer really runs (placeholders filled in, ...:
+    `defkit.lint.shellcheck_levels.moot` decides from the lines it is on)."""
+    if problem.code not in levels.MOOT_CODES:
         return False
     span, section = problem.span, snippet.section
     first = span.line - section.body_line
     lines = section.body.split("\n")[first : first + span.end_line - span.line + 1]
-    return any("{{" in line for line in lines)
+    offset = section.body_column_offset if first == 0 else 0
+    return levels.moot(problem.code, lines, span.column - 1 - offset)
 
 
 def _int(comment: dict[str, object], key: str) -> int:

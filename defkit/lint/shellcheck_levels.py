@@ -1,7 +1,7 @@
 """How ShellCheck's findings become defkit findings: their level, and the ones that are moot.
 
 This is the one place that decides it (`defkit.lint.shellcheck` calls `severity` for each comment
-ShellCheck makes, and drops the `TEMPLATED_CONSTANT` ones on placeholders).
+ShellCheck makes, and drops those `moot` says are false).
 
 Levels. ShellCheck's `error` and `warning` stay `error` and `warning`, so they fail a default run
 (`fail-on: warning`): syntax errors, bashisms under `/bin/sh` (dash on Debian and Ubuntu bases),
@@ -31,9 +31,13 @@ Moot findings. How Apptainer runs each section makes some findings false:
 - `{{ NAME }}` placeholders are checked as same-length text, so a test or `case` on one is a
   constant expression to ShellCheck, which it is not once Apptainer fills it in: the codes of
   `TEMPLATED_CONSTANT` are dropped on lines that hold a placeholder.
+- `SC3037` ("echo flags are undefined in POSIX sh") is about the shell's builtin `echo`; an
+  explicit `/bin/echo -e` runs the image's echo program (coreutils or busybox), which has them.
 """
 
 from __future__ import annotations
+
+import re
 
 from defkit.lint.problem import Severity
 
@@ -49,6 +53,9 @@ INFO_WARNINGS: dict[str, str] = {
 }
 #: Constant-expression findings that are false when the expression holds a `{{ placeholder }}`.
 TEMPLATED_CONSTANT = frozenset({"SC2050", "SC2157", "SC2193", "SC2194"})
+#: `echo` flags (SC3037) given to the echo program rather than the shell's builtin.
+_EXTERNAL_ECHO = re.compile(r"(?:^|[\s;&|(`])/(?:usr/)?bin/echo\s+(?:-\w+\s+)*$")
+MOOT_CODES = TEMPLATED_CONSTANT | {"SC3037"}
 _LEVELS: tuple[Severity, ...] = ("error", "warning", "info", "style")
 
 
@@ -61,3 +68,12 @@ def severity(code: str, level: str) -> Severity:
             return known
     return "warning"
 
+
+def moot(code: str, lines: list[str], column: int) -> bool:
+    """Whether finding `code`, on `lines` of the script (starting at 0-based `column` of the
+    first), is false for the script Apptainer runs."""
+    if code in TEMPLATED_CONSTANT:
+        return any("{{" in line for line in lines)
+    if code == "SC3037" and lines:
+        return _EXTERNAL_ECHO.search(lines[0][:column]) is not None
+    return False

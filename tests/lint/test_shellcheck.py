@@ -416,3 +416,16 @@ def test_an_inline_ignore_of_a_finding_below_the_level_is_not_unused() -> None:
     text = "Bootstrap: docker\nFrom: alpine:3.20\n%post\n    echo $1  # defkit: ignore=SC2086\n"
     result = lint(text, LintConfig(select=("SC", "DK004")), shellcheck=True)
     assert result.problems == ()
+
+
+def test_echo_flags_are_fine_for_the_echo_program() -> None:
+    text = """\
+        Bootstrap: docker
+        From: debian:12
+        %runscript
+            /bin/echo -e "a\\tb"
+            echo -e "a\\tb"
+        """
+    result = lint(text, LintConfig(select=("SC",)), shellcheck=True)
+    message = "In POSIX sh, echo flags are undefined."
+    assert _levels(result) == [("SC3037", 5, 10, "warning", message)]
