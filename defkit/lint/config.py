@@ -54,7 +54,9 @@ class Settings:
 class ShellcheckOptions:
     enabled: bool = True
     exclude: tuple[str, ...] = ()  # SC codes excluded everywhere, besides the defaults
-    severity: str = "style"  # lowest ShellCheck level reported
+    # Lowest level of the ShellCheck findings kept, judged at defkit's level for each (its info
+    # and style findings, SC2086 quoting, ... are opt-in): see defkit.lint.shellcheck_levels.
+    severity: str = "warning"
     extended_analysis: bool = True
     enable: tuple[str, ...] = ()  # optional checks (`shellcheck -o`)
 

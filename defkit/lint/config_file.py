@@ -244,7 +244,9 @@ class _Builder:
             enabled=self.boolean(["shellcheck", "enabled"], given.get("enabled", True)),
             exclude=codes,
             severity=self.choice(
-                ["shellcheck", "severity"], given.get("severity", "style"), LEVELS
+                ["shellcheck", "severity"],
+                given.get("severity", ShellcheckOptions.severity),
+                LEVELS,
             ),
             extended_analysis=self.boolean(
                 ["shellcheck", "extended-analysis"], given.get("extended-analysis", True)

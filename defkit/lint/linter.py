@@ -261,6 +261,8 @@ def _header_end(deffile: Optional[DefFile], text: str) -> int:
 
 
 def _finish(file: _File, problems: list[Problem], shellcheck: bool) -> tuple[Problem, ...]:
+    from defkit.lint.problem import at_or_above
+
     source, deffile = file.source, file.deffile
     config = source.config
     ignore = config.ignores_for(source.path)
@@ -289,6 +291,11 @@ def _finish(file: _File, problems: list[Problem], shellcheck: bool) -> tuple[Pro
         if level == "ignore":
             continue
         severity: Severity = level if level is not None else problem.severity  # type: ignore[assignment]
+        floor = config.shellcheck.severity
+        if problem.name == selection.SHELLCHECK_NAME and not at_or_above(severity, floor):
+            # Below `shellcheck.severity` at the level it would be reported at (dropped after
+            # suppression, so an inline ignore of it is not "unused"): see shellcheck_levels.
+            continue
         final.append(dataclasses.replace(problem, severity=severity, path=source.path))
     final.sort(key=lambda p: (p.span.line, p.span.column, p.code, p.message))
     return tuple(final)

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Union
 
 from defkit.errors import DefkitError, ToolMissingError
+from defkit.lint import shellcheck_levels as levels
 from defkit.lint.base_shell import sh_is_bash
 from defkit.lint.config import ShellcheckOptions
-from defkit.lint.problem import Problem, Severity
+from defkit.lint.problem import Problem
 from defkit.model import DefFile, Section, Span
 from defkit.runner import Runner, ToolTimeoutError, run
 
@@ -41,8 +42,11 @@ NAME = "shellcheck"
 SKIPPED_CODE, SKIPPED_NAME = "DK005", "shellcheck-skipped"
 #: Noise everywhere: sourced files are not in the build context (as hadolint).
 ALWAYS_EXCLUDED = ("SC1090", "SC1091")
-#: Sections run with `sh -e`, where a failed `cd` already stops the build.
-ERREXIT_SECTIONS = ("post", "setup", "test", "pre", "appinstall", "apptest")
+#: Sections run with `/bin/sh -e` (%appinstall is appended to %post), where a failed `cd`
+#: already stops the build; not %test and %runscript (files run by their `#!` line). (With
+#: `-c /bin/bash` the inner bash has no -e either: every failing command is ignored there, which
+#: one `cd` finding per line would not say; see defkit.lint.shellcheck_levels.)
+ERREXIT_SECTIONS = ("post", "setup", "pre", "appinstall")
 ERREXIT_EXCLUDED = ("SC2164",)
 #: Sourced by Apptainer's embedded interpreter rather than run by /bin/sh.
 ENVIRONMENT_SECTIONS = ("environment", "appenv")
@@ -155,7 +159,8 @@ def snippets_for(deffile: DefFile, options: Optional[ShellcheckOptions] = None) 
     found: list[Snippet] = []
     run_with = ShellcheckOptions(
         enabled=options.enabled,
-        severity=options.severity,
+        severity="style",  # all of them: the linter keeps those at `options.severity` and up
+        # (after the level mapping and `severity` overrides; see shellcheck_levels)
         extended_analysis=options.extended_analysis,
         enable=options.enable,
     )
@@ -276,6 +281,7 @@ class ShellcheckBatch:
                     problem
                     for problem in (_problem(snippet, comment) for comment in outcome)
                     if problem.code not in snippet.excluded
+                    and not _moot(snippet, problem)
                 ]
             )
         return problems
@@ -444,18 +450,29 @@ def _skipped(snippet: Snippet, skipped: Skipped) -> Problem:
 def _problem(snippet: Snippet, comment: dict[str, object]) -> Problem:
     line, column = _position(snippet, _int(comment, "line"), _int(comment, "column"))
     end_line, end_column = _position(snippet, _int(comment, "endLine"), _int(comment, "endColumn"))
-    level = str(comment.get("level", "warning"))
-    severity: Severity = level if level in ("error", "warning", "info", "style") else "warning"  # type: ignore[assignment]
+    code = f"SC{_int(comment, 'code')}"
     return Problem(
         span=Span(
             line, column, end_line, max(end_column, column + 1) if end_line == line else end_column
         ),
         message=str(comment.get("message", "")),
-        code=f"SC{_int(comment, 'code')}",
+        code=code,
         name=NAME,
-        severity=severity,
+        severity=levels.severity(code, str(comment.get("level", "warning"))),
         path=snippet.path,
     )
+
+
+def _moot(snippet: Snippet, problem: Problem) -> bool:
+    """A finding that is false for the script Apptainer really runs (placeholders filled in, ...:
+    `defkit.lint.shellcheck_levels.moot` decides from the lines it is on)."""
+    if problem.code not in levels.MOOT_CODES:
+        return False
+    span, section = problem.span, snippet.section
+    first = span.line - section.body_line
+    lines = section.body.split("\n")[first : first + span.end_line - span.line + 1]
+    offset = section.body_column_offset if first == 0 else 0
+    return levels.moot(problem.code, lines, span.column - 1 - offset)
 
 
 def _int(comment: dict[str, object], key: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from defkit.lint.config import LintConfig
+from defkit.lint.config import LintConfig, ShellcheckOptions
 from defkit.lint.linter import FileResult, lint_text
 
 
@@ -13,10 +13,15 @@ def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
 
 
+#: ShellCheck at every level (the default asks for warnings and errors only).
+EVERY_LEVEL = ShellcheckOptions(severity="style")
+
+
 def own(**fields: Any) -> LintConfig:
-    """A configuration with only the framework's rules and ShellCheck selected, so that the
-    rules added over time do not change what these tests expect."""
+    """A configuration with only the framework's rules and ShellCheck (at every level)
+    selected, so that the rules added over time do not change what these tests expect."""
     fields.setdefault("select", ("DK0", "SC"))
+    fields.setdefault("shellcheck", EVERY_LEVEL)
     return LintConfig(**fields)
 
 

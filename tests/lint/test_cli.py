@@ -11,10 +11,11 @@ from defkit.cli import main
 from defkit.lint.rules import RULES
 
 CLEAN = "Bootstrap: docker\nFrom: alpine:3.20\n\n%post\n    echo hello\n"
-INFO_ONLY = "Bootstrap: docker\nFrom: alpine:3.20\n\n%post\n    echo $1\n"  # SC2086 is info
+INFO_ONLY = "Bootstrap: docker\nFrom: alpine:3.20\n\n%post\n    echo hello\n"  # no %test: info
 TYPO = "Bootstrap: docker\nFrom: alpine:3.20\n\n%lables\n    a b\n"
 # Only the framework's rules and ShellCheck, so that new rules do not change these expectations.
 OWN = ["--select", "DK0,SC"]
+WITH_INFO = ["--select", "DK0,SC,missing-test"]  # and one rule that is info by default
 
 
 @pytest.fixture(autouse=True)
@@ -38,9 +39,9 @@ def test_exit_codes_follow_the_threshold(
     clean, info = put(tmp_path, "clean.def", CLEAN), put(tmp_path, "info.def", INFO_ONLY)
     assert main(["lint", *OWN, clean]) == 0
     assert "No problems found in 1 file." in capsys.readouterr().out
-    assert main(["lint", *OWN, info]) == 0  # default threshold: warning
-    assert main(["lint", *OWN, "--fail-on", "info", info]) == 1
-    assert main(["lint", *OWN, "--fail-on", "style", "--severity", "SC2086=ignore", info]) == 0
+    assert main(["lint", *WITH_INFO, info]) == 0  # default threshold: warning
+    assert main(["lint", *WITH_INFO, "--fail-on", "info", info]) == 1
+    assert main(["lint", *WITH_INFO, "--fail-on", "style", "--severity", "DK604=ignore", info]) == 0
 
 
 def test_parse_errors_always_fail(
@@ -135,14 +136,14 @@ def test_statistics_output_file_and_formats(
 ) -> None:
     typo, info = put(tmp_path, "a/typo.def", TYPO), put(tmp_path, "a/Singularity", INFO_ONLY)
     put(tmp_path, "a/notes.txt", "%lables\n")  # not a definition file name: not searched
-    assert main(["lint", *OWN, "--statistics", str(tmp_path / "a")]) == 1
+    assert main(["lint", *WITH_INFO, "--statistics", str(tmp_path / "a")]) == 1
     out = capsys.readouterr().out
-    assert "     1  DK002   unknown-section  [*]" in out and "SC2086" in out
+    assert "     1  DK002   unknown-section  [*]" in out and "DK604" in out
     report = tmp_path / "report.json"
-    assert main(["lint", *OWN, "-f", "json", "-o", str(report), typo, info]) == 1
+    assert main(["lint", *WITH_INFO, "-f", "json", "-o", str(report), typo, info]) == 1
     assert capsys.readouterr().out == ""
     findings = json.loads(report.read_text())
-    assert {f["code"] for f in findings} == {"DK002", "SC2086"}
+    assert {f["code"] for f in findings} == {"DK002", "DK604"}
     assert set(findings[0]) == {
         "path",
         "line",
@@ -252,10 +253,10 @@ def test_a_failing_run_is_decided_by_the_results(tmp_path: pathlib.Path) -> None
     from defkit.lint.config import Overrides
     from defkit.report import Report
 
-    warning = put(tmp_path, "w.def", "Bootstrap: docker\nFrom: alpine:latest\n%post\n  echo\n")
-    loud = lint_paths([warning], LintOptions(overrides=Overrides(select=("DK201",))))
+    warning = put(tmp_path, "w.def", "Bootstrap: docker\nFrom: alpine\n%labels\n  Author: me\n")
+    loud = lint_paths([warning], LintOptions(overrides=Overrides(select=("DK403",))))
     quiet = lint_paths(
-        [warning], LintOptions(overrides=Overrides(select=("DK201",), fail_on="error"))
+        [warning], LintOptions(overrides=Overrides(select=("DK403",), fail_on="error"))
     )
     assert [r.failed for r in loud] == [True] and Report(loud).failed
     assert [r.failed for r in quiet] == [False] and not Report(quiet).failed

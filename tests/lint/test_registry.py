@@ -11,7 +11,14 @@ from ruamel.yaml import YAML
 from defkit.lint.context import Rule
 from defkit.lint.docs import REQUIRED_SECTIONS, rule_doc
 from defkit.lint.problem import SEVERITIES
-from defkit.lint.rules import RULES, by_code, by_name, lookup
+from defkit.lint.rules import (
+    RULES,
+    by_code,
+    by_name,
+    enabled_by_default,
+    has_dynamic_severity,
+    lookup,
+)
 
 CASES = pathlib.Path(__file__).parent / "cases"
 IDS = [rule.NAME for rule in RULES]
@@ -45,6 +52,16 @@ def test_documentation_has_every_section(rule: Rule) -> None:
     assert doc.summary, "the docstring needs a one-line summary"
     for title in REQUIRED_SECTIONS:
         assert doc.section(title).strip(), f"{rule.NAME}: missing '## {title}'"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=IDS)
+def test_documented_default_severity_is_the_rules(rule: Rule) -> None:
+    """`## Default severity` opens with the level the rule has (or says it is set per finding)
+    and says "off by default" exactly when the rule is opt-in, so the docs cannot drift."""
+    text = rule_doc(rule).section("Default severity")
+    opening = text.startswith(f"`{rule.SEVERITY}`")
+    assert opening or (has_dynamic_severity(rule) and text.startswith("Set per finding")), rule.NAME
+    assert ("off by default" in text) == (not enabled_by_default(rule)), rule.NAME
 
 
 @pytest.mark.parametrize("rule", RULES, ids=IDS)

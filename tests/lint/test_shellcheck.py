@@ -22,7 +22,7 @@ from defkit.lint.shellcheck import (
 from defkit.model import Section, Span
 from defkit.parser import parse_text
 from defkit.runner import Runner, run
-from tests.lint.helpers import dedent, lint, own
+from tests.lint.helpers import EVERY_LEVEL, dedent, lint, own
 
 
 def sc(result: FileResult) -> list[tuple[str, int, int]]:
@@ -116,12 +116,14 @@ def test_configured_excludes_and_selection() -> None:
     text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1 `date`\n"
     all_found = {code for code, _, _ in sc(lint(text, shellcheck=True))}
     assert all_found == {"SC2086", "SC2006", "SC2046"}
-    excluded = own(shellcheck=ShellcheckOptions(exclude=("SC2006", "SC2046")))
+    excluded = own(shellcheck=ShellcheckOptions(exclude=("SC2006", "SC2046"), severity="style"))
     assert {c for c, _, _ in sc(lint(text, excluded, shellcheck=True))} == {"SC2086"}
     assert sc(lint(text, own(ignore=("SC",)), shellcheck=True)) == []
     assert sc(lint(text, own(ignore=("shellcheck",)), shellcheck=True)) == []
+    infos = own(shellcheck=ShellcheckOptions(severity="info"))
+    assert {c for c, _, _ in sc(lint(text, infos, shellcheck=True))} == {"SC2086", "SC2046"}
     warnings = own(shellcheck=ShellcheckOptions(severity="warning"))
-    assert {c for c, _, _ in sc(lint(text, warnings, shellcheck=True))} == {"SC2046"}
+    assert sc(lint(text, warnings, shellcheck=True)) == []  # SC2046 is info (shellcheck_levels)
     assert sc(lint(text, own(shellcheck=ShellcheckOptions(enabled=False)), shellcheck=True)) == []
 
 
@@ -158,13 +160,13 @@ def test_batched_processes_per_dialect_for_many_files() -> None:
             echo $2
         """)
     bash_file = sh_file.replace("%post", "%post -c /bin/bash")
-    sources = [Source(f"f{i}.def", sh_file if i % 2 else bash_file, LintConfig()) for i in range(4)]
+    sources = [Source(f"f{i}.def", sh_file if i % 2 else bash_file, own()) for i in range(4)]
     results = lint_sources(sources, runner=counting_runner)
     assert len(calls) == 2  # sh and bash: a few snippets each, one process each
     calls.clear()
     many = [  # 300 distinct sh snippets
         Source(f"g{i}.def", sh_file.replace("$1", f"$1 # {i}").replace("$2", f"$2 # {i}"),
-               LintConfig())
+               own())
         for i in range(150)
     ]
     assert all(len(sc(result)) == 2 for result in lint_sources(many, runner=counting_runner))
@@ -179,7 +181,7 @@ def test_a_script_repeated_across_files_is_checked_once_and_reported_in_each() -
     counting_runner = _script_recording_runner(checked)
 
     text = "Bootstrap: docker\nFrom: alpine\n%runscript\n    exec foo $1\n"
-    config = LintConfig(select=("SC",))
+    config = LintConfig(select=("SC",), shellcheck=EVERY_LEVEL)
     sources = [Source("a.def", text, config), Source("b.def", "# b\n" + text, config)]
     first, second = lint_sources(sources, runner=counting_runner)
     assert len(checked) == 1
@@ -188,8 +190,12 @@ def test_a_script_repeated_across_files_is_checked_once_and_reported_in_each() -
 
 
 def test_one_batch_checks_the_snippets_of_several_files_in_order() -> None:
-    first = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n"))
-    other = snippets_for(parse_text("Bootstrap: docker\nFrom: alpine\n%test\n    ls $2\n"))
+    first = snippets_for(
+        parse_text("Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n"), EVERY_LEVEL
+    )
+    other = snippets_for(
+        parse_text("Bootstrap: docker\nFrom: alpine\n%test\n    ls $2\n"), EVERY_LEVEL
+    )
     batch = ShellcheckBatch(other + first)
     try:
         found = batch.results()
@@ -203,11 +209,11 @@ def test_one_batch_checks_the_snippets_of_several_files_in_order() -> None:
 
 def test_files_with_different_shellcheck_options_in_one_run() -> None:
     text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1 `date`\n"
-    strict = LintConfig(select=("SC",))
-    quiet = LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="warning"))
+    strict = LintConfig(select=("SC",), shellcheck=EVERY_LEVEL)
+    quiet = LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="info"))
     first, second = lint_sources([Source("a.def", text, strict), Source("b.def", text, quiet)])
     assert {p.code for p in first.problems} == {"SC2086", "SC2006", "SC2046"}
-    assert {p.code for p in second.problems} == {"SC2046"}
+    assert {p.code for p in second.problems} == {"SC2086", "SC2046"}
 
 
 def test_cache_skips_unchanged_snippets(tmp_path: pathlib.Path) -> None:
@@ -216,7 +222,7 @@ def test_cache_skips_unchanged_snippets(tmp_path: pathlib.Path) -> None:
     counting_runner = _script_recording_runner(checked)
 
     text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n%runscript\n    exec foo $2\n"
-    config = LintConfig(select=("SC",))
+    config = LintConfig(select=("SC",), shellcheck=EVERY_LEVEL)
 
     def lint_cached(source: str, cfg: LintConfig = config) -> list[tuple[str, int, int]]:
         return sc(
@@ -232,13 +238,16 @@ def test_cache_skips_unchanged_snippets(tmp_path: pathlib.Path) -> None:
     assert len(checked) == 1  # only the changed %runscript ran; the cached one maps to its new line
     checked.clear()
     lint_cached(text, LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="warning")))
+    assert checked == []  # ShellCheck runs at every level; the linter keeps what is asked for
+    options = ShellcheckOptions(severity="style", extended_analysis=False)
+    lint_cached(text, LintConfig(select=("SC",), shellcheck=options))
     assert len(checked) == 2  # other options, other keys
 
 
 def test_bashism_rule_supersedes_shellcheck_portability_findings_on_its_lines() -> None:
     text = "Bootstrap: docker\nFrom: debian:12\n%post\n    source /etc/profile\n    echo -e x\n"
     with_rule = lint_sources([Source("a.def", text, LintConfig(select=("SC", "bashism-in-sh")))])[0]
-    alone = lint_sources([Source("a.def", text, LintConfig(select=("SC",)))])[0]
+    alone = lint_sources([Source("a.def", text, LintConfig(select=("SC",), shellcheck=EVERY_LEVEL))])[0]
     assert {(p.code, p.span.line) for p in alone.problems} == {("SC3046", 4), ("SC3037", 5)}
     assert {(p.code, p.span.line) for p in with_rule.problems} == {("DK312", 4), ("SC3037", 5)}
 
@@ -246,7 +255,7 @@ def test_bashism_rule_supersedes_shellcheck_portability_findings_on_its_lines() 
 def test_unquoted_args_rule_supersedes_sc2068() -> None:
     text = "Bootstrap: docker\nFrom: debian:12\n%runscript\n    exec tool $@\n"
     with_rule = lint_sources([Source("a.def", text, LintConfig(select=("SC", "unquoted-args")))])[0]
-    alone = lint_sources([Source("a.def", text, LintConfig(select=("SC",)))])[0]
+    alone = lint_sources([Source("a.def", text, LintConfig(select=("SC",), shellcheck=EVERY_LEVEL))])[0]
     assert [p.code for p in alone.problems] == ["SC2068"]
     assert [p.code for p in with_rule.problems] == ["DK603"]
 
@@ -260,7 +269,7 @@ def test_environment_missing_export_supersedes_sc2034() -> None:
 
 def test_indented_shebang_of_a_runscript_is_honoured_without_sc1114() -> None:
     text = "Bootstrap: docker\nFrom: alpine\n%runscript\n    #!/bin/bash\n    [[ -n $1 ]] && exec foo \"$1\"\n"
-    result = lint_sources([Source("a.def", text, LintConfig(select=("SC",)))])[0]
+    result = lint_sources([Source("a.def", text, LintConfig(select=("SC",), shellcheck=EVERY_LEVEL))])[0]
     assert sc(result) == []  # no SC1114, and `[[` is fine: checked as bash
 
 
@@ -268,8 +277,8 @@ def test_sh_on_a_rhel_family_base_is_checked_as_bash() -> None:
     text = "Bootstrap: docker\nFrom: rockylinux:9\n%post\n    source /etc/profile\n"
     debian = text.replace("rockylinux:9", "debian:12")
     rocky, other = lint_sources(
-        [Source("a.def", text, LintConfig(select=("SC",))),
-         Source("b.def", debian, LintConfig(select=("SC",)))]
+        [Source("a.def", text, LintConfig(select=("SC",), shellcheck=EVERY_LEVEL)),
+         Source("b.def", debian, LintConfig(select=("SC",), shellcheck=EVERY_LEVEL))]
     )
     assert sc(rocky) == [] and [code for code, _, _ in sc(other)] == ["SC3046"]
 
@@ -309,3 +318,114 @@ def test_a_script_that_runs_out_of_time_is_skipped_with_an_info_finding(
     assert len(calls) == 3  # both scripts together, then each alone
     assert [(p.code, p.span.line) for p in result.problems] == [("DK005", 3), ("DK005", 5)]
     assert "did not finish within 0.2 seconds" in result.problems[0].message
+
+
+def _levels(result: FileResult) -> list[tuple[str, int, int, str, str]]:
+    return [
+        (p.code, p.span.line, p.span.column, p.severity, p.message)
+        for p in result.problems
+        if p.code.startswith("SC")
+    ]
+
+
+def test_default_levels_ask_for_shellcheck_warnings_and_errors_only() -> None:
+    text = """\
+        Bootstrap: docker
+        From: debian:12
+        %post
+            echo $1
+            make -j$(nproc)
+            rm -rf /$BUILD/
+        %runscript
+            echo "unclosed
+        """
+    result = lint(text, LintConfig(select=("SC",)), shellcheck=True)
+    split = ("SC2046", 5, 12, "info", "Quote this to prevent word splitting.")
+    assert _levels(result) == [
+        # SC2086 (a ShellCheck info: unquoted $1) and SC2046 (a warning made info) are below
+        # the default level.
+        ("SC2115", 6, 12, "warning", 'Use "${var:?}" to ensure this never expands to / .'),
+        ("SC1073", 8, 10, "error",
+         "Couldn't parse this double quoted string. Fix to allow more checks."),
+        ("SC1072", 9, 1, "error",
+         "Expected end of double quoted string. Fix any mentioned problems and try again."),
+    ]
+    infos = lint(text, own(shellcheck=ShellcheckOptions(severity="info")), shellcheck=True)
+    assert split in _levels(infos)
+    assert ("SC2086", 4, 10, "info", "Double quote to prevent globbing and word splitting.") in (
+        _levels(infos)
+    )
+
+
+def test_cd_without_exit_is_info_and_only_where_sh_e_does_not_stop_the_build() -> None:
+    text = """\
+        Bootstrap: docker
+        From: alpine:3.20
+        %post
+            cd /opt
+        %test
+            cd /opt
+            ./check
+        """
+    result = lint(text, own(shellcheck=ShellcheckOptions(severity="info")), shellcheck=True)
+    message = "Use 'cd ... || exit' or 'cd ... || return' in case cd fails."
+    # %post runs as `/bin/sh -e`; %test is a `#!/bin/sh` file, run without -e.
+    assert _levels(result) == [("SC2164", 6, 5, "info", message)]
+    assert _levels(lint(text, LintConfig(select=("SC",)), shellcheck=True)) == []  # info: not
+    # reported by default
+
+
+def test_constant_expressions_on_placeholders_are_not_reported() -> None:
+    text = """\
+        Bootstrap: docker
+        From: alpine:3.20
+        %arguments
+            WITH_DOCS=ON
+        %post
+            if [ "{{ WITH_DOCS }}" = "ON" ]; then echo docs; fi
+            if [ "WITH_DOCS" = "ON" ]; then echo never; fi
+        """
+    result = lint(text, LintConfig(select=("SC",)), shellcheck=True)
+    message = "This expression is constant. Did you forget the $ on a variable?"
+    assert _levels(result) == [("SC2050", 7, 22, "warning", message)]
+
+
+def test_the_level_mapping() -> None:
+    from defkit.lint.shellcheck_levels import INFO_WARNINGS, severity
+
+    assert severity("SC2164", "warning") == "info"
+    assert severity("SC2115", "warning") == "warning"
+    assert severity("SC1073", "error") == "error"
+    assert severity("SC2086", "info") == "info"
+    assert severity("SC2006", "style") == "style"
+    assert severity("SC9999", "unheard-of") == "warning"
+    assert all(code.startswith("SC") and reason for code, reason in INFO_WARNINGS.items())
+
+
+def test_a_severity_override_brings_a_finding_below_the_level_back() -> None:
+    text = "Bootstrap: docker\nFrom: alpine:3.20\n%post\n    echo $1 $(date)\n"
+    raised = LintConfig(select=("SC",), severity={"SC2086": "warning", "SC2046": "error"})
+    assert _levels(lint(text, raised, shellcheck=True)) == [
+        ("SC2086", 4, 10, "warning", "Double quote to prevent globbing and word splitting."),
+        ("SC2046", 4, 13, "error", "Quote this to prevent word splitting."),
+    ]
+    assert _levels(lint(text, LintConfig(select=("SC",)), shellcheck=True)) == []
+
+
+def test_an_inline_ignore_of_a_finding_below_the_level_is_not_unused() -> None:
+    text = "Bootstrap: docker\nFrom: alpine:3.20\n%post\n    echo $1  # defkit: ignore=SC2086\n"
+    result = lint(text, LintConfig(select=("SC", "DK004")), shellcheck=True)
+    assert result.problems == ()
+
+
+def test_echo_flags_are_fine_for_the_echo_program() -> None:
+    text = """\
+        Bootstrap: docker
+        From: debian:12
+        %runscript
+            /bin/echo -e "a\\tb"
+            echo -e "a\\tb"
+        """
+    result = lint(text, LintConfig(select=("SC",)), shellcheck=True)
+    message = "In POSIX sh, echo flags are undefined."
+    assert _levels(result) == [("SC3037", 5, 10, "warning", message)]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from defkit.lint.config import LintConfig
+from defkit.lint.config import LintConfig, ShellcheckOptions
 from defkit.lint.linter import FileResult, Source, lint_sources
 from defkit.report import FORMATS, STATISTICS, Report, render
 from defkit.report.text import render_statistics
@@ -16,7 +16,8 @@ TEXT = "Bootstrap: docker\nFrom: alpine\n%lables\n\ta b\n%post\n\techo $1, 100%\
 
 @pytest.fixture(scope="module")
 def results() -> list[FileResult]:
-    config = LintConfig(select=("DK0", "SC"))
+    # ShellCheck at every level, so that its info findings (SC2086) are in the report too.
+    config = LintConfig(select=("DK0", "SC"), shellcheck=ShellcheckOptions(severity="style"))
     return lint_sources(
         [
             Source("dir/Singularity", TEXT, config),

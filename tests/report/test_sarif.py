@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from defkit.lint.config import LintConfig
+from defkit.lint.config import LintConfig, ShellcheckOptions
 from defkit.lint.linter import FileResult, Source, lint_sources
 from defkit.lint.rules import RULES
 from defkit.report import Report, render
@@ -80,7 +80,7 @@ def test_empty_run_is_valid() -> None:
 def test_levels_and_fingerprints_are_stable_when_lines_move(tmp_path: pathlib.Path) -> None:
     text = "Bootstrap: docker\nFrom: alpine\n%post\n    echo $1\n"
     moved = "# a comment\n\n" + text
-    config = LintConfig(select=("SC",))
+    config = LintConfig(select=("SC",), shellcheck=ShellcheckOptions(severity="style"))
     first, second = lint_sources([Source("a.def", text, config), Source("a.def", moved, config)])
     one, two = sarif([first])["runs"][0]["results"], sarif([second])["runs"][0]["results"]
     assert one[0]["level"] == "note"  # ShellCheck's info

@@ -8,7 +8,9 @@ Invisible characters make diffs noisy and can change meaning: a space after a li
 backslash ends the continuation, and trailing spaces end up in `%help` and `%labels` values.
 
 ## Default severity
-`style`: invisible and harmless to the build; tidiness only (`--fix`).
+`style`, and off by default (select it): invisible and harmless to the build; tidiness only
+(`--fix`, or `defkit fmt`, which owns the layout). On by default it printed 456 lines over 124
+of 343 real recipes.
 
 ## Example
 ```
@@ -42,6 +44,7 @@ from defkit.model import Span
 CODE = "DK110"
 NAME = "trailing-whitespace"
 SEVERITY: Severity = "style"
+ENABLED_BY_DEFAULT = False  # layout is `defkit fmt`'s job: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = True
 

@@ -8,7 +8,8 @@ Tools that concatenate or append to files (and `cat` in a terminal) run the last
 next text; POSIX defines a line as ending in a newline, and diffs show "No newline at end of file".
 
 ## Default severity
-`style`: harmless to Apptainer; tidiness only (`--fix`).
+`style`, and off by default (select it): harmless to Apptainer; tidiness only (`--fix`, or
+`defkit fmt`, which owns the layout).
 
 ## Example
 ```
@@ -39,6 +40,7 @@ from defkit.model import Span
 CODE = "DK111"
 NAME = "no-final-newline"
 SEVERITY: Severity = "style"
+ENABLED_BY_DEFAULT = False  # layout is `defkit fmt`'s job: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = True
 

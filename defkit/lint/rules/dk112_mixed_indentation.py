@@ -10,7 +10,8 @@ Mixed indentation looks different in every editor and makes nesting hard to read
 heredocs only tabs are stripped, so a space-indented terminator is silently not found.
 
 ## Default severity
-`style`: the script runs either way; consistency only.
+`style`, and off by default (select it): the script runs either way; consistency only
+(`defkit fmt` owns the layout).
 
 ## Example
 ```
@@ -40,6 +41,7 @@ from defkit.model import Span
 CODE = "DK112"
 NAME = "mixed-indentation"
 SEVERITY: Severity = "style"
+ENABLED_BY_DEFAULT = False  # layout is `defkit fmt`'s job: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 

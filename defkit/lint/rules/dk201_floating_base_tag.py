@@ -10,7 +10,10 @@ not judged: they are decided at build time.
 worked breaks without any change to the file.
 
 ## Default severity
-`warning`: the same file builds a different image tomorrow; as hadolint's DL3007 for `latest`.
+`info`: the image built today is right; only a rebuild may differ (hadolint's DL3006/DL3007 are
+warnings, but most real recipes build from a floating tag, and a default run fails only for
+what breaks a build or an image). Teams that pin make it fail: `severity: {floating-base-tag:
+warning}`, or `fail-on: info`.
 
 ## Example
 ```
@@ -39,7 +42,7 @@ from defkit.lint.rules._image import stage_image
 
 CODE = "DK201"
 NAME = "floating-base-tag"
-SEVERITY: Severity = "warning"
+SEVERITY: Severity = "info"
 OPTIONS: dict[str, object] = {"allowed-images": []}
 FIXABLE = False
 

@@ -5,12 +5,14 @@ Reports, depending on the `build-mode` setting:
 - bootstrap agents that create a root file system with device nodes or host tools: `debootstrap`
   (known not to work under fakeroot), `yum`/`dnf`, `zypper`, `arch` and `busybox` (need root or
   subuid-based fakeroot);
-- `%setup`, which runs on the build host, not in the container;
+- `%setup` in a root build (`build-mode: root`), where it runs as root on the build host, not in
+  the container (in a fakeroot build it runs as you, in a user namespace: nothing to report);
 - `%post` commands that need privileges a user namespace cannot give: `sudo`, `mount`, `mknod` of
   block or character devices, `modprobe`/`insmod`/`rmmod`, `sysctl -w`, `losetup`, `swapon`.
 
-With `build-mode: fakeroot` (the default) kernel-level commands are errors and the rest
-warnings; with `root` or `remote` every finding is downgraded to info.
+With `build-mode: fakeroot` (the default) kernel-level commands are errors, `sudo`, `mount`
+and device nodes warnings, the bootstrap agents info; with `root` or `remote` every finding is
+info.
 
 ## Why it matters
 Most users build without root: `apptainer build` then implies `--fakeroot`, and these steps fail
@@ -18,11 +20,14 @@ half-way through the build (`you must be root to build with debootstrap`, `Opera
 permitted`). `sudo` is also pointless, as `%post` already runs as (fake) root.
 
 ## Default severity
-Set per finding from `build-mode`: with `fakeroot` (the default) kernel-level commands are
-`error` (they always fail unprivileged), debootstrap, other root-needing agents, `%setup`,
-`sudo`, `mount` and device nodes `warning` (they fail or misbehave under `apptainer build
---fakeroot`, though `defkit build` builds debootstrap rootless); with `root` or `remote`
-everything is `info`.
+Set per finding from `build-mode`. With `fakeroot` (the default): kernel-level commands are
+`error` (they always fail unprivileged); `sudo`, `mount` and device nodes `warning` (commands of
+the recipe that fail or misbehave under `apptainer build --fakeroot`, and `sudo` is pointless
+as the build already runs as root); a root-needing bootstrap agent `info`: it is the recipe's
+deliberate choice, right for a root build (the agents need their host tools anyway, and
+`defkit build` builds debootstrap rootless), so it tells a rootless builder what to expect
+rather than fail the file. With `root` or `remote` everything is `info`, `%setup` included (it
+was a warning under fakeroot, where it is not a root-only step at all).
 
 ## Example
 ```
@@ -65,15 +70,15 @@ DYNAMIC_SEVERITY = True
 
 _ROOT_AGENTS: dict[str, tuple[Severity, str]] = {
     "debootstrap": (
-        "warning",
+        "info",
         "debootstrap needs real root with `apptainer build` (it fails under --fakeroot); "
         "`defkit build` builds it without root",
     ),
-    "yum": ("warning", "yum bootstrap needs root or subuid-based fakeroot"),
-    "dnf": ("warning", "dnf bootstrap needs root or subuid-based fakeroot"),
-    "zypper": ("warning", "zypper bootstrap creates device nodes: root or subuid-based fakeroot"),
-    "arch": ("warning", "arch bootstrap runs pacstrap on the host: it needs root"),
-    "busybox": ("warning", "busybox bootstrap needs root or subuid-based fakeroot"),
+    "yum": ("info", "yum bootstrap needs root or subuid-based fakeroot"),
+    "dnf": ("info", "dnf bootstrap needs root or subuid-based fakeroot"),
+    "zypper": ("info", "zypper bootstrap creates device nodes: root or subuid-based fakeroot"),
+    "arch": ("info", "arch bootstrap runs pacstrap on the host: it needs root"),
+    "busybox": ("info", "busybox bootstrap needs root or subuid-based fakeroot"),
 }
 _KERNEL_COMMANDS = frozenset({"modprobe", "insmod", "rmmod", "losetup", "swapon", "swapoff"})
 
@@ -111,11 +116,11 @@ def check(ctx: LintContext) -> Iterator[Problem]:
             level, message = _ROOT_AGENTS[bootstrap.value]
             yield Problem(bootstrap.value_span, message, severity=_severity(settings, level))
         for section in stage.sections:
-            if section.name == "setup" and section.body.strip():
+            if section.name == "setup" and section.body.strip() and settings.build_mode == "root":
                 yield Problem(
                     section_name_span(section),
-                    "%setup runs on the build host with your privileges, not in the container",
-                    severity=_severity(settings, "warning"),
+                    "%setup runs on the build host as root (a root build), not in the container",
+                    severity="info",
                 )
             if section.name not in ("post", "appinstall"):
                 continue

@@ -10,8 +10,9 @@ and it warns "apt does not have a stable CLI interface. Use with caution in scri
 is the stable interface for scripts.
 
 ## Default severity
-`info`: `apt` works in scripts; it only warns that its interface may change. Real recipes use it
-a lot, so a warning would fail most of them for nothing.
+`info`, and off by default (select it): `apt` works in scripts; it only warns that its
+interface may change. Real recipes use it a lot (180 findings in 37 of 343 corpus files), so
+even at info it would be noise in a default run.
 
 ## Example
 ```
@@ -42,6 +43,7 @@ from defkit.lint.rules._packages import script_invocations
 CODE = "DK302"
 NAME = "apt-instead-of-apt-get"
 SEVERITY: Severity = "info"
+ENABLED_BY_DEFAULT = False  # works; a scripting convention: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = True
 

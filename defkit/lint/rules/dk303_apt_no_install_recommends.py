@@ -9,7 +9,9 @@ Recommended packages are not needed to run what you install, and often double th
 image (documentation, X11 libraries, compilers).
 
 ## Default severity
-`info`: a larger image, not a broken one (as hadolint's DL3015).
+`info`, and off by default (select it): a larger image, not a broken one (hadolint's DL3015 is
+info). The image-size hints are opt-in so that a default run stays short: this one alone fired
+on 154 of 343 real recipes.
 
 ## Example
 ```
@@ -35,6 +37,7 @@ from defkit.lint.rules._packages import script_invocations
 CODE = "DK303"
 NAME = "apt-no-install-recommends"
 SEVERITY: Severity = "info"
+ENABLED_BY_DEFAULT = False  # image size: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 

@@ -10,7 +10,9 @@ The lists downloaded by `apt-get update` (tens of MB) stay in the image, and are
 the time anyone runs it.
 
 ## Default severity
-`info`: a larger image, not a broken one (as hadolint's DL3009).
+`info`, and off by default (select it): a larger image, not a broken one (hadolint's DL3009 is
+info). The image-size hints are opt-in so that a default run stays short: this one alone fired
+on 147 of 343 real recipes.
 
 ## Example
 ```
@@ -41,6 +43,7 @@ from defkit.lint.rules._shell import Command, Word
 CODE = "DK304"
 NAME = "apt-lists-not-cleaned"
 SEVERITY: Severity = "info"
+ENABLED_BY_DEFAULT = False  # image size: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 

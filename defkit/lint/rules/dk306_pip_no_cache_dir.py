@@ -10,7 +10,8 @@ pip keeps every downloaded wheel under `/root/.cache/pip`, which ends up in the 
 hundreds of MB for scientific stacks.
 
 ## Default severity
-`info`: a larger image, not a broken one (as hadolint's DL3042).
+`info`, and off by default (select it): a larger image, not a broken one (as hadolint's DL3042).
+The image-size hints are opt-in so that a default run stays short.
 
 ## Example
 ```
@@ -37,6 +38,7 @@ from defkit.lint.rules._packages import invocations
 CODE = "DK306"
 NAME = "pip-no-cache-dir"
 SEVERITY: Severity = "info"
+ENABLED_BY_DEFAULT = False  # image size: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 

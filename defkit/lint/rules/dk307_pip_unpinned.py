@@ -10,8 +10,9 @@ Without versions, every build resolves to whatever was released last: a build th
 yesterday can fail, or silently change results, today.
 
 ## Default severity
-`info`: rebuilds may differ; common practice in research recipes, so a hint rather than a
-failure.
+`info`, and off by default (select it): rebuilds may differ, but the image built is right;
+pinning is a team's policy (as `unpinned-base`), and common practice in research recipes is not
+to.
 
 ## Example
 ```
@@ -42,6 +43,7 @@ from defkit.lint.rules._packages import script_invocations
 CODE = "DK307"
 NAME = "pip-unpinned"
 SEVERITY: Severity = "info"
+ENABLED_BY_DEFAULT = False  # reproducibility policy: opt in with `select`
 OPTIONS: dict[str, object] = {"ignore-packages": ["pip", "setuptools", "wheel"]}
 FIXABLE = False
 

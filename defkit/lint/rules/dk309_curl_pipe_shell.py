@@ -9,7 +9,11 @@ Whatever the server returns at build time runs as root in the image, unreviewed 
 a truncated download runs half a script. The build cannot be reproduced.
 
 ## Default severity
-`warning`: a remote script runs as root with nothing to check it against.
+`info`: the script runs as root with nothing to check it against, but over `https` it comes from
+the vendor the recipe already trusts (rustup, get-pip, cpanminus are installed this way by their
+own instructions), as much as a downloaded tarball that is then built. A plain-http or
+unchecked-certificate download, which anyone on the way can change, is `insecure-download`, a
+warning.
 
 ## Example
 ```
@@ -37,7 +41,7 @@ from defkit.lint.rules._shell import all_script_sections
 
 CODE = "DK309"
 NAME = "curl-pipe-shell"
-SEVERITY: Severity = "warning"
+SEVERITY: Severity = "info"
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 

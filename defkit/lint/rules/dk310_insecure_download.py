@@ -13,7 +13,9 @@ the image.
 
 ## Default severity
 `warning`: plain HTTP or disabled certificate checks let anyone on the path change what is
-installed.
+installed, as root, into an image others run. Kept a warning after the review of the defaults
+although it is the most common reason a real recipe fails a default run (17 of 343 corpus
+files): each of those is such a download.
 
 ## Example
 ```

@@ -10,7 +10,9 @@ In a writable sandbox or overlay any user can then change programs and libraries
 `777` is usually a workaround for an ownership problem that has a proper fix.
 
 ## Default severity
-`warning`: world-writable files in an image are a security risk for every user of it.
+`info`: a SIF image is read-only when it runs, so world-writable bits give nobody write access
+there (and do not make a cache directory writable either); they matter in a `--sandbox` or with
+an overlay. Worth knowing, not worth failing a build for.
 
 ## Example
 ```
@@ -36,7 +38,7 @@ from defkit.lint.rules._shell import all_script_sections
 
 CODE = "DK311"
 NAME = "chmod-777"
-SEVERITY: Severity = "warning"
+SEVERITY: Severity = "info"
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 

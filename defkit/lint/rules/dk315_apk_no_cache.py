@@ -9,7 +9,8 @@ The package index and downloaded packages stay in `/var/cache/apk` and in the im
 at run time.
 
 ## Default severity
-`info`: a larger image, not a broken one (as hadolint's DL3019).
+`info`, and off by default (select it): a larger image, not a broken one (hadolint's DL3019 is
+info). The image-size hints are opt-in so that a default run stays short.
 
 ## Example
 ```
@@ -42,6 +43,7 @@ from defkit.lint.rules._shell import Command, Word
 CODE = "DK315"
 NAME = "apk-no-cache"
 SEVERITY: Severity = "info"
+ENABLED_BY_DEFAULT = False  # image size: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 

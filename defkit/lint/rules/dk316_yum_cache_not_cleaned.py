@@ -10,7 +10,8 @@ Repository metadata and downloaded packages (often hundreds of MB) stay in `/var
 the image.
 
 ## Default severity
-`info`: a larger image, not a broken one (as hadolint's DL3032).
+`info`, and off by default (select it): a larger image, not a broken one (as hadolint's DL3032).
+The image-size hints are opt-in so that a default run stays short.
 
 ## Example
 ```
@@ -39,6 +40,7 @@ from defkit.lint.rules._shell import Command, Word
 CODE = "DK316"
 NAME = "yum-cache-not-cleaned"
 SEVERITY: Severity = "info"
+ENABLED_BY_DEFAULT = False  # image size: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 

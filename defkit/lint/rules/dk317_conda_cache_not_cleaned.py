@@ -10,7 +10,8 @@ conda keeps every downloaded package tarball and its extracted copy in `pkgs/`: 
 the environment itself, shipped in the image for nothing.
 
 ## Default severity
-`info`: a larger image, not a broken one.
+`info`, and off by default (select it): a larger image, not a broken one. The image-size hints
+are opt-in so that a default run stays short.
 
 ## Example
 ```
@@ -39,6 +40,7 @@ from defkit.lint.rules._shell import Command, Word
 CODE = "DK317"
 NAME = "conda-cache-not-cleaned"
 SEVERITY: Severity = "info"
+ENABLED_BY_DEFAULT = False  # image size: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 

@@ -10,7 +10,11 @@ defined through either --build-arg (--build-arg-file) or 'arguments' section`. D
 carry over between stages: stage 2 cannot use stage 1's `%arguments`.
 
 ## Default severity
-`warning`: the placeholder is left in the file or the build stops asking for a value.
+Set per finding. `warning` when another stage's `%arguments` gives the name a default: that
+default does not reach this stage, so a build without `--build-arg` stops (a real mistake).
+`info` when no stage gives it one: the file asks for the value by design, as a Dockerfile's
+`ARG NAME` without a default does (hadolint does not report those), and the finding says how to
+build it.
 
 ## Example
 ```
@@ -42,20 +46,32 @@ NAME = "undefined-build-arg"
 SEVERITY: Severity = "warning"
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
+#: Each finding carries its own level (warning or info, see above).
+DYNAMIC_SEVERITY = True
 
 
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
-    for stage in ctx.deffile.stages:
-        defaults = arguments_map(stage.script("arguments"))
+    stage_defaults = [arguments_map(stage.script("arguments")) for stage in ctx.deffile.stages]
+    anywhere = {name for defaults in stage_defaults for name in defaults}
+    for stage, defaults in zip(ctx.deffile.stages, stage_defaults):
         reported: set[str] = set()
         for name, span in placeholders(stage):
             if name in defaults or name in reported:
                 continue
             reported.add(name)
-            yield Problem(
-                span,
-                f"`{name}` has no default in this stage's %arguments; the build needs "
-                f"--build-arg {name}=...",
-            )
+            if name in anywhere:
+                yield Problem(
+                    span,
+                    f"`{name}` has a default in another stage's %arguments only; defaults do "
+                    f"not carry over, so the build needs --build-arg {name}=...",
+                    severity="warning",
+                )
+            else:
+                yield Problem(
+                    span,
+                    f"`{name}` has no default in this stage's %arguments; the build needs "
+                    f"--build-arg {name}=...",
+                    severity="info",
+                )

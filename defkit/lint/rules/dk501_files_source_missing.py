@@ -12,7 +12,8 @@ definition file's directory (or use absolute paths) so the check and the build a
 
 ## Default severity
 `warning`: the build fails when it copies a file that is not there (relative to the definition
-file).
+file). (The corpus of real recipes has the definition files without their build context, so it
+fires there on 22 of 343 files; in a checkout it fires only for what is really missing.)
 
 ## Example
 ```

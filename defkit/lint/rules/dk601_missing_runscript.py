@@ -8,8 +8,9 @@ Reports a definition file whose final stage (the one that becomes the image) has
 there is no runscript, so users must know what to `exec`.
 
 ## Default severity
-`info`: `apptainer run` of the image does nothing useful, but many images are used with `exec`
-only.
+`info`, and off by default (select it): `apptainer run` of the image does nothing useful, but
+many images are used with `exec` only (201 of 343 real recipes have no `%runscript`), as
+`missing-help` and `missing-labels`.
 
 ## Example
 ```
@@ -44,6 +45,7 @@ from defkit.lint.rules._common import missing_section
 CODE = "DK601"
 NAME = "missing-runscript"
 SEVERITY: Severity = "info"
+ENABLED_BY_DEFAULT = False  # many images are exec-only: opt in with `select`
 OPTIONS: dict[str, object] = {}
 FIXABLE = False
 
