@@ -152,7 +152,12 @@ def _parse(source: Source) -> _File:
     if lone_surrogate(source.text) >= 0:
         # Not UTF-8: the parser reports the first bad byte from the bytes themselves, and the
         # text is not shown (it would print undecodable bytes).
-        data = source.text.encode("utf-8", "surrogateescape")
+        try:
+            data = source.text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            # A surrogate outside surrogateescape's range (text handed to the API, not read
+            # from a file): its UTF-8 form is still invalid UTF-8, which the parser reports.
+            data = source.text.encode("utf-8", "surrogatepass")
         deffile, errors = parse_lenient(data, source.path, flavour=flavour)
         return _File(source, deffile, tuple(errors), "")
     deffile, errors = parse_lenient(source.text, source.path, flavour=flavour)

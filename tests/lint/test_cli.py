@@ -260,3 +260,16 @@ def test_a_failing_run_is_decided_by_the_results(tmp_path: pathlib.Path) -> None
     )
     assert [r.failed for r in loud] == [True] and Report(loud).failed
     assert [r.failed for r in quiet] == [False] and not Report(quiet).failed
+
+
+@pytest.mark.parametrize("text", ["\ud800", "Bootstrap: docker\nFrom: x\ud800y\n", "\udcff\udfff"])
+def test_lint_text_with_any_surrogate_reports_invalid_utf8(text: str) -> None:
+    # Text from the API may hold surrogates surrogateescape never makes (the fuzz target found
+    # '\ud800' crashing the linter); it is reported as invalid UTF-8 like undecodable bytes.
+    from defkit.lint.config import LintConfig
+    from defkit.lint.linter import lint_text
+
+    result = lint_text(text, "x.def", LintConfig(), shellcheck=False)
+    assert [(p.code, p.message) for p in result.problems] == [
+        ("DK001", "the file is not valid UTF-8 (byte 0xed)")
+    ]
