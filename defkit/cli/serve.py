@@ -49,8 +49,8 @@ def serve(host: str, port: int, token_file: Optional[str], no_auth: bool, worker
 
     if run_job is not None:
         return _run_job(run_job)
-    from defkit.remote.serve.app import serve as run_server
-    from defkit.remote.serve.config import ServeConfig, TokenTable
+    from defkit.serve.app import serve as run_server
+    from defkit.serve.config import ServeConfig, TokenTable
 
     tokens = TokenTable()
     if token_file is not None:
@@ -74,7 +74,7 @@ def serve(host: str, port: int, token_file: Optional[str], no_auth: bool, worker
 
 def _run_job(path: str) -> int:
     from defkit.cli.build import plain_renderer
-    from defkit.remote.serve.worker import Job, run_job
+    from defkit.serve.worker import Job, run_job
 
     run_job(Job.load(path), plain_renderer(sys.stdout))
     return 0

@@ -191,33 +191,5 @@ def fetch(source: str, configured: str, arch: str, out_path: str) -> str:
         return download(server, ref, arch, out_path)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    """`python -m defkit.remote.library FROM LIBRARY ARCH OUT`: `fetch`, the checksum on stdout.
-
-    The engine's `Bootstrap: library` runs this as a program rather than importing it: the
-    remote package sits above the engine (`defkit serve` builds with it), so the engine may
-    not import from it."""
-    import sys
-
-    from defkit.errors import DefkitError
-
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 4:
-        print("usage: python -m defkit.remote.library FROM LIBRARY ARCH OUT", file=sys.stderr)
-        return 2
-    try:
-        print(fetch(*args))
-    except DefkitError as exc:
-        print(exc.format(), file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 __all__ = ["DEFAULT_LIBRARY", "LibraryRef", "download", "fetch", "image_info", "library_url",
-           "main", "parse_library_ref"]
+           "parse_library_ref"]

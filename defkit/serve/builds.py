@@ -24,10 +24,10 @@ from typing import Optional
 
 from defkit.errors import DefkitError
 from defkit.remote.protocol import BuildInfo, BuildRequest, LibraryRef, format_checksum
-from defkit.remote.serve.config import ServeConfig, owner_dir
-from defkit.remote.serve.errors import RequestError, not_found
-from defkit.remote.serve.images import ImageStore, StoredImage
-from defkit.remote.serve.worker import DEFINITION_FILE, OUTPUT_FILE, Job
+from defkit.serve.config import ServeConfig, owner_dir
+from defkit.serve.errors import RequestError, not_found
+from defkit.serve.images import ImageStore, StoredImage
+from defkit.serve.worker import DEFINITION_FILE, OUTPUT_FILE, Job
 
 #: What is kept of a build's log (a late websocket replays it): lines are cut at MAX_LINE
 #: characters, and past MAX_LOG characters in all the rest of the log is dropped.

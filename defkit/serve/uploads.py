@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from defkit.remote.protocol import ContextUpload, parse_checksum
-from defkit.remote.serve.config import owner_dir
-from defkit.remote.serve.errors import RequestError
+from defkit.serve.config import owner_dir
+from defkit.serve.errors import RequestError
 
 #: How long an upload URL stays valid.
 UPLOAD_LIFETIME = 3600.0

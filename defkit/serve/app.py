@@ -27,11 +27,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from defkit import __version__
 from defkit.errors import DefkitError
 from defkit.remote import protocol
-from defkit.remote.serve.builds import BuildManager
-from defkit.remote.serve.config import ANONYMOUS, ServeConfig, bearer
-from defkit.remote.serve.errors import RequestError, not_found
-from defkit.remote.serve.images import ImageStore, StoredImage
-from defkit.remote.serve.uploads import ContextStore
+from defkit.serve.builds import BuildManager
+from defkit.serve.config import ANONYMOUS, ServeConfig, bearer
+from defkit.serve.errors import RequestError, not_found
+from defkit.serve.images import ImageStore, StoredImage
+from defkit.serve.uploads import ContextStore
 
 #: The largest JSON request body read (a build request carries the definition).
 MAX_JSON_BODY = 8 * 1024 * 1024

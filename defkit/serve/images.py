@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from defkit.atomic import write_text
 from defkit.remote.protocol import LibraryImage, LibraryRef, format_checksum
-from defkit.remote.serve.config import owner_dir
+from defkit.serve.config import owner_dir
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,8 @@ def run_job(job: Job, progress: ProgressCallback) -> str:
     from defkit.cache.hook import CacheOptions
     from defkit.engine.engine import build
     from defkit.parser import parse_file
-    from defkit.remote.serve.context_archive import unpack_context
-    from defkit.remote.serve.policy import check_remote_definition
+    from defkit.serve.context_archive import unpack_context
+    from defkit.serve.policy import check_remote_definition
 
     context_root = os.path.join(job.work_dir, CONTEXT_DIR)
     os.makedirs(context_root, exist_ok=True)
