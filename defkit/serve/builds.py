@@ -159,7 +159,8 @@ class BuildManager:
                 context_archive=archive, arch=request.arch,
                 max_context_size=self.config.max_context_size,
                 local_bases=tuple(self.config.local_bases), cache_to=self.config.cache_to,
-                insecure=self.config.insecure_registry).save()
+                insecure=self.config.insecure_registry,
+                source_date_epoch=request.source_date_epoch).save()
         except BaseException:
             _remove(work_dir)
             raise

@@ -37,6 +37,8 @@ class Job:
     local_bases: Sequence[str] = ()
     cache_to: Optional[str] = None
     insecure: bool = False
+    #: The client's SOURCE_DATE_EPOCH (defkit's `sourceDateEpoch`); None: the server's own.
+    source_date_epoch: Optional[int] = None
 
     def save(self) -> str:
         path = os.path.join(self.work_dir, JOB_FILE)
@@ -83,7 +85,8 @@ def run_job(job: Job, progress: ProgressCallback) -> str:
     output = os.path.join(job.work_dir, OUTPUT_FILE)
     result = build(def_path, output=output, arch=job.arch or None, context_dir=def_dir,
                    workdir=temp, cache=CacheOptions(cache_to=job.cache_to, insecure=job.insecure),
-                   insecure=job.insecure, progress=progress)
+                   insecure=job.insecure, source_date_epoch=job.source_date_epoch,
+                   progress=progress)
     if not os.path.isfile(result.output):
         raise BuildError("the build wrote no image")
     return result.output

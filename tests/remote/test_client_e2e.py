@@ -306,24 +306,37 @@ def test_singularity_remote_yaml_names_the_remote_and_its_token(
 
 
 
-def test_only_what_a_local_build_would_make_enters_the_local_cache(
+def test_the_clients_source_date_epoch_is_honoured(
         remote_server: RemoteServer, busybox_recipe: pathlib.Path, tmp_path: pathlib.Path,
         home: dict[str, str]) -> None:
-    # The client asks for its SOURCE_DATE_EPOCH (`sourceDateEpoch`); a builder that does not
-    # honour it makes another image, which must not be cached under the local key.
+    # The client asks for its SOURCE_DATE_EPOCH (`sourceDateEpoch`): defkit serve builds with
+    # it, so the image is a local build's and enters the local cache under the local key.
     env = _env(remote_server.token, **home, SOURCE_DATE_EPOCH="1700000000")
     remote = tmp_path / "remote.sif"
     done = defkit("build", "--remote", remote_server.url, str(busybox_recipe), "-o", str(remote),
                   env=env)
     assert done.returncode == 0, done.stderr
+    assert "not entered into the local build cache" not in done.stderr
     again = defkit("build", str(busybox_recipe), "-o", str(tmp_path / "again.sif"), env=env)
     assert again.returncode == 0, again.stderr
+    assert "cache hit" in again.stderr
     local = tmp_path / "local.sif"
     built = defkit("build", "--no-cache", str(busybox_recipe), "-o", str(local), env=env)
     assert built.returncode == 0, built.stderr
-    if remote.read_bytes() == local.read_bytes():
-        assert "cache hit" in again.stderr
-    else:
-        assert "not entered into the local build cache: the builder's image has " \
-               "org.opencontainers.image.created=" in done.stderr
-        assert "cache hit" not in again.stderr
+    assert remote.read_bytes() == local.read_bytes()
+
+
+def test_an_image_unlike_a_local_builds_is_not_cached(
+        busybox_recipe: pathlib.Path, tmp_path: pathlib.Path, home: dict[str, str]) -> None:
+    # A builder that ignores `sourceDateEpoch` (SingularityCE's) makes another image: the
+    # check that keeps it out of the local cache names the label that differs.
+    from defkit.arch import host_arch
+    from defkit.cli.remote_build import _differs_from_local
+
+    image = tmp_path / "other.sif"
+    env = _env(None, **home, SOURCE_DATE_EPOCH="86400")
+    built = defkit("build", "--no-cache", str(busybox_recipe), "-o", str(image), env=env)
+    assert built.returncode == 0, built.stderr
+    assert _differs_from_local(str(image), arch=host_arch(), epoch=86400) == ""
+    why = _differs_from_local(str(image), arch=host_arch(), epoch=1700000000)
+    assert "org.opencontainers.image.created=" in why
