@@ -7,9 +7,9 @@
   operators (`>`, `2>>`, `<<-`, `&>` ...), unquoted newlines, comments, and heredoc bodies;
 * `heredocs`: the here-documents opened at the top level, with their delimiters and bodies;
 * `quoted`: every stretch the shell does not read as code (single, `$'...'` and double quotes,
-  backslash escapes and line continuations, comments, heredoc bodies), innermost first: inside
-  `"$(echo 'a')"` the single-quoted `'a'` is its own stretch and the double quotes around it are
-  two stretches, one on each side of the command substitution;
+  backslash escapes and line continuations, comments, heredoc bodies), in order, each at its
+  innermost level: inside `"$(echo 'a')"` the single-quoted `'a'` is its own stretch and the
+  double quotes around it are two stretches, one on each side of the command substitution;
 * `balanced`: whether every quote, substitution and heredoc was closed.
 
 `simple_commands` groups the tokens into simple commands. The word helpers (`word_value`,
@@ -19,7 +19,7 @@
 This is a scanner, not a parser: it finds where words, quotes and heredocs begin and end (what
 line positions and rules need), and it does not know `if`/`case`/functions. One rule it bends on
 purpose: a `)` inside `$(...)` closes the substitution unless a `(` opened before it, so a `case`
-pattern such as `a)` inside `$(...)` ends it early (as older shells read it too).
+pattern such as `a)` inside `$(...)` ends it early (write `(a)` there, as POSIX allows).
 
 Nested quotes and substitutions are followed with an explicit stack, not recursion, and every
 character is looked at a bounded number of times: hostile input thousands of levels deep costs
@@ -107,8 +107,8 @@ _BETWEEN = re.compile(
     r"|(?P<comment>#[^\n]*+)"  # (a `#` inside a word is no comment: words are read first)
     r")?"
 )
-_HEREDOC = ("<<", "<<-")
-#: A run of word characters with no meaning to the shell, in code and in `${...}`.
+_HEREDOCS = ("<<", "<<-")  # the operators that open a heredoc
+#: Runs of characters with no meaning to the shell: in a word of code, in `${...}`, in `$((...))`.
 _PLAIN_CODE = re.compile(r"[^ \t\n;&|()<>'\"`\\${]+")
 _PLAIN_PARAMETER = re.compile(r"[^'\"`\\${}]+")
 _PLAIN_ARITHMETIC = re.compile(r"[^'\"`\\$()]+")
@@ -235,7 +235,10 @@ class _Scanner:
                 else:
                     start, i = found.span(kind)
                     if kind == WORD:
-                        self.end_word(frame, top, start, i)
+                        if top and frame.expect is None:
+                            tokens.append((WORD, start, i, ()))  # (no parts, no delimiter)
+                        else:
+                            self.end_word(frame, top, start, i)
                     elif kind == NEWLINE:
                         if top:
                             tokens.append((NEWLINE, start, i, ()))
@@ -255,8 +258,8 @@ class _Scanner:
                             frame.depth += 1 if value == "(" else -1
                         # (The word right after `<<` or `<<-` is its delimiter; anything else
                         # between them is a syntax error, and then no heredoc is read.)
-                        heredoc = kind == REDIRECT and value.lstrip("0123456789") in _HEREDOC
-                        frame.expect = value.endswith("-") if heredoc else None
+                        opens = kind == REDIRECT and value.lstrip("0123456789") in _HEREDOCS
+                        frame.expect = value.endswith("-") if opens else None
                         if top:
                             tokens.append((kind, start, i, ()))
                     continue
@@ -577,6 +580,10 @@ def unquoted_parts(word: str) -> Iterator[tuple[int, str]]:
     """The stretches of `word` outside quotes (single, `$'...'`, double) and backslash escapes,
     with their offsets. Quoting is read innermost: in `"$(echo $@)"` the `$@` is outside quotes
     (the command substitution has its own), in `$(echo "$@")` it is inside."""
+    if not any(char in word for char in "'\"\\"):  # nothing can be quoted: not worth a scan
+        if word:
+            yield 0, word
+        return
     position = 0
     for kind, start, end in scan(word).quoted:
         if kind in ("single", "ansi", "double", "escape"):

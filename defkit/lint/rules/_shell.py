@@ -165,12 +165,14 @@ def commands(section: Section) -> tuple[Command, ...]:
 
     def word(token: Token) -> Word:
         _, start, end, parts = token
-        return Word(body[start:end], word_value(body, start, end, parts), start, end, positions)
+        text = body[start:end]
+        value = word_value(body, start, end, parts) if parts else text
+        return Word(text, value, start, end, positions)
 
     return tuple(
         Command(
-            tuple(word(token) for token in found.words),
-            tuple((operator, word(target)) for operator, target in found.redirects),
+            tuple([word(token) for token in found.words]),
+            tuple([(operator, word(target)) for operator, target in found.redirects]),
             found.before,
             found.after,
             section,
