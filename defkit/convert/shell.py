@@ -113,14 +113,14 @@ def heredoc_marker(text: str, base: str = "DEFKIT_EOF") -> str:
     return marker
 
 
-_UNSAFE_START = re.compile(r"['\\#]")
+_STARTS_UNSAFE_STRETCH = re.compile(r"['\\#]")
 
 
 def split_points_safe(text: str, points: list[int]) -> bool:
     """True when a backslash-newline can be inserted before each index of `points` in shell text
     without changing its meaning: not inside single quotes (`$'...'` too), a comment or a
     backslash escape. (Double quotes are fine: sh removes a backslash-newline there too.)"""
-    if not points or _UNSAFE_START.search(text, 0, points[-1]) is None:
+    if not points or _STARTS_UNSAFE_STRETCH.search(text, 0, points[-1]) is None:
         return True  # (what makes a break unsafe starts with one of these, before a point)
     found = scan(text)
     for kind, start, end in found.quoted:
