@@ -8,12 +8,14 @@ undefined NAME is fatal (deffile.md §7), so literal text must never contain tha
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from itertools import accumulate
 from typing import Optional
 
 from defkit.gotext import GO_SPACE, GO_SPACE_CHARS
+from defkit.shell_scan import scan
 
 # Characters that never need quoting in a POSIX shell word.
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
@@ -111,56 +113,28 @@ def heredoc_marker(text: str, base: str = "DEFKIT_EOF") -> str:
     return marker
 
 
-_SHELL_SPECIAL = re.compile(r"['\"\\#]")
-_DOUBLE_QUOTED_SPECIAL = re.compile(r'["\\]')  # inside "...", only these two matter
-_RANGE_START = re.compile(r"['\\#]")  # what can start a range where a break is unsafe
+_STARTS_UNSAFE_STRETCH = re.compile(r"['\\#]")
 
 
 def split_points_safe(text: str, points: list[int]) -> bool:
-    """True when a backslash-newline can be inserted before each index of `points` (in increasing
-    order) in shell text without changing its meaning: not inside single quotes, a comment or a
-    backslash escape."""
-    if not points:
-        return True
-    last = points[-1]
-    if _RANGE_START.search(text, 0, last) is None:
-        return True  # (double quotes alone make no such range)
-    pending = 0  # points[pending] is the first point not before the ranges found so far
-    position = 0
-    double = False
-    while True:
-        special = _DOUBLE_QUOTED_SPECIAL if double else _SHELL_SPECIAL
-        match = special.search(text, position)
-        if match is None:
-            return True
-        index = match.start()
-        if index >= last:
-            return True  # a range from here on starts after every point
-        char = text[index]
-        if char == "\\":
-            end = index + 2
-            position = end
-        elif char == '"':
-            double = not double
-            position = index + 1
-            continue
-        elif char == "'":
-            close = text.find("'", index + 1)
-            end = len(text) + 1 if close < 0 else close + 1
-            position = end
-        elif index == 0 or text[index - 1] in " \t;&|()":  # "#": a comment only at a word start
-            newline = text.find("\n", index)
-            position = len(text) if newline < 0 else newline
-            end = position + 1
+    """True when a backslash-newline can be inserted before each index of `points` in shell text
+    without changing its meaning: not inside single quotes (`$'...'` too), a comment or a
+    backslash escape. (Double quotes are fine: sh removes a backslash-newline there too.)"""
+    if not points or _STARTS_UNSAFE_STRETCH.search(text, 0, points[-1]) is None:
+        return True  # (what makes a break unsafe starts with one of these, before a point)
+    found = scan(text)
+    for kind, start, end in found.quoted:
+        if kind == "comment":
+            # A break in a comment, or just before the newline that ends it, is commented out.
+            unsafe_from, unsafe_to = start + 1, end + 1
+        elif kind in ("single", "ansi", "escape"):
+            unsafe_from, unsafe_to = start + 1, end  # strictly inside
         else:
-            position = index + 1
             continue
-        # A break inside [index + 1, end) would change the meaning. The ranges come in order and
-        # index + 1 <= last, so the loop stops at a point.
-        while points[pending] <= index:
-            pending += 1
-        if points[pending] < end:
+        at = bisect.bisect_left(points, unsafe_from)
+        if at < len(points) and points[at] < unsafe_to:
             return False
+    return True
 
 
 def wrap_lines(lines: list[str]) -> Optional[str]:

@@ -20,6 +20,13 @@ API:
     expand_heredoc(content, env) -> str           # COPY/ADD heredoc body whose marker is unquoted
 Errors raise `ExpansionError` (a DockerfileParseError without a position; callers add one).
 
+This lexer stays apart from defkit's shell scanner (`defkit.shell_scan`, POSIX sh for lint,
+convert and fmt) because the language differs, not only the output: the escape character can be
+a backtick (`# escape=`), `$(...)`, backquotes, arithmetic, comments and heredocs mean nothing
+here, a backslash inside double quotes escapes only `"`, `$` and the escape character, and words
+are split on Go's white space. Sharing a core would mean a scanner full of switches for two
+languages; RUN text, which does go to a shell, is read with `defkit.shell_scan`.
+
 What BuildKit expands (with the ARG/ENV values in effect, see `scope.py`): ENV, LABEL and ARG keys
 and values; COPY/ADD sources, destination, --chown, --chmod, ADD --checksum; WORKDIR; USER;
 VOLUME; STOPSIGNAL; EXPOSE (split into words); RUN --mount values; FROM image and --platform (global

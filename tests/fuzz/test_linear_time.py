@@ -22,6 +22,7 @@ from defkit.lint.config import LintConfig
 from defkit.lint.linter import lint_text
 from defkit.lint.shellcheck import snippets_for
 from defkit.parser import parse_lenient, parse_text
+from defkit.shell_scan import code_lines, scan, unquoted_parts
 from defkit.templating import template_stage
 from defkit.textdiff import unified_diff
 from defkit.writer import format_checked
@@ -50,6 +51,12 @@ def _template(text: str) -> None:
 def _json(text: str) -> None:
     for _ in iter_json_text(parse_text(text, "x.def")):
         pass
+
+
+def _shell_scan(text: str) -> None:
+    scan(text, placeholders=True)
+    code_lines(text)
+    list(unquoted_parts(text))
 
 
 def _convert(text: str) -> None:
@@ -83,6 +90,13 @@ CASES: dict[str, tuple[Callable[[str], object], Callable[[int], str], int, int]]
     "parse --json of many sections": (_json, lambda n: HEAD + "".join(f"%appenv a{i}\n  X={i}\n" for i in range(n)), 125, 10**9),
     "Dockerfile WORKDIR nested ${a:-": (lambda text: expand(text, {}), lambda n: "${a:-" * n + "x" + "}" * n, 1250, 10**9),
     "convert a FROM previous chain": (_convert, lambda n: "FROM alpine AS s0\n" + "".join(f"FROM s{i} AS s{i + 1}\nRUN echo {i}\n" for i in range(n)), 125, 10**9),
+    "shell scan nested \"$(": (_shell_scan, lambda n: 'echo "$(' * n + "x" + ')"' * n + "\n", 250, 10**9),
+    "shell scan nested ${a:-\"": (_shell_scan, lambda n: '"${a:-' * n + "}\"" * n, 250, 10**9),
+    "shell scan nested `\"": (_shell_scan, lambda n: 'echo "`' * n + "\n", 250, 10**9),
+    "shell scan $((( and $'\\": (_shell_scan, lambda n: "$(((" * n + "$'\\'" * n + "\n", 250, 10**9),
+    "shell scan many heredocs": (_shell_scan, lambda n: "cat <<E " * n + "\n" + "x\nE\n" * n, 125, 10**9),
+    "shell scan <<<<<< and {{ {{": (_shell_scan, lambda n: "cat " + "<" * n + " {{ " * n + "\n", 250, 10**9),
+    "shell scan unclosed quotes per line": (_shell_scan, lambda n: "echo 'a\n" * n, 250, 10**9),
     "Dockerfile CMD [[[": (_parse_dockerfile, lambda n: "FROM alpine\nCMD " + "[" * n + "]" * n + "\n", 625, ONE_LINE // 4),
 }  # fmt: skip
 

@@ -1,9 +1,9 @@
 """Shell helpers shared by rules: the simple commands of a script section, with file positions.
 
-This is not a full shell parser. It splits a section body into words and operators the way sh
-does for the common cases (quotes, `$(...)`, backticks, `{{ X }}` placeholders, comments, line
-continuations, heredocs) and keeps where each word sits in the .def file, so rules can point at
-the exact column. Heredoc bodies are skipped: they are data, not commands.
+The scanning is `defkit.shell_scan`'s (the one shell scanner of defkit); this module places its
+words in the .def file, so rules can point at the exact column, and knows what rules ask of a
+command: its program name past `sudo`/`env` and assignments, its options and operands. Heredoc
+bodies are skipped: they are data, not commands.
 """
 
 from __future__ import annotations
@@ -17,6 +17,17 @@ from typing import Optional
 
 from defkit.lint.rules._common import section_args
 from defkit.model import DefFile, Section, Span, Stage
+from defkit.shell_scan import (
+    HEREDOC,
+    Heredoc,
+    Scan,
+    Token,
+    scan,
+    simple_commands,
+    single_quoted,
+    word_value,
+)
+from defkit.shell_scan import unquoted_parts as unquoted_parts
 
 #: Words that can start a command without being its name.
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "while", "until", "do", "!", "{", "}", "time"})
@@ -30,9 +41,9 @@ class Word:
 
     __slots__ = ("text", "value", "_start", "_end", "_positions", "_span", "_newlines")
 
-    def __init__(self, text: str, start: int, end: int, positions: _Positions) -> None:
+    def __init__(self, text: str, value: str, start: int, end: int, positions: _Positions) -> None:
         self.text = text  # as written, quotes kept
-        self.value = _unquote(text)  # quotes and backslashes removed (expansions kept)
+        self.value = value  # quotes and backslashes removed (expansions kept)
         self._start = start
         self._end = end
         self._positions = positions
@@ -72,6 +83,7 @@ class Command:
     before: str  # operator before it ("" at the start of a line or script)
     after: str  # operator after it ("\n" at a line end, "" at the script end)
     section: Section
+    heredocs: tuple[Heredoc, ...] = ()  # those its `<<`/`<<-` open (offsets in the body)
 
     @property
     def head(self) -> Optional[Word]:
@@ -141,210 +153,60 @@ def body_lines(section: Section) -> Iterator[tuple[int, int, str]]:
         column = 1
 
 
-def _skip_quoted(text: str, i: int) -> int:
-    """Index just past the quoted string, `$(...)`, backtick or `{{ }}` starting at `i`.
-
-    Nested constructs (`"$(echo `date`)"`) are followed with an explicit stack of the closers
-    still awaited, not by recursion: hostile nesting thousands deep costs memory, not the
-    interpreter's stack."""
-    char = text[i]
-    if char == "'":
-        end = text.find("'", i + 1)
-        return len(text) if end < 0 else end + 1
-    if text.startswith("{{", i):
-        end = text.find("}}", i + 2)
-        return len(text) if end < 0 else end + 2
-    if not (char == '"' or char == "`" or text.startswith("$(", i)):
-        return i + 1
-    n = len(text)
-    enclosing: list[tuple[str, int]] = []  # (closer, open parentheses) of the outer constructs
-    closer = _CLOSERS[char]
-    depth = 1  # for `$(`: parentheses open, its own included
-    j = i + (2 if char == "$" else 1)
-    while j < n:
-        c = text[j]
-        if c == "\\":
-            j += 2
-        elif closer == ")" and c == "(":
-            depth += 1
-            j += 1
-        elif c == closer:
-            depth -= 1
-            j += 1
-            if depth == 0:
-                if not enclosing:
-                    return j
-                closer, depth = enclosing.pop()
-        elif c == "'" and closer != '"':
-            end = text.find("'", j + 1)
-            if end < 0:
-                return n
-            j = end + 1
-        elif c == '"' or c == "`" or (c == "$" and text.startswith("$(", j)):
-            enclosing.append((closer, depth))
-            closer = _CLOSERS[c]
-            depth = 1
-            j += 2 if c == "$" else 1
-        else:
-            j += 1
-    return n
-
-
-_CLOSERS = {"$": ")", "`": "`", '"': '"'}
-
-
-def _unquote(text: str) -> str:
-    if "'" not in text and '"' not in text and "\\" not in text:
-        return text
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text):
-            out.append(text[i + 1])
-            i += 2
-        elif char in "'\"":
-            end = _skip_quoted(text, i)
-            inner = (
-                text[i + 1 : end - 1] if end - i >= 2 and text[end - 1] == char else text[i + 1 :]
-            )
-            out.append(inner)
-            i = end
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
-
-
-#: What can follow a word boundary: blanks, a line end, a comment, a redirection, an operator.
-_BOUNDARY = re.compile(
-    r"(?P<blank>(?:[ \t]|\\\n)+)|(?P<nl>\n)|(?P<comment>#[^\n]*)"
-    r"|(?P<redir>[0-9]*(?:<<<|<<-|<<|>>|>&|<&|&>>|&>|>\||<>|>|<))"
-    r"|(?P<op>&&|\|\||;;|\|&|[|;&()])"
-)
-#: A run of word characters that need no special handling.
-_PLAIN = re.compile(r"[^\s;&|()<>'\"`\\${]+")
-
-
-def _word_end(body: str, i: int) -> int:
-    """Index just past the word starting at `i`."""
-    n = len(body)
-    while i < n:
-        plain = _PLAIN.match(body, i)
-        if plain:
-            i = plain.end()
-            if i >= n:
-                break
-        char = body[i]
-        if char in " \t\n;&|()<>":
-            break
-        if char == "\\":
-            i += 2
-        elif char in "'\"`" or body.startswith("$(", i) or body.startswith("{{", i):
-            i = _skip_quoted(body, i)
-        else:
-            i += 1  # a lone `$` or `{`
-    return min(i, n)
-
-
-def _skip_heredocs(body: str, i: int, pending: list[tuple[str, bool]]) -> int:
-    """Index past the bodies of the heredocs started on the line that ended before `i`."""
-    n = len(body)
-    for delimiter, strip_tabs in pending:
-        while i < n:
-            end = body.find("\n", i)
-            end = n if end < 0 else end
-            line = body[i:end]
-            i = end + 1
-            if (line.lstrip("\t") if strip_tabs else line).strip() == delimiter:
-                break
-    return min(i, n)
-
-
-def _tokens(body: str) -> Iterator[tuple[str, int, int]]:
-    """(kind, start, end): "word", "op", "redir", "nl", or "heredoc" (a body, not shell code)."""
-    i = 0
-    n = len(body)
-    pending_heredocs: list[tuple[str, bool]] = []
-    expect_delimiter: Optional[bool] = None  # set after `<<`/`<<-`: the next word is the delimiter
-    while i < n:
-        match = _BOUNDARY.match(body, i)
-        if match is None:
-            end = _word_end(body, i)
-            if end == i:  # a character nothing above consumed; never loop forever
-                end = i + 1
-            if expect_delimiter is not None:
-                pending_heredocs.append((_unquote(body[i:end]), expect_delimiter))
-                expect_delimiter = None
-            yield "word", i, end
-            i = end
-            continue
-        kind = match.lastgroup
-        i = match.end()
-        if kind == "nl":
-            yield "nl", match.start(), i
-            if pending_heredocs:
-                start = i
-                i = _skip_heredocs(body, i, pending_heredocs)
-                pending_heredocs = []
-                yield "heredoc", start, i
-        elif kind == "redir":
-            operator = match.group().lstrip("0123456789")
-            if operator in ("<<", "<<-"):
-                expect_delimiter = operator == "<<-"
-            yield "redir", match.start(), i
-        elif kind == "op":
-            yield "op", match.start(), i
+def _scan(section: Section) -> Scan:
+    # (.def bodies: `{{ NAME }}` is one piece of a word; an indented delimiter ends a heredoc.)
+    return scan(section.body, placeholders=True, indented_delimiters=True)
 
 
 def commands(section: Section) -> tuple[Command, ...]:
     """The simple commands of a script section, in order."""
-    return tuple(_split_commands(section))
-
-
-def _split_commands(section: Section) -> Iterator[Command]:
     body = section.body
     positions = _Positions(section)
-    words: list[Word] = []
-    redirects: list[tuple[str, Optional[Word]]] = []
-    before = ""
-    redirect_op: Optional[str] = None
-    for kind, start, end in _tokens(body):
-        if kind == "word":
-            word = Word(body[start:end], start, end, positions)
-            if redirect_op is not None:
-                redirects.append((redirect_op, word))
-                redirect_op = None
-            else:
-                words.append(word)
-            continue
-        if kind == "redir":
-            redirect_op = body[start:end].lstrip("0123456789")
-            continue
-        if kind == "heredoc":
-            continue
-        operator = "\n" if kind == "nl" else body[start:end]
-        if words or redirects:
-            yield Command(tuple(words), tuple(redirects), before, operator, section)
-            words, redirects = [], []
-        before = "" if operator == "\n" else operator
-        redirect_op = None
-    if words or redirects:
-        yield Command(tuple(words), tuple(redirects), before, "", section)
+
+    def word(token: Token) -> Word:
+        _, start, end, parts = token
+        text = body[start:end]
+        value = word_value(body, start, end, parts) if parts else text
+        return Word(text, value, start, end, positions)
+
+    return tuple(
+        Command(
+            tuple([word(token) for token in found.words]),
+            tuple([(operator, word(target)) for operator, target in found.redirects]),
+            found.before,
+            found.after,
+            section,
+            found.heredocs,
+        )
+        for found in simple_commands(body, _scan(section))
+    )
 
 
 def heredoc_lines(section: Section) -> frozenset[int]:
-    """File lines that are heredoc bodies (data, not shell code) in a script section."""
+    """File lines that are heredoc bodies (data, not shell code) in a script section, the
+    delimiter lines included."""
     if "<<" not in section.body:
         return frozenset()
     positions = _Positions(section)
     lines: set[int] = set()
-    for kind, start, end in _tokens(section.body):
-        if kind == "heredoc" and end > start:
+    for kind, start, end, _ in _scan(section).tokens:
+        if kind == HEREDOC and end > start:
             first, _ = positions.at(start)
             last, _ = positions.at(end - 1)
             lines.update(range(first, last + 1))
     return frozenset(lines)
+
+
+def heredoc_body(command: Command, heredoc: Heredoc) -> list[tuple[int, str]]:
+    """(file line, text) of each line of a heredoc's body, its delimiter line apart."""
+    if heredoc.end <= heredoc.start:
+        return []
+    body = command.section.body[heredoc.start : heredoc.end]
+    first, _ = _Positions(command.section).at(heredoc.start)
+    return [
+        (first + number, text.rstrip("\r"))
+        for number, text in enumerate(body.removesuffix("\n").split("\n"))
+    ]
 
 
 def script_sections(stage: Stage) -> Iterator[Section]:
@@ -406,25 +268,6 @@ def _shell_name(words: list[str]) -> str:
     return name if name in ("sh", "bash", "dash", "ash", "ksh", "zsh", "mksh") else ""
 
 
-def unquoted_parts(text: str) -> Iterator[tuple[int, str]]:
-    """The pieces of a word outside single and double quotes, with their offsets in `text`."""
-    i = 0
-    start = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-        elif char in "'\"":
-            if i > start:
-                yield start, text[start:i]
-            i = _skip_quoted(text, i)
-            start = i
-        else:
-            i += 1
-    if start < len(text):
-        yield start, text[start:]
-
-
 def expansions(word: Word) -> Iterator[tuple[str, Span]]:
     """Variables a word expands (`$NAME`, `${NAME...}`), outside single quotes, with spans."""
     text = word.text
@@ -432,7 +275,7 @@ def expansions(word: Word) -> Iterator[tuple[str, Span]]:
         return
     # The single-quoted stretches are found in one pass over the word, then each `$` is looked
     # up among them: a word of thousands of `$a` is read once, not once per `$`.
-    quoted = _single_quoted(text)
+    quoted = single_quoted(text) if "'" in text else []
     starts = [start for start, _ in quoted]
     for match in _EXPANSION.finditer(text):
         at = bisect.bisect_right(starts, match.start()) - 1
@@ -442,30 +285,6 @@ def expansions(word: Word) -> Iterator[tuple[str, Span]]:
 
 
 _EXPANSION = re.compile(r"\$(?:\{#?([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
-
-
-def _single_quoted(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each single-quoted string of `text` (quotes included), in order; single
-    quotes inside double quotes are literal."""
-    found: list[tuple[int, int]] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        char = text[i]
-        if char == "\\":
-            i += 2
-        elif char == "'":
-            end = _skip_quoted(text, i)
-            found.append((i, end))
-            i = end
-        elif char == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-            i += 1
-        else:
-            i += 1
-    return found
 
 
 def word_part_span(word: Word, start: int, end: int) -> Span:

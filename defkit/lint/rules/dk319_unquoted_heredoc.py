@@ -45,7 +45,7 @@ from typing import Optional
 
 from defkit.lint.context import LintContext
 from defkit.lint.problem import Problem, Severity
-from defkit.lint.rules._shell import Command
+from defkit.lint.rules._shell import Command, heredoc_body
 from defkit.model import Span
 
 CODE = "DK319"
@@ -67,19 +67,18 @@ _EXPANSION = re.compile(
 def check(ctx: LintContext) -> Iterator[Problem]:
     if ctx.deffile is None:
         return
-    lines = ctx.lines
     for stage in ctx.deffile.stages:
         for section in stage.sections:
             if section.name not in ("post", "appinstall") or "<<" not in section.body:
                 continue
             for command in ctx.commands(section):
                 target = _target(command)
-                for op, word in command.redirects:
-                    if op not in ("<<", "<<-") or word is None or target is None:
-                        continue
-                    if any(quote in word.text for quote in "'\"\\"):
+                if target is None:
+                    continue
+                for heredoc in command.heredocs:
+                    if heredoc.quoted:
                         continue  # quoted delimiter: the body is written as it is
-                    body = _body(lines, word.span.line, word.value, op == "<<-")
+                    body = heredoc_body(command, heredoc)
                     if "\\$" in "".join(text for _, text in body):
                         continue  # some `$` escaped: what is expanded is expanded on purpose
                     script = bool(body) and body[0][1].lstrip().startswith("#!")
@@ -92,7 +91,7 @@ def check(ctx: LintContext) -> Iterator[Problem]:
                             span,
                             f"`{text}` in this here-document is expanded while %post runs, so "
                             f"the file gets its build-time value: quote the delimiter "
-                            f"(<<'{word.value}') or escape it (\\{text})",
+                            f"(<<'{heredoc.delimiter}') or escape it (\\{text})",
                         )
 
 
@@ -105,18 +104,6 @@ def _target(command: Command) -> Optional[str]:
         files = [word.value for word in command.argv[1:] if not word.value.startswith("-")]
         return files[0] if files else None
     return None
-
-
-def _body(lines: list[str], line: int, delimiter: str, strip_tabs: bool) -> list[tuple[int, str]]:
-    """(line number, text) of the here-document body that starts after `line` (1-based)."""
-    body = []
-    for number in range(line + 1, len(lines) + 1):
-        text = lines[number - 1].rstrip("\r")
-        # (compared without leading blanks too: %post bodies are usually indented)
-        if (text.lstrip("\t") if strip_tabs else text).strip() == delimiter:
-            break
-        body.append((number, text))
-    return body
 
 
 def _first_expansion(body: list[tuple[int, str]]) -> Optional[tuple[Span, str]]:
