@@ -25,7 +25,8 @@ deb:
 
 venv: $(BIN)/defkit
 
-$(BIN)/defkit: pyproject.toml
+# hatch_build.py generates defkit/_generated_parser.py from the grammar on (re)install.
+$(BIN)/defkit: pyproject.toml hatch_build.py grammar/deffile.lark
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -35,7 +36,7 @@ test: install
 	$(BIN)/pytest -q -n 2 -m 'not e2e'
 
 check: install
-	$(BIN)/ruff check defkit tests bench
+	$(BIN)/ruff check defkit tests bench hatch_build.py
 	$(BIN)/mypy
 
 bench: install

@@ -28,13 +28,14 @@ import io
 import logging
 import os
 import pathlib
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from bench.importtime import ENVIRON, import_total
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("DEFKIT_SHARED", REPO.parent / "shared")).resolve()
@@ -80,35 +81,11 @@ def commands(path: pathlib.Path) -> dict[str, list[str]]:
     }
 
 
-# The commands run as after `pip install`, with their modules' bytecode cached: a
-# PYTHONDONTWRITEBYTECODE in this environment would have every run compile defkit's sources
-# (an installed spython has its .pyc files from the install).
-ENVIRON = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-
-
 def wall_time(argv: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                    env=ENVIRON)
     return time.perf_counter() - start
-
-
-def import_total(argv: list[str]) -> tuple[float, str]:
-    """The command's `python -X importtime` total (its own script run by this interpreter) and
-    its three costliest top-level imports."""
-    done = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True,
-                          text=True, check=False, env=ENVIRON)
-    total = 0
-    top: list[tuple[int, str]] = []
-    for line in done.stderr.splitlines():
-        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if match:
-            total += int(match.group(1))
-            if len(match.group(3)) == 1:
-                top.append((int(match.group(2)), match.group(4)))
-    biggest = ", ".join(f"{name} {cumulative / 1000:.0f}" for cumulative, name in
-                        sorted(top, reverse=True)[:3])
-    return total / 1e6, biggest
 
 
 def whole_commands(path: pathlib.Path) -> None:

@@ -19,12 +19,11 @@ import sys
 import time
 from collections.abc import Sequence
 
+from bench.importtime import ENVIRON as ENV
+from bench.importtime import import_total
 from tests.shared import CORPUS_DOCKERFILES, corpus_def_files
 
 RUNS = 5
-# Installed packages have their bytecode cached; this environment may switch that off
-# (PYTHONDONTWRITEBYTECODE), which would time the compiler instead of the linter.
-ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 # The `defkit` command as pre-commit runs it (the console script next to this Python), else
 # `python -m defkit`. --no-cache: every run re-checks every script; the cached figure is
 # printed separately.
@@ -111,6 +110,10 @@ def main() -> None:
         )
         print(f"    1 file: defkit {ms(one)}; hadolint {ms(their_one)}; ratio "
               f"{one[0] / their_one[0]:.2f} wall, {one[1] / their_one[1]:.2f} CPU")
+    for files in (defs, defs[:1]):
+        seconds, biggest = import_total([*DEFKIT, *map(str, files)])
+        print(f"    imports of defkit lint, {len(files)} file(s): {seconds * 1000:.0f} ms "
+              f"(-X importtime; cumulative ms: {biggest})")
     (cached,) = timed([*DEFKIT[:-1], *map(str, defs)])  # warm-up run fills the ShellCheck cache
     ratio = f" (ratio {cached[0] / theirs[0]:.2f} wall)" if hadolint is not None else ""
     print(f"    defkit lint, ShellCheck cache warm: {ms(cached)}{ratio}")

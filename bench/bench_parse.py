@@ -60,7 +60,7 @@ def main() -> None:
     seconds = min(parse_corpus_seconds(files) for _ in range(3))
     print(f"parse {len(files)} corpus files in one process: {seconds:.3f} s (goal < 0.5 s)")
     one = files[0]
-    wall_seconds([*defkit_command(), "parse", str(one)])  # Lark's table cache is written once
+    wall_seconds([*defkit_command(), "parse", str(one)])  # warm the file and bytecode caches
     parse_times, python_times = [], []
     for _ in range(RUNS):
         parse_times.append(wall_seconds([*defkit_command(), "parse", str(one)]))

@@ -1,4 +1,5 @@
-"""Apptainer's scanner as a Lark lexer: one token per line of a stage, typed by what the line is.
+"""Apptainer's scanner as the grammar's lexer: one token per line of a stage, typed by what the
+line is (`defkit.stage` feeds the tokens to Lark's parser).
 
 Apptainer reads a stage with a `bufio.Scanner` working on bytes and lines: a line ends at "\\n"
 and loses one trailing "\\r" (a lone "\\r" is no line break), and a line whose first word (after
@@ -13,11 +14,8 @@ line number in the stage, and `column`/`end_column` span the line's text.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from lark import Token
-from lark.lexer import Lexer
-
+from defkit._generated_parser import Token
 from defkit.gotext import GO_SPACE_CHARS
 from defkit.sections import section_name
 
@@ -44,20 +42,15 @@ def line_kind(text: str, *, first: bool) -> str:
     return ENTRY_SECTIONS.get(section_name(word if first else text), "SECTION_LINE")
 
 
-class LineLexer(Lexer):
-    """Lark's lexer interface over `line_kind`: the grammar's terminals, one per line."""
-
-    def __init__(self, lexer_conf: Any) -> None:
-        pass
-
-    def lex(self, data: str) -> Iterator[Token]:  # type: ignore[override]
-        pieces = data.split("\n")
-        if pieces[-1] == "":
-            pieces.pop()  # the text ends with "\n" (or is empty): no last line without one
-        start = 0
-        for number, piece in enumerate(pieces, start=1):
-            end = min(start + len(piece) + 1, len(data))
-            text = piece[:-1] if piece.endswith("\r") else piece
-            kind = line_kind(text, first=start == 0)
-            yield Token(kind, text, start, number, 1, number, len(text) + 1, end)
-            start = end
+def lex(data: str) -> Iterator[Token]:
+    """The grammar's terminals for a stage's text, one per line (`line_kind`)."""
+    pieces = data.split("\n")
+    if pieces[-1] == "":
+        pieces.pop()  # the text ends with "\n" (or is empty): no last line without one
+    start = 0
+    for number, piece in enumerate(pieces, start=1):
+        end = min(start + len(piece) + 1, len(data))
+        text = piece[:-1] if piece.endswith("\r") else piece
+        kind = line_kind(text, first=start == 0)
+        yield Token(kind, text, start, number, 1, number, len(text) + 1, end)
+        start = end

@@ -9,22 +9,26 @@ linter gets a model and every error; `parse_stage` returns them in Apptainer's o
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, Optional, TypeVar, Union
 
-import lark
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedInput, UnexpectedToken, VisitError
-from lark.tree import Meta
-
 from defkit import sections
+from defkit._generated_parser import (
+    Lark,
+    Lark_StandAlone,
+    Meta,
+    Token,
+    Transformer,
+    Tree,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+    v_args,
+)
 from defkit.errors import DefParseError
 from defkit.header import parse_header
-from defkit.line_lexer import LineLexer
+from defkit.line_lexer import lex
 from defkit.model import (
     STANDARD_SECTIONS,
     Argument,
@@ -42,45 +46,22 @@ T = TypeVar("T")
 
 @functools.cache
 def lark_parser() -> Lark:
-    """The LALR parser for `grammar/deffile.lark`, built once per process from the grammar (its
-    tables cached on disk by Lark, keyed by grammar, options and versions)."""
-    with open(grammar_path("deffile.lark"), encoding="utf-8") as grammar:
-        text = grammar.read()
-    return Lark(
-        text,
-        parser="lalr",
-        lexer=LineLexer,
-        propagate_positions=True,
-        cache=cache_file(text),
-    )
+    """The LALR parser of `grammar/deffile.lark`: Lark's standalone parser, generated from the
+    grammar at build time (hatch_build.py), loaded once per process. (Lark leaves the
+    generated functions unannotated.)"""
+    parser: Lark = Lark_StandAlone()  # type: ignore[no-untyped-call]
+    return parser
 
 
-def grammar_path(name: str) -> str:
-    """Installed wheels carry the grammar inside the package; a checkout has it at the top."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    packaged = os.path.join(here, "grammar", name)
-    if os.path.isfile(packaged):
-        return packaged
-    checkout = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    return os.path.join(checkout, "grammar", name)
-
-
-def cache_file(grammar: str) -> Union[str, bool]:
-    """Where Lark caches the tables for `grammar`: in the user's cache directory (never inside
-    the installed package, which may be read-only), under a name that differs with the grammar
-    and the versions of Lark and Python, so that installs of different defkit versions do not
-    take turns rebuilding one file (Lark checks the key stored inside as well)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "defkit")
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
-        return False
-    if not os.access(directory, os.W_OK):
-        return False
-    key = f"{grammar}\0{lark.__version__}\0{sys.version_info[:2]}"
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-    return os.path.join(directory, f"deffile-{digest}.lark-cache")
+def parse_tree(chunk: str) -> Tree[Token]:
+    """Lark's tree of one stage: its lines, as `defkit.line_lexer` cuts and types them, fed to
+    the parser one token at a time."""
+    parser = lark_parser().parse_interactive()
+    last = None
+    for last in lex(chunk):
+        parser.feed_token(last)
+    tree: Tree[Token] = parser.feed_eof(last)  # type: ignore[no-untyped-call]
+    return tree
 
 
 class _Part(NamedTuple):
@@ -285,7 +266,7 @@ def parse_stage(
 
     Raises DefParseError only where the grammar rejects the stage (see `syntax_error`)."""
     try:
-        tree = lark_parser().parse(chunk)
+        tree = parse_tree(chunk)
     except UnexpectedInput as exc:
         raise syntax_error(exc, path=path, first_line=first_line) from None
     try:

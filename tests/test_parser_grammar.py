@@ -1,27 +1,28 @@
-"""The lexer's line tokens, the grammar's tree, Lark's errors and its table cache."""
+"""The lexer's line tokens, the grammar's tree, Lark's errors, and the parser generated from the
+grammar at build time."""
 
 from __future__ import annotations
 
-import os
+import hashlib
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lark import Token, Tree
-from lark.exceptions import UnexpectedToken
 
-from defkit.line_lexer import LineLexer
+from defkit import _generated_parser
+from defkit._generated_parser import Token, Tree, UnexpectedToken
+from defkit.line_lexer import lex
 from defkit.parser import parse_single
-from defkit.stage import cache_file, lark_parser, syntax_error
+from defkit.stage import lark_parser, parse_tree, syntax_error
+from tests.shared import REPO
 
 
 def _tokens(text: str) -> list[tuple[str, str, int, int, int]]:
     return [
         (token.type, token.value, token.start_pos or 0, token.end_pos or 0, token.line or 0)
-        for token in LineLexer(None).lex(text)
+        for token in lex(text)
     ]
 
 
@@ -57,7 +58,7 @@ def test_section_lines_are_typed_by_the_body_apptainer_reads() -> None:
 
 
 def test_the_tree_is_the_stage_structure() -> None:
-    tree = lark_parser().parse(
+    tree = parse_tree(
         "Bootstrap: docker\n\n%files\nsrc dst\n# c\n%labels\nA b\n%arguments\nX=1\n\n%post\necho\n"
     )
     assert [child.data for child in tree.children if isinstance(child, Tree)] == [
@@ -103,7 +104,7 @@ _ONE_LINE_OF_EACH_KIND = ["x: y", "", "# c", "%post", "%files", "%labels", "%arg
 @given(st.lists(st.sampled_from(_ONE_LINE_OF_EACH_KIND), max_size=12))
 def test_the_grammar_accepts_every_sequence_of_lines(lines: list[str]) -> None:
     # Apptainer rejects a file for what its lines say, never for their order.
-    assert lark_parser().parse("\n".join(lines)).data == "start"
+    assert parse_tree("\n".join(lines)).data == "start"
 
 
 def test_a_lark_error_becomes_a_positioned_error() -> None:
@@ -118,19 +119,23 @@ def test_a_lark_error_becomes_a_positioned_error() -> None:
     )
 
 
-def test_lark_tables_are_cached_per_grammar_in_the_user_cache_dir(tmp_path: Path) -> None:
-    assert cache_file("one grammar") != cache_file("another grammar")
-    environment = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    definition = tmp_path / "x.def"
-    definition.write_text("Bootstrap: docker\nFrom: alpine\n")
-    parse = [sys.executable, "-m", "defkit", "parse", str(definition)]
-    subprocess.run(parse, env=environment, capture_output=True, check=True)
-    expected = "from defkit.stage import cache_file, grammar_path\n"
-    expected += "print(cache_file(open(grammar_path('deffile.lark')).read()))"
-    named = subprocess.run(
-        [sys.executable, "-c", expected], env=environment, capture_output=True, text=True
+def test_the_generated_parser_is_the_grammars() -> None:
+    grammar = (REPO / "grammar" / "deffile.lark").read_bytes()
+    assert hashlib.sha256(grammar).hexdigest() == _generated_parser.GRAMMAR_SHA256, (
+        "grammar/deffile.lark changed: regenerate defkit/_generated_parser.py with `make install` "
+        "(or `pip install -e .`)"
     )
-    assert [str(p) for p in (tmp_path / "defkit").iterdir()] == [named.stdout.strip()]
+
+
+def test_parsing_does_not_load_lark() -> None:
+    # The generated parser holds the part of Lark a parse needs; Lark's grammar compiler is
+    # what made every command slow to start.
+    code = (
+        "import sys; from defkit.parser import parse_text; parse_text('Bootstrap: docker\\n'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lark', 'hashlib')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
 
 
 @pytest.mark.parametrize(
@@ -138,8 +143,8 @@ def test_lark_tables_are_cached_per_grammar_in_the_user_cache_dir(tmp_path: Path
     [
         ("defkit.stage", "defkit.parser"),
         ("defkit.line_lexer", "defkit.stage"),
-        ("defkit.sections", "lark"),
-        ("defkit.header", "lark"),
+        ("defkit.sections", "defkit._generated_parser"),
+        ("defkit.header", "defkit._generated_parser"),
     ],
 )
 def test_parser_modules_import_one_way(module: str, not_imported: str) -> None:

@@ -13,7 +13,6 @@ lines carry the recipe's name; at the end, one line per recipe on stdout (`cache
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import json
 import os
@@ -159,6 +158,8 @@ def build_many(paths: Sequence[str], jobs: int, *, build: Callable[..., Any],
                push: Sequence[str] = ()) -> int:
     """Build every recipe with `build(def_path, progress=..., **options)`, `jobs` at a time,
     and push those named in `push` (`DEF=REF`) once built."""
+    import concurrent.futures  # here: `defkit build` of one recipe imports this module too
+
     if jobs < 1:
         raise UsageError(f"-j {jobs}: needs at least 1")
     found = recipes(paths)

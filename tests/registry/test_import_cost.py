@@ -4,25 +4,14 @@ about 40% of it httpx's own command line, which `import httpx` loads with rich a
 from __future__ import annotations
 
 import pathlib
-import subprocess
-import sys
 
 from defkit.engine.busybox_rootfs import make_busybox_rootfs
 from defkit.sif.oras import push_sif
 from defkit.sif.writer import write_sif
 from tests.registry_fixture import RunningRegistry
+from tests.shared import imported
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 HTTP_MODULES = ("httpx", "httpcore", "h11", "defkit.registry.client")
-
-
-def imported(*args: str, cwd: pathlib.Path) -> set[str]:
-    """The modules `defkit ARGS` imports (from `python -X importtime`); it must succeed."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "defkit", *args],
-                            capture_output=True, text=True, cwd=cwd, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return {line.rpartition("|")[2].strip() for line in result.stderr.splitlines()
-            if line.startswith("import time:")}
 
 
 def test_parse_and_a_localimage_build_import_no_http_stack(tmp_path: pathlib.Path) -> None:
