@@ -494,7 +494,7 @@ def cached_rootfs(image: str, offset: int, runner: Runner = run, *, fakeroot: bo
 
 
 def _unpack(image: str, offset: int, rootfs: str, prefix: list[str], runner: Runner) -> None:
-    from defkit.engine.safepath import remove_tree
+    from defkit.engine.sandbox import remove_tree
 
     staging = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(rootfs))
     # Held while unpacking: a staging directory nobody holds belongs to a killed call.
@@ -526,7 +526,7 @@ def _unpack(image: str, offset: int, rootfs: str, prefix: list[str], runner: Run
 def _reclaim_staging() -> None:
     """Remove the staging directories of unpacking calls that were killed (nobody holds their
     lock)."""
-    from defkit.engine.safepath import remove_tree
+    from defkit.engine.sandbox import remove_tree
 
     base = os.path.join(cache_dir(), "sha256")
     with contextlib.suppress(FileNotFoundError):
@@ -551,7 +551,7 @@ def gc_unpacked(max_age: Optional[float] = None, now: Optional[float] = None) ->
     """`defkit cache gc`'s part: remove the unpacked copies unused for longer than `max_age`
     seconds (without it, all of them), never one a running command holds, the staging
     directories of killed calls and the memos of image hashes. Returns the removed copies."""
-    from defkit.engine.safepath import remove_tree
+    from defkit.engine.sandbox import remove_tree
 
     now = time.time() if now is None else now
     base = os.path.join(cache_dir(), "sha256")

@@ -28,10 +28,10 @@ from defkit.engine.context import (
     fakeroot_state_path,
     run_in_rootfs,
 )
-from defkit.engine.safepath import Root
 from defkit.errors import BuildError, DefkitError
 from defkit.model import FileEntry, Section, Stage
 from defkit.runner import run_streaming
+from defkit.safepath import Root
 
 ENV_FILE = "/.singularity.d/env/91-environment.sh"
 LABELS_FILE = "/.build.labels"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from typing import Union
 
-from defkit.engine.safepath import MAX_READ, RootfsReadError
 from defkit.engine.squashfs import SquashEntry, unsquash_cat, unsquash_list
 from defkit.printable import printable
+from defkit.safepath import MAX_READ, RootfsReadError
 from defkit.sif.arch import resolve_symlinks
 
 PathLike = Union[str, "os.PathLike[str]"]
