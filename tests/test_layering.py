@@ -34,13 +34,12 @@ LAYER_OF = {"report": 2, "cli": 3, "__main__": 3}
 # imports are gone; never add one.
 KNOWN_BACK_EDGES = frozenset(
     {
-        ("sif", "image"),  # sif.oras checks a pulled SIF with image.inspect
+        ("sif", "image"),  # sif.oras reads the created label of a SIF it pushes with image.inspect
         # squashfs and context live in defkit/engine yet are needed beside it (cache.hook
         # reports through context, cache.key reads %files through engine.steps); the fix is to
         # move them down a layer, as safepath, the image metadata and the platform selection
         # were moved.
         ("cache", "engine"),
-        ("engine", "runtime"),  # engine.steps runs %test through the runtime
     }
 )
 
