@@ -35,16 +35,16 @@ LAYER_OF = {"report": 2, "cli": 3, "__main__": 3}
 KNOWN_BACK_EDGES = frozenset(
     {
         # sif.oras reads the created label of a SIF it pushes with image.inspect; image in turn
-        # reads through engine.metadata and engine.squashfs, and engine pulls through sif.oras,
-        # so the fix is those two down a layer and the ORAS transfer (sif.oras, and sif.publish
-        # that uses it) a unit of its own above sif and image.
+        # reads through engine.metadata, and engine pulls through sif.oras, so the fix is
+        # engine.metadata down a layer (as squashfs was) and the ORAS transfer (sif.oras, and
+        # sif.publish that uses it) a unit of its own above sif and image.
         ("sif", "image"),
-        # cache.hook reports through engine.context's events, keys mksquashfs's flags with
-        # engine.squashfs and builds cache.stage (restoring a stage's rootfs, engine work that
-        # extracts and packs with the engine); cache.key matches %files with engine.steps. The
-        # fix is the events and squashfs down a layer, the %files matching into the core, and
-        # the stage cache (with the part of cache.hook that makes it) into the engine, as
-        # safepath, the image metadata and the platform selection were moved.
+        # cache.hook reports through engine.context's events and builds cache.stage (restoring
+        # a stage's rootfs, engine work that extracts and packs with the engine); cache.key
+        # matches %files with engine.steps. The fix is the events down a layer, the %files
+        # matching into the core, and the stage cache (with the part of cache.hook that makes
+        # it) into the engine, as safepath, squashfs, the image metadata and the platform
+        # selection were moved.
         ("cache", "engine"),
     }
 )

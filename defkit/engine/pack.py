@@ -19,8 +19,8 @@ from typing import Optional
 
 from defkit.engine.agents.base import BootstrapResult
 from defkit.engine.context import BuildContext, StepFinished, StepProgress, StepStarted
-from defkit.engine.squashfs import pseudo_line
 from defkit.errors import BuildError
+from defkit.squashfs import pseudo_line
 
 
 def pseudo_lines(bootstrap: Optional[BootstrapResult]) -> tuple[list[bytes], list[str]]:
@@ -60,7 +60,7 @@ def squash_wrapper(ctx: BuildContext, fakeroot_state: Optional[str]) -> list[str
 def make_image_squashfs(rootfs: str, out: str, ctx: BuildContext, *,
                         fakeroot_state: Optional[str], bootstrap: Optional[BootstrapResult],
                         work: str) -> None:
-    from defkit.engine.squashfs import make_squashfs
+    from defkit.squashfs import make_squashfs
 
     lines, excludes = pseudo_lines(bootstrap)
     pseudo: Optional[str] = None

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from typing import Union
 
-from defkit.engine.squashfs import SquashEntry, unsquash_cat, unsquash_list
 from defkit.printable import printable
 from defkit.safepath import MAX_READ, RootfsReadError
 from defkit.sif.arch import resolve_symlinks
+from defkit.squashfs import SquashEntry, unsquash_cat, unsquash_list
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -125,7 +125,7 @@ def test_reads_images_written_by_siftool(
 
 
 def test_symlinks_resolve_inside_the_image(tmp_path: pathlib.Path) -> None:
-    from defkit.engine.squashfs import make_squashfs
+    from defkit.squashfs import make_squashfs
 
     root = tmp_path / "root"
     sd = root / ".singularity.d"

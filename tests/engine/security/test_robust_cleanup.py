@@ -157,10 +157,10 @@ def test_remove_tree_rootless(tmp_path: pathlib.Path) -> None:
 
 
 def _check_deep_image(sif: pathlib.Path) -> None:
-    from defkit.engine.squashfs import unsquash_list
     from defkit.image.inspect import inspect_image
     from defkit.image.verify import verify_image
     from defkit.sif.reader import read_sif
+    from defkit.squashfs import unsquash_list
 
     assert verify_image(sif) == []
     assert inspect_image(sif).labels["From"] == "post"
