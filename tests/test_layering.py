@@ -34,10 +34,9 @@ LAYER_OF = {"report": 2, "cli": 3, "__main__": 3}
 # imports are gone; never add one.
 KNOWN_BACK_EDGES = frozenset(
     {
-        # sif.oras reads the created label of a SIF it pushes with image.inspect; image in turn
-        # reads through engine.metadata, and engine pulls through sif.oras, so the fix is
-        # engine.metadata down a layer (as squashfs was) and the ORAS transfer (sif.oras, and
-        # sif.publish that uses it) a unit of its own above sif and image.
+        # sif.oras reads the created label of a SIF it pushes with image.inspect, which reads
+        # SIFs through sif; the fix is the ORAS transfer (sif.oras, and sif.publish that uses
+        # it) a unit of its own above sif and image.
         ("sif", "image"),
         # cache.hook reports through engine.context's events and builds cache.stage (restoring
         # a stage's rootfs, engine work that extracts and packs with the engine); cache.key

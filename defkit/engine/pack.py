@@ -82,7 +82,7 @@ def pack_sif(rootfs: str, target: str, ctx: BuildContext, *, definition: str,
              fakeroot_state: Optional[str], bootstrap: Optional[BootstrapResult],
              work: str) -> None:
     """Squash `rootfs` and write the SIF `target` (atomically: the writer renames at the end)."""
-    from defkit.engine.metadata import inspect_metadata_json
+    from defkit.metadata import inspect_metadata_json
     from defkit.sif.arch import elf_arch
     from defkit.sif.writer import write_sif
 

@@ -1,4 +1,4 @@
-"""Read-only access to a squashfs partition's files (`defkit.engine.metadata.DirTree` reads a
+"""Read-only access to a squashfs partition's files (`defkit.metadata.DirTree` reads a
 sandbox directory).
 
 The squashfs is read with `unsquashfs -cat`/`-lln`, which write nothing to disk.

@@ -13,8 +13,8 @@ import os
 import re
 from typing import Union
 
-from defkit.engine.metadata import METADATA_JSON, check_metadata, parse_json
 from defkit.errors import DefkitError
+from defkit.metadata import METADATA_JSON, check_metadata, parse_json
 from defkit.sif.format import (
     ARCH_NAMES,
     DESCRIPTOR_SIZE,

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from defkit.cli import cli
 from defkit.cli.errors import run_cli
-from defkit.engine.metadata import inspect_metadata_json
 from defkit.errors import DefkitError
 from defkit.image.inspect import inspect_image
+from defkit.metadata import inspect_metadata_json
 from defkit.sif.writer import write_sif
 from tests.sif.helpers import DEFINITION, needs_tools
 
