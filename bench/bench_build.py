@@ -48,9 +48,9 @@ def _baseline(base: Path) -> dict[str, float]:
     """debootstrap + mksquashfs alone, the way the engine runs them: seconds per tool."""
     from defkit.arch import host_arch
     from defkit.engine.agents.debootstrap import debootstrap_argv
-    from defkit.engine.squashfs import make_squashfs
     from defkit.model import HeaderEntry, Span, Stage
     from defkit.runner import run
+    from defkit.squashfs import make_squashfs
 
     span = Span(1, 1, 1, 1)
     stage = Stage(tuple(HeaderEntry(k, v, k, span, span) for k, v in

@@ -71,8 +71,8 @@ def _defkit_build(base: Path, host: str, run: int) -> float:
 
 
 def _raw_tools(base: Path, host: str, run: int) -> float:
-    from defkit.engine.squashfs import make_squashfs
     from defkit.runner import run as run_tool
+    from defkit.squashfs import make_squashfs
 
     layout, bundle = base / f"oci-{run}", base / f"bundle-{run}"
     started = time.monotonic()

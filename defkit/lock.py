@@ -159,7 +159,7 @@ def pinned(def_path: str, stage: Stage, arch: str) -> Optional[LockEntry]:
 
 def platform_manifest(client: RegistryClient, ref: ImageRef, digest: str, arch: str) -> str:
     """The digest of the image for `arch` that `digest` (an index or a manifest) stands for."""
-    from defkit.engine.oci_image import is_index, select_platform
+    from defkit.registry.platforms import is_index, select_platform
 
     manifest = client.get_manifest(ref.with_digest(digest))
     document = json.loads(manifest.data)

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import grp
 import hashlib
 import os
-import pwd
 import shutil
 import tempfile
 import time
@@ -32,20 +30,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Optional
 
 from defkit.atomic import replacing
+from defkit.engine.container_env import RunOptions, caller_home, container_env, identity
 from defkit.engine.context import Bind, Mode
-from defkit.engine.sandbox import MountedImage, current_user, run_image
+from defkit.engine.sandbox import MountedImage, run_image
 from defkit.errors import DefkitError, UsageError
 from defkit.runner import Runner, run
 
 ACTIONS = ("run", "exec", "test", "shell")
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#: Host variables Apptainer does not pass into a container (they describe the host).
-HOST_ONLY = ("PATH", "LD_LIBRARY_PATH", "LD_PRELOAD", "PS1", "PROMPT_COMMAND", "SHLVL", "OLDPWD",
-             "PWD", "_")
-#: What `--cleanenv` still passes (Apptainer's env.go: alwaysPassKeys).
-ALWAYS_PASSED = ("TERM", "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy",
-                 "NO_PROXY", "all_proxy", "ALL_PROXY", "ftp_proxy", "FTP_PROXY")
-ENV_PREFIXES = ("APPTAINERENV_", "SINGULARITYENV_")
 #: Host directories Apptainer does not bind as the current directory (system paths).
 SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin",
                "/sys", "/usr", "/var")
@@ -69,23 +60,6 @@ UNSUPPORTED = {
 
 class RuntimeError_(DefkitError):
     """The image cannot be run (not an image, extraction failed)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RunOptions:
-    """The Apptainer action options defkit implements (see `apptainer exec --help`)."""
-
-    binds: tuple[str, ...] = ()
-    env: tuple[str, ...] = ()
-    env_files: tuple[str, ...] = ()
-    cleanenv: bool = False
-    contain: bool = False
-    containall: bool = False
-    no_home: bool = False
-    pwd: Optional[str] = None
-    writable_tmpfs: bool = False
-    fakeroot: bool = False
-    app: Optional[str] = None
 
 
 def refuse(option: str) -> UsageError:
@@ -116,250 +90,6 @@ def parse_binds(specs: Sequence[str]) -> list[Bind]:
                 raise UsageError(f"bad --bind {item!r}: {source} does not exist")
             binds.append(Bind(os.path.abspath(source), target, options == "ro"))
     return binds
-
-
-_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-#: Unquoted characters that make a line more than assignments (commands, redirections, globs).
-_SHELL_ONLY = frozenset("&|<>()`")
-
-
-class _EnvFileError(Exception):
-    def __init__(self, offset: int, message: str):
-        super().__init__(message)
-        self.offset = offset
-
-
-def read_env_file(path: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables an --env-file sets. Apptainer sources the file with a shell (its embedded
-    interpreter, before the container starts), so defkit reads it with the shell's rules for what
-    such files hold: `NAME=value` and `export NAME=value` (several per line), comments, single
-    and double quotes, backslash escapes, values over several lines in quotes, and `$NAME` /
-    `${NAME}` expanded from what the file set before and the host environment (`${NAME:-word}`
-    and the like are not). Anything that would run a command (command substitution, a command,
-    a redirection) is refused with its position, never run."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise UsageError(f"--env-file {path}: {reason}") from exc
-    try:
-        return _EnvFileReader(text, environ).read()
-    except _EnvFileError as exc:
-        line = text.count("\n", 0, exc.offset) + 1
-        column = exc.offset - (text.rfind("\n", 0, exc.offset) + 1) + 1
-        raise UsageError(f"{path}:{line}:{column}: error: {exc} (an --env-file may only "
-                         "assign variables)") from exc
-
-
-class _EnvFileReader:
-    def __init__(self, text: str, environ: Mapping[str, str]):
-        self.text, self.at, self.environ = text, 0, environ
-        self.values: dict[str, str] = {}
-
-    def read(self) -> dict[str, str]:
-        while self.at < len(self.text):
-            self._skip_blanks()
-            if self.at >= len(self.text):
-                break
-            char = self.text[self.at]
-            if char in "\n;":
-                self.at += 1
-            elif char == "#":
-                end = self.text.find("\n", self.at)
-                self.at = len(self.text) if end < 0 else end
-            else:
-                self._statement()
-        return self.values
-
-    def _skip_blanks(self) -> None:
-        while self.at < len(self.text):
-            if self.text[self.at] in " \t\r":
-                self.at += 1
-            elif self.text.startswith("\\\n", self.at):  # a line continuation
-                self.at += 2
-            else:
-                return
-
-    def _statement(self) -> None:
-        start = self.at
-        name = self._name()
-        if name == "export" and self.at < len(self.text) and self.text[self.at] in " \t":
-            self._skip_blanks()
-            while self.at < len(self.text) and self.text[self.at] not in "\n#;":
-                word_start = self.at
-                name = self._name()
-                if not name:
-                    raise _EnvFileError(word_start, "expected a variable name after export")
-                if self.at < len(self.text) and self.text[self.at] == "=":
-                    self.at += 1
-                    self.values[name] = self._word()
-                elif name not in self.values and name in self.environ:
-                    self.values[name] = self.environ[name]
-                self._end_of_word()
-                self._skip_blanks()
-            return
-        if not name or self.at >= len(self.text) or self.text[self.at] != "=":
-            raise _EnvFileError(start, "expected NAME=VALUE")
-        self.at += 1
-        self.values[name] = self._word()
-        self._end_of_word()
-
-    def _end_of_word(self) -> None:
-        if self.at < len(self.text) and self.text[self.at] not in " \t\r\n#;":
-            raise _EnvFileError(self.at, f"unexpected {self.text[self.at]!r}")
-
-    def _name(self) -> str:
-        start = self.at
-        while self.at < len(self.text) and self.text[self.at] in _NAME_CHARS:
-            self.at += 1
-        name = self.text[start:self.at]
-        return "" if name[:1].isdigit() else name
-
-    def _word(self) -> str:
-        parts: list[str] = []
-        text = self.text
-        if text.startswith("~", self.at) and text[self.at + 1:self.at + 2] in ("", "/", ":", " ",
-                                                                              "\n"):
-            parts.append(self.environ.get("HOME", "~"))  # the shell's tilde expansion
-            self.at += 1
-        while self.at < len(text) and text[self.at] not in " \t\r\n;":
-            char = text[self.at]
-            if char == "'":
-                end = text.find("'", self.at + 1)
-                if end < 0:
-                    raise _EnvFileError(self.at, "unterminated single quote")
-                parts.append(text[self.at + 1:end])
-                self.at = end + 1
-            elif char == '"':
-                parts.append(self._double_quoted())
-            elif char == "\\":
-                if text.startswith("\\\n", self.at):
-                    self.at += 2
-                    continue
-                parts.append(text[self.at + 1:self.at + 2])
-                self.at += 2
-            elif char == "$":
-                parts.append(self._expansion())
-            elif char in _SHELL_ONLY:
-                raise _EnvFileError(self.at, f"unexpected {char!r}")
-            else:
-                parts.append(char)
-                self.at += 1
-        return "".join(parts)
-
-    def _double_quoted(self) -> str:
-        start = self.at
-        self.at += 1
-        parts: list[str] = []
-        text = self.text
-        while self.at < len(text) and text[self.at] != '"':
-            char = text[self.at]
-            if char == "\\" and text[self.at + 1:self.at + 2] in ('"', "\\", "$", "`", "\n"):
-                if text[self.at + 1] != "\n":
-                    parts.append(text[self.at + 1])
-                self.at += 2
-            elif char == "$":
-                parts.append(self._expansion())
-            elif char == "`":
-                raise _EnvFileError(self.at, "command substitution")
-            else:
-                parts.append(char)
-                self.at += 1
-        if self.at >= len(text):
-            raise _EnvFileError(start, "unterminated double quote")
-        self.at += 1
-        return "".join(parts)
-
-    def _expansion(self) -> str:
-        start = self.at
-        self.at += 1
-        braced = self.text.startswith("{", self.at)
-        if braced:
-            self.at += 1
-        elif self.text.startswith("(", self.at):
-            raise _EnvFileError(start, "command substitution")
-        name = self._name()
-        if braced:
-            if not name or not self.text.startswith("}", self.at):
-                raise _EnvFileError(start, "only ${NAME} expansions")
-            self.at += 1
-        elif not name:
-            return "$"
-        return self.values.get(name, self.environ.get(name, ""))
-
-
-def container_env(image: str, environ: Mapping[str, str], options: RunOptions, home: str
-                  ) -> dict[str, str]:
-    """Apptainer's environment: the host's (or only ALWAYS_PASSED with --cleanenv), minus what
-    describes the host, plus APPTAINERENV_*, --env-file and --env (later wins), plus the
-    APPTAINER_* variables the action scripts read."""
-    cleanenv = options.cleanenv or options.containall
-    env = {k: v for k, v in environ.items()
-           if k not in HOST_ONLY and not k.startswith(("APPTAINER", "SINGULARITY"))
-           and (not cleanenv or k in ALWAYS_PASSED)}
-    for key, value in environ.items():
-        for prefix in ENV_PREFIXES:
-            if key.startswith(prefix) and len(key) > len(prefix):
-                env[key[len(prefix):]] = value
-    for path in options.env_files:
-        env.update(read_env_file(path, {**environ, **env}))
-    for item in options.env:
-        for pair in item.split(","):
-            key, sep, value = pair.partition("=")
-            if not sep or not key:
-                raise UsageError(f"bad --env {pair!r}: expected KEY=VALUE")
-            env[key] = value
-    name = os.path.basename(image.rstrip("/"))
-    env.setdefault("PATH", DEFAULT_PATH)
-    env.update({"HOME": home, "USER": _user_name(), "LOGNAME": _user_name(),
-                "APPTAINER_CONTAINER": image, "SINGULARITY_CONTAINER": image,
-                "APPTAINER_NAME": name, "SINGULARITY_NAME": name,
-                "APPTAINER_ENVIRONMENT": "/.singularity.d/env/91-environment.sh",
-                "SINGULARITY_ENVIRONMENT": "/.singularity.d/env/91-environment.sh"})
-    if options.app:
-        env["SINGULARITY_APPNAME"] = env["APPTAINER_APPNAME"] = options.app
-    return env
-
-
-def test_environment(rootfs: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """A build's %test environment (`apptainer --build-config test`): the host's, as for
-    `defkit test`, with nothing bound from the host."""
-    return container_env(rootfs, environ, RunOptions(contain=True), "/root")
-
-
-def _user_name() -> str:
-    return current_user()
-
-
-def _home() -> str:
-    try:
-        return pwd.getpwuid(os.getuid()).pw_dir
-    except KeyError:
-        return os.environ.get("HOME", "/")
-
-
-def identity(fakeroot: bool) -> dict[str, object]:
-    """The passwd and group lines Apptainer adds for the caller ("config passwd/group")."""
-    uid, gid = (0, 0) if fakeroot else (os.getuid(), os.getgid())
-    name = "root" if fakeroot else _user_name()
-    home = "/root" if fakeroot else _home()
-    shell = "/bin/sh"
-    try:
-        entry = pwd.getpwuid(uid)
-        gecos, shell = entry.pw_gecos, entry.pw_shell or shell
-    except KeyError:
-        gecos = name
-    gids = sorted({gid, *([] if fakeroot else os.getgroups())})
-    groups = []
-    for number in gids:
-        try:
-            group_name = grp.getgrgid(number).gr_name
-        except KeyError:
-            continue
-        groups.append(f"{group_name}:x:{number}:{name if number != gid else ''}")
-    return {"uid": uid, "gids": gids, "groups": groups,
-            "passwd": [f"{name}:x:{uid}:{gid}:{gecos}:{home}:{shell}"]}
 
 
 def default_binds(options: RunOptions, cwd: str, home: str) -> tuple[list[Bind], str]:
@@ -494,7 +224,7 @@ def cached_rootfs(image: str, offset: int, runner: Runner = run, *, fakeroot: bo
 
 
 def _unpack(image: str, offset: int, rootfs: str, prefix: list[str], runner: Runner) -> None:
-    from defkit.engine.safepath import remove_tree
+    from defkit.engine.sandbox import remove_tree
 
     staging = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(rootfs))
     # Held while unpacking: a staging directory nobody holds belongs to a killed call.
@@ -526,7 +256,7 @@ def _unpack(image: str, offset: int, rootfs: str, prefix: list[str], runner: Run
 def _reclaim_staging() -> None:
     """Remove the staging directories of unpacking calls that were killed (nobody holds their
     lock)."""
-    from defkit.engine.safepath import remove_tree
+    from defkit.engine.sandbox import remove_tree
 
     base = os.path.join(cache_dir(), "sha256")
     with contextlib.suppress(FileNotFoundError):
@@ -551,7 +281,7 @@ def gc_unpacked(max_age: Optional[float] = None, now: Optional[float] = None) ->
     """`defkit cache gc`'s part: remove the unpacked copies unused for longer than `max_age`
     seconds (without it, all of them), never one a running command holds, the staging
     directories of killed calls and the memos of image hashes. Returns the removed copies."""
-    from defkit.engine.safepath import remove_tree
+    from defkit.engine.sandbox import remove_tree
 
     now = time.time() if now is None else now
     base = os.path.join(cache_dir(), "sha256")
@@ -645,7 +375,7 @@ def run_action(image: str, action: str, args: Sequence[str] = (), *,
     environ = os.environ if environ is None else environ
     image = os.path.abspath(image)
     fakeroot = options.fakeroot and os.geteuid() != 0
-    home = "/root" if fakeroot else _home()
+    home = "/root" if fakeroot else caller_home()
     here = os.path.realpath(cwd or os.getcwd())
     bind_specs = [*[environ[k] for k in ("APPTAINER_BIND", "SINGULARITY_BIND") if environ.get(k)],
                   *options.binds]

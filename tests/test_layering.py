@@ -34,15 +34,17 @@ LAYER_OF = {"report": 2, "cli": 3, "__main__": 3}
 # imports are gone; never add one.
 KNOWN_BACK_EDGES = frozenset(
     {
-        # safepath, squashfs, oci_image and context live in defkit/engine yet are needed
-        # beside it (sif reads through safepath, lock and sif.oras
-        # select platforms with oci_image, cache.hook reports through context); the fix is to
-        # move them down a layer, as printable and the image metadata were moved.
-        ("sif", "engine"),
-        ("sif", "image"),  # sif.oras checks a pulled SIF with image.inspect
-        ("cache", "engine"),  # cache.key reads %files through engine.steps
-        ("lock", "engine"),
-        ("engine", "runtime"),  # engine.steps runs %test through the runtime
+        # sif.oras reads the created label of a SIF it pushes with image.inspect, which reads
+        # SIFs through sif; the fix is the ORAS transfer (sif.oras, and sif.publish that uses
+        # it) a unit of its own above sif and image.
+        ("sif", "image"),
+        # cache.hook reports through engine.context's events and builds cache.stage (restoring
+        # a stage's rootfs, engine work that extracts and packs with the engine); cache.key
+        # matches %files with engine.steps. The fix is the events down a layer, the %files
+        # matching into the core, and the stage cache (with the part of cache.hook that makes
+        # it) into the engine, as safepath, squashfs, the image metadata and the platform
+        # selection were moved.
+        ("cache", "engine"),
     }
 )
 

@@ -34,7 +34,7 @@ class CacheOptions:
 
 
 def _mksquashfs(runner: Runner, stat_cache: StatCache) -> dict[str, object]:
-    from defkit.engine.squashfs import mksquashfs_argv
+    from defkit.squashfs import mksquashfs_argv
 
     # `mksquashfs -version` is remembered in the stat cache under the binary's identity
     # (device, inode, size, mtime, ctime; a new package is a new file): running it cost about

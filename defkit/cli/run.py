@@ -56,7 +56,7 @@ def _action_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _options(params: dict[str, Any]) -> Any:
-    from defkit.runtime import RunOptions
+    from defkit.engine.container_env import RunOptions
 
     return RunOptions(binds=params["binds"], env=params["env"], env_files=params["env_files"],
                       cleanenv=params["cleanenv"], contain=params["contain"],

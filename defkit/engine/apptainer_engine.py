@@ -86,7 +86,7 @@ def build_with_apptainer(
     refused before Apptainer runs."""
     from defkit.engine.engine import checked_target, load_definition
     from defkit.engine.pack import pack_sif
-    from defkit.engine.safepath import remove_tree
+    from defkit.engine.sandbox import remove_tree
 
     binary = find_apptainer()
     if binary is None:

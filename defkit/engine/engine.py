@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
-from defkit.engine import reproducible, safepath
+from defkit.engine import reproducible, sandbox
 from defkit.engine.context import (
     BuildContext,
     BuildFinished,
@@ -410,7 +410,7 @@ def reclaim_dead_work(workdir: Optional[str]) -> list[str]:
         except FileNotFoundError:
             with contextlib.suppress(OSError):
                 if time.time() - os.lstat(path).st_mtime > 3600 and os.path.isdir(path):
-                    safepath.remove_tree(path)
+                    sandbox.remove_tree(path)
                     removed.append(path)
             continue
         except OSError:
@@ -422,7 +422,7 @@ def reclaim_dead_work(workdir: Optional[str]) -> list[str]:
             continue
         try:
             with contextlib.suppress(DefkitError, OSError):
-                safepath.remove_tree(path)
+                sandbox.remove_tree(path)
                 removed.append(path)
         finally:
             os.close(fd)
@@ -444,13 +444,13 @@ def _discard_new_output(target: str, existing: Optional[tuple[int, int]]) -> Non
     if found is None or found == existing:
         return
     with contextlib.suppress(DefkitError, OSError):
-        safepath.remove_tree(target)
+        sandbox.remove_tree(target)
 
 
 def _remove_work(base: str, target: str, existing: Optional[tuple[int, int]]) -> None:
     """Remove the work directory; if that fails the build fails, and its output goes too."""
     try:
-        safepath.remove_tree(base)
+        sandbox.remove_tree(base)
     except BaseException:
         _discard_new_output(target, existing)
         raise
@@ -558,7 +558,7 @@ def _cached_stage(stage_cache: StageCache, index: int, stage: Stage, rootfs: str
                 ctx.emit(CacheStatus(_stage_tag(stage_cache, index), "not-stored",
                                      f"{label}: unusable entry removed ({exc.message})"))
                 stage_cache.store.remove(stage_cache.keys[index])
-                safepath.remove_tree(rootfs)
+                sandbox.remove_tree(rootfs)
                 os.makedirs(rootfs, mode=0o755)
         steps.run_stage(stage, rootfs, ctx, label=label, definition=definition,
                         earlier=earlier, final=False)
@@ -577,10 +577,10 @@ def _finish_sandbox(rootfs: str, target: str, ctx: BuildContext) -> int:
         moved = os.path.join(staging, "rootfs")
         shutil.move(rootfs, moved)
         if os.path.lexists(target):
-            safepath.remove_tree(target)
+            sandbox.remove_tree(target)
         os.replace(moved, target)
     finally:
-        safepath.remove_tree(staging)
+        sandbox.remove_tree(staging)
     ctx.emit(StepFinished("", "sandbox", time.monotonic() - started))
     return 0
 

@@ -1,7 +1,7 @@
 """Tar archives and image layers unpacked into a rootfs, never outside it.
 
 Member names and hard links are checked, and every entry is made through descriptors of a `Root`
-(see `defkit.engine.safepath`), so nothing in an archive reaches outside the root, and a hostile or
+(see `defkit.safepath`), so nothing in an archive reaches outside the root, and a hostile or
 damaged archive or layer is refused with a one-line BuildError. OCI whiteouts are applied when
 asked.
 """
@@ -22,7 +22,9 @@ import zlib
 from dataclasses import dataclass
 from typing import IO, Any, Optional, Union
 
-from defkit.engine.safepath import (
+from defkit.errors import BuildError
+from defkit.runner import Runner, run
+from defkit.safepath import (
     Root,
     StrPath,
     check_path,
@@ -32,8 +34,6 @@ from defkit.engine.safepath import (
     remove_at,
     set_times_at,
 )
-from defkit.errors import BuildError
-from defkit.runner import Runner, run
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 WHITEOUT_PREFIX = ".wh."

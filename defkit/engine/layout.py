@@ -13,8 +13,8 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from defkit.engine.safepath import Root
 from defkit.model import Stage
+from defkit.safepath import Root
 
 if TYPE_CHECKING:
     from defkit.engine.agents.base import ImageConfig

@@ -10,10 +10,10 @@ import re
 from typing import Optional
 
 from defkit.engine.layout_meta import labels_json, parse_labels
-from defkit.engine.safepath import Root
 from defkit.errors import BuildError
 from defkit.gotext import trim_space
 from defkit.model import Stage
+from defkit.safepath import Root
 
 _NOT_IDENT = re.compile(r"[^a-zA-Z0-9_]")
 

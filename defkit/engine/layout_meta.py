@@ -14,10 +14,10 @@ from typing import Callable, Optional
 
 from defkit import __version__
 from defkit.engine.layout import write_file
-from defkit.engine.metadata import parse_json
-from defkit.engine.safepath import Root
 from defkit.gotext import trim_space
+from defkit.metadata import parse_json
 from defkit.model import Section, Stage
+from defkit.safepath import Root
 
 SD = "/.singularity.d"
 BUILD_LABELS_FILE = "/.build.labels"  # $APPTAINER_LABELS during %post

@@ -19,8 +19,8 @@ from typing import Optional
 
 from defkit.engine.agents.base import BootstrapResult
 from defkit.engine.context import BuildContext, StepFinished, StepProgress, StepStarted
-from defkit.engine.squashfs import pseudo_line
 from defkit.errors import BuildError
+from defkit.squashfs import pseudo_line
 
 
 def pseudo_lines(bootstrap: Optional[BootstrapResult]) -> tuple[list[bytes], list[str]]:
@@ -60,7 +60,7 @@ def squash_wrapper(ctx: BuildContext, fakeroot_state: Optional[str]) -> list[str
 def make_image_squashfs(rootfs: str, out: str, ctx: BuildContext, *,
                         fakeroot_state: Optional[str], bootstrap: Optional[BootstrapResult],
                         work: str) -> None:
-    from defkit.engine.squashfs import make_squashfs
+    from defkit.squashfs import make_squashfs
 
     lines, excludes = pseudo_lines(bootstrap)
     pseudo: Optional[str] = None
@@ -82,7 +82,7 @@ def pack_sif(rootfs: str, target: str, ctx: BuildContext, *, definition: str,
              fakeroot_state: Optional[str], bootstrap: Optional[BootstrapResult],
              work: str) -> None:
     """Squash `rootfs` and write the SIF `target` (atomically: the writer renames at the end)."""
-    from defkit.engine.metadata import inspect_metadata_json
+    from defkit.metadata import inspect_metadata_json
     from defkit.sif.arch import elf_arch
     from defkit.sif.writer import write_sif
 

@@ -15,8 +15,8 @@ import os
 import stat
 from collections.abc import Mapping
 
-from defkit.engine.safepath import Root
 from defkit.runner import Runner, run
+from defkit.safepath import Root
 
 #: Logs and caches that record the time of the build: removed (they are rebuilt on demand).
 VOLATILE_REMOVE = (

@@ -34,9 +34,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Callable, Optional
 
 from defkit.engine.context import Bind, Command, Mode
-from defkit.engine.safepath import Root
 from defkit.errors import BuildError
 from defkit.runner import Runner, run, run_streaming
+from defkit.safepath import Root, StrPath, remove_at
 
 #: Host device nodes bound into the rootfs's (tmpfs) /dev, as Apptainer and spec §7.2 do.
 DEV_NODES = ("null", "zero", "random", "urandom", "tty", "full")
@@ -160,6 +160,29 @@ def remove_in_userns(path: str) -> None:
     """Remove a tree holding files owned by subordinate ids (only removable from inside)."""
     if os.path.lexists(path) and subid_ranges() is not None:
         run(["unshare", *userns_flags("userns"), "rm", "-rf", "--", path])
+
+
+def remove_tree(path: StrPath) -> None:
+    """`rm -rf path` for a host path (a build's own tree): through descriptors, any depth,
+    read-only directories included; a symlink is removed itself, never followed. What only a
+    user namespace can remove (files of subordinate ids) is removed there. BuildError when
+    something is left."""
+    path = os.path.abspath(path)
+    head, name = os.path.split(path)
+    failure: Optional[OSError] = None
+    try:
+        dirfd = os.open(head or "/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            remove_at(dirfd, name)
+        finally:
+            os.close(dirfd)
+    except OSError as exc:
+        failure = exc
+    if os.path.lexists(path):
+        remove_in_userns(path)
+    if os.path.lexists(path):
+        reason = failure.strerror if failure is not None and failure.strerror else "unknown"
+        raise BuildError(f"cannot remove {path}: {reason}")
 
 
 def has_glibc(rootfs: str) -> bool:

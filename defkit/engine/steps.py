@@ -28,10 +28,10 @@ from defkit.engine.context import (
     fakeroot_state_path,
     run_in_rootfs,
 )
-from defkit.engine.safepath import Root
 from defkit.errors import BuildError, DefkitError
 from defkit.model import FileEntry, Section, Stage
 from defkit.runner import run_streaming
+from defkit.safepath import Root
 
 ENV_FILE = "/.singularity.d/env/91-environment.sh"
 LABELS_FILE = "/.build.labels"
@@ -230,8 +230,8 @@ def run_test(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str,
     environment minus APPTAINER_*), as root for a root build and as root of the user namespace
     (--fakeroot) for a rootless one. A plain `#!/bin/sh` test runs traced, so a failure names
     its line as %post's does."""
+    from defkit.engine.container_env import identity, test_environment
     from defkit.engine.sandbox import MountedImage, run_image
-    from defkit.runtime import identity, test_environment
 
     sections = [s for s in stage.sections_named("test") if s.app is None]
     if not sections or not stage.script("test").strip():

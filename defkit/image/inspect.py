@@ -13,7 +13,9 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from defkit.engine.metadata import (
+from defkit.errors import DefkitError
+from defkit.image.tree import SquashTree
+from defkit.metadata import (
     METADATA_JSON,
     DirTree,
     JsonDepthError,
@@ -22,8 +24,6 @@ from defkit.engine.metadata import (
     collect_metadata,
     parse_json,
 )
-from defkit.errors import DefkitError
-from defkit.image.tree import SquashTree
 from defkit.printable import printable
 from defkit.sif.arch import elf_arch
 from defkit.sif.format import GO_ZERO_TIME, DataType, FsType, PartType

@@ -1,4 +1,4 @@
-"""Read-only access to a squashfs partition's files (`defkit.engine.metadata.DirTree` reads a
+"""Read-only access to a squashfs partition's files (`defkit.metadata.DirTree` reads a
 sandbox directory).
 
 The squashfs is read with `unsquashfs -cat`/`-lln`, which write nothing to disk.
@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from typing import Union
 
-from defkit.engine.safepath import MAX_READ, RootfsReadError
-from defkit.engine.squashfs import SquashEntry, unsquash_cat, unsquash_list
 from defkit.printable import printable
+from defkit.safepath import MAX_READ, RootfsReadError
 from defkit.sif.arch import resolve_symlinks
+from defkit.squashfs import SquashEntry, unsquash_cat, unsquash_list
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -13,9 +13,8 @@ import os
 import re
 from typing import Union
 
-from defkit.engine.metadata import METADATA_JSON, check_metadata, parse_json
-from defkit.engine.squashfs import SquashfsError, unsquash_list, unsquash_stat
 from defkit.errors import DefkitError
+from defkit.metadata import METADATA_JSON, check_metadata, parse_json
 from defkit.sif.format import (
     ARCH_NAMES,
     DESCRIPTOR_SIZE,
@@ -27,6 +26,7 @@ from defkit.sif.format import (
     PartType,
 )
 from defkit.sif.reader import SifImage, read_sif
+from defkit.squashfs import SquashfsError, unsquash_list, unsquash_stat
 
 PathLike = Union[str, "os.PathLike[str]"]
 

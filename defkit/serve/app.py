@@ -294,7 +294,7 @@ def serve(config: ServeConfig, host: str, port: int, *, log_level: str = "info")
     config.check(host)
     work = os.path.join(config.store, "work")
     if os.path.isdir(work):  # left by a server that was killed: nothing can resume them
-        from defkit.engine.safepath import remove_tree
+        from defkit.engine.sandbox import remove_tree
 
         for name in os.listdir(work):
             remove_tree(os.path.join(work, name))

@@ -288,7 +288,7 @@ def _kill_group(pgid: int) -> None:
 
 
 def _remove(path: str) -> None:
-    from defkit.engine.safepath import remove_tree
+    from defkit.engine.sandbox import remove_tree
 
     with contextlib.suppress(FileNotFoundError):
         remove_tree(path)

@@ -19,8 +19,8 @@ import tarfile
 import zlib
 
 from defkit.engine.extract import extract_tar
-from defkit.engine.safepath import check_path
 from defkit.errors import BuildError, DefkitError
+from defkit.safepath import check_path
 
 #: Entries one context may have (a tar of millions of empty files is a denial of service too).
 MAX_MEMBERS = 200_000

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 from defkit.engine.context import Notice, ProgressCallback
-from defkit.engine.safepath import Root, check_path
 from defkit.errors import BuildError
+from defkit.safepath import Root, check_path
 
 JOB_FILE = "job.json"
 DEFINITION_FILE = "build.def"

@@ -38,7 +38,7 @@ def elf_arch(rootfs: PathLike) -> str:
     Looks at `/bin/sh`, then the first ELF executable in bin, sbin, usr/bin, usr/sbin (sorted);
     falls back to the host's arch, as Apptainer does, when no ELF file is found.
     """
-    from defkit.engine.safepath import Root
+    from defkit.safepath import Root
 
     with Root(rootfs) as root:
         arch = elf_file_arch(root.read_head("/bin/sh", 20) or b"")

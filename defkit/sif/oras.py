@@ -176,7 +176,7 @@ def find_sif(client: RegistryClient, ref: ImageRef, arch: str, *,
              pinned: Optional[str] = None) -> SifArtifact:
     """The SIF layer `ref` names: the tag resolved once (unless `pinned`), an index resolved
     for `arch`, and the manifest checked under Apptainer's pull rules."""
-    from defkit.engine.oci_image import is_index, select_platform
+    from defkit.registry.platforms import is_index, select_platform
 
     # An unpinned tag is read once, by GET (its digest is computed from the bytes that came),
     # and everything after goes by digest: one request less than a HEAD to resolve it first.

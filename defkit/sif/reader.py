@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Union
 
-from defkit.engine.safepath import open_host_file, read_host_head
 from defkit.errors import DefkitError
+from defkit.safepath import open_host_file, read_host_head
 from defkit.sif.format import (
     ARCH_NAMES,
     DESCRIPTOR_SIZE,

@@ -73,7 +73,7 @@ def write_sif(
     """Write `out_path` (via a temp file in its directory, then `os.replace`; mode 0755 & ~umask).
 
     `definition` is the full templated def file; `inspect_metadata` the `inspect-metadata.json`
-    bytes (see `defkit.engine.metadata`) or None to leave it out; `arch` a Go arch name
+    bytes (see `defkit.metadata`) or None to leave it out; `arch` a Go arch name
     (`defkit.sif.arch.elf_arch`). The squashfs is streamed in chunks, never loaded whole.
     The UUID is derived from sha256 over all inputs (squashfs bytes included), or from
     `deterministic_from` alone when given (e.g. a hash the caller already has).

@@ -198,8 +198,8 @@ def test_fuzzed_images_never_crash(data: st.DataObject, sqfs: bytes,
 def test_a_huge_file_in_the_squashfs_is_not_read(tmp_path: pathlib.Path) -> None:
     """Without inspect-metadata.json the files are read from the partition: a (sparse) runscript
     past the read limit is an error, not 16 MiB+ through a pipe into memory."""
-    from defkit.engine.safepath import MAX_READ
-    from defkit.engine.squashfs import make_squashfs
+    from defkit.safepath import MAX_READ
+    from defkit.squashfs import make_squashfs
 
     root = tmp_path / "root"
     (root / ".singularity.d").mkdir(parents=True)

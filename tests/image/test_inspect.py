@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from defkit.cli import cli
 from defkit.cli.errors import run_cli
-from defkit.engine.metadata import inspect_metadata_json
 from defkit.errors import DefkitError
 from defkit.image.inspect import inspect_image
+from defkit.metadata import inspect_metadata_json
 from defkit.sif.writer import write_sif
 from tests.sif.helpers import DEFINITION, needs_tools
 
@@ -125,7 +125,7 @@ def test_reads_images_written_by_siftool(
 
 
 def test_symlinks_resolve_inside_the_image(tmp_path: pathlib.Path) -> None:
-    from defkit.engine.squashfs import make_squashfs
+    from defkit.squashfs import make_squashfs
 
     root = tmp_path / "root"
     sd = root / ".singularity.d"

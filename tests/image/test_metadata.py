@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from defkit.engine.metadata import go_json, inspect_metadata, inspect_metadata_json
+from defkit.metadata import go_json, inspect_metadata, inspect_metadata_json
 from tests.sif.helpers import DEFINITION
 
 

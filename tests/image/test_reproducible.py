@@ -7,11 +7,11 @@ import os
 import pathlib
 import shutil
 
-from defkit.engine.metadata import inspect_metadata_json
-from defkit.engine.squashfs import make_squashfs
 from defkit.image.verify import verify_image
+from defkit.metadata import inspect_metadata_json
 from defkit.sif.arch import elf_arch
 from defkit.sif.writer import write_sif
+from defkit.squashfs import make_squashfs
 from tests.sif.helpers import DEFINITION, needs_tools, siftool
 
 pytestmark = needs_tools

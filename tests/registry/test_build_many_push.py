@@ -9,8 +9,8 @@ import pathlib
 
 import pytest
 
-from defkit.engine.squashfs import unsquash_cat
 from defkit.sif.reader import read_sif
+from defkit.squashfs import unsquash_cat
 from tests.registry.images import defkit, push_busybox, write_def
 from tests.registry_fixture import RunningRegistry
 

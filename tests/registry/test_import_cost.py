@@ -55,8 +55,8 @@ def test_pull_does_not_import_httpx_command_line(registry: RunningRegistry,
     assert "httpx" in pull
     assert not pull & {"rich", "pygments"}, sorted(pull & {"rich", "pygments"})
     # Nor the OCI archive reader's tarfile (a tenth of the command's imports): pull picks a
-    # platform with defkit.engine.oci_image's index helpers only.
-    assert "defkit.engine.oci_image" in pull and "tarfile" not in pull
+    # platform with defkit.registry.platforms only.
+    assert "defkit.registry.platforms" in pull and "tarfile" not in pull
 
 
 def _payload(directory: pathlib.Path) -> pathlib.Path:

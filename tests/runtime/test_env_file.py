@@ -7,8 +7,8 @@ import pathlib
 
 import pytest
 
+from defkit.engine.container_env import read_env_file
 from defkit.errors import UsageError
-from defkit.runtime import read_env_file
 
 HOST = {"HOME": "/home/u", "PATH": "/usr/bin", "HOSTVAR": "host"}
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from defkit.engine.squashfs import make_squashfs
+from defkit.squashfs import make_squashfs
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 DEFINITION = b"Bootstrap: scratch\n\n%runscript\n    echo hello\n"

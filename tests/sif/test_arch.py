@@ -9,8 +9,8 @@ import struct
 import pytest
 
 from defkit.arch import host_arch
-from defkit.engine.safepath import Root
 from defkit.errors import BuildError
+from defkit.safepath import Root
 from defkit.sif.arch import elf_arch, elf_file_arch
 from tests.sif.helpers import BUSYBOX
 

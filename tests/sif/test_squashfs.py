@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from defkit.engine.squashfs import (
+from defkit.errors import BuildError
+from defkit.squashfs import (
     SquashfsError,
     make_squashfs,
     mksquashfs_argv,
@@ -18,7 +19,6 @@ from defkit.engine.squashfs import (
     unsquash_list,
     unsquash_stat,
 )
-from defkit.errors import BuildError
 from tests.sif.helpers import needs_tools
 
 pytestmark = needs_tools

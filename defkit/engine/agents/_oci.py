@@ -12,9 +12,9 @@ from defkit.engine.agents.base import BootstrapResult, DeviceNode, require_keys
 from defkit.engine.context import BuildContext
 from defkit.engine.oci_config import config_object_json, image_config, write_image_config
 from defkit.engine.oci_image import BlobStore, Image, TarStore, apply_layers
-from defkit.engine.safepath import Root
 from defkit.errors import BuildError
 from defkit.model import Stage
+from defkit.safepath import Root
 
 
 def split_from(stage: Stage, ctx: BuildContext, agent: str, *, want_dir: bool

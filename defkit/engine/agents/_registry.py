@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from defkit.engine.agents.base import require_keys
 from defkit.engine.context import BuildContext
-from defkit.engine.oci_image import is_index, select_platform
 from defkit.errors import BuildError, DefkitError
 from defkit.model import Stage
+from defkit.registry.platforms import is_index, select_platform
 
 if TYPE_CHECKING:
     from defkit.registry.client import RegistryClient

@@ -28,10 +28,10 @@ from defkit.engine.context import (
     fakeroot_state_path,
     run_in_namespace,
 )
-from defkit.engine.safepath import Root
 from defkit.engine.sandbox import fakeroot_available
 from defkit.errors import BuildError, DefkitError, ToolMissingError
 from defkit.model import Stage
+from defkit.safepath import Root
 
 REQUIRED_KEYS: tuple[str, ...] = ("osversion", "mirrorurl")
 #: Apptainer leaves these out of every debootstrap (not needed in a container, or failing there).

@@ -17,12 +17,12 @@ from typing import NamedTuple
 from defkit.engine import layout
 from defkit.engine.agents.base import BootstrapResult, DeviceNode, require_keys, resolve_from
 from defkit.engine.context import BuildContext, run_in_namespace
-from defkit.engine.safepath import read_host_head
-from defkit.engine.squashfs import unsquash_list
 from defkit.errors import BuildError
 from defkit.model import Stage
+from defkit.safepath import read_host_head
 from defkit.sif.format import DataType, FsType
 from defkit.sif.reader import is_sif, read_sif
+from defkit.squashfs import unsquash_list
 
 REQUIRED_KEYS: tuple[str, ...] = ("from",)
 SQUASHFS_MAGIC = b"hsqs"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from defkit.arch import host_arch
 from defkit.engine.engine import build
-from defkit.engine.squashfs import unsquash_cat
 from defkit.sif.format import DataType
 from defkit.sif.reader import read_sif
+from defkit.squashfs import unsquash_cat
 from tests.engine.agents.helpers import (
     busybox_rootfs,
     docker_archive,

@@ -12,10 +12,10 @@ from typing import Literal
 
 import pytest
 
-from defkit.engine import safepath
+from defkit import safepath
 from defkit.engine.extract import extract_tar
-from defkit.engine.safepath import Root
 from defkit.errors import BuildError
+from defkit.safepath import Root
 
 
 def make_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes]],

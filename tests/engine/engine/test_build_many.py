@@ -19,8 +19,8 @@ BAD = """
 
 
 def _read(sif: pathlib.Path, member: str) -> bytes | None:
-    from defkit.engine.squashfs import unsquash_cat
     from defkit.sif.reader import read_sif
+    from defkit.squashfs import unsquash_cat
 
     return unsquash_cat(sif, member, read_sif(sif).partition_offset)
 

@@ -139,7 +139,7 @@ def test_build_and_run_as_an_unprivileged_user(busybox_template: pathlib.Path) -
                                 timeout=60, env=env)
         assert tested.returncode == 0
         # The builder's files are root's in the image, as with Apptainer --fakeroot.
-        from defkit.engine.squashfs import unsquash_list
+        from defkit.squashfs import unsquash_list
 
         entries = unsquash_list(base / "image.sif", read_sif(base / "image.sif").partition_offset)
         assert entries and {(e.uid, e.gid) for e in entries} == {(0, 0)}

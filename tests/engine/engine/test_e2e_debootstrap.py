@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from defkit.engine.squashfs import unsquash_list
 from defkit.runtime import run_action
 from defkit.sif.reader import read_sif
+from defkit.squashfs import unsquash_list
 from tests.engine.engine.helpers import build_def
 
 DEF = """Bootstrap: debootstrap

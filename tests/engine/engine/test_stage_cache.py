@@ -13,9 +13,9 @@ from defkit.cache.hook import CacheOptions
 from defkit.cache.remote import STAGE_LAYER
 from defkit.cache.store import BuildCache
 from defkit.engine.context import CacheStatus, Event
-from defkit.engine.squashfs import unsquash_cat
 from defkit.sif.oras import OCI_MANIFEST
 from defkit.sif.reader import read_sif
+from defkit.squashfs import unsquash_cat
 from tests.engine.engine.helpers import build_def, write_def
 from tests.registry_fixture import RunningRegistry
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from defkit.engine.squashfs import unsquash_list
 from defkit.sif.reader import read_sif
+from defkit.squashfs import unsquash_list
 from tests.engine.engine.helpers import write_def
 
 NOBODY = 65534

@@ -30,8 +30,8 @@ import pytest
 
 from defkit.arch import host_arch
 from defkit.engine.busybox_rootfs import make_busybox_rootfs
-from defkit.engine.squashfs import unsquash_cat, unsquash_list
 from defkit.sif.reader import read_sif
+from defkit.squashfs import unsquash_cat, unsquash_list
 from tests.engine.agents.helpers import docker_archive, image_config, oci_layout, tar_directory
 from tests.engine.engine.test_subuid import (
     _BIND_SCRIPT,

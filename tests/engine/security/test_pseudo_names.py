@@ -26,15 +26,15 @@ import pytest
 
 from defkit.engine.agents.base import BootstrapResult, DeviceNode
 from defkit.engine.pack import pseudo_lines
-from defkit.engine.squashfs import (
+from defkit.errors import BuildError
+from defkit.sif.reader import read_sif
+from defkit.squashfs import (
     make_squashfs,
     pseudo_line,
     pseudo_name,
     unsquash_cat,
     unsquash_list,
 )
-from defkit.errors import BuildError
-from defkit.sif.reader import read_sif
 from tests.engine.agents.helpers import docker_archive, image_config
 from tests.engine.engine.test_subuid import NOBODY, SETPRIV, _nobody_python
 from tests.engine.security.canary import Canary

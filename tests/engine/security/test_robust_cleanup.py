@@ -16,8 +16,9 @@ import pytest
 
 from defkit.engine.context import BuildFinished, Event, StepFinished
 from defkit.engine.reproducible import clamp_mtimes
-from defkit.engine.safepath import remove_tree, walk_tree
+from defkit.engine.sandbox import remove_tree
 from defkit.errors import BuildError
+from defkit.safepath import walk_tree
 from tests.engine.engine.conftest import busybox_template, project
 from tests.engine.engine.helpers import build_def, leftovers, write_def
 from tests.engine.engine.test_subuid import (
@@ -142,7 +143,7 @@ def test_remove_tree_rootless(tmp_path: pathlib.Path) -> None:
         _deep_tree(base / "tree", 400)
         (base / "tree" / "d").chmod(0)
         subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(base)], check=True)
-        code = ("import sys; from defkit.engine.safepath import remove_tree; "
+        code = ("import sys; from defkit.engine.sandbox import remove_tree; "
                 f"sys.setrecursionlimit(100); remove_tree({str(base / 'tree')!r})")
         done = subprocess.run([*SETPRIV, command[0], "-c", code], env=env, capture_output=True,
                               text=True, timeout=120)  # fmt: skip
@@ -156,10 +157,10 @@ def test_remove_tree_rootless(tmp_path: pathlib.Path) -> None:
 
 
 def _check_deep_image(sif: pathlib.Path) -> None:
-    from defkit.engine.squashfs import unsquash_list
     from defkit.image.inspect import inspect_image
     from defkit.image.verify import verify_image
     from defkit.sif.reader import read_sif
+    from defkit.squashfs import unsquash_list
 
     assert verify_image(sif) == []
     assert inspect_image(sif).labels["From"] == "post"
@@ -231,7 +232,7 @@ def _fail_on(kind: type, **match: Any) -> Any:
 def test_failure_after_rename_removes_the_new_output(
     project: pathlib.Path, where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from defkit.engine import safepath
+    from defkit.engine import sandbox
     from defkit.engine.engine import build as run_build
 
     path = write_def(project, DEEP_POST if where.startswith("deep") else "\n%post\n    true\n")
@@ -243,14 +244,14 @@ def test_failure_after_rename_removes_the_new_output(
     elif where == "build-finished":
         options["progress"] = _fail_on(BuildFinished)
     else:  # the work directory's removal fails, after the output was renamed into place
-        real = safepath.remove_tree
+        real = sandbox.remove_tree
 
         def remove_then_fail(victim: str) -> None:
             real(victim)
             if pathlib.Path(victim).name.startswith(".defkit-build-"):
                 raise BuildError(f"cannot remove {victim}: injected")
 
-        monkeypatch.setattr(safepath, "remove_tree", remove_then_fail)
+        monkeypatch.setattr(sandbox, "remove_tree", remove_then_fail)
     with pytest.raises(BuildError, match="injected"):
         run_build(str(path), **options)
     assert not target.exists()

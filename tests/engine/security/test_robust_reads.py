@@ -1,4 +1,4 @@
-"""Reads from a rootfs (defkit.engine.safepath.Root): never block on a FIFO or device, never leave
+"""Reads from a rootfs (defkit.safepath.Root): never block on a FIFO or device, never leave
 the root through a symlink, never read more than asked; a %post that plants FIFOs and a JSON
 nested 200,000 deep where the engine reads builds without hanging or a traceback."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from defkit.engine.safepath import Root, RootfsReadError, read_host_head
+from defkit.safepath import Root, RootfsReadError, read_host_head
 from tests.engine.engine.conftest import busybox_template, project
 from tests.engine.engine.helpers import defkit, leftovers, write_def
 from tests.engine.security.canary import Canary

@@ -1,4 +1,4 @@
-"""The rootfs module (`defkit.engine.safepath.Root`) and `extract_tar` against attacks, in process,
+"""The rootfs module (`defkit.safepath.Root`) and `extract_tar` against attacks, in process,
 with openat2 and with the descriptor walk that stands in where the kernel lacks it.
 
 Each test plants a host canary beside the rootfs and asserts it is untouched. The races run a
@@ -22,10 +22,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from defkit.engine import reproducible, safepath
+from defkit.engine import reproducible, sandbox
 from defkit.engine.extract import extract_tar
-from defkit.engine.safepath import MAX_COPY_DEPTH, Root
 from defkit.errors import BuildError
+from defkit.safepath import MAX_COPY_DEPTH, Root
 from tests.engine.agents.test_safepath import resolver as resolver  # both resolvers, shared
 from tests.engine.security.canary import Canary
 from tests.engine.security.test_layers import Entry, file, folder, hardlink, layer, symlink
@@ -45,7 +45,7 @@ def rootfs(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
     yield path
     # Some tests leave trees 1,100 deep when they fail, and pytest's own clean-up of old tmp
     # dirs recurses once per level (it would crash a later session on Python 3.11).
-    safepath.remove_tree(path)
+    sandbox.remove_tree(path)
 
 
 def extract(rootfs: pathlib.Path, *entries: Entry) -> None:
@@ -319,7 +319,7 @@ def test_listing_an_image_never_changes_a_mode() -> None:
     os.chown(tree, NOBODY, NOBODY)
     os.chown(tree / "locked", NOBODY, NOBODY)
     os.chmod(tree / "locked", 0)
-    code = ("from defkit.engine.safepath import Root\n"
+    code = ("from defkit.safepath import Root\n"
             f"with Root({str(tree)!r}) as root:\n"
             "    try:\n        root.listdir('/locked')\n"
             "    except PermissionError:\n        print('refused')\n")

@@ -246,7 +246,7 @@ def test_embedded_definition_is_the_one_written(
 def test_non_secret_args_still_work_and_are_recorded(
         built: tuple[pathlib.Path, subprocess.CompletedProcess[bytes]]) -> None:
     project, done = built
-    from defkit.engine.squashfs import unsquash_cat
+    from defkit.squashfs import unsquash_cat
 
     sif = project / "image.sif"
     offset = read_sif(sif).partition_offset

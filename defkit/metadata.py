@@ -21,9 +21,9 @@ import os
 import re
 from typing import Any, Protocol, Union
 
-from defkit.engine.safepath import Root
 from defkit.errors import DefkitError
 from defkit.printable import printable
+from defkit.safepath import Root
 
 PathLike = Union[str, "os.PathLike[str]"]
 

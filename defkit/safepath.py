@@ -151,7 +151,8 @@ def open_dir_at(dirfd: int, name: str, *, make_writable: bool = False) -> int:
     if make_writable:
         mode = os.fstat(fd).st_mode
         if mode & 0o700 != 0o700:
-            # Not ours (a subordinate id's): `remove_tree`'s user-namespace fallback removes it.
+            # Not ours (a subordinate id's): `engine.sandbox.remove_tree`'s user-namespace
+            # fallback removes it.
             with contextlib.suppress(OSError):
                 os.fchmod(fd, stat.S_IMODE(mode) | 0o700)
     return fd
@@ -258,31 +259,6 @@ def remove_at(dirfd: int, name: str) -> bool:
     with contextlib.suppress(FileNotFoundError):
         os.rmdir(name, dir_fd=dirfd)
     return True
-
-
-def remove_tree(path: StrPath) -> None:
-    """`rm -rf path` for a host path (a build's own tree): through descriptors, any depth,
-    read-only directories included; a symlink is removed itself, never followed. What only a
-    user namespace can remove (files of subordinate ids) is removed there. BuildError when
-    something is left."""
-    path = os.path.abspath(path)
-    head, name = os.path.split(path)
-    failure: Optional[OSError] = None
-    try:
-        dirfd = os.open(head or "/", _DIR)
-        try:
-            remove_at(dirfd, name)
-        finally:
-            os.close(dirfd)
-    except OSError as exc:
-        failure = exc
-    if os.path.lexists(path):
-        from defkit.engine.sandbox import remove_in_userns  # sandbox imports this module
-
-        remove_in_userns(path)
-    if os.path.lexists(path):
-        reason = failure.strerror if failure is not None and failure.strerror else "unknown"
-        raise BuildError(f"cannot remove {path}: {reason}")
 
 
 def _unlink(dirfd: int, name: str) -> bool:
