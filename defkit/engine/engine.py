@@ -21,7 +21,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
-from defkit.engine import reproducible, sandbox
+# engine.sandbox (remove_tree) is imported where a work directory goes: a cache hit needs none.
+from defkit.engine import reproducible
 from defkit.engine.context import (
     BuildContext,
     BuildFinished,
@@ -397,6 +398,8 @@ def reclaim_dead_work(workdir: Optional[str]) -> list[str]:
     may be a build between mkdtemp and taking its lock). Best effort; returns what went."""
     import fcntl
 
+    from defkit.engine.sandbox import remove_tree
+
     parent = workdir or tempfile.gettempdir()
     removed: list[str] = []
     try:
@@ -410,7 +413,7 @@ def reclaim_dead_work(workdir: Optional[str]) -> list[str]:
         except FileNotFoundError:
             with contextlib.suppress(OSError):
                 if time.time() - os.lstat(path).st_mtime > 3600 and os.path.isdir(path):
-                    sandbox.remove_tree(path)
+                    remove_tree(path)
                     removed.append(path)
             continue
         except OSError:
@@ -422,7 +425,7 @@ def reclaim_dead_work(workdir: Optional[str]) -> list[str]:
             continue
         try:
             with contextlib.suppress(DefkitError, OSError):
-                sandbox.remove_tree(path)
+                remove_tree(path)
                 removed.append(path)
         finally:
             os.close(fd)
@@ -440,17 +443,19 @@ def _identity(path: str) -> Optional[tuple[int, int]]:
 def _discard_new_output(target: str, existing: Optional[tuple[int, int]]) -> None:
     """Remove `target` if this build put it there: what was there before it started (same
     device and inode) is not ours to delete. Best effort: the build's own error is what counts."""
+    from defkit.engine.sandbox import remove_tree
     found = _identity(target)
     if found is None or found == existing:
         return
     with contextlib.suppress(DefkitError, OSError):
-        sandbox.remove_tree(target)
+        remove_tree(target)
 
 
 def _remove_work(base: str, target: str, existing: Optional[tuple[int, int]]) -> None:
     """Remove the work directory; if that fails the build fails, and its output goes too."""
+    from defkit.engine.sandbox import remove_tree
     try:
-        sandbox.remove_tree(base)
+        remove_tree(base)
     except BaseException:
         _discard_new_output(target, existing)
         raise
@@ -545,6 +550,7 @@ def _cached_stage(stage_cache: StageCache, index: int, stage: Stage, rootfs: str
     """A stage before the last: restored from its entry, else built and kept. Only its rootfs
     is used later (by `%files from`), so its StageState is not needed."""
     from defkit.engine import steps
+    from defkit.engine.sandbox import remove_tree
 
     with stage_cache.claim(index, ctx) as hit:
         if hit is not None:
@@ -558,7 +564,7 @@ def _cached_stage(stage_cache: StageCache, index: int, stage: Stage, rootfs: str
                 ctx.emit(CacheStatus(_stage_tag(stage_cache, index), "not-stored",
                                      f"{label}: unusable entry removed ({exc.message})"))
                 stage_cache.store.remove(stage_cache.keys[index])
-                sandbox.remove_tree(rootfs)
+                remove_tree(rootfs)
                 os.makedirs(rootfs, mode=0o755)
         steps.run_stage(stage, rootfs, ctx, label=label, definition=definition,
                         earlier=earlier, final=False)
@@ -568,6 +574,7 @@ def _cached_stage(stage_cache: StageCache, index: int, stage: Stage, rootfs: str
 
 
 def _finish_sandbox(rootfs: str, target: str, ctx: BuildContext) -> int:
+    from defkit.engine.sandbox import remove_tree
     started = time.monotonic()
     ctx.emit(StepStarted("", "sandbox"))
     reproducible.clamp_mtimes(rootfs, ctx.source_date_epoch)
@@ -577,10 +584,10 @@ def _finish_sandbox(rootfs: str, target: str, ctx: BuildContext) -> int:
         moved = os.path.join(staging, "rootfs")
         shutil.move(rootfs, moved)
         if os.path.lexists(target):
-            sandbox.remove_tree(target)
+            remove_tree(target)
         os.replace(moved, target)
     finally:
-        sandbox.remove_tree(staging)
+        remove_tree(staging)
     ctx.emit(StepFinished("", "sandbox", time.monotonic() - started))
     return 0
 
