@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from defkit.errors import UsageError
+from defkit.model import Span
 
 #: The owner of everything made when `--no-auth` is in effect (loopback only).
 ANONYMOUS = "anonymous"
@@ -44,12 +45,13 @@ class TokenTable:
                 name, secret = "", line
             name = name.strip() if colon else f"token-{number}"
             secret = secret.strip()
+            where = Span(number, 1, number, len(raw) + 1)
             if not secret or not name:
-                raise UsageError(f"{path}:{number}: error: an empty token or name")
+                raise UsageError("an empty token or name", path=path, span=where)
             if len(secret) < 16:
                 # Said without the value: the server never shows a token.
-                raise UsageError(f"{path}:{number}: error: a token must have 16 characters "
-                                 "or more")
+                raise UsageError("a token must have 16 characters or more", path=path,
+                                 span=where)
             tokens.append(Token(name, secret.encode("utf-8")))
         return cls(tuple(tokens))
 

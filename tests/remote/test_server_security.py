@@ -111,8 +111,8 @@ def test_without_auth_on_loopback_no_token_is_needed(start_remote_server: Starte
 @pytest.mark.parametrize("content, message", [
     (None, "needs --token-file"),
     ("# only a comment\n", "needs --token-file"),
-    ("alice:short\n", "tokens:1: error: a token must have 16 characters"),
-    ("\n:" + "x" * 20 + "\n", "tokens:2: error: an empty token or name"),
+    ("alice:short\n", "tokens:1:1: error: a token must have 16 characters"),
+    ("\n:" + "x" * 20 + "\n", "tokens:2:1: error: an empty token or name"),
 ])
 def test_bad_token_files_are_one_line_errors(tmp_path: pathlib.Path, content: str | None,
                                              message: str) -> None:
@@ -126,6 +126,7 @@ def test_bad_token_files_are_one_line_errors(tmp_path: pathlib.Path, content: st
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "short" not in done.stderr
+    assert done.stderr.count("error:") == 1
 
 
 @needs_builder
