@@ -12,6 +12,7 @@ from typing import Optional
 
 from defkit.engine.sandbox import current_user
 from defkit.errors import UsageError
+from defkit.model import Span
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: Host variables Apptainer does not pass into a container (they describe the host).
@@ -70,8 +71,8 @@ def read_env_file(path: str, environ: Mapping[str, str]) -> dict[str, str]:
     except _EnvFileError as exc:
         line = text.count("\n", 0, exc.offset) + 1
         column = exc.offset - (text.rfind("\n", 0, exc.offset) + 1) + 1
-        raise UsageError(f"{path}:{line}:{column}: error: {exc} (an --env-file may only "
-                         "assign variables)") from exc
+        raise UsageError(f"{exc} (an --env-file may only assign variables)", path=path,
+                         span=Span(line, column, line, column + 1)) from exc
 
 
 class _EnvFileReader:

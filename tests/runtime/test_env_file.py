@@ -54,7 +54,8 @@ def test_anything_else_is_refused_with_its_position(tmp_path: pathlib.Path, text
                                                     where: str, what: str) -> None:
     with pytest.raises(UsageError) as raised:
         _read(tmp_path, text)
-    assert str(raised.value).startswith(f"{tmp_path / 'env'}:{where}: error: ")
+    assert raised.value.format().startswith(f"{tmp_path / 'env'}:{where}: error: ")
+    assert raised.value.format().count("error:") == 1
     assert what in str(raised.value)
     assert not pathlib.Path("/tmp/x").exists()
 
