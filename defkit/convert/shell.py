@@ -14,16 +14,18 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Optional
 
-from defkit.gotext import GO_SPACE, GO_SPACE_CHARS
+from defkit.gotext import GO_SPACE
 from defkit.shell_scan import scan
 
 # Characters that never need quoting in a POSIX shell word.
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 # Apptainer's placeholder pattern (Go: \w ASCII, \s = [\t\n\f\r ]).
 PLACEHOLDER = re.compile(r"\{\{[\t\n\f\r ]*(\w+)[\t\n\f\r ]*\}\}", re.ASCII)
-_STAGE_SPLIT = re.compile(r"bootstrap:", re.IGNORECASE)
-# A line for which line_is_unsafe is true, from its start. Texts are searched for one after a
-# "\n" (a literal first character lets the regex engine skip to line starts) and matched at 0.
+# A line that would change the structure of a .def if written into a script body, from its
+# start: a `%section` after Go's unicode.IsSpace (which Apptainer trims before it looks for one:
+# U+2003 EM SPACE before `%post` starts a section too), or `Bootstrap:` in any case, which starts
+# a stage. Texts are searched for one after a "\n" (a literal first character lets the regex
+# engine skip to line starts) and matched at 0.
 _UNSAFE_START = (
     r"(?:[" + re.escape("".join(sorted(GO_SPACE - {"\n"}))) + r"]*%|(?i:bootstrap:))"
 )
@@ -54,23 +56,13 @@ def escape_double_quoted(text: str) -> str:
             .replace("`", "\\`"))
 
 
-def line_is_unsafe(line: str) -> bool:
-    """True when `line` would change the structure of a .def if written into a script body."""
-    # Go's unicode.IsSpace, which Apptainer trims before it looks for a `%section` (not only the
-    # Latin-1 spaces: U+2003 EM SPACE before `%post` starts a section too).
-    stripped = line.lstrip(GO_SPACE_CHARS)
-    if stripped.startswith("%"):
-        return True
-    return bool(_STAGE_SPLIT.match(line))
-
-
 def text_is_unsafe(text: str) -> bool:
     """True when verbatim `text` cannot go into a .def script body as is."""
     return PLACEHOLDER.search(text) is not None or has_unsafe_line(text)
 
 
 def has_unsafe_line(text: str) -> bool:
-    """True when some line of `text` is one `line_is_unsafe` refuses."""
+    """True when some line of `text` starts a section or a stage (`_UNSAFE_START`)."""
     return bool(_UNSAFE_FIRST_LINE.match(text) or _UNSAFE_LATER_LINE.search(text))
 
 

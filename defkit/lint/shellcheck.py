@@ -316,17 +316,6 @@ def _script(snippet: Snippet) -> _Script:
     return snippet.dialect, snippet.options, snippet.text
 
 
-def check_snippets(
-    snippets: Sequence[Snippet], *, runner: Runner = run, jobs: Optional[int] = None
-) -> list[list[Problem]]:
-    """The findings of each snippet, in the order given (paths and positions in the .def file)."""
-    batch = ShellcheckBatch(snippets, runner=runner, jobs=jobs)
-    try:
-        return batch.results()
-    finally:
-        batch.close()
-
-
 def _argv(binary: str, dialect: str, options: ShellcheckOptions) -> list[str]:
     argv = [binary, "--norc", "-f", "json1", "-s", dialect, "-S", options.severity]
     argv += ["-e", ",".join(ALWAYS_EXCLUDED)]

@@ -63,10 +63,6 @@ class Server:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @property
-    def has_token(self) -> bool:
-        return bool(self._token)
-
     def url(self, path: str) -> str:
         return urljoin(self.base, path)
 

@@ -219,23 +219,6 @@ def all_script_sections(deffile: DefFile) -> Iterator[Section]:
         yield from script_sections(stage)
 
 
-def options_and_operands(argv: tuple[Word, ...]) -> tuple[list[Word], list[Word]]:
-    """Split the arguments after the program name into options (`-x`, `--long`) and operands."""
-    options: list[Word] = []
-    operands: list[Word] = []
-    for word in argv[1:]:
-        (options if word.value.startswith("-") and word.value != "-" else operands).append(word)
-    return options, operands
-
-
-def has_short_flag(options: list[Word], letter: str) -> bool:
-    """True when a short option cluster such as `-qy` contains `letter`."""
-    return any(
-        not word.value.startswith("--") and letter in word.value[1:].split("=", 1)[0]
-        for word in options
-    )
-
-
 def shell_of(section: Section) -> str:
     """The shell that runs a script section: "sh", "bash", "dash", ... or "" when not a shell.
 
