@@ -33,6 +33,9 @@ from defkit.errors import DefkitError
 VERSION_PATH = "version"
 BUILD_CONTEXT_PATH = "v1/build-context"
 BUILD_PATH = "v1/build"
+#: The definition parsed as SingularityCE parses it (`types.Definition` JSON); scs-build
+#: validates with it and reads the `%files` sources to upload from `buildData.files`.
+CONVERT_DEF_FILE_PATH = "v1/convert-def-file"
 #: The front end's service discovery document (plain JSON, no envelope).
 FRONTEND_CONFIG_PATH = "assets/config/config.prod.json"
 TOKEN_STATUS_PATH = "v1/token-status"

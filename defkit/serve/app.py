@@ -33,7 +33,7 @@ from defkit.serve.errors import RequestError, not_found
 from defkit.serve.images import ImageStore, StoredImage
 from defkit.serve.uploads import ContextStore
 
-#: The largest JSON request body read (a build request carries the definition).
+#: The largest request body read (a build request or a definition to parse).
 MAX_JSON_BODY = 8 * 1024 * 1024
 UPLOAD_PATH = "v1/build-context-upload"
 
@@ -71,12 +71,19 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(protocol.error_envelope(status, message), status_code=status)
 
 
-async def _json_body(request: Request) -> Any:
-    body = b""
+async def _body(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BODY:
+        size += len(chunk)
+        if size > MAX_JSON_BODY:
             raise RequestError(413, "the request body is too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request) -> Any:
+    body = await _body(request)
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -135,6 +142,22 @@ async def delete_context(request: Request) -> Response:
     if not service.contexts.delete(owner, request.path_params["checksum"]):
         raise not_found("build context")
     return _data({})
+
+
+async def convert_def_file(request: Request) -> Response:
+    """The raw definition in the body, parsed: its first stage as SingularityCE's parser
+    returns one definition (`types.Definition`), or 400 with Apptainer's parse error."""
+    from defkit.apptainer_json import deffile_to_json
+    from defkit.errors import DefParseError
+    from defkit.parser import parse_text
+
+    _service(request).owner(request)
+    body = await _body(request)
+    try:
+        deffile = parse_text(body, "definition")
+    except DefParseError as exc:
+        raise RequestError(400, exc.format()) from None
+    return _data(deffile_to_json(deffile)[0])
 
 
 async def submit_build(request: Request) -> Response:
@@ -262,6 +285,7 @@ def create_app(service: Service) -> Starlette:
         Route(f"/{p.BUILD_CONTEXT_PATH}", announce_context, methods=["POST"]),
         Route(f"/{UPLOAD_PATH}/{{upload_id}}", upload_context, methods=["PUT"]),
         Route("/" + p.build_context_path("{checksum}"), delete_context, methods=["DELETE"]),
+        Route(f"/{p.CONVERT_DEF_FILE_PATH}", convert_def_file, methods=["POST"]),
         Route(f"/{p.BUILD_PATH}", submit_build, methods=["POST"]),
         Route("/" + p.build_status_path("{build_id}"), build_status, methods=["GET"]),
         Route("/" + p.build_cancel_path("{build_id}"), cancel_build, methods=["PUT"]),

@@ -159,3 +159,26 @@ def test_the_server_builds_what_singularityce_sends(remote_server: RemoteServer,
                       params={"arch": "amd64"}, headers=remote_server.headers())
     assert "sha256." + hashlib.sha256(image.content).hexdigest() == done["imageChecksum"]
     assert done["imageSize"] == len(image.content)
+
+
+def test_convert_def_file_answers_singularityces_definition(remote_server: RemoteServer) -> None:
+    # scs-build posts the raw definition and reads types.Definition back: it validates with it
+    # and takes the %files sources to upload from buildData.files[].files[].source.
+    url, headers = remote_server.url, remote_server.headers()
+    definition = (b"Bootstrap: docker\nFrom: alpine:3.19\n%files\n  data.txt /opt/data.txt\n"
+                  b"%post\n  echo hi\n")
+    parsed = httpx.post(f"{url}/v1/convert-def-file", headers=headers, content=definition)
+    assert parsed.status_code == 200
+    data = parsed.json()["data"]
+    assert data["header"] == {"bootstrap": "docker", "from": "alpine:3.19"}
+    assert data["buildData"]["files"] == [
+        {"args": "", "files": [{"source": "data.txt", "destination": "/opt/data.txt"}]}
+    ]
+    assert data["buildData"]["buildScripts"]["post"]["script"] == "  echo hi\n"
+    assert base64.b64decode(data["raw"]) == definition
+    bad = httpx.post(f"{url}/v1/convert-def-file", headers=headers,
+                     content=b"Bootstrap: docker\nFrom: alpine\n%nosuch\n")
+    assert bad.status_code == 400
+    assert "definition:3:1: error:" in bad.json()["error"]["message"]
+    refused = httpx.post(f"{url}/v1/convert-def-file", content=definition)
+    assert refused.status_code == 401
