@@ -24,10 +24,10 @@ def _files_root(project: pathlib.Path) -> pathlib.Path:
     return root
 
 
-def _build(project: pathlib.Path, body: str, **options: object) -> pathlib.Path:
+def _build(project: pathlib.Path, body: str, files_root: str | None = None) -> pathlib.Path:
     def_path = write_def(project, body)
     sandbox = project / "out"
-    build_def(def_path, sandbox=str(sandbox), **options)
+    build_def(def_path, sandbox=str(sandbox), files_root=files_root)
     return sandbox
 
 
