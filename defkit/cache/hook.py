@@ -86,7 +86,8 @@ def registry_resolver(def_path: str, arch: str, insecure: bool
 def key_of(def_path: str, deffile: DefFile, *, build_args: Mapping[str, str],
            secrets: Collection[str], arch: str, mode: str, sections: Sequence[str],
            notest: bool, source_date_epoch: int, force: bool, options: CacheOptions, insecure: bool,
-           runner: Runner, context_dir: Optional[str] = None) -> CacheKey:
+           runner: Runner, context_dir: Optional[str] = None,
+           files_root: Optional[str] = None) -> CacheKey:
     from defkit import __version__
     from defkit.registry.store import cache_dir
 
@@ -96,7 +97,7 @@ def key_of(def_path: str, deffile: DefFile, *, build_args: Mapping[str, str],
         mode=mode, engine="native", engine_version=__version__, sections=sections,
         notest=notest, source_date_epoch=source_date_epoch,
         mksquashfs=_mksquashfs(runner, stat_cache), output_kind="sif", force=force,
-        ttl_seconds=options.ttl_seconds, context_dir=context_dir,
+        ttl_seconds=options.ttl_seconds, context_dir=context_dir, files_root=files_root,
     )
     key = compute_key(inputs, resolve_registry=registry_resolver(def_path, arch, insecure),
                       stat_cache=stat_cache)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from defkit.cache.tree import StatCache, file_digest, tree_hash
-from defkit.errors import BuildError
+from defkit.errors import BuildError, DefkitError
 from defkit.model import DefFile, Stage
 
 KEY_SCHEMA = "defkit-key/v1"
@@ -69,6 +69,8 @@ class KeyInputs:
     # Where relative `%files` sources and local bases are found (default: the def file's
     # directory; a Dockerfile build's context). Not keyed itself: the checkout's path is not.
     context_dir: Optional[str] = None
+    # Where absolute `%files` sources are read (the engine's `files_root`); not keyed itself.
+    files_root: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def compute_key(inputs: KeyInputs, *, resolve_registry: Optional[RegistryResolve
             base_digests[base["reference"]] = base["digest"]
         stage_impure = _impurities(stage, agent)
         impure += [f"{label}: {why}" for why in stage_impure]
-        files, copied_from = _files(stage, def_dir, stat_cache)
+        files, copied_from = _files(stage, def_dir, inputs.files_root, stat_cache)
         chained = {}
         for origin in copied_from:
             if origin not in names:
@@ -233,11 +235,12 @@ def _impurities(stage: Stage, agent: str) -> list[str]:
     return found
 
 
-def _files(stage: Stage, def_dir: str, stat_cache: Optional[StatCache]
-           ) -> tuple[list[dict[str, Any]], list[str]]:
+def _files(stage: Stage, def_dir: str, files_root: Optional[str],
+           stat_cache: Optional[StatCache]) -> tuple[list[dict[str, Any]], list[str]]:
     """The tree hash of every host `%files` source (globs expanded as the engine does), and
     the stages copied from (their keys cover what is copied)."""
-    from defkit.engine.steps import files_sections, source_matches
+    from defkit.engine.steps import files_sections, rooted, rooted_matches, source_matches
+    from defkit.safepath import Root
 
     entries: list[dict[str, Any]] = []
     copied_from: list[str] = []
@@ -247,10 +250,22 @@ def _files(stage: Stage, def_dir: str, stat_cache: Optional[StatCache]
             continue
         for entry in section.files:
             root = def_dir if not os.path.isabs(entry.source) else "/"
+            inside = rooted(entry.source, files_root)
+            if inside is None:
+                # (path as keyed, host path, follow): a host copy follows symlinks (`cp -L`).
+                found = [(match, match, True) for match in source_matches(def_dir, entry.source)]
+            else:
+                # Matched in files_root as the build copies from it: symlinks kept.
+                with Root(inside) as source:
+                    try:
+                        found = [(match, host, False)
+                                 for match, host in rooted_matches(source, entry.source)]
+                    except DefkitError as exc:
+                        raise BuildError(f"%files: {exc.message}", span=entry.span) from None
             matches = []
-            for match in source_matches(def_dir, entry.source):
+            for match, host, follow in found:
                 try:
-                    digest = tree_hash(match, follow=True, cache=stat_cache)
+                    digest = tree_hash(host, follow=follow, cache=stat_cache)
                 except OSError as exc:
                     raise BuildError(f"%files: {entry.source}: {exc.strerror}",
                                      span=entry.span) from None

@@ -156,6 +156,9 @@ class BuildContext:
     # Registry reference -> the digest the cache key names: the build fetches that digest, so
     # the tag cannot move between keying and building.
     base_digests: Mapping[str, str] = field(default_factory=dict)
+    # Where absolute %files/%appfiles sources are read (`/a/b` from `<files_root>/a/b`, confined
+    # there); None: from the host's `/`. A remote build's unpacked context.
+    files_root: Optional[str] = None
     progress: ProgressCallback = ignore_event
     runner: Runner = run
 

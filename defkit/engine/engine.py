@@ -176,6 +176,7 @@ def build(
     cache: Optional[CacheOptions] = None,
     base_digests: Optional[Mapping[str, str]] = None,
     context_dir: Optional[str] = None,
+    files_root: Optional[str] = None,
     stage_cache: Optional[StageCache] = None,
     progress: ProgressCallback = ignore_event,
     runner: Runner = run,
@@ -192,6 +193,9 @@ def build(
 
     `context_dir`: where relative `%files` sources and local `From:` paths are found (default:
     the def file's directory; a converted Dockerfile's build context).
+
+    `files_root`: where absolute `%files`/`%appfiles` sources are read: `/a/b` from
+    `<files_root>/a/b`, resolved inside it (a symlink cannot lead out); default the host's `/`.
 
     `stage_cache` (given by the cached path itself): each stage before the last is restored
     from the cache when its stage key has an entry, else built and stored."""
@@ -229,7 +233,8 @@ def build(
                               secrets=secret_names(args, secret_args), arch=arch, mode=mode,
                               sections=tuple(sections) or ("all",), notest=notest,
                               source_date_epoch=source_date_epoch, force=force, options=cache,
-                              insecure=insecure, runner=runner, context_dir=context_dir)
+                              insecure=insecure, runner=runner, context_dir=context_dir,
+                              files_root=files_root)
         except DefkitError as exc:
             redactor.error(exc)
             raise
@@ -273,7 +278,8 @@ def build(
                           warn_unused_build_args=warn_unused_build_args, sections=sections,
                           notest=notest, force=force, insecure=insecure, workdir=workdir,
                           source_date_epoch=source_date_epoch, base_digests=key.base_digests,
-                          context_dir=context_dir, stage_cache=claim.stages(cache),
+                          context_dir=context_dir, files_root=files_root,
+                          stage_cache=claim.stages(cache),
                           progress=relay, runner=runner)
             flush()
             claim.store_output(target, cache)
@@ -294,6 +300,7 @@ def build(
         ctx = BuildContext(
             def_path=def_path,
             def_dir=context_dir or os.path.dirname(def_path),
+            files_root=files_root,
             build_dir=base,
             mode=mode,
             arch=arch,

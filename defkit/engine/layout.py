@@ -91,12 +91,15 @@ def make_base_env(rootfs: str, *, overwrite: bool) -> None:
 # --- the engine's entry points (implemented in layout_meta / layout_apps) ----------------------
 
 
-def make_apps(rootfs: str, stage: Stage, *, src_dir: Optional[str] = None) -> None:
+def make_apps(rootfs: str, stage: Stage, *, src_dir: Optional[str] = None,
+              files_root: Optional[str] = None) -> None:
     """Create the stage's SCIF apps before %post. Relative `%appfiles` sources are taken from
-    `src_dir`, by default the current directory (where Apptainer takes them from)."""
+    `src_dir`, by default the current directory (where Apptainer takes them from); absolute
+    ones from inside `files_root` when given (see `BuildContext.files_root`)."""
     from defkit.engine.layout_apps import create_apps
 
-    create_apps(rootfs, stage, src_dir=src_dir if src_dir is not None else os.getcwd())
+    create_apps(rootfs, stage, src_dir=src_dir if src_dir is not None else os.getcwd(),
+                files_root=files_root)
 
 
 def write_metadata(

@@ -78,29 +78,41 @@ def _app_labels(app: str, text: str) -> dict[str, str]:
     return labels
 
 
-def _copy_app_files(root: Root, app: str, text: str, src_dir: str) -> None:
+def _copy_app_files(root: Root, app: str, text: str, src_dir: str,
+                    files_root: Optional[str]) -> None:
+    from defkit.engine.steps import rooted
+
     for raw in text.split("\n"):
         line = trim_space(raw)
         if not line or line.startswith("#"):
             continue
         src, _, dst = trim_space(line.split("#", 1)[0]).partition(" ")
         dst = dst or src
+        inside = rooted(src, files_root)
+        if inside is not None:
+            # Resolved in that root, a symlink kept (as `%files` copies under files_root).
+            with Root(inside) as source:
+                if not source.exists(src):
+                    raise BuildError(f"%appfiles {app}: {src} does not exist (in {inside})")
+                root.copy_in(src, f"/scif/apps/{app}/{dst}", source=source)
+            continue
         host = os.path.join(src_dir, src)
         if not os.path.lexists(host):
             raise BuildError(f"%appfiles {app}: {src} does not exist")
         root.copy_in(host, f"/scif/apps/{app}/{dst}")
 
 
-def create_apps(rootfs: str, stage: Stage, *, src_dir: str) -> Optional[str]:
+def create_apps(rootfs: str, stage: Stage, *, src_dir: str,
+                files_root: Optional[str] = None) -> Optional[str]:
     """Create every app of the stage; relative %appfiles sources are taken from `src_dir`.
     Returns the 94-appsbase.sh text written, or None when the stage has no apps."""
     if not stage.app_order:
         return None
     with Root(rootfs) as root:
-        return _create_apps(root, stage, src_dir)
+        return _create_apps(root, stage, src_dir, files_root)
 
 
-def _create_apps(root: Root, stage: Stage, src_dir: str) -> str:
+def _create_apps(root: Root, stage: Stage, src_dir: str, files_root: Optional[str]) -> str:
     globals_94 = ""
     for app in stage.app_order:
         if not app or "/" in app or app in (".", ".."):
@@ -122,7 +134,7 @@ def _create_apps(root: Root, stage: Stage, src_dir: str) -> str:
             root.write_file(f"{meta}/{name}", wrapped, mode)
         files = app_section(stage, app, "appfiles")
         if files:
-            _copy_app_files(root, app, files, src_dir)
+            _copy_app_files(root, app, files, src_dir, files_root)
         labels = _app_labels(app, app_section(stage, app, "applabels"))
         root.write_file(f"{meta}/labels.json", labels_json(labels), 0o644)
         globals_94 += _globals_94(root, app)

@@ -135,7 +135,7 @@ def run_stage(stage: Stage, rootfs: str, ctx: BuildContext, *, label: str, defin
         ctx.emit(Warning(message))
     post, post_section = section_script(stage, "post")
     if stage.app_order:
-        layout.make_apps(rootfs, stage, src_dir=ctx.def_dir)
+        layout.make_apps(rootfs, stage, src_dir=ctx.def_dir, files_root=ctx.files_root)
         post = post + appinstall_script(stage)
     sources = [origin for _, origin in files_sections(stage)]
     if ctx.section_enabled("files") and any(origin is not None for origin in sources):
@@ -280,6 +280,26 @@ def source_matches(base: str, source: str) -> list[str]:
     return [path] if os.path.lexists(path) else []
 
 
+def rooted(source: str, files_root: Optional[str]) -> Optional[str]:
+    """The directory an absolute `source` is read from when the build has a `files_root` (a
+    remote build's unpacked context); None when `source` is read from the host as given."""
+    return files_root if files_root is not None and os.path.isabs(source) else None
+
+
+def rooted_matches(files_root: Root, source: str) -> list[tuple[str, str]]:
+    """(path inside `files_root`, host path) of each match of the absolute `source`, matched
+    and resolved inside that root as `%files from STAGE` is: a symlink leads nowhere outside.
+    The host path has no symlink above its last component (for the cache key's hashing)."""
+    found = []
+    for match in _stage_matches(files_root, source):
+        dirfd, name = files_root.parent(match)
+        try:
+            found.append((match, os.path.join(os.readlink(f"/proc/self/fd/{dirfd}"), name)))
+        finally:
+            os.close(dirfd)
+    return found
+
+
 def _stage_matches(source_root: Root, source: str) -> list[str]:
     """Container paths of an earlier stage matching `source`, matched inside that stage's root
     (symlinks resolved there, never on the host)."""
@@ -300,11 +320,17 @@ def _destination(entry: FileEntry, match: str, source_root: str, many: bool) -> 
 
 def copy_host_files(stage: Stage, rootfs: str, ctx: BuildContext) -> None:
     """%files from the host; relative sources are taken from the def file's directory (not the
-    current directory as Apptainer does: a build must not depend on where it is started)."""
+    current directory as Apptainer does: a build must not depend on where it is started).
+    With `ctx.files_root`, absolute sources are read inside it (`rooted_matches`), symlinks
+    kept as symlinks, as `%files from STAGE` copies."""
     for section, origin in files_sections(stage):
         if origin is not None:
             continue
         for entry in section.files:
+            files_root = rooted(entry.source, ctx.files_root)
+            if files_root is not None:
+                _copy_rooted(files_root, entry, rootfs, ctx)
+                continue
             matches = source_matches(ctx.def_dir, entry.source)
             if not matches:
                 raise BuildError(f"%files: {entry.source} does not exist (relative to "
@@ -314,6 +340,21 @@ def copy_host_files(stage: Stage, rootfs: str, ctx: BuildContext) -> None:
             with Root(rootfs) as root:
                 for match in matches:
                     _copy(root, match, _destination(entry, match, base, many), None, ctx, entry)
+
+
+def _copy_rooted(files_root: str, entry: FileEntry, rootfs: str, ctx: BuildContext) -> None:
+    with Root(files_root) as source, Root(rootfs) as root:
+        try:
+            matches = [match for match, _ in rooted_matches(source, entry.source)]
+        except DefkitError as exc:
+            raise BuildError(f"%files: {exc.message}", path=ctx.def_path,
+                             span=entry.span) from None
+        if not matches:
+            raise BuildError(f"%files: {entry.source} does not exist (in {files_root})",
+                             path=ctx.def_path, span=entry.span)
+        many = len(matches) > 1 or any(c in entry.source for c in "*?[")
+        for match in matches:
+            _copy(root, match, _destination(entry, match, "/", many), source, ctx, entry)
 
 
 def copy_files_from(stage: Stage, rootfs: str, ctx: BuildContext,

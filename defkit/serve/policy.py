@@ -2,12 +2,13 @@
 
 A remote build runs on the server as the server's user, so a definition must not reach the
 server's own files: `%setup` (a script run on the host) is refused; host `%files` and
-`%appfiles` sources must lie inside the uploaded context (absolute sources are refused: the
-client's layout stores them under the context, and defkit's engine reads absolute sources from
-the host's `/`); the local bootstraps (`localimage`, `oci`, `oci-archive`, `docker-archive`,
-`dockerfile`) may use a base inside the context or inside a directory the server offers
-(`--local-bases`); a debootstrap mirror must be http(s). Paths are resolved with symlinks
-(the context was unpacked and checked before), so a link cannot lead elsewhere.
+`%appfiles` sources must lie inside the uploaded context (an absolute source `/a/b` is read
+from `<context>/a/b`, where the client's archive stores it: the worker builds with
+`files_root=<context>`, which resolves it inside the context); the local bootstraps
+(`localimage`, `oci`, `oci-archive`, `docker-archive`, `dockerfile`) may use a base inside the
+context or inside a directory the server offers (`--local-bases`); a debootstrap mirror must be
+http(s). Paths are resolved with symlinks (the context was unpacked and checked before), so a
+link cannot lead elsewhere.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ def _inside(path: str, roots: Sequence[str]) -> bool:
 
 
 def _check_source(source: str, where: str, context_root: str, def_dir: str) -> None:
-    if os.path.isabs(source) or source.startswith("~"):
+    if source.startswith("~"):
         raise BuildError(f"{where}: {source}: a remote build takes its files from the uploaded "
-                         "context: use a path relative to the working directory")
-    path = os.path.join(def_dir, source)
+                         "context: use a path relative to the working directory, or absolute")
+    # An absolute source is read under the context (the engine's files_root).
+    path = (os.path.join(context_root, source.lstrip("/")) if os.path.isabs(source)
+            else os.path.join(def_dir, source))
     matches = glob.glob(path) if any(char in source for char in "*?[") else [path]
     for match in matches:
         if not _inside(match, [context_root]):

@@ -83,7 +83,9 @@ def run_job(job: Job, progress: ProgressCallback) -> str:
     temp = os.path.join(job.work_dir, TEMP_DIR)
     os.makedirs(temp, exist_ok=True)
     output = os.path.join(job.work_dir, OUTPUT_FILE)
+    # Absolute %files sources are where the client's archive stores them: under the context.
     result = build(def_path, output=output, arch=job.arch or None, context_dir=def_dir,
+                   files_root=context_root,
                    workdir=temp, cache=CacheOptions(cache_to=job.cache_to, insecure=job.insecure),
                    insecure=job.insecure, source_date_epoch=job.source_date_epoch,
                    progress=progress)

@@ -281,3 +281,25 @@ def test_a_dockerfile_base_is_keyed_by_its_context_and_dockerfile(tmp_path: path
     moved.parent.mkdir()
     moved.write_text("Bootstrap: dockerfile\nFrom: ctx\n")
     assert compute_key(_inputs(moved, build_args={}, context_dir=str(tmp_path))).key == third
+
+
+def test_files_root_content_is_what_absolute_sources_hash(tmp_path: pathlib.Path) -> None:
+    # With files_root (a remote build's context) /srv/data.txt is read under it, not on the host.
+    def_path = _project(tmp_path / "p", DEF.replace("data /opt/data", "/srv/data.txt /opt/d"))
+    files_root = tmp_path / "context"
+    (files_root / "srv").mkdir(parents=True)
+    (files_root / "srv" / "data.txt").write_text("one\n")
+    before = _key(def_path, files_root=str(files_root))
+    (files_root / "srv" / "data.txt").write_text("two\n")
+    after = _key(def_path, files_root=str(files_root))
+    assert after.key != before.key
+    # A symlink in the root is hashed as the link the build copies, never followed out of it.
+    outside = tmp_path / "outside.txt"
+    outside.write_text("outside\n")
+    (files_root / "srv" / "data.txt").unlink()
+    (files_root / "srv" / "data.txt").symlink_to(outside)
+    linked = _key(def_path, files_root=str(files_root))
+    outside.write_text("changed\n")
+    assert _key(def_path, files_root=str(files_root)).key == linked.key
+    # Without files_root: the host's /srv/data.txt (not there), as before.
+    assert _key(def_path).key not in (before.key, after.key, linked.key)

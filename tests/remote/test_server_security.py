@@ -346,7 +346,9 @@ def test_hostile_contexts_are_refused_and_nothing_is_written_outside(
 
 @needs_builder
 @pytest.mark.parametrize("files, message", [
-    ("/etc/passwd /passwd", "use a path relative to the working directory"),
+    # Absolute sources are read under the context (files_root), never from the host's `/`.
+    ("/etc/passwd /passwd", "/etc/passwd does not exist (in "),
+    ("/../../../etc/passwd /passwd", "outside the uploaded build context"),
     ("../" * 40 + "etc/passwd /passwd", "outside the uploaded build context"),
     ("../" * 40 + "*/passwd /p", "outside the uploaded build context"),
 ])
