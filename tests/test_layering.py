@@ -26,7 +26,7 @@ import defkit
 PACKAGE = Path(defkit.__file__).parent
 MIDDLE = frozenset(
     {"lint", "convert", "dockerfile", "engine", "registry", "cache", "image", "sif", "lock",
-     "runtime", "catalogue", "plan", "remote", "serve"}  # fmt: skip
+     "runtime", "catalogue", "plan", "remote", "remote_build", "serve"}  # fmt: skip
 )
 LAYER_OF = {"report": 2, "cli": 3, "__main__": 3}
 

@@ -4,7 +4,7 @@ gzip'd tar the Sylabs protocol uploads (`POST v1/build-context`, then `PUT` to i
 What goes in, as SingularityCE's client does it (sylabs/scs-build-client `client/archive.go`):
 the sources of every `%files` section that copies from the host (not `%files from STAGE`) and of
 every `%appfiles`, globs expanded (by the caller, with the engine's own matching:
-`defkit.cli.remote_build.context_sources`), directories walked; each path absolute (relative
+`defkit.remote_build.context_sources`), directories walked; each path absolute (relative
 sources are taken from the def file's directory, where defkit's engine takes them) and stored
 without its leading `/`; directories end in `/`; symlinks are followed and stored as what they
 point at (as `cp -L`, the engine's host copy, would copy them); any other file type is refused;

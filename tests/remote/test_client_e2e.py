@@ -331,7 +331,7 @@ def test_an_image_unlike_a_local_builds_is_not_cached(
     # A builder that ignores `sourceDateEpoch` (SingularityCE's) makes another image: the
     # check that keeps it out of the local cache names the label that differs.
     from defkit.arch import host_arch
-    from defkit.cli.remote_build import _differs_from_local
+    from defkit.remote_build import _differs_from_local
 
     image = tmp_path / "other.sif"
     env = _env(None, **home, SOURCE_DATE_EPOCH="86400")

@@ -140,7 +140,7 @@ def test_errors_name_the_host_and_never_the_token(servers: tuple[_Recorder, _Rec
 
 
 def test_log_frames_become_lines() -> None:
-    from defkit.cli.remote_build import LogWriter
+    from defkit.remote_build import LogWriter
 
     events: list[Event] = []
     log = LogWriter(events.append)

@@ -12,10 +12,10 @@ import tarfile
 
 import pytest
 
-from defkit.cli.remote_build import context_sources
 from defkit.errors import BuildError
 from defkit.parser import parse_text
 from defkit.remote.context import ContextArchive, build_context
+from defkit.remote_build import context_sources
 
 
 def _archive(project: pathlib.Path, files: str) -> ContextArchive:
