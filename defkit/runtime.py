@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 import shutil
 import tempfile
@@ -128,11 +127,11 @@ def _squashfs_offset(image: str) -> int:
 
 
 def cache_dir() -> str:
-    """$DEFKIT_CACHE_DIR/runtime (default: $XDG_CACHE_HOME/defkit, ~/.cache/defkit)."""
-    base = os.environ.get("DEFKIT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "defkit")
-    return os.path.join(base, "runtime")
+    """`runtime/` in defkit's cache directory (`$DEFKIT_CACHE_DIR`, else
+    `$XDG_CACHE_HOME/defkit`)."""
+    from defkit.registry.store import cache_dir as defkit_cache_dir
+
+    return os.path.join(defkit_cache_dir(), "runtime")
 
 
 def _content_hash(image: str) -> str:
@@ -148,14 +147,13 @@ def _content_hash(image: str) -> str:
             return known
     except OSError:
         pass
-    digest = hashlib.sha256()
-    with open(image, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
+    from defkit.sif.oras import sha256_file
+
+    hexdigest = sha256_file(image)[0].removeprefix("sha256:")
     os.makedirs(os.path.dirname(memo), exist_ok=True)
     with replacing(memo) as temporary, open(temporary, "w", encoding="ascii") as f:
-        f.write(digest.hexdigest())
-    return digest.hexdigest()
+        f.write(hexdigest)
+    return hexdigest
 
 
 def _copy_lock(final: str, exclusive: bool) -> Optional[int]:

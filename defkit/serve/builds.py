@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import secrets
 import signal
@@ -108,14 +107,6 @@ class Build:
             library_ref=f"library://{self.library_ref}",
             library_url=base_url,
         )
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class BuildManager:
@@ -241,8 +232,10 @@ class BuildManager:
         if done.returncode != 0 or not os.path.isfile(output):
             build.note(f"the build failed (exit {done.returncode})")
             return "failed"
-        hexdigest = await asyncio.to_thread(_sha256, output)
-        size = os.path.getsize(output)
+        from defkit.sif.oras import sha256_file
+
+        digest, size = await asyncio.to_thread(sha256_file, output)
+        hexdigest = digest.removeprefix("sha256:")
         build.image = self.images.add(build.owner, build.library_ref, build.arch or _host_arch(),
                                       output, hexdigest, size,
                                       self.config.keep if build.ephemeral else None)
