@@ -18,7 +18,6 @@ give the same `sha256.<hex>`, so a server that already holds that context skips 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import stat
 import tarfile
@@ -30,11 +29,11 @@ from typing import BinaryIO, Optional
 from defkit.errors import BuildError
 from defkit.model import Span
 from defkit.remote.protocol import format_checksum
+from defkit.sif.oras import sha256_file
 
 #: A symlinked directory can point at its own ancestor; the engine's copy stops at this depth
 #: too (`safepath.MAX_COPY_DEPTH`), so a context never holds more than a build could copy.
 MAX_DEPTH = 256
-_READ_SIZE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -143,15 +142,11 @@ def build_context(sources: list[Source], def_path: str, directory: Optional[str]
                 if exc.path is None:
                     exc.path = def_path
                 raise
-            size = out.tell()
-            out.seek(0)
-            digest = hashlib.sha256()
-            while chunk := out.read(_READ_SIZE):
-                digest.update(chunk)
+        digest, size = sha256_file(path)
     except BaseException:
         os.unlink(path)
         raise
-    return ContextArchive(path, size, format_checksum(digest.hexdigest()), entries)
+    return ContextArchive(path, size, format_checksum(digest.removeprefix("sha256:")), entries)
 
 
 __all__ = ["ContextArchive", "Source", "build_context", "write_context"]
