@@ -39,29 +39,25 @@ def _check_member(member: tarfile.TarInfo) -> None:
     except BuildError:
         raise ContextError(f"build context: {name!r} climbs out of the context") from None
     if member.issym():
-        target = member.linkname
-        if target.startswith("/"):
-            raise ContextError(f"build context: symlink {name!r} points to the absolute path "
-                               f"{target!r}")
-        try:
-            check_path("/" + posixpath.join(posixpath.dirname(name), target))
-        except BuildError:
-            raise ContextError(f"build context: symlink {name!r} points out of the "
-                               "context") from None
+        # A symlink's target is relative to its own directory, a hard link's to the root.
+        _check_link("symlink", name, posixpath.join(posixpath.dirname(name), member.linkname),
+                    member.linkname)
     elif member.islnk():
-        target = member.linkname
-        if target.startswith("/"):
-            raise ContextError(f"build context: hard link {name!r} to the absolute path "
-                               f"{target!r}")
-        try:
-            check_path("/" + target)
-        except BuildError:
-            raise ContextError(f"build context: hard link {name!r} points out of the "
-                               "context") from None
+        _check_link("hard link", name, member.linkname, member.linkname)
     elif not (member.isfile() or member.isdir()):
         kind = "a device node" if member.ischr() or member.isblk() else "a special file"
         raise ContextError(f"build context: {name!r} is {kind} (only files, directories and "
                            "links are allowed)")
+
+
+def _check_link(kind: str, name: str, resolved: str, target: str) -> None:
+    if target.startswith("/"):
+        raise ContextError(f"build context: {kind} {name!r} points to the absolute path "
+                           f"{target!r}")
+    try:
+        check_path("/" + resolved)
+    except BuildError:
+        raise ContextError(f"build context: {kind} {name!r} points out of the context") from None
 
 
 def check_archive(path: str, max_size: int) -> int:
